@@ -1,0 +1,77 @@
+"""One implementation's measuring process, driven line by line over stdin/stdout.
+
+``python -m bench.worker IMPL`` imports only that implementation, answers one JSON line
+(``{"ready": version}`` or ``{"unavailable": reason}``), then serves requests: each input line
+``{"case": name, "n": size}`` is answered by one line, ``{"seconds": t}``, ``{"missing": why}``
+or ``{"error": traceback}``.  The parent (``bench.run``) keeps one worker per implementation
+alive for one round and interleaves its requests across them.
+
+Each measurement runs in a fresh loop, after ``gc.collect()`` so no case pays for the garbage
+of the one before.  The first time a case runs in this process it is run once, untimed, at a
+tenth of its size: imports, code objects and free lists are then warm for every implementation
+alike, and what is timed is the steady state rather than the first call.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+import time
+import traceback
+
+from bench.api import MissingPrimitive
+from bench.cases import Case, by_name
+from bench.impls import Impl, Unavailable, load
+
+__all__ = ["main", "measure"]
+
+
+def measure(impl: Impl, case: Case, n: int) -> float:
+    """Seconds ``case`` takes to run ``n`` operations in a fresh loop of ``impl``."""
+    loop = impl.new_event_loop()
+    try:
+        gc.collect()
+        start = time.perf_counter()
+        loop.run_until_complete(case.body(loop, impl.api, n))
+        return time.perf_counter() - start
+    finally:
+        loop.close()
+
+
+def _answer(case: Case, n: int, impl: Impl, warmed: set[str]) -> dict[str, object]:
+    try:
+        if case.name not in warmed:
+            measure(impl, case, max(1, n // 10))
+            warmed.add(case.name)
+        return {"seconds": measure(impl, case, n)}
+    except MissingPrimitive as exc:
+        return {"missing": str(exc)}
+    except Exception:
+        return {"error": traceback.format_exc()}
+
+
+def _send(reply: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps(reply) + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m bench.worker IMPL", file=sys.stderr)
+        return 2
+    try:
+        impl = load(argv[0])
+    except Unavailable as exc:
+        _send({"unavailable": str(exc)})
+        return 0
+    _send({"ready": impl.version})
+    warmed: set[str] = set()
+    for line in sys.stdin:
+        request = json.loads(line)
+        _send(_answer(by_name(request["case"]), int(request["n"]), impl, warmed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, type-check, then every test (spindle's own and CPython's conformance run).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$root/scripts/setup.sh"
+cd "$root"
+py=.venv/bin/python
+echo "== ruff"
+$py -m ruff check src tests bench examples
+echo "== mypy --strict"
+$py -m mypy
+echo "== pytest"
+$py -m pytest "$@"

@@ -1,0 +1,58 @@
+"""Which loop is current in this thread.
+
+The running loop lives in asyncio's own per-thread slot (see ``spindle._compat``), so that
+``asyncio.get_running_loop()`` and ``spindle.get_running_loop()`` always agree.  The loop a
+thread chose with ``set_event_loop`` (used outside a running loop, e.g. by
+``loop.run_until_complete`` programs) is kept here.  spindle has no policy objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from spindle import _compat
+
+__all__ = ["current_loop", "get_running_loop", "running_loop", "set_thread_loop", "thread_loop"]
+
+
+class _ThreadLoops(threading.local):
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+
+_thread_loops = _ThreadLoops()
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop running in this thread, or None."""
+    loop: asyncio.AbstractEventLoop | None = _compat.get_running_loop_or_none()
+    return loop
+
+
+def get_running_loop() -> asyncio.AbstractEventLoop:
+    """The loop running in this thread; RuntimeError outside a running loop."""
+    loop: asyncio.AbstractEventLoop | None = _compat.get_running_loop_or_none()
+    if loop is None:
+        raise RuntimeError("no running event loop")
+    return loop
+
+
+def thread_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop this thread set with ``set_event_loop``, or None."""
+    return _thread_loops.loop
+
+
+def set_thread_loop(loop: asyncio.AbstractEventLoop | None) -> None:
+    _thread_loops.loop = loop
+
+
+def current_loop(purpose: str) -> asyncio.AbstractEventLoop:
+    """The running loop, else the thread's loop; RuntimeError naming ``purpose`` if neither."""
+    loop = running_loop() or _thread_loops.loop
+    if loop is None:
+        raise RuntimeError(
+            f"{purpose} needs an event loop: call it from a coroutine running on a loop, "
+            "or pass loop= explicitly"
+        )
+    return loop

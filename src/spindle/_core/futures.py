@@ -1,0 +1,323 @@
+"""spindle's Future: a result that will exist later.
+
+A Future is in one of three states, and moves only forward:
+
+    PENDING ──set_result / set_exception──▶ FINISHED
+       └─────────────cancel()─────────────▶ CANCELLED
+
+Every move happens in ``_finish``, which also schedules the done-callbacks.  Callbacks are
+never called inline: each is handed to the loop's ``call_soon`` with the context it was
+registered with, so code that completes a future never finds itself re-entered by strangers.
+
+The asyncio future protocol
+---------------------------
+asyncio recognises any object as a future when its class has an ``_asyncio_future_blocking``
+attribute that is not None (``asyncio.isfuture``), and asyncio's Task awaits it by:
+``yield``-ing the future out of ``__await__`` with ``_asyncio_future_blocking`` set to True,
+then resetting it to False and calling ``get_loop()`` and ``add_done_callback(cb,
+context=...)``.  spindle's Future implements exactly that, so asyncio's own Task (and
+``asyncio.wrap_future``, ``asyncio.ensure_future``, ...) accept it, and spindle's Task awaits
+asyncio futures the same way.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import contextvars
+import enum
+import reprlib
+import sys
+import traceback
+from collections.abc import Callable, Generator
+from types import GenericAlias, TracebackType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from spindle._core import current
+from spindle._core.handles import describe_callback
+from spindle.exceptions import CancelledError, InvalidStateError
+
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = [
+    "Future",
+    "FutureState",
+    "isfuture",
+    "set_result_unless_cancelled",
+    "wrap_concurrent_future",
+]
+
+T = TypeVar("T")
+
+
+class FutureState(enum.Enum):
+    PENDING = "PENDING"
+    CANCELLED = "CANCELLED"
+    FINISHED = "FINISHED"
+
+
+_PENDING = FutureState.PENDING
+_CANCELLED = FutureState.CANCELLED
+_FINISHED = FutureState.FINISHED
+
+
+def isfuture(obj: object) -> bool:
+    """True for objects that speak asyncio's future protocol (spindle's and asyncio's)."""
+    return getattr(type(obj), "_asyncio_future_blocking", None) is not None and (
+        getattr(obj, "_asyncio_future_blocking", None) is not None
+    )
+
+
+class Future(Generic[T]):
+    """A result (or exception, or cancellation) that a coroutine can await."""
+
+    __slots__ = (
+        "__weakref__",
+        "_asyncio_future_blocking",
+        "_callbacks",
+        "_cancel_message",
+        "_cancelled_exc",
+        "_exception",
+        "_exception_tb",
+        "_log_traceback",
+        "_loop",
+        "_result",
+        "_source_traceback",
+        "_state",
+    )
+
+    _loop: asyncio.AbstractEventLoop
+    _state: FutureState
+    _result: T | None
+    _exception: BaseException | None
+    _exception_tb: TracebackType | None
+    _callbacks: list[tuple[Callable[[Any], object], contextvars.Context]]
+    _cancel_message: Any
+    _cancelled_exc: CancelledError | None
+    _log_traceback: bool
+    _source_traceback: traceback.StackSummary | None
+    # True while a Task is suspended on this future (the asyncio protocol, above).
+    _asyncio_future_blocking: bool
+
+    def __init__(self, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._loop = current.current_loop("Future()") if loop is None else loop
+        self._state = _PENDING
+        self._result = None
+        self._exception = None
+        self._exception_tb = None
+        self._callbacks = []
+        self._cancel_message = None
+        self._cancelled_exc = None
+        self._log_traceback = False
+        self._asyncio_future_blocking = False
+        self._source_traceback = (
+            traceback.extract_stack(sys._getframe(1)) if self._loop.get_debug() else None
+        )
+
+    __class_getitem__: classmethod[Any, Any, Any] = classmethod(GenericAlias)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def done(self) -> bool:
+        return self._state is not _PENDING
+
+    def cancelled(self) -> bool:
+        return self._state is _CANCELLED
+
+    def result(self) -> T:
+        """The result; raises the exception, CancelledError, or InvalidStateError if pending."""
+        state = self._state
+        if state is _FINISHED:
+            self._log_traceback = False
+            if self._exception is not None:
+                raise self._exception.with_traceback(self._exception_tb)
+            return self._result  # type: ignore[return-value]
+        if state is _CANCELLED:
+            raise self._make_cancelled_error()
+        raise InvalidStateError("Result is not ready.")
+
+    def exception(self) -> BaseException | None:
+        state = self._state
+        if state is _FINISHED:
+            self._log_traceback = False
+            return self._exception
+        if state is _CANCELLED:
+            raise self._make_cancelled_error()
+        raise InvalidStateError("Exception is not set.")
+
+    # -- completing ----------------------------------------------------------------------
+
+    def set_result(self, result: T) -> None:
+        if self._state is not _PENDING:
+            raise InvalidStateError(f"cannot set the result of {self._state.value}: {self!r}")
+        self._result = result
+        self._finish(_FINISHED)
+
+    def set_exception(self, exception: BaseException | type[BaseException]) -> None:
+        if self._state is not _PENDING:
+            raise InvalidStateError(
+                f"cannot set the exception of {self._state.value}: {self!r}"
+            )
+        if isinstance(exception, type):
+            exception = exception()
+        if not isinstance(exception, BaseException):
+            raise TypeError(
+                f"set_exception() expects an exception, not {type(exception).__name__}"
+            )
+        if isinstance(exception, StopIteration):
+            new_exc = RuntimeError(
+                "StopIteration interacts badly with generators and cannot be raised into a Future"
+            )
+            new_exc.__cause__ = exception
+            new_exc.__context__ = exception
+            exception = new_exc
+        self._exception = exception
+        self._exception_tb = exception.__traceback__
+        self._log_traceback = True
+        self._finish(_FINISHED)
+
+    def cancel(self, msg: Any = None) -> bool:
+        """Cancel the future; False when it is already done."""
+        self._log_traceback = False
+        if self._state is not _PENDING:
+            return False
+        self._cancel_message = msg
+        self._finish(_CANCELLED)
+        return True
+
+    def _finish(self, state: FutureState) -> None:
+        """The one place where a future leaves PENDING."""
+        self._state = state
+        callbacks = self._callbacks
+        if callbacks:
+            self._callbacks = []
+            call_soon = self._loop.call_soon
+            for callback, context in callbacks:
+                call_soon(callback, self, context=context)
+
+    def _make_cancelled_error(self) -> CancelledError:
+        """The CancelledError to raise for this cancelled future."""
+        if self._cancelled_exc is not None:
+            exc = self._cancelled_exc
+            self._cancelled_exc = None
+            return exc
+        exc = CancelledError() if self._cancel_message is None else CancelledError(
+            self._cancel_message
+        )
+        return exc
+
+    # -- callbacks -----------------------------------------------------------------------
+
+    def add_done_callback(
+        self, fn: Callable[[Any], object], *, context: contextvars.Context | None = None
+    ) -> None:
+        """Call ``fn(self)`` (through the loop, in ``context``) once the future is done."""
+        if context is None:
+            context = contextvars.copy_context()
+        if self._state is not _PENDING:
+            self._loop.call_soon(fn, self, context=context)
+        else:
+            self._callbacks.append((fn, context))
+
+    def remove_done_callback(self, fn: Callable[[Any], object]) -> int:
+        """Remove every registration of ``fn``; returns how many there were."""
+        kept = [(f, ctx) for f, ctx in self._callbacks if f != fn]
+        removed = len(self._callbacks) - len(kept)
+        if removed:
+            self._callbacks[:] = kept
+        return removed
+
+    # -- awaiting ------------------------------------------------------------------------
+
+    def __await__(self) -> Generator[Any, None, T]:
+        if self._state is _PENDING:
+            self._asyncio_future_blocking = True
+            yield self  # the Task running us suspends until we are done
+        if self._state is _PENDING:
+            raise RuntimeError("await wasn't used with future")
+        return self.result()
+
+    __iter__ = __await__
+
+    # -- reporting -----------------------------------------------------------------------
+
+    def __del__(self) -> None:
+        if not self._log_traceback:
+            return
+        context: dict[str, Any] = {
+            "message": f"{type(self).__name__} exception was never retrieved",
+            "exception": self._exception,
+            "future": self,
+        }
+        if self._source_traceback:
+            context["source_traceback"] = self._source_traceback
+        self._loop.call_exception_handler(context)
+
+    def _repr_fields(self) -> list[str]:
+        fields = [self._state.value.lower()]
+        if self._state is _FINISHED:
+            if self._exception is not None:
+                fields.append(f"exception={self._exception!r}")
+            else:
+                fields.append(f"result={reprlib.repr(self._result)}")
+        if self._callbacks:
+            shown = [describe_callback(cb) for cb, _ in self._callbacks[:2]]
+            if len(self._callbacks) > 2:
+                shown.append(f"<{len(self._callbacks) - 2} more>")
+            fields.append(f"cb=[{', '.join(shown)}]")
+        if self._source_traceback:
+            frame = self._source_traceback[-1]
+            fields.append(f"created at {frame.filename}:{frame.lineno}")
+        return fields
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {' '.join(self._repr_fields())}>"
+
+
+def set_result_unless_cancelled(fut: Any, result: object) -> None:
+    """Set ``fut``'s result unless it was cancelled meanwhile (a timer/thread race)."""
+    if not fut.cancelled():
+        fut.set_result(result)
+
+
+def _copy_outcome(source: concurrent.futures.Future[Any], dest: Any) -> None:
+    """Give ``dest`` (a loop future) the outcome of the finished ``source``."""
+    if dest.done():
+        return
+    if source.cancelled():
+        dest.cancel()
+        return
+    exc = source.exception()
+    if exc is not None:
+        dest.set_exception(exc)
+    else:
+        dest.set_result(source.result())
+
+
+def wrap_concurrent_future(
+    source: concurrent.futures.Future[T], *, loop: asyncio.AbstractEventLoop
+) -> Future[T]:
+    """A loop future that follows ``source`` (finished by another thread) to its outcome.
+
+    Cancelling the loop future cancels ``source`` too (a no-op once it is running).
+    """
+    dest: Future[T] = loop.create_future()  # type: ignore[assignment]
+
+    def on_source_done(_: concurrent.futures.Future[T]) -> None:
+        if loop.is_closed():
+            return
+        # RuntimeError: the loop closed between the check and the call; nobody is waiting.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_copy_outcome, source, dest)
+
+    def on_dest_done(_: Future[T]) -> None:
+        if dest.cancelled():
+            source.cancel()
+
+    dest.add_done_callback(on_dest_done)
+    source.add_done_callback(on_source_done)
+    return dest

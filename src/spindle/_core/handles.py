@@ -1,0 +1,159 @@
+"""Handles: a callback waiting in the loop's ready queue or timer queue.
+
+``loop.call_soon`` returns a ``Handle``; ``loop.call_later`` and ``call_at`` return a
+``TimerHandle``.  asyncio documents those return values as instances of ``asyncio.Handle``
+and ``asyncio.TimerHandle``, and code in the wild checks that with ``isinstance``, so
+spindle's handles subclass those two public classes for their type only: every method is
+spindle's own, and their ``__init__`` is never called.  The slots they declare
+(``_callback``, ``_args``, ``_cancelled``, ``_loop``, ``_context``, ``_when``, ...) are the
+storage spindle uses.
+
+Cancelling a handle never removes it from a queue: it is marked, its callback and arguments
+are dropped (so they can be collected at once), and the loop skips it when it comes up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import reprlib
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spindle._core.loop import BaseLoop
+
+__all__ = ["Handle", "TimerHandle", "describe_callback"]
+
+
+def describe_callback(callback: object, args: tuple[object, ...] = ()) -> str:
+    """A short human description of a callback: ``name(args) at file:line``."""
+    while isinstance(callback, functools.partial):
+        args = tuple(callback.args) + args
+        callback = callback.func
+    name = getattr(callback, "__qualname__", None) or getattr(callback, "__name__", None)
+    text = f"{name}()" if name else repr(callback)
+    if args:
+        text = f"{name or repr(callback)}({', '.join(reprlib.repr(a) for a in args)})"
+    code = getattr(getattr(callback, "__func__", callback), "__code__", None)
+    if code is not None:
+        text += f" at {code.co_filename}:{code.co_firstlineno}"
+    return text
+
+
+class Handle(asyncio.Handle):
+    """A callback with its arguments and context, scheduled to run once."""
+
+    __slots__ = ()
+
+    # asyncio.Handle declares these slots; restated for the type checker.
+    _callback: Callable[..., object] | None
+    _args: tuple[Any, ...] | None  # type: ignore[assignment]
+    _cancelled: bool
+    _loop: BaseLoop
+    _context: contextvars.Context
+    _source_traceback: traceback.StackSummary | None
+    _repr: str | None
+
+    def __init__(
+        self,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        loop: BaseLoop,
+        context: contextvars.Context | None = None,
+    ) -> None:
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._loop = loop
+        self._context = contextvars.copy_context() if context is None else context
+        self._repr = None
+        self._source_traceback = loop._capture_source_traceback()
+
+    def get_context(self) -> contextvars.Context:
+        return self._context
+
+    def cancel(self) -> None:
+        if self._cancelled:
+            return
+        self._cancelled = True
+        if self._loop.get_debug():
+            # Keep a description: after cancel() the callback itself is gone.
+            self._repr = repr(self)
+        self._callback = None
+        self._args = None
+
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def _run(self) -> None:
+        """Run the callback now, reporting (not raising) what it raises."""
+        callback, args = self._callback, self._args
+        if self._cancelled or callback is None or args is None:
+            return
+        try:
+            self._context.run(callback, *args)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop._report_callback_error(self, exc)
+
+    def _describe(self) -> str:
+        if self._repr is not None:
+            return self._repr
+        state = " cancelled" if self._cancelled else ""
+        what = "" if self._callback is None else " " + describe_callback(
+            self._callback, self._args or ()
+        )
+        where = ""
+        if self._source_traceback:
+            frame = self._source_traceback[-1]
+            where = f" created at {frame.filename}:{frame.lineno}"
+        return f"<{type(self).__name__}{state}{what}{where}>"
+
+    def __repr__(self) -> str:
+        return self._describe()
+
+
+class TimerHandle(Handle, asyncio.TimerHandle):
+    """A handle that runs at a deadline on the loop's clock."""
+
+    __slots__ = ()
+
+    _when: float
+    _scheduled: bool
+
+    def __init__(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        loop: BaseLoop,
+        context: contextvars.Context | None = None,
+    ) -> None:
+        Handle.__init__(self, callback, args, loop, context)
+        self._when = when
+        self._scheduled = False
+
+    def when(self) -> float:
+        """The deadline, in the loop's time."""
+        return self._when
+
+    def cancel(self) -> None:
+        if not self._cancelled and self._scheduled:
+            self._loop._timer_cancelled()
+        Handle.cancel(self)
+
+    def _describe(self) -> str:
+        text = Handle._describe(self)
+        if self._repr is not None:
+            return text
+        return f"{text[:-1]} when={self._when}>"
+
+    def __hash__(self) -> int:
+        return object.__hash__(self)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other

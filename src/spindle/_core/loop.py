@@ -1,0 +1,651 @@
+"""The scheduling loop: spindle's implementation of ``asyncio.AbstractEventLoop`` minus I/O.
+
+Everything a loop does is a callback in one of two queues:
+
+* the **ready queue**, a FIFO deque of handles to run as soon as possible, and
+* the **timer queue** (``timers.TimerQueue``), handles to move to the ready queue at a deadline.
+
+The loop repeats one *pass* until ``stop()`` is called.  A pass, in ``_run_once``:
+
+1. ``_purge_cancelled_timers``: rebuild the timer heap if it is mostly dead timers;
+2. ``_poll_timeout``: how long the I/O poll may block: zero when something is ready or the loop
+   is stopping, the time to the earliest timer when there is one, forever otherwise;
+3. ``_poll``: wait for I/O (and the cross-thread wake-up) for at most that long; the I/O layer
+   appends the handles of ready file descriptors to the ready queue;
+4. ``_collect_due_timers``: move every timer whose deadline has come to the ready queue;
+5. ``_run_ready``: run the callbacks that were ready *when the pass began* (counted before the
+   first one runs).  Callbacks they schedule wait for the next pass, which polls for I/O first,
+   so a task that keeps rescheduling itself cannot starve I/O or timers.
+
+The I/O layer (``spindle._io.loop.EventLoop``) supplies ``_poll``, ``_wakeup`` and
+``_close_io``; this module knows nothing about file descriptors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import contextvars
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+import warnings
+import weakref
+from collections import deque
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator
+from typing import Any, TypeVar, TypeVarTuple, Unpack
+
+from spindle import _compat
+from spindle._core import tasks
+from spindle._core.clock import Clock, MonotonicClock
+from spindle._core.futures import Future, isfuture, wrap_concurrent_future
+from spindle._core.handles import Handle, TimerHandle
+from spindle._core.timers import TimerQueue
+
+__all__ = ["BaseLoop"]
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+# Errors that cannot propagate are reported through the "asyncio" logger, the name code
+# written for asyncio already configures; spindle's own explanations use "spindle".
+logger = logging.getLogger("asyncio")
+
+# How many frames coroutines remember about where they were created, in debug mode.
+DEBUG_STACK_DEPTH = 10
+
+# run() gives the default executor this long to finish its work (asyncio's constant).
+EXECUTOR_SHUTDOWN_TIMEOUT = 300.0
+
+
+def _debug_from_environment() -> bool:
+    """Debug mode as asyncio decides it: -X dev, or PYTHONASYNCIODEBUG set and not ignored."""
+    return sys.flags.dev_mode or (
+        not sys.flags.ignore_environment and bool(os.environ.get("PYTHONASYNCIODEBUG"))
+    )
+
+
+def _stop_loop_when_done(fut: Any) -> None:
+    """Done-callback of run_until_complete's future."""
+    if not fut.cancelled() and isinstance(fut.exception(), (SystemExit, KeyboardInterrupt)):
+        return  # the step that raised it is unwinding run_forever already
+    fut.get_loop().stop()
+
+
+class BaseLoop(asyncio.AbstractEventLoop):
+    """Callbacks, timers, tasks and the loop's lifecycle."""
+
+    slow_callback_duration: float
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self._clock: Clock = MonotonicClock() if clock is None else clock
+        self._time = self._clock.time
+        self._clock_resolution = (
+            time.get_clock_info("monotonic").resolution
+            if isinstance(self._clock, MonotonicClock)
+            else 0.0
+        )
+        self._ready: deque[Handle] = deque()
+        self._timers = TimerQueue()
+        self._closed = False
+        self._stopping = False
+        self._thread_id: int | None = None
+        self._pass_count = 0
+        self._debug = _debug_from_environment()
+        self.slow_callback_duration = 0.1
+        self._track_task_origins = False
+        self._exception_handler: Callable[[Any, dict[str, Any]], object] | None = None
+        self._task_factory: Callable[..., Any] | None = None
+        self._default_executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._executor_shutdown_called = False
+        self._asyncgens: weakref.WeakSet[AsyncGenerator[Any, Any]] = weakref.WeakSet()
+        self._asyncgens_shutdown_called = False
+        self._saved_origin_depth: int | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__module__}.{type(self).__qualname__} running={self.is_running()} "
+            f"closed={self._closed} debug={self._debug}>"
+        )
+
+    # -- hooks for the I/O layer ---------------------------------------------------------
+
+    def _poll(self, timeout: float | None) -> None:
+        """Wait up to ``timeout`` seconds (None: forever) for I/O; queue the ready handlers."""
+        raise NotImplementedError
+
+    def _wakeup(self) -> None:
+        """Interrupt a ``_poll`` blocked in another thread."""
+        raise NotImplementedError
+
+    def _close_io(self) -> None:
+        """Release the poller and wake-up channel."""
+
+    # -- scheduling callbacks ------------------------------------------------------------
+
+    def _check_closed(self, operation: str) -> None:
+        if self._closed:
+            raise RuntimeError(f"cannot {operation}: the event loop is closed")
+
+    def _check_callback(self, callback: object, method: str) -> None:
+        if tasks.iscoroutine(callback) or tasks.iscoroutinefunction(callback):
+            raise TypeError(f"coroutines cannot be used with {method}()")
+        if not callable(callback):
+            raise TypeError(f"a callable object was expected by {method}(), got {callback!r}")
+
+    def _check_thread(self) -> None:
+        """Debug mode: refuse non-thread-safe calls from a thread that is not the loop's."""
+        if self._thread_id is not None and threading.get_ident() != self._thread_id:
+            raise RuntimeError(
+                "Non-thread-safe operation invoked on an event loop other than the current "
+                "one: use call_soon_threadsafe() from other threads"
+            )
+
+    def _capture_source_traceback(self) -> traceback.StackSummary | None:
+        """Debug mode: where the object being created was created (the caller's caller)."""
+        if not self._debug:
+            return None
+        return traceback.extract_stack(sys._getframe(3))
+
+    def call_soon(
+        self,
+        callback: Callable[[Unpack[Ts]], object],
+        *args: *Ts,
+        context: contextvars.Context | None = None,
+    ) -> Handle:
+        """Run ``callback(*args)`` on a coming pass, after what is already ready."""
+        if self._closed:
+            raise RuntimeError("cannot schedule a callback: the event loop is closed")
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_soon")
+        elif not callable(callback):
+            raise TypeError(f"a callable object was expected by call_soon(), got {callback!r}")
+        handle = Handle(callback, args, self, context)
+        self._ready.append(handle)
+        return handle
+
+    def call_soon_threadsafe(
+        self,
+        callback: Callable[[Unpack[Ts]], object],
+        *args: *Ts,
+        context: contextvars.Context | None = None,
+    ) -> Handle:
+        """``call_soon`` from any thread: also wakes the loop if it is blocked in its poll."""
+        self._check_closed("schedule a callback")
+        self._check_callback(callback, "call_soon_threadsafe")
+        handle = Handle(callback, args, self, context)
+        self._ready.append(handle)  # deque.append is atomic
+        self._wakeup()
+        return handle
+
+    def call_later(
+        self,
+        delay: float,
+        callback: Callable[[Unpack[Ts]], object],
+        *args: *Ts,
+        context: contextvars.Context | None = None,
+    ) -> TimerHandle:
+        """Run ``callback(*args)`` after ``delay`` seconds."""
+        if delay is None:
+            raise TypeError("call_later() delay must be a number of seconds, not None")
+        try:
+            when = self._time() + delay
+        except TypeError:
+            raise TypeError(
+                f"call_later() delay must be a number of seconds, not {type(delay).__name__}"
+            ) from None
+        return self.call_at(when, callback, *args, context=context)
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[[Unpack[Ts]], object],
+        *args: *Ts,
+        context: contextvars.Context | None = None,
+    ) -> TimerHandle:
+        """Run ``callback(*args)`` when ``loop.time()`` reaches ``when``."""
+        if when is None:
+            raise TypeError("call_at() when must be a loop time, not None")
+        if not isinstance(when, (int, float)):
+            try:
+                when = float(when)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"call_at() when must be a number, not {type(when).__name__}"
+                ) from None
+        self._check_closed("schedule a timer")
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_at")
+        elif not callable(callback):
+            raise TypeError(f"a callable object was expected by call_at(), got {callback!r}")
+        timer = TimerHandle(when, callback, args, self, context)
+        self._timers.push(timer)
+        return timer
+
+    def _timer_cancelled(self) -> None:
+        self._timers.note_cancelled()
+
+    def time(self) -> float:
+        """The loop's clock, in seconds."""
+        return self._time()
+
+    # -- futures and tasks ---------------------------------------------------------------
+
+    def create_future(self) -> asyncio.Future[Any]:
+        # spindle's Future speaks asyncio's protocol but is not asyncio's class; the
+        # ignore tells the type checker so, at no run-time cost (this is a hot path).
+        return Future(loop=self)  # type: ignore[return-value]
+
+    def create_task(
+        self,
+        coro: Coroutine[Any, Any, T] | Generator[Any, None, T],
+        *,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Task[T]:
+        """Wrap ``coro`` in a task (through the task factory, if one is set)."""
+        self._check_closed("create a task")
+        if self._task_factory is None:
+            task: Any = tasks.Task(coro, loop=self, name=name, context=context)  # type: ignore[arg-type]
+        else:
+            if context is None:
+                task = self._task_factory(self, coro)
+            else:
+                task = self._task_factory(self, coro, context=context)
+            if name is not None:
+                task.set_name(name)
+        if self._track_task_origins and isinstance(task, tasks.Task):
+            task._origin = _caller_outside_runtime()
+        result: asyncio.Task[T] = task
+        return result
+
+    def set_task_factory(self, factory: Callable[..., Any] | None) -> None:
+        if factory is not None and not callable(factory):
+            raise TypeError(f"task factory must be a callable or None, got {factory!r}")
+        self._task_factory = factory
+
+    def get_task_factory(self) -> Callable[..., Any] | None:
+        return self._task_factory
+
+    # -- running and stopping ------------------------------------------------------------
+
+    def is_running(self) -> bool:
+        return self._thread_id is not None
+
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def _check_can_run(self) -> None:
+        self._check_closed("run the event loop")
+        if self._thread_id is not None:
+            raise RuntimeError("This event loop is already running")
+        if _compat.get_running_loop_or_none() is not None:
+            raise RuntimeError("Cannot run the event loop while another loop is running")
+
+    def run_forever(self) -> None:
+        """Run passes until ``stop()``."""
+        self._check_can_run()
+        self._set_origin_tracking(self._debug)
+        saved_hooks = sys.get_asyncgen_hooks()
+        self._thread_id = threading.get_ident()
+        sys.set_asyncgen_hooks(
+            firstiter=self._asyncgen_firstiter_hook, finalizer=self._asyncgen_finalizer_hook
+        )
+        try:
+            _compat.set_running_loop(self)
+            while True:
+                self._run_once()
+                if self._stopping:
+                    break
+        finally:
+            self._stopping = False
+            self._thread_id = None
+            _compat.set_running_loop(None)
+            self._set_origin_tracking(False)
+            sys.set_asyncgen_hooks(*saved_hooks)
+
+    def run_until_complete(self, future: Generator[Any, None, T] | Awaitable[T]) -> T:
+        """Run until ``future`` (a future, task, coroutine or awaitable) is done; its result."""
+        self._check_can_run()
+        new_task = not isfuture(future)
+        fut: Any = tasks.ensure_future(future, loop=self)
+        if new_task and isinstance(fut, tasks.Task):
+            # Its exception reaches the caller; no need for "destroyed but pending" noise.
+            fut._log_destroy_pending = False
+        fut.add_done_callback(_stop_loop_when_done)
+        try:
+            self.run_forever()
+        except BaseException:
+            if new_task and fut.done() and not fut.cancelled():
+                fut.exception()  # the exception propagates: mark it retrieved
+            raise
+        finally:
+            fut.remove_done_callback(_stop_loop_when_done)
+        if not fut.done():
+            raise RuntimeError("Event loop stopped before Future completed.")
+        result: T = fut.result()
+        return result
+
+    def stop(self) -> None:
+        """Stop after the current pass (or the next one, if not running)."""
+        self._stopping = True
+
+    def close(self) -> None:
+        """Close the loop: drop pending callbacks, shut the executor down without waiting."""
+        if self.is_running():
+            raise RuntimeError("Cannot close a running event loop")
+        if self._closed:
+            return
+        if self._debug:
+            logger.debug("Close %r", self)
+        self._closed = True
+        self._ready.clear()
+        self._timers.clear()
+        self._executor_shutdown_called = True
+        executor = self._default_executor
+        if executor is not None:
+            self._default_executor = None
+            executor.shutdown(wait=False)
+        tasks.forget_tasks_of(self)
+        self._close_io()
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        if not self._closed:
+            _warn(f"unclosed event loop {self!r}", ResourceWarning, source=self)
+            if not self.is_running():
+                self.close()
+
+    # -- one pass ------------------------------------------------------------------------
+
+    def _run_once(self) -> None:
+        self._pass_count += 1
+        self._timers.purge_if_worthwhile()
+        self._poll(self._poll_timeout())
+        self._collect_due_timers()
+        if self._debug:
+            self._run_ready_timed(len(self._ready))
+        else:
+            self._run_ready(len(self._ready))
+
+    def _poll_timeout(self) -> float | None:
+        if self._ready or self._stopping:
+            return 0.0
+        deadline = self._timers.next_deadline()
+        if deadline is None:
+            return None
+        return self._clock.timeout_until(deadline)
+
+    def _collect_due_timers(self) -> None:
+        if len(self._timers):
+            self._timers.pop_due(self._time() + self._clock_resolution, self._ready)
+
+    def _run_ready(self, count: int) -> None:
+        """Run the first ``count`` ready handles (the hot loop: the Handle._run body, inlined)."""
+        popleft = self._ready.popleft
+        while count:
+            count -= 1
+            handle = popleft()
+            if handle._cancelled:
+                continue
+            try:
+                handle._context.run(handle._callback, *handle._args)  # type: ignore[arg-type, misc]
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._report_callback_error(handle, exc)
+        handle = None  # type: ignore[assignment]  # drop the last reference promptly
+
+    def _run_ready_timed(self, count: int) -> None:
+        """Debug mode: like ``_run_ready``, warning about callbacks slower than the limit."""
+        popleft = self._ready.popleft
+        while count:
+            count -= 1
+            handle = popleft()
+            if handle._cancelled:
+                continue
+            started = self._time()
+            handle._run()
+            elapsed = self._time() - started
+            if elapsed >= self.slow_callback_duration:
+                logger.warning(
+                    "Executing %s took %.3f seconds%s",
+                    handle,
+                    elapsed,
+                    _where_scheduled(handle),
+                )
+
+    def _report_callback_error(self, handle: Handle, exc: BaseException) -> None:
+        context: dict[str, Any] = {
+            "message": f"Exception in callback {handle!r}",
+            "exception": exc,
+            "handle": handle,
+        }
+        if handle._source_traceback:
+            context["source_traceback"] = handle._source_traceback
+        self.call_exception_handler(context)
+
+    # -- errors that cannot propagate ----------------------------------------------------
+
+    def get_exception_handler(self) -> Callable[[Any, dict[str, Any]], object] | None:
+        return self._exception_handler
+
+    def set_exception_handler(
+        self, handler: Callable[[Any, dict[str, Any]], object] | None
+    ) -> None:
+        if handler is not None and not callable(handler):
+            raise TypeError(f"A callable object or None is expected, got {handler!r}")
+        self._exception_handler = handler
+
+    def default_exception_handler(self, context: dict[str, Any]) -> None:
+        """Log ``context`` (message, exception with traceback, and every other key)."""
+        message = context.get("message") or "Unhandled exception in event loop"
+        exception = context.get("exception")
+        exc_info: Any = False
+        if exception is not None:
+            exc_info = (type(exception), exception, exception.__traceback__)
+        lines = [str(message)]
+        for key in sorted(context):
+            if key in {"message", "exception"}:
+                continue
+            value = context[key]
+            if key == "source_traceback":
+                text = "".join(traceback.format_list(value)).rstrip()
+                lines.append(f"Object created at (most recent call last):\n{text}")
+            else:
+                lines.append(f"{key}: {value!r}")
+        logger.error("\n".join(lines), exc_info=exc_info)
+
+    def call_exception_handler(self, context: dict[str, Any]) -> None:
+        """Hand ``context`` to the exception handler; never raises (but for exits)."""
+        handler = self._exception_handler
+        if handler is None:
+            try:
+                self.default_exception_handler(context)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException:
+                logger.error("Exception in default exception handler", exc_info=True)
+            return
+        try:
+            handler(self, context)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            try:
+                self.default_exception_handler(
+                    {
+                        "message": "Unhandled error in exception handler",
+                        "exception": exc,
+                        "context": context,
+                    }
+                )
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException:
+                logger.error(
+                    "Exception in default exception handler while handling an unexpected "
+                    "error in custom exception handler",
+                    exc_info=True,
+                )
+
+    # -- debug mode ----------------------------------------------------------------------
+
+    def get_debug(self) -> bool:
+        return self._debug
+
+    def set_debug(self, enabled: bool) -> None:
+        self._debug = enabled
+        if self.is_running():
+            self.call_soon_threadsafe(self._set_origin_tracking, enabled)
+
+    def _set_origin_tracking(self, enabled: bool) -> None:
+        """In debug mode, coroutines remember where they were created (for warnings)."""
+        if enabled == (self._saved_origin_depth is not None):
+            return
+        if enabled:
+            self._saved_origin_depth = sys.get_coroutine_origin_tracking_depth()
+            sys.set_coroutine_origin_tracking_depth(DEBUG_STACK_DEPTH)
+        else:
+            sys.set_coroutine_origin_tracking_depth(self._saved_origin_depth or 0)
+            self._saved_origin_depth = None
+
+    # -- async generators ----------------------------------------------------------------
+
+    def _asyncgen_firstiter_hook(self, agen: AsyncGenerator[Any, Any]) -> None:
+        if self._asyncgens_shutdown_called:
+            warnings.warn(
+                f"asynchronous generator {agen!r} was scheduled after "
+                "loop.shutdown_asyncgens() call",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
+        self._asyncgens.add(agen)
+
+    def _asyncgen_finalizer_hook(self, agen: AsyncGenerator[Any, Any]) -> None:
+        # Called by the garbage collector, possibly in another thread.
+        self._asyncgens.discard(agen)
+        if not self._closed:
+            self.call_soon_threadsafe(self.create_task, agen.aclose())
+
+    async def shutdown_asyncgens(self) -> None:
+        """Close every async generator that is still suspended."""
+        self._asyncgens_shutdown_called = True
+        agens = list(self._asyncgens)
+        self._asyncgens.clear()
+        closing = [(agen, self.create_task(agen.aclose())) for agen in agens]
+        for agen, task in closing:
+            try:
+                await task
+            except Exception as exc:
+                self.call_exception_handler(
+                    {
+                        "message": "an error occurred during closing of "
+                        f"asynchronous generator {agen!r}",
+                        "exception": exc,
+                        "asyncgen": agen,
+                    }
+                )
+
+    # -- threads -------------------------------------------------------------------------
+
+    def run_in_executor(
+        self,
+        executor: concurrent.futures.Executor | None,
+        func: Callable[[Unpack[Ts]], T],
+        *args: *Ts,
+    ) -> asyncio.Future[T]:
+        """Run ``func(*args)`` in ``executor`` (default: the loop's thread pool); a future."""
+        self._check_closed("run in an executor")
+        self._check_callback(func, "run_in_executor")
+        if executor is None:
+            executor = self._default_executor
+            if executor is None:
+                if self._executor_shutdown_called:
+                    raise RuntimeError(
+                        "cannot run in the default executor: shutdown_default_executor() "
+                        "has been called"
+                    )
+                executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="spindle")
+                self._default_executor = executor
+        return wrap_concurrent_future(executor.submit(func, *args), loop=self)  # type: ignore[return-value]
+
+    def set_default_executor(self, executor: Any) -> None:
+        if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
+            raise TypeError(
+                "the default executor must be a ThreadPoolExecutor, "
+                f"not {type(executor).__name__}"
+            )
+        self._default_executor = executor
+
+    async def shutdown_default_executor(self, timeout: float | None = None) -> None:
+        """Wait (up to ``timeout`` seconds) for the default executor's threads to finish."""
+        self._executor_shutdown_called = True
+        executor = self._default_executor
+        if executor is None:
+            return
+        finished: asyncio.Future[bool] = self.create_future()
+        thread = threading.Thread(
+            target=self._shut_executor_down, args=(executor, finished), name="spindle-shutdown"
+        )
+        thread.start()
+        timer = None if timeout is None else self.call_later(timeout, _settle, finished, False)
+        try:
+            completed = await finished
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if completed:
+            thread.join()
+        else:
+            warnings.warn(
+                "The executor did not finishing joining its threads within "
+                f"{timeout} seconds.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            executor.shutdown(wait=False)
+
+    def _shut_executor_down(
+        self, executor: concurrent.futures.ThreadPoolExecutor, finished: asyncio.Future[bool]
+    ) -> None:
+        executor.shutdown(wait=True)
+        if not self._closed:
+            # RuntimeError: closed meanwhile, and nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
+                self.call_soon_threadsafe(_settle, finished, True)
+
+
+def _settle(fut: asyncio.Future[bool], value: bool) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+def _where_scheduled(handle: Handle) -> str:
+    if not handle._source_traceback:
+        return ""
+    frame = handle._source_traceback[-1]
+    return f" (scheduled at {frame.filename}:{frame.lineno})"
+
+
+_RUNTIME_DIRS = (
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    os.path.dirname(os.path.abspath(asyncio.__file__)),
+)
+
+
+def _caller_outside_runtime() -> tuple[str, int, str] | None:
+    """(file, line, function) of the innermost frame outside spindle and asyncio."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_RUNTIME_DIRS):
+            return (filename, frame.f_lineno or 0, frame.f_code.co_name)
+        frame = frame.f_back  # type: ignore[assignment]
+    return None

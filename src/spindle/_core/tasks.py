@@ -1,0 +1,442 @@
+"""spindle's Task: a Future that drives a coroutine.
+
+A Task runs its coroutine one *step* at a time.  A step resumes the coroutine with
+``send(None)`` (or ``throw(exc)``) and runs it until it suspends.  What the coroutine yields
+says why it suspended:
+
+* a future (anything speaking asyncio's future protocol): the task registers ``_wakeup`` as
+  that future's done-callback and stays off the ready queue until it fires;
+* ``None`` (a bare ``yield``, which is how ``sleep(0)`` is written): give the other ready
+  callbacks one turn, then take the next step;
+* anything else is a programming error, thrown back into the coroutine.
+
+When the coroutine returns or raises, the task finishes with that result or exception.
+
+Cancellation follows asyncio 3.11.  ``cancel()`` counts a request (``cancelling()``), and
+either cancels the future the task is waiting on (whose CancelledError then flows into the
+coroutine) or, when there is none, sets ``_must_cancel`` so the *next* step throws
+CancelledError.  The coroutine may catch it; ``uncancel()`` lets structured-concurrency code
+(``timeout``, ``TaskGroup``) take back a request it made itself.
+
+The attribute names ``_must_cancel``, ``_fut_waiter``, ``_coro`` and (from Future)
+``_callbacks`` keep asyncio's meaning on purpose: anyio reads them.
+
+spindle keeps every task that is not yet done in a strong set, so a fire-and-forget task
+cannot be garbage-collected halfway through (asyncio keeps only weak references and warns
+users to keep their own).  Closing a loop forgets its pending tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import itertools
+import linecache
+import sys
+import traceback
+import types
+from collections.abc import Callable, Coroutine
+from typing import IO, Any, TypeVar
+
+from spindle import _compat
+from spindle._core import current
+from spindle._core.futures import _PENDING, Future, isfuture
+from spindle.exceptions import CancelledError, InvalidStateError
+
+__all__ = [
+    "Task",
+    "all_tasks",
+    "create_eager_task_factory",
+    "current_task",
+    "eager_task_factory",
+    "ensure_future",
+    "forget_tasks_of",
+    "iscoroutine",
+    "iscoroutinefunction",
+]
+
+T = TypeVar("T")
+
+_task_numbers = itertools.count(1)
+
+# Every Task not yet done: the strong references promised above.
+_live_tasks: set[Task[Any]] = set()
+
+_COROUTINE_TYPES = (types.CoroutineType, types.GeneratorType, Coroutine)
+
+
+def iscoroutine(obj: object) -> bool:
+    """True for coroutine objects (and generator-based coroutines)."""
+    return isinstance(obj, _COROUTINE_TYPES)
+
+
+def iscoroutinefunction(func: object) -> bool:
+    """True for ``async def`` functions (and ones marked with inspect.markcoroutinefunction)."""
+    return inspect.iscoroutinefunction(func)
+
+
+class Task(Future[T]):
+    """A coroutine scheduled on a loop, and the Future of its outcome."""
+
+    __slots__ = (
+        "_context",
+        "_coro",
+        "_fut_waiter",
+        "_log_destroy_pending",
+        "_must_cancel",
+        "_name",
+        "_num_cancels_requested",
+        "_origin",
+    )
+
+    _coro: Coroutine[Any, Any, T] | None
+    _context: contextvars.Context
+    _name: str
+    _fut_waiter: Any
+    _must_cancel: bool
+    _num_cancels_requested: int
+    _log_destroy_pending: bool
+    # (filename, line, function) of the create_task call, when the loop tracks origins.
+    _origin: tuple[str, int, str] | None
+
+    def __init__(
+        self,
+        coro: Coroutine[Any, Any, T],
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        name: object = None,
+        context: contextvars.Context | None = None,
+        eager_start: bool = False,
+    ) -> None:
+        self._log_destroy_pending = False
+        self._coro = None
+        super().__init__(loop=current.current_loop("Task()") if loop is None else loop)
+        if self._source_traceback:
+            del self._source_traceback[-1]
+        if not iscoroutine(coro):
+            raise TypeError(f"a coroutine was expected, got {coro!r}")
+        self._coro = coro
+        self._name = f"Task-{next(_task_numbers)}" if name is None else str(name)
+        self._context = contextvars.copy_context() if context is None else context
+        self._fut_waiter = None
+        self._must_cancel = False
+        self._num_cancels_requested = 0
+        self._origin = None
+        self._log_destroy_pending = True
+        _live_tasks.add(self)
+        _compat.register_task(self)
+        if eager_start and self._loop.is_running():
+            self._eager_start()
+        else:
+            self._loop.call_soon(self._step, context=self._context)
+
+    # -- identity ------------------------------------------------------------------------
+
+    def get_name(self) -> str:
+        return self._name
+
+    def set_name(self, value: object) -> None:
+        self._name = str(value)
+
+    def get_coro(self) -> Coroutine[Any, Any, T] | None:
+        return self._coro
+
+    def get_context(self) -> contextvars.Context:
+        return self._context
+
+    def set_result(self, result: object) -> None:
+        raise RuntimeError("Task does not support set_result operation")
+
+    def set_exception(self, exception: object) -> None:
+        raise RuntimeError("Task does not support set_exception operation")
+
+    # -- cancellation --------------------------------------------------------------------
+
+    def cancel(self, msg: Any = None) -> bool:
+        """Ask the coroutine to stop: CancelledError is thrown into it at its next step."""
+        self._log_traceback = False
+        if self._state is not _PENDING:
+            return False
+        self._num_cancels_requested += 1
+        waiter = self._fut_waiter
+        if waiter is not None and waiter.cancel(msg=msg):
+            # The waiter's cancellation wakes us, and the step throws CancelledError.
+            return True
+        self._must_cancel = True
+        self._cancel_message = msg
+        return True
+
+    def cancelling(self) -> int:
+        """How many cancellation requests are pending (not taken back by ``uncancel``)."""
+        return self._num_cancels_requested
+
+    def uncancel(self) -> int:
+        """Take back one cancellation request; returns how many remain."""
+        if self._num_cancels_requested > 0:
+            self._num_cancels_requested -= 1
+            if self._num_cancels_requested == 0:
+                self._must_cancel = False
+        return self._num_cancels_requested
+
+    # -- stepping ------------------------------------------------------------------------
+
+    def _step(self, exc: BaseException | None = None) -> None:
+        """Resume the coroutine until it suspends or finishes (one scheduled callback)."""
+        if self._state is not _PENDING:
+            raise InvalidStateError(f"_step(): already done: {self!r}, {exc!r}")
+        if self._must_cancel:
+            if not isinstance(exc, CancelledError):
+                exc = self._make_cancelled_error()
+            self._must_cancel = False
+        self._fut_waiter = None
+        loop = self._loop
+        _compat.enter_task(loop, self)
+        try:
+            self._run_step(exc)
+        finally:
+            _compat.leave_task(loop, self)
+
+    def _eager_start(self) -> None:
+        """Run the first step now, inside create_task, as the loop's current task."""
+        loop = self._loop
+        outer = asyncio.current_task(loop)
+        if outer is not None:
+            _compat.leave_task(loop, outer)
+        _compat.enter_task(loop, self)
+        try:
+            self._run_step(None)
+        finally:
+            _compat.leave_task(loop, self)
+            if outer is not None:
+                _compat.enter_task(loop, outer)
+
+    def _run_step(self, exc: BaseException | None) -> None:
+        coro = self._coro
+        assert coro is not None
+        try:
+            result = coro.send(None) if exc is None else coro.throw(exc)
+        except StopIteration as stop:
+            if self._must_cancel:
+                # cancel() arrived while the last step ran: honour it over the result.
+                self._must_cancel = False
+                self._settle_cancelled(self._cancel_message)
+            else:
+                self._settle(stop.value, None)
+        except CancelledError as cancelled:
+            self._cancelled_exc = cancelled
+            self._settle_cancelled(None)
+        except (KeyboardInterrupt, SystemExit) as fatal:
+            self._settle(None, fatal)
+            raise
+        except BaseException as error:
+            self._settle(None, error)
+        else:
+            self._suspend_on(result)
+
+    def _suspend_on(self, result: Any) -> None:
+        """The coroutine yielded ``result``: decide what wakes the task next."""
+        loop = self._loop
+        if result is None:
+            loop.call_soon(self._step, context=self._context)
+            return
+        blocking = getattr(result, "_asyncio_future_blocking", None)
+        if blocking is None:
+            if inspect.isgenerator(result):
+                problem = (
+                    "yield was used instead of yield from for generator "
+                    f"in task {self!r} with {result!r}"
+                )
+            else:
+                problem = f"Task got bad yield: {result!r}"
+        elif result.get_loop() is not loop:
+            problem = f"Task {self!r} got Future {result!r} attached to a different loop"
+        elif not blocking:
+            problem = f"yield was used instead of yield from in task {self!r} with {result!r}"
+        elif result is self:
+            problem = f"Task cannot await on itself: {self!r}"
+        else:
+            result._asyncio_future_blocking = False
+            result.add_done_callback(self._wakeup, context=self._context)
+            self._fut_waiter = result
+            if self._must_cancel and result.cancel(msg=self._cancel_message):
+                self._must_cancel = False
+            return
+        loop.call_soon(self._step, RuntimeError(problem), context=self._context)
+
+    def _wakeup(self, future: Any) -> None:
+        """Done-callback of the future the task waited on: take the next step."""
+        try:
+            future.result()
+        except BaseException as exc:
+            self._step(exc)
+        else:
+            self._step()
+
+    def _settle(self, result: Any, exc: BaseException | None) -> None:
+        if exc is None:
+            Future.set_result(self, result)
+        else:
+            Future.set_exception(self, exc)
+        _live_tasks.discard(self)
+
+    def _settle_cancelled(self, msg: Any) -> None:
+        Future.cancel(self, msg=msg)
+        _live_tasks.discard(self)
+
+    # -- introspection -------------------------------------------------------------------
+
+    def get_stack(self, *, limit: int | None = None) -> list[types.FrameType]:
+        """The suspended coroutine's frame, or the traceback frames of its exception."""
+        frames: list[types.FrameType] = []
+        frame = _coroutine_frame(self._coro)
+        if frame is not None:
+            while frame is not None and (limit is None or len(frames) < limit):
+                frames.append(frame)
+                frame = frame.f_back
+            frames.reverse()
+        elif self._exception is not None:
+            tb = self._exception.__traceback__
+            while tb is not None and (limit is None or len(frames) < limit):
+                frames.append(tb.tb_frame)
+                tb = tb.tb_next
+        return frames
+
+    def print_stack(self, *, limit: int | None = None, file: IO[str] | None = None) -> None:
+        out = sys.stderr if file is None else file
+        frames = self.get_stack(limit=limit)
+        kind = "Traceback" if self._exception is not None else "Stack"
+        if frames:
+            print(f"{kind} for {self!r} (most recent call last):", file=out)
+        else:
+            print(f"No stack for {self!r}", file=out)
+        for frame in frames:
+            code = frame.f_code
+            lineno = frame.f_lineno or code.co_firstlineno
+            print(f'  File "{code.co_filename}", line {lineno}, in {code.co_name}', file=out)
+            line = linecache.getline(code.co_filename, lineno, frame.f_globals).strip()
+            if line:
+                print(f"    {line}", file=out)
+        if self._exception is not None:
+            for line in traceback.format_exception_only(self._exception):
+                print(line, file=out, end="")
+
+    def _repr_fields(self) -> list[str]:
+        fields = super()._repr_fields()
+        if self._must_cancel:
+            fields[0] = "cancelling"
+        fields.insert(1, f"name={self._name!r}")
+        fields.insert(2, f"coro=<{_describe_coroutine(self._coro)}>")
+        if self._fut_waiter is not None:
+            fields.insert(3, f"wait_for={self._fut_waiter!r}")
+        return fields
+
+    def __del__(self) -> None:
+        if self._state is _PENDING and self._log_destroy_pending:
+            context: dict[str, Any] = {
+                "task": self,
+                "message": "Task was destroyed but it is pending!",
+            }
+            if self._source_traceback:
+                context["source_traceback"] = self._source_traceback
+            self._loop.call_exception_handler(context)
+        super().__del__()
+
+
+def _coroutine_frame(coro: object) -> types.FrameType | None:
+    frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+    return frame if isinstance(frame, types.FrameType) else None
+
+
+def _describe_coroutine(coro: object) -> str:
+    """``name() running at file:line`` or ``name() done, defined at file:line``."""
+    name = getattr(coro, "__qualname__", None) or type(coro).__name__
+    frame = _coroutine_frame(coro)
+    if frame is not None:
+        return f"{name}() running at {frame.f_code.co_filename}:{frame.f_lineno}"
+    code = getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
+    if code is not None:
+        return f"{name}() done, defined at {code.co_filename}:{code.co_firstlineno}"
+    return f"{name}()"
+
+
+def forget_tasks_of(loop: asyncio.AbstractEventLoop) -> None:
+    """Drop the strong references to ``loop``'s pending tasks (the loop is closing)."""
+    for task in [t for t in _live_tasks if t._loop is loop]:
+        _live_tasks.discard(task)
+
+
+def current_task(loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Task[Any] | None:
+    """The task running on ``loop`` (default: the running loop), or None."""
+    if loop is None:
+        loop = current.get_running_loop()
+    return asyncio.current_task(loop)
+
+
+def all_tasks(loop: asyncio.AbstractEventLoop | None = None) -> set[asyncio.Task[Any]]:
+    """Every task of ``loop`` (default: the running loop) that is not done."""
+    if loop is None:
+        loop = current.get_running_loop()
+    return asyncio.all_tasks(loop)
+
+
+def ensure_future(obj: Any, *, loop: asyncio.AbstractEventLoop | None = None) -> Any:
+    """``obj`` as a future: futures as they are, coroutines and awaitables as new tasks."""
+    if isfuture(obj):
+        if loop is not None and loop is not obj.get_loop():
+            raise ValueError(
+                "The future belongs to a different loop than the one specified as the loop argument"
+            )
+        return obj
+    wrapped = False
+    if not iscoroutine(obj):
+        if not inspect.isawaitable(obj):
+            raise TypeError(
+                "An asyncio.Future, a coroutine or an awaitable is required, "
+                f"got {type(obj).__name__}"
+            )
+        obj = _await_it(obj)
+        wrapped = True
+    if loop is None:
+        loop = current.current_loop("ensure_future()")
+    try:
+        return loop.create_task(obj)
+    except RuntimeError:
+        if wrapped:
+            obj.close()
+        raise
+
+
+async def _await_it(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def eager_task_factory(
+    loop: asyncio.AbstractEventLoop,
+    coro: Coroutine[Any, Any, T],
+    *,
+    name: object = None,
+    context: contextvars.Context | None = None,
+) -> Task[T]:
+    """A task factory whose tasks run their first step inside ``create_task``."""
+    return Task(coro, loop=loop, name=name, context=context, eager_start=True)
+
+
+def create_eager_task_factory(
+    custom_task_constructor: Callable[..., Any],
+) -> Callable[..., Any]:
+    """A task factory that builds eager tasks with ``custom_task_constructor``."""
+
+    def factory(
+        loop: asyncio.AbstractEventLoop,
+        coro: Coroutine[Any, Any, Any],
+        *,
+        name: object = None,
+        context: contextvars.Context | None = None,
+    ) -> Any:
+        return custom_task_constructor(
+            coro, loop=loop, name=name, context=context, eager_start=True
+        )
+
+    return factory
+

@@ -1,0 +1,130 @@
+"""Which line of the user's program a diagnostic should point at.
+
+A report is only useful when it names the user's own line ("test.py:25: time.sleep(10)"), not
+the loop's internals nor the standard-library function the user called.  So every frame is
+sorted into one of three kinds by the file it runs: spindle's own code, the standard library,
+or *user code* (everything else, including third-party packages in site-packages: from
+spindle's point of view they are part of the program it runs).
+
+A stack of the loop's thread, read from the innermost frame outwards, then tells what the loop
+is doing.  If the first frame that is not the standard library is spindle's, the loop is busy
+with itself: polling for I/O (idle) or running its bookkeeping.  If it is user code, a callback
+or a task step is running; the outermost user frame before the next spindle frame is the one
+the loop called (the task's coroutine or the callback), the innermost one is where it is now.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import linecache
+import os
+import sysconfig
+import types
+from pathlib import Path
+
+__all__ = ["FrameKind", "Location", "LoopActivity", "classify", "display_path", "read_activity"]
+
+_SPINDLE_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
+_STDLIB_DIRS = tuple(
+    {os.path.realpath(sysconfig.get_paths()[key]) + os.sep for key in ("stdlib", "platstdlib")}
+)
+_THIRD_PARTY_MARKERS = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
+
+
+class FrameKind(enum.Enum):
+    SPINDLE = "spindle"
+    STDLIB = "stdlib"
+    USER = "user"
+
+
+@functools.lru_cache(maxsize=4096)
+def classify(filename: str) -> FrameKind:
+    """The kind of code that ``filename`` (a code object's ``co_filename``) holds."""
+    if filename.startswith("<frozen "):
+        return FrameKind.STDLIB
+    if filename.startswith("<"):  # "<string>", "<stdin>": code the user typed
+        return FrameKind.USER
+    path = os.path.realpath(filename)
+    if path.startswith(_SPINDLE_DIR):
+        return FrameKind.SPINDLE
+    if any(marker in path for marker in _THIRD_PARTY_MARKERS):
+        return FrameKind.USER
+    if path.startswith(_STDLIB_DIRS):
+        return FrameKind.STDLIB
+    return FrameKind.USER
+
+
+def display_path(filename: str) -> str:
+    """``filename`` relative to the working directory when it lies below it."""
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:  # another drive (Windows)
+        return filename
+    return filename if relative.startswith(os.pardir) else relative
+
+
+@dataclasses.dataclass(frozen=True)
+class Location:
+    """A line of source: where a task was created, where it waits, where the loop blocked."""
+
+    filename: str
+    lineno: int
+    function: str
+
+    @classmethod
+    def of_frame(cls, frame: types.FrameType) -> Location:
+        code = frame.f_code
+        return cls(code.co_filename, frame.f_lineno or code.co_firstlineno, code.co_qualname)
+
+    def source(self) -> str:
+        """The stripped source line, or "" when the file cannot be read."""
+        return linecache.getline(self.filename, self.lineno).strip()
+
+    def describe(self) -> str:
+        """``file.py:25: time.sleep(10)`` (without the source when it is unavailable)."""
+        where = f"{display_path(self.filename)}:{self.lineno}"
+        source = self.source()
+        return f"{where}: {source}" if source else where
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopActivity:
+    """The user code that the loop's thread is running right now."""
+
+    # The frame the loop called: a task's coroutine, or a callback.  Kept (not just its id) so
+    # that a later step cannot reuse its address while a report still compares against it.
+    entry: types.FrameType
+    # The innermost user frame: where that code is now.
+    location: Location
+
+    @property
+    def is_task_step(self) -> bool:
+        return bool(self.entry.f_code.co_flags & (_CO_COROUTINE | _CO_ITERABLE_COROUTINE))
+
+
+_CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect on this path
+_CO_ITERABLE_COROUTINE = 0x100
+
+
+def read_activity(innermost: types.FrameType | None) -> LoopActivity | None:
+    """What user code the loop's thread runs, from its innermost frame; None if none.
+
+    None means the loop is inside itself (polling, bookkeeping) or not running at all (no
+    spindle frame on the stack).
+    """
+    first_user: types.FrameType | None = None
+    outermost_user: types.FrameType | None = None
+    frame = innermost
+    while frame is not None:
+        kind = classify(frame.f_code.co_filename)
+        if kind is FrameKind.SPINDLE:
+            if first_user is None or outermost_user is None:
+                return None
+            return LoopActivity(outermost_user, Location.of_frame(first_user))
+        if kind is FrameKind.USER:
+            first_user = first_user or frame
+            outermost_user = frame
+        frame = frame.f_back
+    return None

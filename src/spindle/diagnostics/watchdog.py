@@ -1,0 +1,168 @@
+"""The blocking watchdog: who held the event loop too long, and at which line.
+
+An event loop only works if every callback and task step returns quickly; one ``time.sleep(10)``
+in a coroutine stops every other task for ten seconds, silently.  The watchdog makes that loud:
+
+    spindle: main() blocked the event loop for 10.0 s at test.py:25: time.sleep(10)
+
+It costs the loop nothing: the loop already counts its scheduling passes (``loop._pass_count``),
+and a separate thread watches that counter.  The thread wakes every ``threshold / 2``.  While the
+counter moves, the loop is healthy and nothing else is done.  When it has not moved since the
+last wake-up, the thread looks at the loop thread's stack (``sys._current_frames()``):
+
+* nothing of the user's on it (``frames.read_activity`` is None): the loop is idle in its poll,
+  waiting for a timer or I/O.  A stuck counter alone cannot tell idling from blocking, so the
+  stack has to be read on every such wake-up, not only once the threshold has passed;
+* user code on it: a step is running.  The thread notes when it first saw that step (its entry
+  frame) and the lines it was seen at.  When a later wake-up finds the counter moved, the loop
+  idle, or a different step, that step has ended: if it ran at least ``threshold``, it is
+  reported through the ``logging`` logger ``"spindle"``.
+
+Times are known to half a wake-up interval: a step's start and end are each taken as the middle
+of the two wake-ups around them.  Reports are therefore printed to a tenth of a second.
+
+A step that blocks until the loop stops (``main()`` itself sleeping, then returning) ends with
+no later wake-up to see it end; the runner calls ``flush()`` when the loop returns, and that
+reports it.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from spindle.diagnostics.frames import Location, LoopActivity, read_activity
+
+__all__ = ["Blocked", "ObservableLoop", "Watchdog", "format_blocked"]
+
+logger = logging.getLogger("spindle")
+
+
+@runtime_checkable
+class ObservableLoop(Protocol):
+    """What the watchdog reads from a loop (spindle's loop provides it; asyncio's does not)."""
+
+    _pass_count: int
+    _thread_id: int | None
+    _track_task_origins: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Blocked:
+    """One step that held the loop too long."""
+
+    what: str  # "main()" or "callback on_timer()"
+    seconds: float
+    location: Location
+
+
+def format_blocked(blocked: Blocked) -> str:
+    return (
+        f"spindle: {blocked.what} blocked the event loop for {blocked.seconds:.1f} s "
+        f"at {blocked.location.describe()}"
+    )
+
+
+class _Step:
+    """A step seen running user code, from its first sighting to its end."""
+
+    def __init__(self, activity: LoopActivity, started: float) -> None:
+        # Kept only to recognise the step at the next wake-up; dropped when the step ends.
+        self.entry: types.FrameType | None = activity.entry
+        name = f"{activity.entry.f_code.co_qualname}()"
+        self.what = name if activity.is_task_step else f"callback {name}"
+        self.started = started
+        self.locations: collections.Counter[Location] = collections.Counter()
+
+    def is_running(self, activity: LoopActivity | None) -> bool:
+        return activity is not None and activity.entry is self.entry
+
+    def end(self, ended: float) -> Blocked:
+        self.entry = None
+        # The line seen most often; on a tie, the latest (a Counter keeps insertion order).
+        location = max(reversed(self.locations), key=self.locations.__getitem__)
+        return Blocked(self.what, ended - self.started, location)
+
+
+class Watchdog:
+    """A thread that reports loop steps running longer than ``threshold`` seconds."""
+
+    def __init__(
+        self,
+        loop: ObservableLoop,
+        threshold: float,
+        report: Callable[[Blocked], None] | None = None,
+    ) -> None:
+        self._loop = loop
+        self._threshold = threshold
+        self._report = report or _log_blocked
+        self._lock = threading.Lock()  # the thread and flush() both end steps
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="spindle-watchdog", daemon=True)
+        self._count = loop._pass_count
+        self._last_wake = time.monotonic()
+        self._step: _Step | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop and join the thread, reporting a step still open (idempotent)."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.flush()
+
+    def flush(self) -> None:
+        """The loop has stopped: a step still open ended just now."""
+        with self._lock:
+            blocked = self._end_step(time.monotonic())
+        self._emit(blocked)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self._threshold / 2):
+            self._wake()
+
+    def _wake(self) -> None:
+        """One look at the loop: end the step that is over, follow the one that runs."""
+        now = time.monotonic()
+        count, thread_id = self._loop._pass_count, self._loop._thread_id
+        innermost = None if thread_id is None else sys._current_frames().get(thread_id)
+        activity = read_activity(innermost)
+        del innermost
+        with self._lock:
+            # Whatever changed since the last wake-up happened between the two: say midway.
+            between = (self._last_wake + now) / 2
+            self._last_wake = now
+            blocked = None
+            step = self._step
+            if step is not None and (count != self._count or not step.is_running(activity)):
+                blocked = self._end_step(between)
+            self._count = count
+            if activity is not None:
+                if self._step is None:
+                    self._step = _Step(activity, started=between)
+                self._step.locations[activity.location] += 1
+        self._emit(blocked)
+
+    def _end_step(self, ended: float) -> Blocked | None:
+        step, self._step = self._step, None
+        if step is None:
+            return None
+        blocked = step.end(ended)
+        return blocked if blocked.seconds >= self._threshold else None
+
+    def _emit(self, blocked: Blocked | None) -> None:
+        if blocked is not None:
+            self._report(blocked)
+
+
+def _log_blocked(blocked: Blocked) -> None:
+    logger.warning("%s", format_blocked(blocked))

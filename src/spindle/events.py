@@ -1,0 +1,62 @@
+"""Finding, creating and setting event loops.
+
+spindle keeps no policy objects: a thread's current loop is the running loop, or else the
+loop that ``set_event_loop`` stored for the thread (see ``spindle._core.current``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import warnings
+
+from spindle._core import current
+
+__all__ = [
+    "get_event_loop",
+    "get_running_loop",
+    "new_event_loop",
+    "set_event_loop",
+]
+
+get_running_loop = current.get_running_loop
+_get_running_loop = current.running_loop
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A new spindle event loop (not set as the current loop)."""
+    from spindle._io.loop import EventLoop
+
+    # The type checker sees AbstractEventLoop's I/O methods as abstract; spindle's I/O layer
+    # (sockets, transports, subprocesses) implements them.
+    return EventLoop()  # type: ignore[abstract]
+
+
+def set_event_loop(loop: asyncio.AbstractEventLoop | None) -> None:
+    """Make ``loop`` the current loop of this thread (``None`` clears it)."""
+    if loop is not None and not isinstance(loop, asyncio.AbstractEventLoop):
+        raise TypeError(
+            f"set_event_loop() expects an AbstractEventLoop or None, not {type(loop).__name__}"
+        )
+    current.set_thread_loop(loop)
+
+
+def get_event_loop() -> asyncio.AbstractEventLoop:
+    """The running loop, else this thread's current loop, creating one as asyncio does.
+
+    Outside a running loop, asyncio creates a loop in the main thread (silently on 3.11, with
+    a DeprecationWarning from 3.12 on) and raises RuntimeError in other threads.
+    """
+    loop = current.running_loop() or current.thread_loop()
+    if loop is not None:
+        return loop
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError(
+            f"There is no current event loop in thread {threading.current_thread().name!r}."
+        )
+    if sys.version_info >= (3, 12):
+        warnings.warn("There is no current event loop", DeprecationWarning, stacklevel=2)
+    loop = new_event_loop()
+    current.set_thread_loop(loop)
+    return loop
