@@ -5,10 +5,6 @@ here.  An implementation supplies *its own* primitives: spindle's cases call ``s
 ``spindle.gather``, ``spindle.TaskGroup`` and ``spindle.Queue``; asyncio, uvloop and rloop (which
 ship only a loop) call asyncio's.  The protocols below are the narrow surface the cases touch, so
 any conforming implementation type-checks against them without a cast.
-
-When an implementation lacks a primitive, ``missing`` stands in for it: calling the stand-in
-raises ``MissingPrimitive``, and the case is reported as "n/a" for that implementation rather than
-quietly timing somebody else's code.
 """
 
 from __future__ import annotations
@@ -17,9 +13,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, NoReturn, Protocol, Self
+from typing import Any, Protocol, Self
 
-__all__ = ["Api", "MissingPrimitive", "QueueLike", "TaskGroupLike", "asyncio_api", "missing"]
+__all__ = ["Api", "QueueLike", "TaskGroupLike", "asyncio_api"]
 
 
 class TaskGroupLike(Protocol):
@@ -32,7 +28,7 @@ class TaskGroupLike(Protocol):
         et: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None: ...
+    ) -> bool | None: ...
 
     def create_task(self, coro: Coroutine[Any, Any, None]) -> object: ...
 
@@ -53,19 +49,6 @@ class Api:
     gather: Callable[..., Awaitable[list[Any]]]
     task_group: Callable[[], TaskGroupLike]
     queue: Callable[[int], QueueLike]
-
-
-class MissingPrimitive(Exception):
-    """A case called a primitive its implementation does not have (yet)."""
-
-
-def missing(what: str) -> Callable[..., NoReturn]:
-    """A stand-in for an absent primitive; calling it raises ``MissingPrimitive``."""
-
-    def absent(*args: object, **kwargs: object) -> NoReturn:
-        raise MissingPrimitive(f"cannot run this case: {what} does not exist")
-
-    return absent
 
 
 def _asyncio_queue(maxsize: int) -> QueueLike:

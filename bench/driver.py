@@ -70,7 +70,7 @@ class Worker:
         return reply
 
     def request(self, case: str, n: int) -> dict[str, Any]:
-        """Run ``case`` at size ``n``; the worker's reply (seconds, missing or error)."""
+        """Run ``case`` at size ``n``; the worker's reply (seconds or error)."""
         stdin = self._proc.stdin
         assert stdin is not None
         stdin.write(json.dumps({"case": case, "n": n}) + "\n")
@@ -124,7 +124,7 @@ def _measure(worker: Worker, case: str, n: int, round_no: int, results: Results)
     if "seconds" in reply:
         results.record(case, worker.impl, round_no, float(reply["seconds"]))
         return None
-    why = str(reply.get("missing") or reply.get("error") or reply).strip()
+    why = str(reply.get("error") or reply).strip()
     results.note(case, worker.impl, why)
     return why
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 
-from bench.api import Api, QueueLike, asyncio_api, missing
+from bench.api import Api, QueueLike, asyncio_api
 
 __all__ = ["IMPLS", "Impl", "Unavailable", "load"]
 
@@ -72,25 +72,15 @@ def _load_rloop() -> Impl:
 
 def _load_spindle() -> Impl:
     import spindle
+    from spindle import queues, taskgroups, tasks
 
     # Prove the core is there before timing anything: a loop must open and close.
     spindle.new_event_loop().close()
-    return Impl(
-        "spindle", metadata.version("spindle"), spindle.new_event_loop, _spindle_api(spindle)
-    )
-
-
-def _spindle_api(spindle: object) -> Api:
-    """spindle's own primitives; the ones not written yet stand in as ``missing``."""
-    sleep = getattr(spindle, "sleep", None) or missing("spindle.sleep")
-    gather = getattr(spindle, "gather", None) or missing("spindle.gather")
-    task_group = getattr(spindle, "TaskGroup", None) or missing("spindle.TaskGroup")
-    queue_cls = getattr(spindle, "Queue", None)
 
     def queue(maxsize: int) -> QueueLike:
-        if queue_cls is None:
-            return missing("spindle.Queue")()
-        made: QueueLike = queue_cls(maxsize)
-        return made
+        return queues.Queue[int](maxsize)
 
-    return Api(sleep=sleep, gather=gather, task_group=task_group, queue=queue)
+    # spindle's own primitives, never asyncio's: these are the objects spindle exports as
+    # spindle.sleep, spindle.gather, spindle.TaskGroup and spindle.Queue.
+    api = Api(sleep=tasks.sleep, gather=tasks.gather, task_group=taskgroups.TaskGroup, queue=queue)
+    return Impl("spindle", metadata.version("spindle"), spindle.new_event_loop, api)

@@ -23,8 +23,8 @@ from bench.impls import IMPLS
 
 __all__ = ["main"]
 
-DEFAULT_ROUNDS = 9
-QUICK_ROUNDS = 3
+DEFAULT_ROUNDS = 11
+QUICK_ROUNDS = 5
 QUICK_SCALE = 0.2
 
 

@@ -2,8 +2,8 @@
 
 ``python -m bench.worker IMPL`` imports only that implementation, answers one JSON line
 (``{"ready": version}`` or ``{"unavailable": reason}``), then serves requests: each input line
-``{"case": name, "n": size}`` is answered by one line, ``{"seconds": t}``, ``{"missing": why}``
-or ``{"error": traceback}``.  The parent (``bench.run``) keeps one worker per implementation
+``{"case": name, "n": size}`` is answered by one line, ``{"seconds": t}`` or
+``{"error": traceback}``.  The parent (``bench.run``) keeps one worker per implementation
 alive for one round and interleaves its requests across them.
 
 Each measurement runs in a fresh loop, after ``gc.collect()`` so no case pays for the garbage
@@ -20,7 +20,6 @@ import sys
 import time
 import traceback
 
-from bench.api import MissingPrimitive
 from bench.cases import Case, by_name
 from bench.impls import Impl, Unavailable, load
 
@@ -45,8 +44,6 @@ def _answer(case: Case, n: int, impl: Impl, warmed: set[str]) -> dict[str, objec
             measure(impl, case, max(1, n // 10))
             warmed.add(case.name)
         return {"seconds": measure(impl, case, n)}
-    except MissingPrimitive as exc:
-        return {"missing": str(exc)}
     except Exception:
         return {"error": traceback.format_exc()}
 

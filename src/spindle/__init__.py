@@ -30,19 +30,30 @@ from spindle.exceptions import (
     SendfileNotAvailableError,
     TimeoutError,
 )
+from spindle.locks import Barrier, BoundedSemaphore, Condition, Event, Lock, Semaphore
+from spindle.queues import LifoQueue, PriorityQueue, Queue
 
 __all__ = [
+    "Barrier",
+    "BoundedSemaphore",
     "BrokenBarrierError",
     "CancelledError",
+    "Condition",
+    "Event",
     "EventLoop",
     "Future",
     "Handle",
     "IncompleteReadError",
     "InvalidStateError",
+    "LifoQueue",
     "LimitOverrunError",
+    "Lock",
+    "PriorityQueue",
+    "Queue",
     "QueueEmpty",
     "QueueFull",
     "QueueShutDown",
+    "Semaphore",
     "SendfileNotAvailableError",
     "Task",
     "TimeoutError",

@@ -158,7 +158,7 @@ class Queue(LoopBound, Generic[T]):
         try:
             await waiter
         except BaseException:
-            waiter.cancel()  # a no-op unless something other than cancellation hit us
+            waiter.cancel()  # no-op if done; else no later wake-up may land on it
             with contextlib.suppress(ValueError):  # already popped by a wake-up or shutdown
                 waiters.remove(waiter)
             if not waiter.cancelled() and wake_next_if():

@@ -101,6 +101,7 @@ class Future(Generic[T]):
     _asyncio_future_blocking: bool
 
     def __init__(self, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._log_traceback = False  # first: __del__ reads it even if __init__ fails
         self._loop = current.current_loop("Future()") if loop is None else loop
         self._state = _PENDING
         self._result = None
@@ -109,7 +110,6 @@ class Future(Generic[T]):
         self._callbacks = []
         self._cancel_message = None
         self._cancelled_exc = None
-        self._log_traceback = False
         self._asyncio_future_blocking = False
         self._source_traceback = (
             traceback.extract_stack(sys._getframe(1)) if self._loop.get_debug() else None

@@ -332,7 +332,7 @@ class Task(Future[T]):
         return fields
 
     def __del__(self) -> None:
-        if self._state is _PENDING and self._log_destroy_pending:
+        if self._log_destroy_pending and self._state is _PENDING:
             context: dict[str, Any] = {
                 "task": self,
                 "message": "Task was destroyed but it is pending!",

@@ -5,18 +5,20 @@ in a coroutine stops every other task for ten seconds, silently.  The watchdog m
 
     spindle: main() blocked the event loop for 10.0 s at test.py:25: time.sleep(10)
 
-It costs the loop nothing: the loop already counts its scheduling passes (``loop._pass_count``),
-and a separate thread watches that counter.  The thread wakes every ``threshold / 2``.  While the
-counter moves, the loop is healthy and nothing else is done.  When it has not moved since the
-last wake-up, the thread looks at the loop thread's stack (``sys._current_frames()``):
+It costs the loop nothing beyond the counter the loop already keeps (``loop._pass_count``, +1
+per scheduling pass): a separate thread does all the work.  It wakes every ``threshold / 2``,
+reads the counter, and reads the loop thread's stack (``sys._current_frames()``, microseconds):
 
-* nothing of the user's on it (``frames.read_activity`` is None): the loop is idle in its poll,
-  waiting for a timer or I/O.  A stuck counter alone cannot tell idling from blocking, so the
-  stack has to be read on every such wake-up, not only once the threshold has passed;
-* user code on it: a step is running.  The thread notes when it first saw that step (its entry
-  frame) and the lines it was seen at.  When a later wake-up finds the counter moved, the loop
-  idle, or a different step, that step has ended: if it ran at least ``threshold``, it is
-  reported through the ``logging`` logger ``"spindle"``.
+* no user code on the stack (``frames.read_activity`` is None): the loop is idle in its poll,
+  waiting for a timer or I/O, or busy with itself.  A stuck counter alone cannot tell idling
+  from blocking, which is why the stack is read at every wake-up and not only once the counter
+  has been stuck for ``threshold``;
+* user code: a step is running.  The thread notes when it first saw that step (by its entry
+  frame: the task's coroutine or the callback) and the lines it was seen at.
+
+A step has ended when a later wake-up finds the counter moved (a new pass: even the same task
+is then taking a new step), the loop idle, or another step running.  If it ran at least
+``threshold``, it is reported through the ``logging`` logger ``"spindle"``.
 
 Times are known to half a wake-up interval: a step's start and end are each taken as the middle
 of the two wake-ups around them.  Reports are therefore printed to a tenth of a second.

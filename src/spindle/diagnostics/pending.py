@@ -1,0 +1,131 @@
+"""The report on tasks still pending when ``main()`` returns.
+
+``spindle.run()`` cancels such tasks, as asyncio does, and asyncio does it in silence: a program
+that creates tasks and returns (or blocks in ``time.sleep``) without awaiting them simply never
+prints what they would have printed, and its author is left to guess why.  spindle says so,
+and shows for each task where it was created and where it was waiting:
+
+    spindle: main() returned while 2 tasks were still pending; they were cancelled:
+      Task-2 say_after(delay=1, what='hello'): created at test.py:11 in main(), waiting at
+      test.py:6: await asyncio.sleep(delay)   (one line per task)
+    spindle: hint: ...
+
+Where a task was created comes from ``task._origin``, which spindle's Task records when the loop
+tracks origins (the runner turns that on while diagnostics are on).  Where it waits is read from
+the chain of awaits of its suspended coroutine.  Building the text is pure: tested with tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import reprlib
+import types
+from collections.abc import Iterable
+from typing import Any
+
+from spindle._core.tasks import Task
+from spindle.diagnostics.frames import FrameKind, Location, classify, display_path
+
+__all__ = ["HINT", "PendingTask", "describe_call", "describe_task", "format_pending"]
+
+HINT = (
+    "spindle: hint: a task runs only while the event loop runs, and the loop runs only while\n"
+    "  {main} is waiting in an `await`.  time.sleep() blocks the loop (use `await asyncio.sleep()`),\n"
+    "  and {main} should await its tasks (or create them in `async with asyncio.TaskGroup() as tg:`)\n"
+    "  before it returns."
+)
+
+_short = reprlib.Repr()
+_short.maxstring = 40
+_short.maxother = 40
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingTask:
+    """What the report says about one task."""
+
+    name: str
+    call: str  # "say_after(delay=1, what='hello')"
+    created: Location | None  # None: origins were not tracked
+    waiting: Location | None  # None: the task never started
+
+
+def describe_call(coro: object) -> str:
+    """``name(arg=value, ...)`` for a coroutine object, from its frame's arguments."""
+    code: types.CodeType | None = getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
+    if code is None:
+        return _short.repr(coro)
+    frame: types.FrameType | None = getattr(coro, "cr_frame", None) or getattr(
+        coro, "gi_frame", None
+    )
+    if frame is None:  # finished: its arguments are gone
+        return f"{code.co_qualname}()"
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    values = frame.f_locals
+    args = ", ".join(f"{name}={_short.repr(values[name])}" for name in names if name in values)
+    return f"{code.co_qualname}({args})"
+
+
+def _await_chain(coro: object) -> list[types.FrameType]:
+    """The frames of ``coro`` and of everything it awaits, outermost first."""
+    frames: list[types.FrameType] = []
+    current: Any = coro
+    while current is not None:
+        frame = getattr(current, "cr_frame", None) or getattr(current, "gi_frame", None)
+        if not isinstance(frame, types.FrameType):
+            break
+        frames.append(frame)
+        current = getattr(current, "cr_await", None) or getattr(current, "gi_yieldfrom", None)
+    return frames
+
+
+def _waiting_at(coro: object) -> Location | None:
+    """The innermost user line the suspended coroutine waits at; None if it never started."""
+    if inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+        return None
+    if inspect.isgenerator(coro) and inspect.getgeneratorstate(coro) == inspect.GEN_CREATED:
+        return None
+    frames = _await_chain(coro)
+    if not frames:
+        return None
+    users = [f for f in frames if classify(f.f_code.co_filename) is FrameKind.USER]
+    return Location.of_frame(users[-1] if users else frames[0])
+
+
+def describe_task(task: Any) -> PendingTask:
+    """The report's view of a pending task (spindle's, or any asyncio-compatible one)."""
+    coro = task.get_coro()
+    created = None
+    if isinstance(task, Task) and task._origin is not None:
+        created = Location(*task._origin)
+    return PendingTask(task.get_name(), describe_call(coro), created, _waiting_at(coro))
+
+
+def _task_line(task: PendingTask) -> str:
+    parts = [f"  {task.name} {task.call}:"]
+    if task.created is not None:
+        where = f"{display_path(task.created.filename)}:{task.created.lineno}"
+        parts.append(f" created at {where} in {task.created.function}(),")
+    if task.waiting is None:
+        parts.append(" never started")
+    else:
+        parts.append(f" waiting at {task.waiting.describe()}")
+    return "".join(parts)
+
+
+def _natural_order(task: PendingTask) -> tuple[int | str, ...]:
+    """Task-2 before Task-10: creation order for the default names."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", task.name))
+
+
+def format_pending(main: str, tasks: Iterable[PendingTask]) -> str:
+    """The whole report: a heading, one line per task (by name), the hint."""
+    lines = [_task_line(task) for task in sorted(tasks, key=_natural_order)]
+    plural = "task was" if len(lines) == 1 else "tasks were"
+    heading = (
+        f"spindle: {main} returned while {len(lines)} {plural} still pending; "
+        f"{'it was' if len(lines) == 1 else 'they were'} cancelled:"
+    )
+    return "\n".join([heading, *lines, HINT.format(main=main)])

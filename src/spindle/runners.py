@@ -1,0 +1,274 @@
+"""``spindle.run()`` and ``spindle.Runner``: the entry point of an async program.
+
+A runner owns one loop for its whole life: it creates it on first use, runs coroutines on it
+(``run`` may be called several times), and on ``close()`` finishes what is left in the order
+asyncio 3.12 does: cancel the tasks still pending (reporting the exceptions they end with
+through the loop's exception handler), finalize async generators, shut the default executor
+down (waiting at most five minutes for its threads), close the loop.
+
+Ctrl-C, as in asyncio 3.11+: the first SIGINT cancels the main task, so its ``finally`` blocks
+and ``async with`` exits run, and ``run()`` then raises KeyboardInterrupt; a second SIGINT
+raises KeyboardInterrupt at once.  Only the main thread can receive signals, and the runner
+only takes SIGINT over when nobody else has (the handler is still Python's default).
+
+The runner is also where spindle's diagnostics plug in (``spindle.diagnostics.session``): they
+watch the loop while it runs and explain the tasks that ``main()`` left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import enum
+import inspect
+import signal
+import threading
+import types
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+from spindle import events
+from spindle._core.current import running_loop
+from spindle._core.tasks import all_tasks, iscoroutine
+from spindle.diagnostics.session import Session
+from spindle.exceptions import CancelledError
+
+__all__ = ["Runner", "run"]
+
+T = TypeVar("T")
+
+# How long close() waits for the default executor's threads: asyncio's THREAD_JOIN_TIMEOUT.
+EXECUTOR_SHUTDOWN_TIMEOUT = 300.0
+
+
+class RunnerState(enum.Enum):
+    CREATED = "created"
+    INITIALIZED = "initialized"
+    CLOSED = "closed"
+
+
+class NotACoroutineError(TypeError, ValueError):
+    """``run()`` was given something other than a coroutine.
+
+    A TypeError, as the mistake is one of type; also a ValueError, which is what asyncio
+    raises, so ``except ValueError`` written for asyncio still catches it.
+    """
+
+
+def _check_coroutine(obj: object, caller: str) -> None:
+    if iscoroutine(obj):
+        return
+    hint = ""
+    if inspect.iscoroutinefunction(obj):
+        name = getattr(obj, "__name__", "main")
+        hint = f" (pass {name}(), the coroutine, not {name}, the function)"
+    raise NotACoroutineError(f"{caller} expects a coroutine, got {obj!r}{hint}")
+
+
+def _check_no_running_loop(caller: str) -> None:
+    if running_loop() is not None:
+        raise RuntimeError(
+            f"{caller} cannot be called from a running event loop: "
+            "inside a coroutine, await the coroutine (or create a task) instead"
+        )
+
+
+class Runner:
+    """A context manager owning one event loop: ``with Runner() as r: r.run(main())``."""
+
+    def __init__(
+        self,
+        *,
+        debug: bool | None = None,
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+    ) -> None:
+        self._state = RunnerState.CREATED
+        self._debug = debug
+        self._loop_factory = loop_factory
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._context: contextvars.Context | None = None
+        self._interrupt_count = 0
+        self._set_event_loop = False
+        self._diagnostics: Session | None = None
+        self._main_returned: str | None = None  # "main()" once the last main() returned
+
+    def __enter__(self) -> Runner:
+        self._lazy_init()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        """The runner's loop (created now if need be)."""
+        return self._lazy_init()
+
+    def run(self, coro: Coroutine[Any, Any, T], *, context: contextvars.Context | None = None) -> T:
+        """Run ``coro`` as a task on the runner's loop until it is done; return its result."""
+        _check_coroutine(coro, "Runner.run()")
+        _check_no_running_loop("Runner.run()")
+        loop = self._lazy_init()
+        task = loop.create_task(coro, context=self._context if context is None else context)
+        self._main_returned = None
+        restore_sigint = self._take_over_sigint(loop, task)
+        self._interrupt_count = 0
+        try:
+            result = loop.run_until_complete(task)
+        except CancelledError:
+            # After Ctrl-C the cancellation is ours; unless someone else cancelled the task too,
+            # what the user sees is the KeyboardInterrupt they asked for.
+            if self._interrupt_count > 0 and task.uncancel() == 0:
+                raise KeyboardInterrupt() from None
+            raise
+        finally:
+            restore_sigint()
+            if self._diagnostics is not None:
+                self._diagnostics.main_finished()
+        self._main_returned = f"{getattr(coro, '__qualname__', 'main')}()"
+        return result
+
+    def close(self) -> None:
+        """Cancel leftover tasks, finish async generators and the executor, close the loop."""
+        if self._state is not RunnerState.INITIALIZED:
+            return
+        loop = self._lazy_init()
+        try:
+            self._cancel_leftover_tasks(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            _shutdown_default_executor(loop)
+        finally:
+            try:
+                if self._diagnostics is not None:
+                    self._diagnostics.close()
+            finally:
+                if self._set_event_loop:
+                    events.set_event_loop(None)
+                loop.close()
+                self._loop = None
+                self._state = RunnerState.CLOSED
+
+    def _lazy_init(self) -> asyncio.AbstractEventLoop:
+        """The runner's loop, created on first use (CREATED -> INITIALIZED)."""
+        if self._state is RunnerState.CLOSED:
+            raise RuntimeError("Runner is closed: cannot use it again (state: CLOSED)")
+        if self._state is RunnerState.INITIALIZED:
+            assert self._loop is not None
+            return self._loop
+        if self._loop_factory is None:
+            loop = events.new_event_loop()
+            # asyncio sets the thread's loop only for a loop it made itself (a factory's loop
+            # may belong elsewhere), and only once per runner.
+            if not self._set_event_loop:
+                events.set_event_loop(loop)
+                self._set_event_loop = True
+        else:
+            loop = self._loop_factory()
+        if self._debug is not None:
+            loop.set_debug(self._debug)
+        self._loop = loop
+        self._context = contextvars.copy_context()
+        self._diagnostics = Session.start(loop)
+        self._state = RunnerState.INITIALIZED
+        return loop
+
+    def _cancel_leftover_tasks(self, loop: asyncio.AbstractEventLoop) -> None:
+        leftover = all_tasks(loop)
+        if not leftover:
+            return
+        if self._diagnostics is not None and self._main_returned is not None:
+            self._diagnostics.tasks_left_behind(self._main_returned, leftover)
+        for task in leftover:
+            task.cancel()
+        loop.run_until_complete(_all_done(loop, leftover))
+        for task in leftover:
+            if not task.cancelled() and task.exception() is not None:
+                loop.call_exception_handler(
+                    {
+                        "message": "unhandled exception during spindle.run() shutdown",
+                        "exception": task.exception(),
+                        "task": task,
+                    }
+                )
+
+    def _take_over_sigint(
+        self, loop: asyncio.AbstractEventLoop, main_task: asyncio.Task[Any]
+    ) -> Callable[[], None]:
+        """Make Ctrl-C cancel ``main_task``; return the function that undoes it."""
+        if threading.current_thread() is not threading.main_thread():
+            return _nothing
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return _nothing  # someone else handles SIGINT: leave it to them
+
+        def on_sigint(signum: int, frame: types.FrameType | None) -> None:
+            self._interrupt_count += 1
+            if self._interrupt_count == 1 and not main_task.done():
+                main_task.cancel()
+                # The loop may be asleep in its poll: wake it so it sees the cancellation.
+                loop.call_soon_threadsafe(_nothing)
+                return
+            raise KeyboardInterrupt()
+
+        try:
+            signal.signal(signal.SIGINT, on_sigint)
+        except ValueError:  # an embedded interpreter whose main thread takes no signals
+            return _nothing
+
+        def restore() -> None:
+            if signal.getsignal(signal.SIGINT) is on_sigint:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        return restore
+
+
+def _nothing() -> None:
+    pass
+
+
+def _all_done(
+    loop: asyncio.AbstractEventLoop, tasks: set[asyncio.Task[Any]]
+) -> asyncio.Future[None]:
+    """A future of ``loop`` that completes once every task in ``tasks`` is done."""
+    waiter: asyncio.Future[None] = loop.create_future()
+    remaining = len(tasks)
+
+    def one_done(_: object) -> None:
+        nonlocal remaining
+        remaining -= 1
+        if remaining == 0 and not waiter.done():
+            waiter.set_result(None)
+
+    for task in tasks:
+        task.add_done_callback(one_done)
+    return waiter
+
+
+def _shutdown_default_executor(loop: asyncio.AbstractEventLoop) -> None:
+    """Shut the executor down, with asyncio 3.12's timeout where the loop accepts one."""
+    shutdown: Callable[..., Awaitable[None]] = loop.shutdown_default_executor
+    if "timeout" in inspect.signature(shutdown).parameters:
+        loop.run_until_complete(shutdown(EXECUTOR_SHUTDOWN_TIMEOUT))
+    else:  # asyncio's loop before 3.12 waits without a limit
+        loop.run_until_complete(shutdown())
+
+
+def run(
+    main: Coroutine[Any, Any, T],
+    *,
+    debug: bool | None = None,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> T:
+    """Run ``main`` on a new event loop, close the loop, return ``main``'s result.
+
+    The program's entry point, ideally called once.  It cannot be called while a loop is
+    running in this thread.  ``debug`` sets the loop's debug mode (None leaves the default);
+    ``loop_factory`` makes the loop (default: ``spindle.new_event_loop``).
+    """
+    _check_no_running_loop("spindle.run()")
+    _check_coroutine(main, "spindle.run()")
+    with Runner(debug=debug, loop_factory=loop_factory) as runner:
+        return runner.run(main)

@@ -1,0 +1,59 @@
+"""Run CPython's asyncio tests on the target: policy around each test, exclusions, timeouts.
+
+Every test runs with the target's event-loop policy installed (``spindle.patch.install()``),
+so that the loops CPython's tests make through asyncio's own entry points
+(``asyncio.Runner`` in ``IsolatedAsyncioTestCase``, ``asyncio.new_event_loop()`` in
+``test.test_asyncio.utils``) are the target's.  Whatever policy and current loop a test leaves
+behind are reset afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .exclusions import KNOWN_FAILURES, exclusion_reason
+from .targets import SPINDLE, current_target
+
+HERE = Path(__file__).parent
+
+# A hang is a failure, and must not eat the run's budget (CPython's slowest test takes ~2 s).
+TEST_TIMEOUT = 15
+
+
+def test_key(item: pytest.Item) -> str:
+    """``module.Class.test``: how exclusions.py names a collected test."""
+    cls = getattr(item, "cls", None)
+    class_name = cls.__name__ if cls is not None else ""
+    return f"{item.path.stem}.{class_name}.{item.name}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    target = current_target()
+    for item in items:
+        if HERE not in item.path.parents:
+            continue
+        item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
+        key = test_key(item)
+        reason = exclusion_reason(key)
+        if reason is not None:
+            item.add_marker(pytest.mark.skip(reason=f"excluded: {reason}"))
+        elif target is SPINDLE and key in KNOWN_FAILURES:
+            item.add_marker(pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[key]))
+
+
+@pytest.fixture(autouse=True)
+def _target_policy() -> Iterator[None]:
+    target = current_target()
+    policy = asyncio.get_event_loop_policy()
+    target.install()
+    try:
+        yield
+    finally:
+        asyncio.set_event_loop(None)
+        target.uninstall()
+        if asyncio.get_event_loop_policy() is not policy:
+            asyncio.set_event_loop_policy(policy)

@@ -1,0 +1,9 @@
+"""CPython's test_pep492 (async/await interoperation), run against the target.
+
+The classes come from ``harness.collect``, which loads CPython's module with asyncio's names
+resolving to the target's; pytest collects them from this namespace.
+"""
+
+from .harness import collect
+
+globals().update(collect("test_pep492"))

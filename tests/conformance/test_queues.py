@@ -1,0 +1,9 @@
+"""CPython's test_queues (Queue, LifoQueue and PriorityQueue), run against the target.
+
+The classes come from ``harness.collect``, which loads CPython's module with asyncio's names
+resolving to the target's; pytest collects them from this namespace.
+"""
+
+from .harness import collect
+
+globals().update(collect("test_queues"))

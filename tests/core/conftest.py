@@ -1,0 +1,3 @@
+from tests.core.impls import impl
+
+__all__ = ["impl"]

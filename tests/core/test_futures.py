@@ -1,0 +1,261 @@
+"""Future: its state machine, callbacks, error reporting, and asyncio's future protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import gc
+from typing import Any
+
+import pytest
+
+import spindle
+from spindle._core.futures import FutureState
+from tests.core.impls import Impl
+
+
+def drain(impl: Impl) -> None:
+    """Run the loop until everything currently scheduled has run."""
+    impl.run(asyncio.sleep(0))
+
+
+def test_a_new_future_is_pending(impl: Impl) -> None:
+    fut = impl.Future(loop=impl.loop)
+    assert not fut.done()
+    assert not fut.cancelled()
+    assert fut.get_loop() is impl.loop
+    with pytest.raises(asyncio.InvalidStateError):
+        fut.result()
+    with pytest.raises(asyncio.InvalidStateError):
+        fut.exception()
+
+
+def test_result(impl: Impl) -> None:
+    fut = impl.Future(loop=impl.loop)
+    fut.set_result(42)
+    assert fut.done()
+    assert fut.result() == 42
+    assert fut.exception() is None
+
+
+def test_exception(impl: Impl) -> None:
+    fut = impl.Future(loop=impl.loop)
+    fut.set_exception(ValueError("bad"))
+    assert fut.done()
+    assert isinstance(fut.exception(), ValueError)
+    with pytest.raises(ValueError, match="bad"):
+        fut.result()
+
+
+def test_exception_class_is_instantiated(impl: Impl) -> None:
+    fut = impl.Future(loop=impl.loop)
+    fut.set_exception(KeyError)
+    assert isinstance(fut.exception(), KeyError)
+
+
+def test_stop_iteration_cannot_be_set(impl: Impl) -> None:
+    fut = impl.Future(loop=impl.loop)
+    if impl.name == "spindle":
+        fut.set_exception(StopIteration())  # replaced by a RuntimeError, as 3.12 does
+        assert isinstance(fut.exception(), RuntimeError)
+    else:
+        with pytest.raises((TypeError, RuntimeError)):
+            fut.set_exception(StopIteration())
+            fut.result()
+
+
+def test_cancel(impl: Impl) -> None:
+    fut = impl.Future(loop=impl.loop)
+    assert fut.cancel("because")
+    assert fut.cancelled()
+    assert fut.done()
+    assert not fut.cancel()
+    with pytest.raises(asyncio.CancelledError, match="because"):
+        fut.result()
+    with pytest.raises(asyncio.CancelledError):
+        fut.exception()
+
+
+def test_setting_a_result_twice_is_an_error_naming_the_state(impl: Impl) -> None:
+    fut = impl.Future(loop=impl.loop)
+    fut.set_result(1)
+    with pytest.raises(asyncio.InvalidStateError) as info:
+        fut.set_result(2)
+    if impl.name == "spindle":
+        assert "FINISHED" in str(info.value)
+    with pytest.raises(asyncio.InvalidStateError):
+        fut.set_exception(ValueError())
+    cancelled = impl.Future(loop=impl.loop)
+    cancelled.cancel()
+    with pytest.raises(asyncio.InvalidStateError):
+        cancelled.set_result(1)
+
+
+def test_done_callbacks_are_scheduled_not_called_inline(impl: Impl) -> None:
+    events: list[str] = []
+    fut = impl.Future(loop=impl.loop)
+    fut.add_done_callback(lambda f: events.append(f"callback saw {f.result()}"))
+    fut.set_result("x")
+    events.append("after set_result")
+    drain(impl)
+    assert events == ["after set_result", "callback saw x"]
+
+
+def test_callback_added_to_a_done_future_is_scheduled(impl: Impl) -> None:
+    events: list[str] = []
+    fut = impl.Future(loop=impl.loop)
+    fut.set_result(None)
+    fut.add_done_callback(lambda f: events.append("called"))
+    assert events == []
+    drain(impl)
+    assert events == ["called"]
+
+
+def test_remove_done_callback_removes_every_registration(impl: Impl) -> None:
+    events: list[str] = []
+
+    def cb(f: Any) -> None:
+        events.append("cb")
+
+    fut = impl.Future(loop=impl.loop)
+    fut.add_done_callback(cb)
+    fut.add_done_callback(cb)
+    fut.add_done_callback(lambda f: events.append("other"))
+    assert fut.remove_done_callback(cb) == 2
+    assert fut.remove_done_callback(cb) == 0
+    fut.set_result(None)
+    drain(impl)
+    assert events == ["other"]
+
+
+def test_await_a_future(impl: Impl) -> None:
+    fut = impl.Future(loop=impl.loop)
+    impl.loop.call_soon(fut.set_result, "done")
+
+    async def main() -> Any:
+        return await fut
+
+    assert impl.run(main()) == "done"
+
+
+def test_unretrieved_exception_is_reported_to_the_exception_handler(impl: Impl) -> None:
+    fut = impl.Future(loop=impl.loop)
+    fut.set_exception(ZeroDivisionError("lost"))
+    del fut
+    gc.collect()
+    assert len(impl.handler_calls) == 1
+    context = impl.handler_calls[0]
+    assert "exception was never retrieved" in context["message"]
+    assert isinstance(context["exception"], ZeroDivisionError)
+
+
+def test_retrieved_exception_is_not_reported(impl: Impl) -> None:
+    fut = impl.Future(loop=impl.loop)
+    fut.set_exception(ZeroDivisionError("seen"))
+    fut.exception()
+    del fut
+    gc.collect()
+    assert impl.handler_calls == []
+
+
+def test_state_is_an_explicit_enum() -> None:
+    loop = spindle.new_event_loop()
+    fut: spindle.Future[int] = spindle.Future(loop=loop)
+    assert fut._state is FutureState.PENDING
+    fut.set_result(1)
+    assert fut._state is FutureState.FINISHED
+    loop.close()
+
+
+def test_future_needs_a_loop_outside_a_running_loop() -> None:
+    with pytest.raises(RuntimeError, match="needs an event loop"):
+        spindle.Future()
+
+
+def test_future_generic_alias() -> None:
+    assert spindle.Future[int].__origin__ is spindle.Future
+
+
+# -- asyncio's future protocol ---------------------------------------------------------------
+
+
+def test_asyncio_recognises_a_spindle_future() -> None:
+    loop = spindle.new_event_loop()
+    fut: spindle.Future[int] = spindle.Future(loop=loop)
+    assert asyncio.isfuture(fut)
+    assert spindle.isfuture(fut)
+    assert asyncio.ensure_future(fut) is fut
+    loop.close()
+
+
+def test_asyncio_task_awaits_a_spindle_future_on_asyncios_loop() -> None:
+    loop = asyncio.new_event_loop()
+    fut: spindle.Future[str] = spindle.Future(loop=loop)
+
+    async def main() -> str:
+        loop.call_soon(fut.set_result, "from spindle")
+        return await fut
+
+    task = loop.create_task(main())
+    assert type(task) is not spindle.Task
+    assert loop.run_until_complete(task) == "from spindle"
+    loop.close()
+
+
+def test_spindle_task_awaits_an_asyncio_future() -> None:
+    loop = spindle.new_event_loop()
+    fut: asyncio.Future[str] = asyncio.Future(loop=loop)
+
+    async def main() -> str:
+        loop.call_soon(fut.set_result, "from asyncio")
+        return await fut
+
+    task = loop.create_task(main())
+    assert isinstance(task, spindle.Task)
+    assert loop.run_until_complete(task) == "from asyncio"
+    loop.close()
+
+
+def test_asyncio_wrap_future_accepts_spindle_future() -> None:
+    loop = spindle.new_event_loop()
+    fut: spindle.Future[int] = spindle.Future(loop=loop)
+    assert asyncio.wrap_future(fut) is fut
+    loop.close()
+
+
+def test_wrapping_a_concurrent_future(impl: Impl) -> None:
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+
+        async def main() -> int:
+            source = pool.submit(pow, 3, 4)
+            wrapped = spindle.wrap_concurrent_future(source, loop=impl.loop)
+            result: int = await wrapped
+            return result
+
+        assert impl.run(main()) == 81
+
+
+def test_awaiting_a_future_of_another_loop_is_an_error() -> None:
+    loop = spindle.new_event_loop()
+    other = spindle.new_event_loop()
+    foreign: spindle.Future[None] = spindle.Future(loop=other)
+
+    async def main() -> None:
+        await foreign
+
+    with pytest.raises(RuntimeError, match="attached to a different loop"):
+        loop.run_until_complete(main())
+    loop.close()
+    other.close()
+
+
+def test_repr_shows_state_and_result() -> None:
+    loop = spindle.new_event_loop()
+    fut: spindle.Future[int] = spindle.Future(loop=loop)
+    assert repr(fut) == "<Future pending>"
+    fut.set_result(7)
+    assert repr(fut) == "<Future finished result=7>"
+    cancelled: spindle.Future[int] = spindle.Future(loop=loop)
+    cancelled.cancel()
+    assert repr(cancelled) == "<Future cancelled>"
+    loop.close()

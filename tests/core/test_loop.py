@@ -1,0 +1,470 @@
+"""The loop's scheduling, lifecycle, exception handler, debug mode and executor.
+
+Most tests run on spindle's loop and on asyncio's (the ``any_loop`` fixture) with the same
+expectations; timing is checked on spindle's virtual clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import logging
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import spindle
+from spindle.testing import VirtualClock
+
+
+def run(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
+    return loop.run_until_complete(coro)
+
+
+# -- call_soon and passes -------------------------------------------------------------------
+
+
+def test_call_soon_runs_callbacks_in_fifo_order(any_loop: asyncio.AbstractEventLoop) -> None:
+    events: list[int] = []
+    for i in range(5):
+        any_loop.call_soon(events.append, i)
+    any_loop.call_soon(any_loop.stop)
+    any_loop.run_forever()
+    assert events == [0, 1, 2, 3, 4]
+
+
+def test_a_pass_runs_only_what_was_ready_when_it_began(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    events: list[str] = []
+
+    def first() -> None:
+        events.append("first")
+        any_loop.call_soon(events.append, "scheduled by first")
+        any_loop.stop()  # stop after this pass: the new callback must not run in it
+
+    any_loop.call_soon(first)
+    any_loop.call_soon(events.append, "second")
+    any_loop.run_forever()
+    assert events == ["first", "second"]
+    any_loop.call_soon(any_loop.stop)
+    any_loop.run_forever()
+    assert events == ["first", "second", "scheduled by first"]
+
+
+def test_cancelled_handle_does_not_run(any_loop: asyncio.AbstractEventLoop) -> None:
+    events: list[str] = []
+    handle = any_loop.call_soon(events.append, "no")
+    handle.cancel()
+    handle.cancel()  # twice is harmless
+    assert handle.cancelled()
+    any_loop.call_soon(any_loop.stop)
+    any_loop.run_forever()
+    assert events == []
+
+
+def test_handles_are_asyncio_handles(any_loop: asyncio.AbstractEventLoop) -> None:
+    handle = any_loop.call_soon(print)
+    timer = any_loop.call_later(1, print)
+    assert isinstance(handle, asyncio.Handle)
+    assert isinstance(timer, asyncio.TimerHandle)
+    assert timer.when() == pytest.approx(any_loop.time() + 1, abs=0.5)
+    handle.cancel()
+    timer.cancel()
+
+
+def test_callback_runs_in_its_context(any_loop: asyncio.AbstractEventLoop) -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    seen: list[str] = []
+    ctx = contextvars.copy_context()
+    ctx.run(var.set, "in ctx")
+    any_loop.call_soon(lambda: seen.append(var.get()), context=ctx)
+    var.set("outer")
+    any_loop.call_soon(lambda: seen.append(var.get()))  # a copy of the current context
+    var.set("changed later")
+    any_loop.call_soon(any_loop.stop)
+    any_loop.run_forever()
+    assert seen == ["in ctx", "outer"]
+
+
+def test_call_soon_rejects_non_callables_even_outside_debug_mode(
+    spindle_loop: asyncio.AbstractEventLoop,
+) -> None:
+    # Stricter than asyncio, which only checks in debug mode and fails later in the loop.
+    with pytest.raises(TypeError, match="callable"):
+        spindle_loop.call_soon(42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="callable"):
+        spindle_loop.call_later(1, 42)  # type: ignore[arg-type]
+
+
+def test_failing_callback_goes_to_the_exception_handler(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    contexts: list[dict[str, Any]] = []
+    any_loop.set_exception_handler(lambda loop, ctx: contexts.append(ctx))
+
+    def boom() -> None:
+        raise ZeroDivisionError("boom")
+
+    any_loop.call_soon(boom)
+    any_loop.call_soon(any_loop.stop)
+    any_loop.run_forever()
+    assert len(contexts) == 1
+    assert isinstance(contexts[0]["exception"], ZeroDivisionError)
+    assert "Exception in callback" in contexts[0]["message"]
+    assert isinstance(contexts[0]["handle"], asyncio.Handle)
+
+
+# -- timers ---------------------------------------------------------------------------------
+
+
+def test_timers_fire_in_deadline_order_on_the_virtual_clock() -> None:
+    loop = spindle.EventLoop(clock=VirtualClock())
+    fired: list[tuple[str, float]] = []
+    loop.call_later(2, lambda: fired.append(("two", loop.time())))
+    loop.call_later(1, lambda: fired.append(("one", loop.time())))
+    loop.call_at(3, lambda: (fired.append(("three", loop.time())), loop.stop()))
+    loop.run_forever()
+    loop.close()
+    assert fired == [("one", 1.0), ("two", 2.0), ("three", 3.0)]
+
+
+def test_timers_with_equal_deadlines_fire_in_scheduling_order() -> None:
+    loop = spindle.EventLoop(clock=VirtualClock())
+    fired: list[int] = []
+    for i in range(20):
+        loop.call_at(5.0, fired.append, i)
+    loop.call_at(5.0, loop.stop)
+    loop.run_forever()
+    loop.close()
+    assert fired == list(range(20))
+
+
+def test_cancelled_timer_does_not_fire(any_loop: asyncio.AbstractEventLoop) -> None:
+    fired: list[str] = []
+    timer = any_loop.call_later(0.001, fired.append, "no")
+    timer.cancel()
+    assert timer.cancelled()
+    any_loop.call_later(0.002, any_loop.stop)
+    any_loop.run_forever()
+    assert fired == []
+
+
+def test_call_later_rejects_a_delay_that_is_not_a_number(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    with pytest.raises(TypeError):
+        any_loop.call_later(None, print)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        any_loop.call_later("soon", print)  # type: ignore[arg-type]
+
+
+def test_virtual_clock_runs_an_hour_of_sleeping_instantly() -> None:
+    loop = spindle.EventLoop(clock=VirtualClock())
+    started = time.monotonic()
+    loop.run_until_complete(asyncio.sleep(3600))
+    assert loop.time() == 3600.0
+    assert time.monotonic() - started < 1.0
+    loop.close()
+
+
+# -- lifecycle ------------------------------------------------------------------------------
+
+
+def test_run_until_complete_returns_the_result(any_loop: asyncio.AbstractEventLoop) -> None:
+    async def answer() -> int:
+        await asyncio.sleep(0)
+        return 42
+
+    assert run(any_loop, answer()) == 42
+
+
+def test_run_until_complete_raises_the_exception(any_loop: asyncio.AbstractEventLoop) -> None:
+    async def fail() -> None:
+        raise KeyError("x")
+
+    with pytest.raises(KeyError):
+        run(any_loop, fail())
+
+
+def test_stopped_before_the_future_completed(any_loop: asyncio.AbstractEventLoop) -> None:
+    fut = any_loop.create_future()
+    any_loop.call_soon(any_loop.stop)
+    with pytest.raises(RuntimeError, match="stopped before Future completed"):
+        any_loop.run_until_complete(fut)
+    fut.cancel()
+
+
+def test_is_running_and_running_loop(any_loop: asyncio.AbstractEventLoop) -> None:
+    async def inside() -> tuple[bool, object, object]:
+        return any_loop.is_running(), asyncio.get_running_loop(), spindle.get_running_loop()
+
+    assert not any_loop.is_running()
+    assert run(any_loop, inside()) == (True, any_loop, any_loop)
+    assert not any_loop.is_running()
+
+
+def test_refuses_to_run_inside_another_running_loop(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    other = spindle.new_event_loop()
+    never_run = other.create_future()
+
+    async def nested() -> None:
+        with pytest.raises(RuntimeError, match="another loop is running"):
+            other.run_until_complete(never_run)
+        with pytest.raises(RuntimeError, match="already running"):
+            any_loop.run_forever()
+
+    run(any_loop, nested())
+    other.close()
+
+
+def test_closed_loop_refuses_work_with_a_clear_message() -> None:
+    loop = spindle.new_event_loop()
+    loop.close()
+    loop.close()  # twice is harmless
+    assert loop.is_closed()
+    with pytest.raises(RuntimeError, match="closed"):
+        loop.call_soon(print)
+    with pytest.raises(RuntimeError, match="closed"):
+        loop.call_later(1, print)
+    with pytest.raises(RuntimeError, match="closed"):
+        loop.run_forever()
+    coro = asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="closed"):
+        loop.create_task(coro)
+    coro.close()
+
+
+def test_cannot_close_a_running_loop(any_loop: asyncio.AbstractEventLoop) -> None:
+    async def close_me() -> None:
+        with pytest.raises(RuntimeError, match="running"):
+            any_loop.close()
+
+    run(any_loop, close_me())
+
+
+def test_unclosed_loop_warns() -> None:
+    loop = spindle.new_event_loop()
+    with pytest.warns(ResourceWarning, match="unclosed event loop"):
+        loop.__del__()
+    assert loop.is_closed()
+
+
+# -- threads --------------------------------------------------------------------------------
+
+
+def test_call_soon_threadsafe_wakes_a_loop_blocked_in_its_poll(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    received: list[str] = []
+    started = threading.Event()
+
+    def from_thread() -> None:
+        started.wait()
+        any_loop.call_soon_threadsafe(received.append, "hello")
+        any_loop.call_soon_threadsafe(any_loop.stop)
+
+    thread = threading.Thread(target=from_thread)
+    thread.start()
+    any_loop.call_soon(started.set)
+    any_loop.run_forever()  # nothing else is scheduled: only the wake-up can end this
+    thread.join()
+    assert received == ["hello"]
+
+
+def test_run_in_executor_returns_the_threads_result(any_loop: asyncio.AbstractEventLoop) -> None:
+    async def main() -> tuple[int, bool]:
+        value = await any_loop.run_in_executor(None, sum, [1, 2, 3])
+        name = await any_loop.run_in_executor(None, lambda: threading.current_thread().name)
+        return value, name != threading.current_thread().name
+
+    assert run(any_loop, main()) == (6, True)
+
+
+def test_run_in_executor_propagates_the_exception(any_loop: asyncio.AbstractEventLoop) -> None:
+    def fail() -> None:
+        raise ValueError("in a thread")
+
+    with pytest.raises(ValueError, match="in a thread"):
+        run(any_loop, any_loop.run_in_executor(None, fail))
+
+
+def test_run_in_a_given_executor(any_loop: asyncio.AbstractEventLoop) -> None:
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        assert run(any_loop, any_loop.run_in_executor(pool, pow, 2, 10)) == 1024
+
+
+def test_default_executor_refused_after_shutdown(any_loop: asyncio.AbstractEventLoop) -> None:
+    run(any_loop, any_loop.shutdown_default_executor())
+    with pytest.raises(RuntimeError, match="shutdown"):
+        any_loop.run_in_executor(None, print)
+
+
+def test_set_default_executor_requires_a_thread_pool(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    with pytest.raises(TypeError):
+        any_loop.set_default_executor(object())  # type: ignore[arg-type]
+
+
+def test_shutdown_default_executor_times_out_with_a_warning() -> None:
+    loop = spindle.new_event_loop()
+    release = threading.Event()
+
+    async def main() -> None:
+        started = threading.Event()
+
+        def work() -> None:
+            started.set()
+            release.wait(10)
+
+        loop.run_in_executor(None, work)
+        await loop.run_in_executor(None, started.wait)  # a second worker thread
+        with pytest.warns(RuntimeWarning, match="did not finish"):
+            await loop.shutdown_default_executor(timeout=0.05)
+
+    loop.run_until_complete(main())
+    release.set()
+    loop.close()
+
+
+# -- exception handler and debug mode --------------------------------------------------------
+
+
+def test_exception_handler_api(any_loop: asyncio.AbstractEventLoop) -> None:
+    assert any_loop.get_exception_handler() is not None  # the fixture's recorder
+    any_loop.set_exception_handler(None)
+    assert any_loop.get_exception_handler() is None
+    with pytest.raises(TypeError):
+        any_loop.set_exception_handler("not callable")  # type: ignore[arg-type]
+
+
+def test_default_exception_handler_logs_message_and_traceback(
+    any_loop: asyncio.AbstractEventLoop, caplog: pytest.LogCaptureFixture
+) -> None:
+    try:
+        raise ValueError("oops")
+    except ValueError as exc:
+        error = exc
+    with caplog.at_level(logging.ERROR):
+        any_loop.default_exception_handler({"message": "Something broke", "exception": error})
+    assert "Something broke" in caplog.text
+    assert "ValueError: oops" in caplog.text
+
+
+def test_failing_custom_handler_falls_back_to_the_default(
+    any_loop: asyncio.AbstractEventLoop, caplog: pytest.LogCaptureFixture
+) -> None:
+    def bad_handler(loop: Any, context: dict[str, Any]) -> None:
+        raise RuntimeError("handler bug")
+
+    any_loop.set_exception_handler(bad_handler)
+    with caplog.at_level(logging.ERROR):
+        any_loop.call_exception_handler({"message": "original"})
+    assert "Unhandled error in exception handler" in caplog.text
+    assert "handler bug" in caplog.text
+
+
+def test_debug_mode_warns_about_a_slow_callback_naming_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = VirtualClock()
+    loop = spindle.EventLoop(clock=clock)
+    loop.set_debug(True)
+
+    def slow_callback() -> None:
+        clock.advance(0.25)  # "takes" 250 ms of loop time
+
+    with caplog.at_level(logging.WARNING):
+        loop.call_soon(slow_callback)
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+    loop.close()
+    assert "slow_callback" in caplog.text
+    assert "took 0.250 seconds" in caplog.text
+    assert "test_loop.py" in caplog.text  # where it was scheduled
+
+
+def test_debug_mode_refuses_call_soon_from_another_thread() -> None:
+    loop = spindle.new_event_loop()
+    loop.set_debug(True)
+    errors: list[BaseException] = []
+
+    async def main() -> None:
+        def other_thread() -> None:
+            try:
+                loop.call_soon(print)
+            except RuntimeError as exc:
+                errors.append(exc)
+
+        await loop.run_in_executor(None, other_thread)
+
+    loop.run_until_complete(main())
+    loop.run_until_complete(loop.shutdown_default_executor())
+    loop.close()
+    assert len(errors) == 1
+    assert "call_soon_threadsafe" in str(errors[0])
+
+
+def test_debug_mode_rejects_coroutine_callbacks(any_loop: asyncio.AbstractEventLoop) -> None:
+    any_loop.set_debug(True)
+
+    async def coro_fn() -> None:
+        pass
+
+    with pytest.raises(TypeError, match="coroutines cannot be used"):
+        any_loop.call_soon(coro_fn)
+
+
+# -- async generators -----------------------------------------------------------------------
+
+
+def test_shutdown_asyncgens_closes_suspended_generators(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    closed: list[str] = []
+
+    async def gen() -> Any:
+        try:
+            yield 1
+            yield 2
+        finally:
+            closed.append("closed")
+
+    agen = gen()
+
+    async def main() -> None:
+        assert await agen.__anext__() == 1
+
+    run(any_loop, main())
+    assert closed == []
+    run(any_loop, any_loop.shutdown_asyncgens())
+    assert closed == ["closed"]
+
+
+def test_abandoned_async_generator_is_finalized_on_the_loop(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    closed: list[bool] = []
+
+    async def gen() -> Any:
+        try:
+            yield 1
+            yield 2
+        finally:
+            closed.append(asyncio.get_running_loop() is any_loop)
+
+    async def main() -> None:
+        agen = gen()
+        await agen.__anext__()
+        del agen  # the finalizer hook schedules aclose() on the loop
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    run(any_loop, main())
+    assert closed == [True]

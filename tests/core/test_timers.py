@@ -1,0 +1,100 @@
+"""The timer queue on its own: no loop, just handles and a sink."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import pytest
+
+import spindle
+from spindle._core.handles import Handle, TimerHandle
+from spindle._core.timers import TimerQueue, should_purge
+
+
+@pytest.fixture
+def loop() -> Any:
+    loop = spindle.new_event_loop()
+    yield loop
+    loop.close()
+
+
+def make_timer(loop: Any, when: float, label: str) -> TimerHandle:
+    return TimerHandle(when, print, (label,), loop)
+
+
+def labels(ready: deque[Handle]) -> list[str]:
+    return [handle._args[0] for handle in ready]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("cancelled", "total", "expected"),
+    [
+        (0, 0, False),
+        (99, 100, False),  # too few to bother, even though nearly all are dead
+        (100, 100, True),
+        (100, 200, False),  # exactly half: not yet worth rebuilding
+        (101, 200, True),
+        (5000, 20000, False),
+    ],
+)
+def test_purge_policy(cancelled: int, total: int, expected: bool) -> None:
+    assert should_purge(cancelled, total) is expected
+
+
+def test_due_timers_come_out_in_deadline_order(loop: Any) -> None:
+    queue = TimerQueue()
+    for when, label in [(3.0, "c"), (1.0, "a"), (2.0, "b"), (9.0, "late")]:
+        queue.push(make_timer(loop, when, label))
+    ready: deque[Handle] = deque()
+    queue.pop_due(5.0, ready)
+    assert labels(ready) == ["a", "b", "c"]
+    assert queue.next_deadline() == 9.0
+
+
+def test_equal_deadlines_fire_in_scheduling_order(loop: Any) -> None:
+    queue = TimerQueue()
+    names = [f"t{i}" for i in range(50)]
+    for name in names:
+        queue.push(make_timer(loop, 1.0, name))
+    ready: deque[Handle] = deque()
+    queue.pop_due(1.0, ready)
+    assert labels(ready) == names
+
+
+def test_cancelled_timers_are_skipped_and_forgotten(loop: Any) -> None:
+    queue = TimerQueue()
+    keep = make_timer(loop, 2.0, "keep")
+    drop = make_timer(loop, 1.0, "drop")
+    queue.push(keep)
+    queue.push(drop)
+    drop._cancelled = True
+    queue.note_cancelled()
+    assert queue.next_deadline() == 2.0  # the dead head is dropped on the way
+    ready: deque[Handle] = deque()
+    queue.pop_due(10.0, ready)
+    assert labels(ready) == ["keep"]
+    assert len(queue) == 0
+
+
+def test_mostly_cancelled_heap_is_rebuilt(loop: Any) -> None:
+    queue = TimerQueue()
+    timers = [make_timer(loop, float(i), str(i)) for i in range(300)]
+    for timer in timers:
+        queue.push(timer)
+    for timer in timers[:200]:
+        timer._cancelled = True
+        queue.note_cancelled()
+    queue.purge_if_worthwhile()
+    assert len(queue) == 100
+    assert queue.next_deadline() == 200.0
+    assert not timers[0]._scheduled
+
+
+def test_nothing_due_before_the_deadline(loop: Any) -> None:
+    queue = TimerQueue()
+    queue.push(make_timer(loop, 1.0, "a"))
+    ready: deque[Handle] = deque()
+    queue.pop_due(0.999, ready)
+    assert not ready
+    assert queue.next_deadline() == 1.0

@@ -1,0 +1,332 @@
+"""spindle.run() and spindle.Runner, checked on spindle's loop and on asyncio's (any_loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import signal
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from spindle import diagnostics, events
+from spindle.runners import NotACoroutineError, Runner, RunnerState, run
+from spindle.tasks import create_task, sleep
+
+
+@pytest.fixture(autouse=True)
+def quiet_diagnostics() -> Iterator[None]:
+    """These tests are about the runner; test_diagnostics covers what it reports."""
+    diagnostics.configure(enabled=False)
+    yield
+    diagnostics.reset()
+
+
+def factory_of(loop: asyncio.AbstractEventLoop) -> Any:
+    return lambda: loop
+
+
+async def answer() -> int:
+    await sleep(0)
+    return 42
+
+
+# -- run() ---------------------------------------------------------------------------------
+
+
+def test_run_returns_the_result_of_main(any_loop: asyncio.AbstractEventLoop) -> None:
+    assert run(answer(), loop_factory=factory_of(any_loop)) == 42
+
+
+def test_run_closes_its_loop(any_loop: asyncio.AbstractEventLoop) -> None:
+    run(answer(), loop_factory=factory_of(any_loop))
+    assert any_loop.is_closed()
+
+
+def test_run_propagates_the_exception_of_main(any_loop: asyncio.AbstractEventLoop) -> None:
+    async def fail() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        run(fail(), loop_factory=factory_of(any_loop))
+    assert any_loop.is_closed()
+
+
+def test_run_on_the_default_loop_factory_makes_a_spindle_loop() -> None:
+    async def loop_type() -> type:
+        return type(events.get_running_loop())
+
+    assert run(loop_type()).__module__.startswith("spindle.")
+
+
+def test_run_refuses_to_start_inside_a_running_loop(any_loop: asyncio.AbstractEventLoop) -> None:
+    async def nested() -> str:
+        inner = answer()
+        try:
+            run(inner)
+        except RuntimeError as error:
+            return str(error)
+        finally:
+            inner.close()
+        return "no error"
+
+    message = any_loop.run_until_complete(nested())
+    assert message.startswith("spindle.run() cannot be called from a running event loop")
+
+
+@pytest.mark.parametrize("not_a_coroutine", [None, 42, answer])
+def test_run_rejects_what_is_not_a_coroutine(not_a_coroutine: object) -> None:
+    with pytest.raises(TypeError, match="spindle.run\\(\\) expects a coroutine"):
+        run(not_a_coroutine)  # type: ignore[arg-type]
+
+
+def test_rejecting_a_non_coroutine_is_also_asyncio_s_value_error() -> None:
+    with pytest.raises(ValueError):
+        run(42)  # type: ignore[arg-type]
+    assert issubclass(NotACoroutineError, TypeError)
+
+
+def test_passing_the_coroutine_function_suggests_calling_it() -> None:
+    with pytest.raises(TypeError, match=r"pass answer\(\), the coroutine, not answer"):
+        run(answer)  # type: ignore[arg-type]
+
+
+def test_run_sets_debug_mode_when_asked(any_loop: asyncio.AbstractEventLoop) -> None:
+    async def debug_mode() -> bool:
+        return events.get_running_loop().get_debug()
+
+    assert run(debug_mode(), debug=True, loop_factory=factory_of(any_loop)) is True
+
+
+def test_run_cancels_tasks_left_pending(any_loop: asyncio.AbstractEventLoop) -> None:
+    log: list[str] = []
+
+    async def forever() -> None:
+        try:
+            await sleep(3600)
+        except asyncio.CancelledError:
+            log.append("cancelled")
+            raise
+
+    async def main() -> None:
+        create_task(forever())
+        await sleep(0)
+
+    run(main(), loop_factory=factory_of(any_loop))
+    assert log == ["cancelled"]
+
+
+def test_exception_of_a_cancelled_leftover_goes_to_the_handler(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    contexts: list[dict[str, Any]] = []
+    any_loop.set_exception_handler(lambda loop, context: contexts.append(context))
+
+    async def refuses_to_die() -> None:
+        try:
+            await sleep(3600)
+        except asyncio.CancelledError:
+            raise ValueError("cleanup failed") from None
+
+    async def main() -> None:
+        create_task(refuses_to_die())
+        await sleep(0)
+
+    run(main(), loop_factory=factory_of(any_loop))
+    assert [c["message"] for c in contexts] == ["unhandled exception during spindle.run() shutdown"]
+    assert isinstance(contexts[0]["exception"], ValueError)
+
+
+def test_run_finalizes_async_generators(any_loop: asyncio.AbstractEventLoop) -> None:
+    log: list[str] = []
+
+    async def numbers() -> AsyncIterator[int]:
+        try:
+            yield 1
+            yield 2
+        finally:
+            log.append("finalized")
+
+    kept: list[AsyncIterator[int]] = []  # alive, so garbage collection cannot finalize it
+
+    async def main() -> None:
+        generator = numbers()
+        await generator.__anext__()  # left suspended: only shutdown_asyncgens() finishes it
+        kept.append(generator)
+
+    run(main(), loop_factory=factory_of(any_loop))
+    assert log == ["finalized"]
+
+
+def test_run_shuts_the_default_executor_down(any_loop: asyncio.AbstractEventLoop) -> None:
+    async def main() -> threading.Thread:
+        loop = events.get_running_loop()
+        return await loop.run_in_executor(None, threading.current_thread)
+
+    worker = run(main(), loop_factory=factory_of(any_loop))
+    assert worker is not threading.current_thread()
+    assert not worker.is_alive()
+
+
+# -- Runner --------------------------------------------------------------------------------
+
+
+def test_runner_runs_several_coroutines_on_one_loop(any_loop: asyncio.AbstractEventLoop) -> None:
+    async def which_loop() -> asyncio.AbstractEventLoop:
+        return events.get_running_loop()
+
+    with Runner(loop_factory=factory_of(any_loop)) as runner:
+        assert runner.run(which_loop()) is any_loop
+        assert runner.run(which_loop()) is any_loop
+        assert runner.get_loop() is any_loop
+
+
+def test_runner_states_go_created_initialized_closed(any_loop: asyncio.AbstractEventLoop) -> None:
+    runner = Runner(loop_factory=factory_of(any_loop))
+    assert runner._state is RunnerState.CREATED
+    runner.get_loop()
+    assert runner._state is RunnerState.INITIALIZED
+    runner.close()
+    assert runner._state is RunnerState.CLOSED
+    assert any_loop.is_closed()
+
+
+def test_closed_runner_refuses_to_run(any_loop: asyncio.AbstractEventLoop) -> None:
+    runner = Runner(loop_factory=factory_of(any_loop))
+    runner.close()  # never started: nothing to close, still usable
+    runner.get_loop()
+    runner.close()
+    coro = answer()
+    with pytest.raises(RuntimeError, match="Runner is closed"):
+        runner.run(coro)
+    coro.close()
+    runner.close()  # closing again is harmless
+
+
+def test_runner_run_rejects_a_non_coroutine(any_loop: asyncio.AbstractEventLoop) -> None:
+    with Runner(loop_factory=factory_of(any_loop)) as runner, pytest.raises(TypeError):
+        runner.run(42)  # type: ignore[arg-type]
+
+
+def test_runner_runs_main_in_a_copy_of_the_context(any_loop: asyncio.AbstractEventLoop) -> None:
+    variable: contextvars.ContextVar[str] = contextvars.ContextVar("variable", default="unset")
+
+    async def set_it() -> None:
+        variable.set("set by the first run")
+
+    async def read_it() -> str:
+        return variable.get()
+
+    with Runner(loop_factory=factory_of(any_loop)) as runner:
+        runner.run(set_it())
+        assert runner.run(read_it()) == "set by the first run"  # the runner's context
+        assert runner.run(read_it(), context=contextvars.Context()) == "unset"
+    assert variable.get() == "unset"  # the caller's context is untouched
+
+
+def test_runner_sets_and_clears_the_thread_loop_it_made() -> None:
+    with Runner() as runner:
+        assert events.get_event_loop() is runner.get_loop()
+    replacement = events.get_event_loop()  # the old one was cleared: a new loop is made
+    try:
+        assert replacement is not runner._loop
+    finally:
+        events.set_event_loop(None)
+        replacement.close()
+
+
+def test_runner_does_not_set_the_thread_loop_of_a_factory(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    mine = events.new_event_loop()
+    events.set_event_loop(mine)
+    try:
+        with Runner(loop_factory=factory_of(any_loop)):
+            assert events.get_event_loop() is mine
+    finally:
+        events.set_event_loop(None)
+        mine.close()
+
+
+def test_runner_works_in_a_thread_other_than_main(any_loop: asyncio.AbstractEventLoop) -> None:
+    results: list[int] = []
+    thread = threading.Thread(
+        target=lambda: results.append(run(answer(), loop_factory=factory_of(any_loop)))
+    )
+    thread.start()
+    thread.join()
+    assert results == [42]
+
+
+# -- Ctrl-C --------------------------------------------------------------------------------
+
+
+def test_ctrl_c_cancels_main_then_raises_keyboard_interrupt(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    log: list[str] = []
+
+    async def main() -> None:
+        events.get_running_loop().call_soon(signal.raise_signal, signal.SIGINT)
+        try:
+            await sleep(3600)
+        finally:
+            log.append("main cleaned up")
+
+    with pytest.raises(KeyboardInterrupt):
+        run(main(), loop_factory=factory_of(any_loop))
+    assert log == ["main cleaned up"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_second_ctrl_c_raises_keyboard_interrupt_at_once(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    log: list[str] = []
+
+    async def main() -> None:
+        events.get_running_loop().call_soon(signal.raise_signal, signal.SIGINT)
+        try:
+            await sleep(3600)
+        except asyncio.CancelledError:
+            log.append("first Ctrl-C: cancelled")
+            signal.raise_signal(signal.SIGINT)
+            log.append("not reached")
+
+    with pytest.raises(KeyboardInterrupt):
+        run(main(), loop_factory=factory_of(any_loop))
+    assert log == ["first Ctrl-C: cancelled"]
+
+
+def test_main_that_swallows_ctrl_c_returns_normally(any_loop: asyncio.AbstractEventLoop) -> None:
+    async def main() -> str:
+        events.get_running_loop().call_soon(signal.raise_signal, signal.SIGINT)
+        try:
+            await sleep(3600)
+        except asyncio.CancelledError:
+            return "carried on"
+        return "not reached"
+
+    assert run(main(), loop_factory=factory_of(any_loop)) == "carried on"
+
+
+def test_runner_leaves_a_custom_sigint_handler_alone(any_loop: asyncio.AbstractEventLoop) -> None:
+    received: list[int] = []
+
+    def mine(signum: int, frame: object) -> None:
+        received.append(signum)
+
+    async def main() -> str:
+        signal.raise_signal(signal.SIGINT)
+        await sleep(0)
+        return "finished"
+
+    previous = signal.signal(signal.SIGINT, mine)
+    try:
+        assert run(main(), loop_factory=factory_of(any_loop)) == "finished"
+        assert signal.getsignal(signal.SIGINT) is mine
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert received == [signal.SIGINT]
