@@ -19,7 +19,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-__all__ = ["Results", "Summary", "render", "summarise"]
+__all__ = ["Results", "Summary", "render", "summarise", "table"]
 
 REFERENCE = "asyncio"
 
@@ -37,6 +37,7 @@ class Results:
         self.seconds.setdefault((case, impl), {})[round_no] = seconds
 
     def note(self, case: str, impl: str, why: str) -> None:
+        """Keep the first reason ``impl`` could not time ``case``."""
         self.notes.setdefault((case, impl), why)
 
 
@@ -69,37 +70,46 @@ def _rate(ops: float) -> str:
     return f"{ops:.0f}"
 
 
-def _cells(results: Results, case: str, impl: str) -> tuple[str, str]:
-    timings = results.seconds.get((case, impl))
-    if not timings:
-        return ("n/a" if (case, impl) in results.notes else "-", "")
-    reference = results.seconds.get((case, REFERENCE), {})
-    cell = summarise(results.sizes[case], timings, reference)
-    ratio = "" if cell.ratio is None else f"{cell.ratio:.2f}x"
-    return (f"{_rate(cell.ops)} ±{cell.spread * 100:.0f}%", ratio)
+def _summaries(results: Results) -> dict[tuple[str, str], Summary]:
+    """A summary for every (case, impl) that has timings."""
+    out: dict[tuple[str, str], Summary] = {}
+    for (case, impl), timings in results.seconds.items():
+        reference = results.seconds.get((case, REFERENCE), {})
+        out[case, impl] = summarise(results.sizes[case], timings, reference)
+    return out
 
 
-def _geomean_row(results: Results) -> list[str]:
-    row = ["geometric mean"]
-    for impl in results.impls:
-        ratios = []
-        for case in results.sizes:
-            timings = results.seconds.get((case, impl))
-            reference = results.seconds.get((case, REFERENCE), {})
-            if timings:
-                ratio = summarise(results.sizes[case], timings, reference).ratio
-                if ratio is not None:
-                    ratios.append(ratio)
-        row += ["", f"{math.exp(statistics.fmean(map(math.log, ratios))):.2f}x" if ratios else ""]
-    return row
+def _geomean(ratios: list[float]) -> str:
+    return f"{math.exp(statistics.fmean(map(math.log, ratios))):.2f}x" if ratios else ""
 
 
 def table(results: Results) -> list[list[str]]:
-    """Header row, one row per case, then the geometric-mean row."""
-    rows = [["case"] + [h for impl in results.impls for h in (f"{impl} ops/s", "x asyncio")]]
+    """Header row, one row per case, then the geometric mean of the ratios.
+
+    The ratio columns appear only when asyncio, the reference, is among the implementations.
+    A cell reads "n/a" when the implementation failed that case (the reason was logged).
+    """
+    with_ratio = REFERENCE in results.impls
+    summaries = _summaries(results)
+    header = ["case"]
+    for impl in results.impls:
+        header += [f"{impl} ops/s", "x asyncio"] if with_ratio else [f"{impl} ops/s"]
+    rows = [header]
     for case in results.sizes:
-        rows.append([case] + [c for impl in results.impls for c in _cells(results, case, impl)])
-    rows.append(_geomean_row(results))
+        row = [case]
+        for impl in results.impls:
+            cell = summaries.get((case, impl))
+            rate = "n/a" if cell is None else f"{_rate(cell.ops)} ±{cell.spread * 100:.0f}%"
+            ratio = "" if cell is None or cell.ratio is None else f"{cell.ratio:.2f}x"
+            row += [rate, ratio] if with_ratio else [rate]
+        rows.append(row)
+    if with_ratio:
+        row = ["geometric mean"]
+        for impl in results.impls:
+            cells = [s for (_, i), s in summaries.items() if i == impl]
+            ratios = [s.ratio for s in cells if s.ratio is not None]
+            row += ["", _geomean(ratios)]
+        rows.append(row)
     return rows
 
 
@@ -112,7 +122,7 @@ def render(results: Results, *, markdown: bool = False) -> str:
         cells = [row[0].ljust(widths[0])] + [
             c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
         ]
-        return ("| " + " | ".join(cells) + " |") if markdown else "  ".join(cells)
+        return ("| " + " | ".join(cells) + " |") if markdown else "  ".join(cells).rstrip()
 
     out = [line(rows[0])]
     if markdown:

@@ -38,8 +38,10 @@ def measure(impl: Impl, case: Case, n: int) -> float:
         loop.close()
 
 
-def _answer(case: Case, n: int, impl: Impl, warmed: set[str]) -> dict[str, object]:
+def _answer(request: dict[str, object], impl: Impl, warmed: set[str]) -> dict[str, object]:
     try:
+        case = by_name(str(request["case"]))
+        n = int(str(request["n"]))
         if case.name not in warmed:
             measure(impl, case, max(1, n // 10))
             warmed.add(case.name)
@@ -65,8 +67,7 @@ def main(argv: list[str]) -> int:
     _send({"ready": impl.version})
     warmed: set[str] = set()
     for line in sys.stdin:
-        request = json.loads(line)
-        _send(_answer(by_name(request["case"]), int(request["n"]), impl, warmed))
+        _send(_answer(json.loads(line), impl, warmed))
     return 0
 
 

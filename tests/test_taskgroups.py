@@ -399,11 +399,10 @@ def test_cancel_does_not_swallow_an_outside_timeout(any_loop: Loop) -> None:
 
     async def main() -> None:
         with pytest.raises(TimeoutError):
-            async with timeout(0.02):
-                async with TaskGroup() as tg:
-                    tg.create_task(slow_cleanup())
-                    await turns()
-                    tg.cancel()
+            async with timeout(0.02), TaskGroup() as tg:
+                tg.create_task(slow_cleanup())
+                await turns()
+                tg.cancel()
         events.append("timed out")
 
     run(any_loop, main())

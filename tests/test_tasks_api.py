@@ -128,9 +128,7 @@ def test_sleep_nan_raises_value_error(any_loop: Loop) -> None:
         run(any_loop, sleep(float("nan")))
 
 
-def test_cancelled_sleep_removes_its_timer(
-    any_loop: Loop, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cancelled_sleep_removes_its_timer(any_loop: Loop, monkeypatch: pytest.MonkeyPatch) -> None:
     handles: list[asyncio.TimerHandle] = []
     call_later = any_loop.call_later
 
@@ -716,4 +714,3 @@ def test_cancelling_the_concurrent_future_cancels_the_task(loop_in_thread: Loop)
 def test_run_coroutine_threadsafe_requires_a_coroutine(any_loop: Loop) -> None:
     with pytest.raises(TypeError, match="coroutine"):
         run_coroutine_threadsafe(42, any_loop)  # type: ignore[arg-type]
-

@@ -90,7 +90,8 @@ class Runner:
         self._interrupt_count = 0
         self._set_event_loop = False
         self._diagnostics: Session | None = None
-        self._main_returned: str | None = None  # "main()" once the last main() returned
+        # The __qualname__ of the last main coroutine, once it has returned.
+        self._main_returned: str | None = None
 
     def __enter__(self) -> Runner:
         self._lazy_init()
@@ -129,7 +130,7 @@ class Runner:
             restore_sigint()
             if self._diagnostics is not None:
                 self._diagnostics.main_finished()
-        self._main_returned = f"{getattr(coro, '__qualname__', 'main')}()"
+        self._main_returned = getattr(coro, "__qualname__", "main")
         return result
 
     def close(self) -> None:

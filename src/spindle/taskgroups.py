@@ -250,12 +250,14 @@ class TaskGroup:
         for error in self._errors:
             if error is self._base_error:
                 continue
-            self._loop.call_exception_handler({
-                "message": "TaskGroup task exception was not propagated because the "
-                "TaskGroup body is being closed with a BaseException",
-                "exception": error,
-                "task_group": self,
-            })
+            self._loop.call_exception_handler(
+                {
+                    "message": "TaskGroup task exception was not propagated because the "
+                    "TaskGroup body is being closed with a BaseException",
+                    "exception": error,
+                    "task_group": self,
+                }
+            )
 
     def _on_task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -272,12 +274,14 @@ class TaskGroup:
         parent = self._parent_task
         assert parent is not None and self._loop is not None
         if parent.done():
-            self._loop.call_exception_handler({
-                "message": f"Task {task!r} has errored out but its parent task {parent} "
-                "is already completed",
-                "exception": exc,
-                "task": task,
-            })
+            self._loop.call_exception_handler(
+                {
+                    "message": f"Task {task!r} has errored out but its parent task {parent} "
+                    "is already completed",
+                    "exception": exc,
+                    "task": task,
+                }
+            )
             return
         if not self._aborting and not self._parent_cancel_requested:
             # Interrupt the body; __aexit__ withdraws this request with uncancel().

@@ -257,8 +257,10 @@ async def wait(
     if not futures:
         raise ValueError("cannot wait: the set of tasks/futures is empty")
     if any(isinstance(f, collections.abc.Coroutine) for f in futures):
-        raise TypeError("cannot wait for a coroutine: passing coroutines is forbidden, "
-                        "wrap them in tasks explicitly")
+        raise TypeError(
+            "cannot wait for a coroutine: passing coroutines is forbidden, "
+            "wrap them in tasks explicitly"
+        )
     loop = events.get_running_loop()
     return await _wait_until(futures, timeout, return_when, loop)
 

@@ -70,7 +70,7 @@ class Handle(asyncio.Handle):
         self._loop = loop
         self._context = contextvars.copy_context() if context is None else context
         self._repr = None
-        self._source_traceback = loop._capture_source_traceback()
+        self._source_traceback = loop._capture_source_traceback() if loop._debug else None
 
     def get_context(self) -> contextvars.Context:
         return self._context
@@ -133,7 +133,14 @@ class TimerHandle(Handle, asyncio.TimerHandle):
         loop: BaseLoop,
         context: contextvars.Context | None = None,
     ) -> None:
-        Handle.__init__(self, callback, args, loop, context)
+        # Handle.__init__'s body, written out: call_later is a hot path.
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._loop = loop
+        self._context = contextvars.copy_context() if context is None else context
+        self._repr = None
+        self._source_traceback = loop._capture_source_traceback() if loop._debug else None
         self._when = when
         self._scheduled = False
 

@@ -7,12 +7,12 @@ Everything a loop does is a callback in one of two queues:
 
 The loop repeats one *pass* until ``stop()`` is called.  A pass, in ``_run_once``:
 
-1. ``_purge_cancelled_timers``: rebuild the timer heap if it is mostly dead timers;
-2. ``_poll_timeout``: how long the I/O poll may block: zero when something is ready or the loop
-   is stopping, the time to the earliest timer when there is one, forever otherwise;
+1. rebuild the timer heap if it is mostly dead timers (``TimerQueue.purge_if_worthwhile``);
+2. compute how long the I/O poll may block: zero when something is ready or the loop is
+   stopping, the time to the earliest timer when there is one, forever otherwise;
 3. ``_poll``: wait for I/O (and the cross-thread wake-up) for at most that long; the I/O layer
    appends the handles of ready file descriptors to the ready queue;
-4. ``_collect_due_timers``: move every timer whose deadline has come to the ready queue;
+4. move every timer whose deadline has come to the ready queue (``TimerQueue.pop_due``);
 5. ``_run_ready``: run the callbacks that were ready *when the pass began* (counted before the
    first one runs).  Callbacks they schedule wait for the next pass, which polls for I/O first,
    so a task that keeps rescheduling itself cannot starve I/O or timers.
@@ -44,7 +44,7 @@ from spindle._core import tasks
 from spindle._core.clock import Clock, MonotonicClock
 from spindle._core.futures import Future, isfuture, wrap_concurrent_future
 from spindle._core.handles import Handle, TimerHandle
-from spindle._core.timers import TimerQueue
+from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue
 
 __all__ = ["BaseLoop"]
 
@@ -91,6 +91,7 @@ class BaseLoop(asyncio.AbstractEventLoop):
         )
         self._ready: deque[Handle] = deque()
         self._timers = TimerQueue()
+        self._timer_entries = self._timers.entries
         self._closed = False
         self._stopping = False
         self._thread_id: int | None = None
@@ -145,11 +146,12 @@ class BaseLoop(asyncio.AbstractEventLoop):
                 "one: use call_soon_threadsafe() from other threads"
             )
 
-    def _capture_source_traceback(self) -> traceback.StackSummary | None:
-        """Debug mode: where the object being created was created (the caller's caller)."""
-        if not self._debug:
-            return None
-        return traceback.extract_stack(sys._getframe(3))
+    def _capture_source_traceback(self) -> traceback.StackSummary:
+        """Debug mode: the stack outside spindle where a handle is being created."""
+        frame = sys._getframe(1)
+        while frame.f_back is not None and frame.f_code.co_filename.startswith(_RUNTIME_DIRS):
+            frame = frame.f_back
+        return traceback.extract_stack(frame)
 
     def call_soon(
         self,
@@ -158,13 +160,8 @@ class BaseLoop(asyncio.AbstractEventLoop):
         context: contextvars.Context | None = None,
     ) -> Handle:
         """Run ``callback(*args)`` on a coming pass, after what is already ready."""
-        if self._closed:
-            raise RuntimeError("cannot schedule a callback: the event loop is closed")
-        if self._debug:
-            self._check_thread()
-            self._check_callback(callback, "call_soon")
-        elif not callable(callback):
-            raise TypeError(f"a callable object was expected by call_soon(), got {callback!r}")
+        if self._closed or self._debug or not callable(callback):
+            self._check_schedule(callback, "call_soon")
         handle = Handle(callback, args, self, context)
         self._ready.append(handle)
         return handle
@@ -191,15 +188,17 @@ class BaseLoop(asyncio.AbstractEventLoop):
         context: contextvars.Context | None = None,
     ) -> TimerHandle:
         """Run ``callback(*args)`` after ``delay`` seconds."""
-        if delay is None:
-            raise TypeError("call_later() delay must be a number of seconds, not None")
         try:
             when = self._time() + delay
         except TypeError:
             raise TypeError(
                 f"call_later() delay must be a number of seconds, not {type(delay).__name__}"
             ) from None
-        return self.call_at(when, callback, *args, context=context)
+        if self._closed or self._debug or not callable(callback):
+            self._check_schedule(callback, "call_later")
+        timer = TimerHandle(when, callback, args, self, context)
+        self._timers.push(timer)
+        return timer
 
     def call_at(
         self,
@@ -209,24 +208,22 @@ class BaseLoop(asyncio.AbstractEventLoop):
         context: contextvars.Context | None = None,
     ) -> TimerHandle:
         """Run ``callback(*args)`` when ``loop.time()`` reaches ``when``."""
-        if when is None:
-            raise TypeError("call_at() when must be a loop time, not None")
         if not isinstance(when, (int, float)):
-            try:
-                when = float(when)
-            except (TypeError, ValueError):
-                raise TypeError(
-                    f"call_at() when must be a number, not {type(when).__name__}"
-                ) from None
-        self._check_closed("schedule a timer")
-        if self._debug:
-            self._check_thread()
-            self._check_callback(callback, "call_at")
-        elif not callable(callback):
-            raise TypeError(f"a callable object was expected by call_at(), got {callback!r}")
+            raise TypeError(f"call_at() when must be a loop time (a number), not {when!r}")
+        if self._closed or self._debug or not callable(callback):
+            self._check_schedule(callback, "call_at")
         timer = TimerHandle(when, callback, args, self, context)
         self._timers.push(timer)
         return timer
+
+    def _check_schedule(self, callback: object, method: str) -> None:
+        """The checks behind scheduling a callback (kept off the hot path by its callers)."""
+        self._check_closed("schedule a callback")
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, method)
+        elif not callable(callback):
+            raise TypeError(f"a callable object was expected by {method}(), got {callback!r}")
 
     def _timer_cancelled(self) -> None:
         self._timers.note_cancelled()
@@ -365,25 +362,24 @@ class BaseLoop(asyncio.AbstractEventLoop):
 
     def _run_once(self) -> None:
         self._pass_count += 1
-        self._timers.purge_if_worthwhile()
-        self._poll(self._poll_timeout())
-        self._collect_due_timers()
+        timers = self._timers
+        if timers.cancelled_count >= PURGE_MIN_CANCELLED:
+            timers.purge_if_worthwhile()
+        # How long may the poll block?  Not at all when work is waiting.
+        if self._ready or self._stopping:
+            timeout: float | None = 0.0
+        elif self._timer_entries:
+            deadline = timers.next_deadline()
+            timeout = None if deadline is None else self._clock.timeout_until(deadline)
+        else:
+            timeout = None
+        self._poll(timeout)
+        if self._timer_entries:
+            timers.pop_due(self._time() + self._clock_resolution, self._ready)
         if self._debug:
             self._run_ready_timed(len(self._ready))
         else:
             self._run_ready(len(self._ready))
-
-    def _poll_timeout(self) -> float | None:
-        if self._ready or self._stopping:
-            return 0.0
-        deadline = self._timers.next_deadline()
-        if deadline is None:
-            return None
-        return self._clock.timeout_until(deadline)
-
-    def _collect_due_timers(self) -> None:
-        if len(self._timers):
-            self._timers.pop_due(self._time() + self._clock_resolution, self._ready)
 
     def _run_ready(self, count: int) -> None:
         """Run the first ``count`` ready handles (the hot loop: the Handle._run body, inlined)."""

@@ -60,6 +60,11 @@ T = TypeVar("T")
 
 _task_numbers = itertools.count(1)
 
+# Bound once: looked up on every step.
+_enter_task = _compat.enter_task
+_leave_task = _compat.leave_task
+_register_task = _compat.register_task
+
 # Every Task not yet done: the strong references promised above.
 _live_tasks: set[Task[Any]] = set()
 
@@ -92,7 +97,7 @@ class Task(Future[T]):
 
     _coro: Coroutine[Any, Any, T] | None
     _context: contextvars.Context
-    _name: str
+    _name: str | int  # an int until the default name "Task-<int>" is first asked for
     _fut_waiter: Any
     _must_cancel: bool
     _num_cancels_requested: int
@@ -117,7 +122,8 @@ class Task(Future[T]):
         if not iscoroutine(coro):
             raise TypeError(f"a coroutine was expected, got {coro!r}")
         self._coro = coro
-        self._name = f"Task-{next(_task_numbers)}" if name is None else str(name)
+        # The default name is formatted only if someone asks for it (see get_name).
+        self._name = next(_task_numbers) if name is None else str(name)
         self._context = contextvars.copy_context() if context is None else context
         self._fut_waiter = None
         self._must_cancel = False
@@ -125,7 +131,7 @@ class Task(Future[T]):
         self._origin = None
         self._log_destroy_pending = True
         _live_tasks.add(self)
-        _compat.register_task(self)
+        _register_task(self)
         if eager_start and self._loop.is_running():
             self._eager_start()
         else:
@@ -134,7 +140,10 @@ class Task(Future[T]):
     # -- identity ------------------------------------------------------------------------
 
     def get_name(self) -> str:
-        return self._name
+        name = self._name
+        if isinstance(name, int):
+            name = self._name = f"Task-{name}"
+        return name
 
     def set_name(self, value: object) -> None:
         self._name = str(value)
@@ -180,6 +189,10 @@ class Task(Future[T]):
         return self._num_cancels_requested
 
     # -- stepping ------------------------------------------------------------------------
+    #
+    # ``_step`` is the hottest function in spindle: it runs once per resumption of every
+    # task.  Its common path (resume, then suspend on a future or a bare yield) is written
+    # out in one function on purpose; the rare outcomes are delegated to ``_bad_yield``.
 
     def _step(self, exc: BaseException | None = None) -> None:
         """Resume the coroutine until it suspends or finishes (one scheduled callback)."""
@@ -191,29 +204,9 @@ class Task(Future[T]):
             self._must_cancel = False
         self._fut_waiter = None
         loop = self._loop
-        _compat.enter_task(loop, self)
-        try:
-            self._run_step(exc)
-        finally:
-            _compat.leave_task(loop, self)
-
-    def _eager_start(self) -> None:
-        """Run the first step now, inside create_task, as the loop's current task."""
-        loop = self._loop
-        outer = asyncio.current_task(loop)
-        if outer is not None:
-            _compat.leave_task(loop, outer)
-        _compat.enter_task(loop, self)
-        try:
-            self._run_step(None)
-        finally:
-            _compat.leave_task(loop, self)
-            if outer is not None:
-                _compat.enter_task(loop, outer)
-
-    def _run_step(self, exc: BaseException | None) -> None:
         coro = self._coro
         assert coro is not None
+        _enter_task(loop, self)
         try:
             result = coro.send(None) if exc is None else coro.throw(exc)
         except StopIteration as stop:
@@ -222,24 +215,38 @@ class Task(Future[T]):
                 self._must_cancel = False
                 self._settle_cancelled(self._cancel_message)
             else:
-                self._settle(stop.value, None)
+                Future.set_result(self, stop.value)
+                _live_tasks.discard(self)
         except CancelledError as cancelled:
             self._cancelled_exc = cancelled
             self._settle_cancelled(None)
         except (KeyboardInterrupt, SystemExit) as fatal:
-            self._settle(None, fatal)
+            Future.set_exception(self, fatal)
+            _live_tasks.discard(self)
             raise
         except BaseException as error:
-            self._settle(None, error)
+            Future.set_exception(self, error)
+            _live_tasks.discard(self)
         else:
-            self._suspend_on(result)
+            if result is None:
+                # A bare yield (sleep(0)): let everything else that is ready run first.
+                loop.call_soon(self._step, context=self._context)
+            elif getattr(result, "_asyncio_future_blocking", None) and result is not self and (
+                result.get_loop() is loop
+            ):
+                # A future: sleep until it is done.
+                result._asyncio_future_blocking = False
+                result.add_done_callback(self._wakeup, context=self._context)
+                self._fut_waiter = result
+                if self._must_cancel and result.cancel(msg=self._cancel_message):
+                    self._must_cancel = False
+            else:
+                self._bad_yield(result)
+        finally:
+            _leave_task(loop, self)
 
-    def _suspend_on(self, result: Any) -> None:
-        """The coroutine yielded ``result``: decide what wakes the task next."""
-        loop = self._loop
-        if result is None:
-            loop.call_soon(self._step, context=self._context)
-            return
+    def _bad_yield(self, result: Any) -> None:
+        """The coroutine yielded something a task cannot wait on: throw an error into it."""
         blocking = getattr(result, "_asyncio_future_blocking", None)
         if blocking is None:
             if inspect.isgenerator(result):
@@ -249,20 +256,25 @@ class Task(Future[T]):
                 )
             else:
                 problem = f"Task got bad yield: {result!r}"
-        elif result.get_loop() is not loop:
-            problem = f"Task {self!r} got Future {result!r} attached to a different loop"
         elif not blocking:
             problem = f"yield was used instead of yield from in task {self!r} with {result!r}"
         elif result is self:
             problem = f"Task cannot await on itself: {self!r}"
         else:
-            result._asyncio_future_blocking = False
-            result.add_done_callback(self._wakeup, context=self._context)
-            self._fut_waiter = result
-            if self._must_cancel and result.cancel(msg=self._cancel_message):
-                self._must_cancel = False
-            return
-        loop.call_soon(self._step, RuntimeError(problem), context=self._context)
+            problem = f"Task {self!r} got Future {result!r} attached to a different loop"
+        self._loop.call_soon(self._step, RuntimeError(problem), context=self._context)
+
+    def _eager_start(self) -> None:
+        """Run the first step now, inside create_task, as the loop's current task."""
+        loop = self._loop
+        outer = asyncio.current_task(loop)
+        if outer is not None:
+            _leave_task(loop, outer)
+        try:
+            self._step()
+        finally:
+            if outer is not None:
+                _enter_task(loop, outer)
 
     def _wakeup(self, future: Any) -> None:
         """Done-callback of the future the task waited on: take the next step."""
@@ -272,13 +284,6 @@ class Task(Future[T]):
             self._step(exc)
         else:
             self._step()
-
-    def _settle(self, result: Any, exc: BaseException | None) -> None:
-        if exc is None:
-            Future.set_result(self, result)
-        else:
-            Future.set_exception(self, exc)
-        _live_tasks.discard(self)
 
     def _settle_cancelled(self, msg: Any) -> None:
         Future.cancel(self, msg=msg)
@@ -325,7 +330,7 @@ class Task(Future[T]):
         fields = super()._repr_fields()
         if self._must_cancel:
             fields[0] = "cancelling"
-        fields.insert(1, f"name={self._name!r}")
+        fields.insert(1, f"name={self.get_name()!r}")
         fields.insert(2, f"coro=<{_describe_coroutine(self._coro)}>")
         if self._fut_waiter is not None:
             fields.insert(3, f"wait_for={self._fut_waiter!r}")

@@ -42,6 +42,8 @@ class TimerQueue:
     __slots__ = ("_cancelled", "_heap", "_sequence")
 
     def __init__(self) -> None:
+        # Never replaced, only changed in place: the loop keeps a reference to test it for
+        # emptiness without a method call on every pass.
         self._heap: list[tuple[float, int, TimerHandle]] = []
         self._sequence = 0
         self._cancelled = 0
@@ -49,6 +51,15 @@ class TimerQueue:
     def __len__(self) -> int:
         """Entries in the heap, cancelled ones included."""
         return len(self._heap)
+
+    @property
+    def entries(self) -> list[tuple[float, int, TimerHandle]]:
+        """The heap itself (the same list for the queue's whole life); read-only for callers."""
+        return self._heap
+
+    @property
+    def cancelled_count(self) -> int:
+        return self._cancelled
 
     def push(self, timer: TimerHandle) -> None:
         self._sequence += 1
@@ -66,7 +77,7 @@ class TimerQueue:
                 if entry[2]._cancelled:
                     entry[2]._scheduled = False
             heapq.heapify(live)
-            self._heap = live
+            self._heap[:] = live
             self._cancelled = 0
 
     def next_deadline(self) -> float | None:

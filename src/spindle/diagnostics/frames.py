@@ -24,7 +24,15 @@ import sysconfig
 import types
 from pathlib import Path
 
-__all__ = ["FrameKind", "Location", "LoopActivity", "classify", "display_path", "read_activity"]
+__all__ = [
+    "FrameKind",
+    "Location",
+    "LoopActivity",
+    "call_name",
+    "classify",
+    "display_path",
+    "read_activity",
+]
 
 _SPINDLE_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
 _STDLIB_DIRS = tuple(
@@ -63,6 +71,11 @@ def display_path(filename: str) -> str:
     except ValueError:  # another drive (Windows)
         return filename
     return filename if relative.startswith(os.pardir) else relative
+
+
+def call_name(qualname: str) -> str:
+    """How a report names a function: ``main()``, ``Worker.run()``; never ``f.<locals>.g()``."""
+    return f"{qualname.rpartition('<locals>.')[2]}()"
 
 
 @dataclasses.dataclass(frozen=True)

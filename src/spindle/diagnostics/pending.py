@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from spindle._core.tasks import Task
-from spindle.diagnostics.frames import FrameKind, Location, classify, display_path
+from spindle.diagnostics.frames import FrameKind, Location, call_name, classify, display_path
 
 __all__ = ["HINT", "PendingTask", "describe_call", "describe_task", "format_pending"]
 
@@ -61,11 +61,11 @@ def describe_call(coro: object) -> str:
         coro, "gi_frame", None
     )
     if frame is None:  # finished: its arguments are gone
-        return f"{code.co_qualname}()"
+        return call_name(code.co_qualname)
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     values = frame.f_locals
     args = ", ".join(f"{name}={_short.repr(values[name])}" for name in names if name in values)
-    return f"{code.co_qualname}({args})"
+    return f"{call_name(code.co_qualname)[:-2]}({args})"
 
 
 def _await_chain(coro: object) -> list[types.FrameType]:
@@ -107,7 +107,7 @@ def _task_line(task: PendingTask) -> str:
     parts = [f"  {task.name} {task.call}:"]
     if task.created is not None:
         where = f"{display_path(task.created.filename)}:{task.created.lineno}"
-        parts.append(f" created at {where} in {task.created.function}(),")
+        parts.append(f" created at {where} in {call_name(task.created.function)},")
     if task.waiting is None:
         parts.append(" never started")
     else:
@@ -120,8 +120,9 @@ def _natural_order(task: PendingTask) -> tuple[int | str, ...]:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", task.name))
 
 
-def format_pending(main: str, tasks: Iterable[PendingTask]) -> str:
+def format_pending(main_qualname: str, tasks: Iterable[PendingTask]) -> str:
     """The whole report: a heading, one line per task (by name), the hint."""
+    main = call_name(main_qualname)
     lines = [_task_line(task) for task in sorted(tasks, key=_natural_order)]
     plural = "task was" if len(lines) == 1 else "tasks were"
     heading = (

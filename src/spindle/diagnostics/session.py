@@ -7,7 +7,7 @@ The runner calls four methods at four moments of its life, and nothing else:
   counter, and its tasks no origin);
 * ``main_finished()`` when ``run_until_complete`` returns: reports a step that blocked until the
   loop stopped;
-* ``tasks_left_behind(main, tasks)`` before it cancels the tasks ``main()`` left pending;
+* ``tasks_left_behind(main_qualname, tasks)`` before it cancels the tasks ``main()`` left pending;
 * ``close()`` when it closes: joins the watchdog thread and writes the timeline, if asked for.
 
 With diagnostics off, ``start`` returns None and the runner does none of this.
@@ -52,9 +52,10 @@ class Session:
         if self._watchdog is not None:
             self._watchdog.flush()
 
-    def tasks_left_behind(self, main: str, tasks: Iterable[asyncio.Task[Any]]) -> None:
-        """``main`` returned while ``tasks`` were pending: say so before they are cancelled."""
-        logger.warning("%s", format_pending(main, [describe_task(task) for task in tasks]))
+    def tasks_left_behind(self, main_qualname: str, tasks: Iterable[asyncio.Task[Any]]) -> None:
+        """Main returned while ``tasks`` were pending: say so before they are cancelled."""
+        report = format_pending(main_qualname, [describe_task(task) for task in tasks])
+        logger.warning("%s", report)
 
     def close(self) -> None:
         if self._watchdog is not None:

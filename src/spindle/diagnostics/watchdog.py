@@ -40,7 +40,7 @@ import types
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from spindle.diagnostics.frames import Location, LoopActivity, read_activity
+from spindle.diagnostics.frames import Location, LoopActivity, call_name, read_activity
 
 __all__ = ["Blocked", "ObservableLoop", "Watchdog", "format_blocked"]
 
@@ -78,7 +78,7 @@ class _Step:
     def __init__(self, activity: LoopActivity, started: float) -> None:
         # Kept only to recognise the step at the next wake-up; dropped when the step ends.
         self.entry: types.FrameType | None = activity.entry
-        name = f"{activity.entry.f_code.co_qualname}()"
+        name = call_name(activity.entry.f_code.co_qualname)
         self.what = name if activity.is_task_step else f"callback {name}"
         self.started = started
         self.locations: collections.Counter[Location] = collections.Counter()

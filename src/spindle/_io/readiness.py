@@ -1,0 +1,160 @@
+"""``ReadinessLoop``: the scheduling core plus a poller for file descriptors.
+
+Readers and writers are kept per descriptor as a pair of handles.  When the poller reports a
+descriptor ready, its handle (the same object every time: no allocation per event) is
+appended to the ready queue and runs in the same pass.  The wake-up descriptor is registered
+like any reader.
+
+When a pass has callbacks ready and no descriptor is watched but the wake-up, the poll is
+skipped entirely: there is nothing it could report that changes what runs next (callbacks
+queued by other threads are already in the ready queue).  That saves a system call per pass
+on purely computational workloads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVarTuple, Unpack
+
+from spindle._core.clock import Clock
+from spindle._core.handles import Handle
+from spindle._core.loop import BaseLoop
+from spindle._io.poller import READ, WRITE, Poller, new_poller
+from spindle._io.waker import Waker
+
+__all__ = ["ReadinessLoop", "fileobj_to_fd"]
+
+Ts = TypeVarTuple("Ts")
+
+
+def fileobj_to_fd(fileobj: int | Any) -> int:
+    """The descriptor number of an int or of an object with ``fileno()``."""
+    if isinstance(fileobj, int):
+        fd = fileobj
+    else:
+        try:
+            fd = int(fileobj.fileno())
+        except (AttributeError, TypeError, ValueError):
+            raise ValueError(f"Invalid file object: {fileobj!r}") from None
+    if fd < 0:
+        raise ValueError(f"Invalid file descriptor: {fd}")
+    return fd
+
+
+class ReadinessLoop(BaseLoop):
+    """The loop with readers and writers: what every I/O facility is built on."""
+
+    def __init__(self, *, clock: Clock | None = None, poller: Poller | None = None) -> None:
+        super().__init__(clock=clock)
+        self._poller: Poller = new_poller() if poller is None else poller
+        # fd -> [reader handle or None, writer handle or None]
+        self._fd_handlers: dict[int, list[Handle | None]] = {}
+        self._waker = Waker()
+        self._add_handler(self._waker.fd, READ, self._waker.drain, ())
+
+    # -- the hooks BaseLoop calls --------------------------------------------------------
+
+    def _poll(self, timeout: float | None) -> None:
+        if timeout == 0.0 and len(self._fd_handlers) == 1:
+            return  # only the waker is watched: see the module docstring
+        ready = self._ready
+        handlers = self._fd_handlers
+        for fd, bits in self._poller.poll(timeout):
+            pair = handlers.get(fd)
+            if pair is None:
+                continue
+            reader, writer = pair
+            if bits & READ and reader is not None and not reader._cancelled:
+                ready.append(reader)
+            if bits & WRITE and writer is not None and not writer._cancelled:
+                ready.append(writer)
+
+    def _wakeup(self) -> None:
+        self._waker.wake()
+
+    def _close_io(self) -> None:
+        for fd in list(self._fd_handlers):
+            pair = self._fd_handlers.pop(fd)
+            for handle in pair:
+                if handle is not None:
+                    handle.cancel()
+        self._poller.close()
+        self._waker.close()
+
+    # -- readers and writers -------------------------------------------------------------
+
+    def _add_handler(
+        self, fd: int, which: int, callback: Callable[..., object], args: tuple[Any, ...]
+    ) -> Handle:
+        handle = Handle(callback, args, self, None)
+        pair = self._fd_handlers.get(fd)
+        if pair is None:
+            pair = [None, None]
+            self._poller.set_interest(fd, 0, which)
+            self._fd_handlers[fd] = pair
+        else:
+            old = _interest(pair)
+            self._poller.set_interest(fd, old, old | which)
+        slot = 0 if which == READ else 1
+        previous = pair[slot]
+        pair[slot] = handle
+        if previous is not None:
+            previous.cancel()
+        return handle
+
+    def _remove_handler(self, fd: int, which: int) -> bool:
+        if self._closed:
+            return False
+        pair = self._fd_handlers.get(fd)
+        slot = 0 if which == READ else 1
+        if pair is None or pair[slot] is None:
+            return False
+        old = _interest(pair)
+        handle = pair[slot]
+        pair[slot] = None
+        new = _interest(pair)
+        if new:
+            self._poller.set_interest(fd, old, new)
+        else:
+            del self._fd_handlers[fd]
+            self._poller.set_interest(fd, old, 0)
+        assert handle is not None
+        handle.cancel()
+        return True
+
+    def _checked_fd(self, fd: int | Any, operation: str) -> int:
+        self._check_closed(operation)
+        number = fileobj_to_fd(fd)
+        if number == self._waker.fd:
+            raise ValueError(f"cannot {operation}: fd {number} is the loop's own wake-up channel")
+        return number
+
+    def add_reader(
+        self, fd: Any, callback: Callable[[Unpack[Ts]], object], *args: *Ts
+    ) -> None:
+        """Call ``callback(*args)`` whenever ``fd`` is readable."""
+        number = self._checked_fd(fd, "add a reader")
+        self._check_callback(callback, "add_reader")
+        self._add_handler(number, READ, callback, args)
+
+    def add_writer(
+        self, fd: Any, callback: Callable[[Unpack[Ts]], object], *args: *Ts
+    ) -> None:
+        """Call ``callback(*args)`` whenever ``fd`` is writable."""
+        number = self._checked_fd(fd, "add a writer")
+        self._check_callback(callback, "add_writer")
+        self._add_handler(number, WRITE, callback, args)
+
+    def remove_reader(self, fd: Any) -> bool:
+        """Stop watching ``fd`` for reading; False when it was not watched."""
+        return self._remove_handler(fileobj_to_fd(fd), READ)
+
+    def remove_writer(self, fd: Any) -> bool:
+        """Stop watching ``fd`` for writing; False when it was not watched."""
+        return self._remove_handler(fileobj_to_fd(fd), WRITE)
+
+
+def _interest(pair: list[Handle | None]) -> int:
+    return (READ if pair[0] is not None else 0) | (WRITE if pair[1] is not None else 0)
+
+
