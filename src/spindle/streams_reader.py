@@ -1,4 +1,4 @@
-"""``StreamReader``: bytes arriving from a transport, read as lines, exact sizes or up to a separator.
+"""``StreamReader``: bytes from a transport, read as lines, exact sizes or up to a separator.
 
 A protocol pushes bytes in (``feed_data``, ``feed_eof``, ``set_exception``) and one task at a
 time pulls them out with the ``read*`` coroutines.  The unread bytes live in ``_buffer``, a
@@ -282,8 +282,7 @@ class StreamReader:
         """Wait until ``wanted`` bytes are buffered, or EOF, or an error."""
         if self._waiter is not None:
             raise RuntimeError(
-                f"{func_name}() called while another coroutine is already waiting for "
-                "incoming data"
+                f"{func_name}() called while another coroutine is already waiting for incoming data"
             )
         if self._eof:
             raise RuntimeError(f"cannot wait for data in {func_name}(): EOF was already fed")

@@ -125,7 +125,11 @@ class StreamWriter:
         protocol._replace_transport(transport)
 
     def __del__(self) -> None:
-        if self._transport.is_closing():
+        try:
+            transport = self._transport
+        except AttributeError:
+            return  # the constructor failed: there is nothing to close
+        if transport.is_closing():
             return
         if self._loop.is_closed():
             warnings.warn("loop is closed", ResourceWarning, stacklevel=1)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from spindle._core.loop import BaseLoop
+    from spindle._core.scheduler import Scheduler
 
 __all__ = ["Handle", "TimerHandle", "describe_callback"]
 
@@ -52,7 +52,7 @@ class Handle(asyncio.Handle):
     _callback: Callable[..., object] | None
     _args: tuple[Any, ...] | None  # type: ignore[assignment]
     _cancelled: bool
-    _loop: BaseLoop
+    _loop: Scheduler
     _context: contextvars.Context
     _source_traceback: traceback.StackSummary | None
     _repr: str | None
@@ -61,7 +61,7 @@ class Handle(asyncio.Handle):
         self,
         callback: Callable[..., object],
         args: tuple[Any, ...],
-        loop: BaseLoop,
+        loop: Scheduler,
         context: contextvars.Context | None = None,
     ) -> None:
         self._callback = callback
@@ -130,7 +130,7 @@ class TimerHandle(Handle, asyncio.TimerHandle):
         when: float,
         callback: Callable[..., object],
         args: tuple[Any, ...],
-        loop: BaseLoop,
+        loop: Scheduler,
         context: contextvars.Context | None = None,
     ) -> None:
         # Handle.__init__'s body, written out: call_later is a hot path.

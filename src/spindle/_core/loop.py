@@ -1,24 +1,10 @@
-"""The scheduling loop: spindle's implementation of ``asyncio.AbstractEventLoop`` minus I/O.
+"""``BaseLoop``: spindle's implementation of ``asyncio.AbstractEventLoop``, minus I/O.
 
-Everything a loop does is a callback in one of two queues:
-
-* the **ready queue**, a FIFO deque of handles to run as soon as possible, and
-* the **timer queue** (``timers.TimerQueue``), handles to move to the ready queue at a deadline.
-
-The loop repeats one *pass* until ``stop()`` is called.  A pass, in ``_run_once``:
-
-1. rebuild the timer heap if it is mostly dead timers (``TimerQueue.purge_if_worthwhile``);
-2. compute how long the I/O poll may block: zero when something is ready or the loop is
-   stopping, the time to the earliest timer when there is one, forever otherwise;
-3. ``_poll``: wait for I/O (and the cross-thread wake-up) for at most that long; the I/O layer
-   appends the handles of ready file descriptors to the ready queue;
-4. move every timer whose deadline has come to the ready queue (``TimerQueue.pop_due``);
-5. ``_run_ready``: run the callbacks that were ready *when the pass began* (counted before the
-   first one runs).  Callbacks they schedule wait for the next pass, which polls for I/O first,
-   so a task that keeps rescheduling itself cannot starve I/O or timers.
-
-The I/O layer (``spindle._io.loop.EventLoop``) supplies ``_poll``, ``_wakeup`` and
-``_close_io``; this module knows nothing about file descriptors.
+The scheduler (``scheduler.Scheduler``) runs callbacks and timers; this module adds what a loop
+does with them: futures and tasks (with the task factory), running (``run_forever``,
+``run_until_complete``, ``stop``, ``close``), async generators (their hooks and
+``shutdown_asyncgens``), and threads (``run_in_executor`` and the default executor).
+The I/O layer (``spindle._io``) builds on this class.
 """
 
 from __future__ import annotations
@@ -27,46 +13,26 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
-import logging
-import os
 import sys
 import threading
-import time
-import traceback
 import warnings
 import weakref
-from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator
 from typing import Any, TypeVar, TypeVarTuple, Unpack
 
 from spindle import _compat
 from spindle._core import tasks
-from spindle._core.clock import Clock, MonotonicClock
+from spindle._core.clock import Clock
 from spindle._core.futures import Future, isfuture, wrap_concurrent_future
-from spindle._core.handles import Handle, TimerHandle
-from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue
+from spindle._core.scheduler import _RUNTIME_DIRS, Scheduler, logger
 
 __all__ = ["BaseLoop"]
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
-# Errors that cannot propagate are reported through the "asyncio" logger, the name code
-# written for asyncio already configures; spindle's own explanations use "spindle".
-logger = logging.getLogger("asyncio")
-
-# How many frames coroutines remember about where they were created, in debug mode.
-DEBUG_STACK_DEPTH = 10
-
 # run() gives the default executor this long to finish its work (asyncio's constant).
 EXECUTOR_SHUTDOWN_TIMEOUT = 300.0
-
-
-def _debug_from_environment() -> bool:
-    """Debug mode as asyncio decides it: -X dev, or PYTHONASYNCIODEBUG set and not ignored."""
-    return sys.flags.dev_mode or (
-        not sys.flags.ignore_environment and bool(os.environ.get("PYTHONASYNCIODEBUG"))
-    )
 
 
 def _stop_loop_when_done(fut: Any) -> None:
@@ -76,161 +42,17 @@ def _stop_loop_when_done(fut: Any) -> None:
     fut.get_loop().stop()
 
 
-class BaseLoop(asyncio.AbstractEventLoop):
-    """Callbacks, timers, tasks and the loop's lifecycle."""
-
-    slow_callback_duration: float
+class BaseLoop(Scheduler):
+    """Tasks, the loop's lifecycle, async generators and threads."""
 
     def __init__(self, *, clock: Clock | None = None) -> None:
-        self._clock: Clock = MonotonicClock() if clock is None else clock
-        self._time = self._clock.time
-        self._clock_resolution = (
-            time.get_clock_info("monotonic").resolution
-            if isinstance(self._clock, MonotonicClock)
-            else 0.0
-        )
-        self._ready: deque[Handle] = deque()
-        self._timers = TimerQueue()
-        self._timer_entries = self._timers.entries
-        self._closed = False
-        self._stopping = False
-        self._thread_id: int | None = None
-        self._pass_count = 0
-        self._debug = _debug_from_environment()
-        self.slow_callback_duration = 0.1
+        super().__init__(clock=clock)
         self._track_task_origins = False
-        self._exception_handler: Callable[[Any, dict[str, Any]], object] | None = None
         self._task_factory: Callable[..., Any] | None = None
         self._default_executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._executor_shutdown_called = False
         self._asyncgens: weakref.WeakSet[AsyncGenerator[Any, Any]] = weakref.WeakSet()
         self._asyncgens_shutdown_called = False
-        self._saved_origin_depth: int | None = None
-
-    def __repr__(self) -> str:
-        return (
-            f"<{type(self).__module__}.{type(self).__qualname__} running={self.is_running()} "
-            f"closed={self._closed} debug={self._debug}>"
-        )
-
-    # -- hooks for the I/O layer ---------------------------------------------------------
-
-    def _poll(self, timeout: float | None) -> None:
-        """Wait up to ``timeout`` seconds (None: forever) for I/O; queue the ready handlers."""
-        raise NotImplementedError
-
-    def _wakeup(self) -> None:
-        """Interrupt a ``_poll`` blocked in another thread."""
-        raise NotImplementedError
-
-    def _close_io(self) -> None:
-        """Release the poller and wake-up channel."""
-
-    # -- scheduling callbacks ------------------------------------------------------------
-
-    def _check_closed(self, operation: str) -> None:
-        if self._closed:
-            raise RuntimeError(f"cannot {operation}: the event loop is closed")
-
-    def _check_callback(self, callback: object, method: str) -> None:
-        if tasks.iscoroutine(callback) or tasks.iscoroutinefunction(callback):
-            raise TypeError(f"coroutines cannot be used with {method}()")
-        if not callable(callback):
-            raise TypeError(f"a callable object was expected by {method}(), got {callback!r}")
-
-    def _check_thread(self) -> None:
-        """Debug mode: refuse non-thread-safe calls from a thread that is not the loop's."""
-        if self._thread_id is not None and threading.get_ident() != self._thread_id:
-            raise RuntimeError(
-                "Non-thread-safe operation invoked on an event loop other than the current "
-                "one: use call_soon_threadsafe() from other threads"
-            )
-
-    def _capture_source_traceback(self) -> traceback.StackSummary:
-        """Debug mode: the stack outside spindle where a handle is being created."""
-        frame = sys._getframe(1)
-        while frame.f_back is not None and frame.f_code.co_filename.startswith(_RUNTIME_DIRS):
-            frame = frame.f_back
-        return traceback.extract_stack(frame)
-
-    def call_soon(
-        self,
-        callback: Callable[[Unpack[Ts]], object],
-        *args: *Ts,
-        context: contextvars.Context | None = None,
-    ) -> Handle:
-        """Run ``callback(*args)`` on a coming pass, after what is already ready."""
-        if self._closed or self._debug or not callable(callback):
-            self._check_schedule(callback, "call_soon")
-        handle = Handle(callback, args, self, context)
-        self._ready.append(handle)
-        return handle
-
-    def call_soon_threadsafe(
-        self,
-        callback: Callable[[Unpack[Ts]], object],
-        *args: *Ts,
-        context: contextvars.Context | None = None,
-    ) -> Handle:
-        """``call_soon`` from any thread: also wakes the loop if it is blocked in its poll."""
-        self._check_closed("schedule a callback")
-        self._check_callback(callback, "call_soon_threadsafe")
-        handle = Handle(callback, args, self, context)
-        self._ready.append(handle)  # deque.append is atomic
-        self._wakeup()
-        return handle
-
-    def call_later(
-        self,
-        delay: float,
-        callback: Callable[[Unpack[Ts]], object],
-        *args: *Ts,
-        context: contextvars.Context | None = None,
-    ) -> TimerHandle:
-        """Run ``callback(*args)`` after ``delay`` seconds."""
-        try:
-            when = self._time() + delay
-        except TypeError:
-            raise TypeError(
-                f"call_later() delay must be a number of seconds, not {type(delay).__name__}"
-            ) from None
-        if self._closed or self._debug or not callable(callback):
-            self._check_schedule(callback, "call_later")
-        timer = TimerHandle(when, callback, args, self, context)
-        self._timers.push(timer)
-        return timer
-
-    def call_at(
-        self,
-        when: float,
-        callback: Callable[[Unpack[Ts]], object],
-        *args: *Ts,
-        context: contextvars.Context | None = None,
-    ) -> TimerHandle:
-        """Run ``callback(*args)`` when ``loop.time()`` reaches ``when``."""
-        if not isinstance(when, (int, float)):
-            raise TypeError(f"call_at() when must be a loop time (a number), not {when!r}")
-        if self._closed or self._debug or not callable(callback):
-            self._check_schedule(callback, "call_at")
-        timer = TimerHandle(when, callback, args, self, context)
-        self._timers.push(timer)
-        return timer
-
-    def _check_schedule(self, callback: object, method: str) -> None:
-        """The checks behind scheduling a callback (kept off the hot path by its callers)."""
-        self._check_closed("schedule a callback")
-        if self._debug:
-            self._check_thread()
-            self._check_callback(callback, method)
-        elif not callable(callback):
-            raise TypeError(f"a callable object was expected by {method}(), got {callback!r}")
-
-    def _timer_cancelled(self) -> None:
-        self._timers.note_cancelled()
-
-    def time(self) -> float:
-        """The loop's clock, in seconds."""
-        return self._time()
 
     # -- futures and tasks ---------------------------------------------------------------
 
@@ -271,12 +93,6 @@ class BaseLoop(asyncio.AbstractEventLoop):
         return self._task_factory
 
     # -- running and stopping ------------------------------------------------------------
-
-    def is_running(self) -> bool:
-        return self._thread_id is not None
-
-    def is_closed(self) -> bool:
-        return self._closed
 
     def _check_can_run(self) -> None:
         self._check_closed("run the event loop")
@@ -357,159 +173,6 @@ class BaseLoop(asyncio.AbstractEventLoop):
             _warn(f"unclosed event loop {self!r}", ResourceWarning, source=self)
             if not self.is_running():
                 self.close()
-
-    # -- one pass ------------------------------------------------------------------------
-
-    def _run_once(self) -> None:
-        self._pass_count += 1
-        timers = self._timers
-        if timers.cancelled_count >= PURGE_MIN_CANCELLED:
-            timers.purge_if_worthwhile()
-        # How long may the poll block?  Not at all when work is waiting.
-        if self._ready or self._stopping:
-            timeout: float | None = 0.0
-        elif self._timer_entries:
-            deadline = timers.next_deadline()
-            timeout = None if deadline is None else self._clock.timeout_until(deadline)
-        else:
-            timeout = None
-        self._poll(timeout)
-        if self._timer_entries:
-            timers.pop_due(self._time() + self._clock_resolution, self._ready)
-        if self._debug:
-            self._run_ready_timed(len(self._ready))
-        else:
-            self._run_ready(len(self._ready))
-
-    def _run_ready(self, count: int) -> None:
-        """Run the first ``count`` ready handles (the hot loop: the Handle._run body, inlined)."""
-        popleft = self._ready.popleft
-        while count:
-            count -= 1
-            handle = popleft()
-            if handle._cancelled:
-                continue
-            try:
-                handle._context.run(handle._callback, *handle._args)  # type: ignore[arg-type, misc]
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._report_callback_error(handle, exc)
-        handle = None  # type: ignore[assignment]  # drop the last reference promptly
-
-    def _run_ready_timed(self, count: int) -> None:
-        """Debug mode: like ``_run_ready``, warning about callbacks slower than the limit."""
-        popleft = self._ready.popleft
-        while count:
-            count -= 1
-            handle = popleft()
-            if handle._cancelled:
-                continue
-            started = self._time()
-            handle._run()
-            elapsed = self._time() - started
-            if elapsed >= self.slow_callback_duration:
-                logger.warning(
-                    "Executing %s took %.3f seconds%s",
-                    handle,
-                    elapsed,
-                    _where_scheduled(handle),
-                )
-
-    def _report_callback_error(self, handle: Handle, exc: BaseException) -> None:
-        context: dict[str, Any] = {
-            "message": f"Exception in callback {handle!r}",
-            "exception": exc,
-            "handle": handle,
-        }
-        if handle._source_traceback:
-            context["source_traceback"] = handle._source_traceback
-        self.call_exception_handler(context)
-
-    # -- errors that cannot propagate ----------------------------------------------------
-
-    def get_exception_handler(self) -> Callable[[Any, dict[str, Any]], object] | None:
-        return self._exception_handler
-
-    def set_exception_handler(
-        self, handler: Callable[[Any, dict[str, Any]], object] | None
-    ) -> None:
-        if handler is not None and not callable(handler):
-            raise TypeError(f"A callable object or None is expected, got {handler!r}")
-        self._exception_handler = handler
-
-    def default_exception_handler(self, context: dict[str, Any]) -> None:
-        """Log ``context`` (message, exception with traceback, and every other key)."""
-        message = context.get("message") or "Unhandled exception in event loop"
-        exception = context.get("exception")
-        exc_info: Any = False
-        if exception is not None:
-            exc_info = (type(exception), exception, exception.__traceback__)
-        lines = [str(message)]
-        for key in sorted(context):
-            if key in {"message", "exception"}:
-                continue
-            value = context[key]
-            if key == "source_traceback":
-                text = "".join(traceback.format_list(value)).rstrip()
-                lines.append(f"Object created at (most recent call last):\n{text}")
-            else:
-                lines.append(f"{key}: {value!r}")
-        logger.error("\n".join(lines), exc_info=exc_info)
-
-    def call_exception_handler(self, context: dict[str, Any]) -> None:
-        """Hand ``context`` to the exception handler; never raises (but for exits)."""
-        handler = self._exception_handler
-        if handler is None:
-            try:
-                self.default_exception_handler(context)
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException:
-                logger.error("Exception in default exception handler", exc_info=True)
-            return
-        try:
-            handler(self, context)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            try:
-                self.default_exception_handler(
-                    {
-                        "message": "Unhandled error in exception handler",
-                        "exception": exc,
-                        "context": context,
-                    }
-                )
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException:
-                logger.error(
-                    "Exception in default exception handler while handling an unexpected "
-                    "error in custom exception handler",
-                    exc_info=True,
-                )
-
-    # -- debug mode ----------------------------------------------------------------------
-
-    def get_debug(self) -> bool:
-        return self._debug
-
-    def set_debug(self, enabled: bool) -> None:
-        self._debug = enabled
-        if self.is_running():
-            self.call_soon_threadsafe(self._set_origin_tracking, enabled)
-
-    def _set_origin_tracking(self, enabled: bool) -> None:
-        """In debug mode, coroutines remember where they were created (for warnings)."""
-        if enabled == (self._saved_origin_depth is not None):
-            return
-        if enabled:
-            self._saved_origin_depth = sys.get_coroutine_origin_tracking_depth()
-            sys.set_coroutine_origin_tracking_depth(DEBUG_STACK_DEPTH)
-        else:
-            sys.set_coroutine_origin_tracking_depth(self._saved_origin_depth or 0)
-            self._saved_origin_depth = None
 
     # -- async generators ----------------------------------------------------------------
 
@@ -618,22 +281,10 @@ class BaseLoop(asyncio.AbstractEventLoop):
                 self.call_soon_threadsafe(_settle, finished, True)
 
 
+
 def _settle(fut: asyncio.Future[bool], value: bool) -> None:
     if not fut.done():
         fut.set_result(value)
-
-
-def _where_scheduled(handle: Handle) -> str:
-    if not handle._source_traceback:
-        return ""
-    frame = handle._source_traceback[-1]
-    return f" (scheduled at {frame.filename}:{frame.lineno})"
-
-
-_RUNTIME_DIRS = (
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    os.path.dirname(os.path.abspath(asyncio.__file__)),
-)
 
 
 def _caller_outside_runtime() -> tuple[str, int, str] | None:

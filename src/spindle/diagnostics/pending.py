@@ -32,9 +32,9 @@ __all__ = ["HINT", "PendingTask", "describe_call", "describe_task", "format_pend
 
 HINT = (
     "spindle: hint: a task runs only while the event loop runs, and the loop runs only while\n"
-    "  {main} is waiting in an `await`.  time.sleep() blocks the loop (use `await asyncio.sleep()`),\n"
-    "  and {main} should await its tasks (or create them in `async with asyncio.TaskGroup() as tg:`)\n"
-    "  before it returns."
+    "  {main} is waiting in an `await`.  time.sleep() blocks the loop (use\n"
+    "  `await asyncio.sleep()`), and {main} should await its tasks (or create them in\n"
+    "  `async with asyncio.TaskGroup() as tg:`) before it returns."
 )
 
 _short = reprlib.Repr()
