@@ -8,7 +8,10 @@ pure functions, tested with tables.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import inspect
+import io
 import logging
 import re
 import subprocess
@@ -27,6 +30,7 @@ from spindle import diagnostics, events
 from spindle.diagnostics import settings
 from spindle.diagnostics.frames import FrameKind, Location, classify, read_activity
 from spindle.diagnostics.pending import PendingTask, describe_call, format_pending
+from spindle.diagnostics.timeline import Entry, render
 from spindle.diagnostics.watchdog import Blocked, format_blocked
 from spindle.runners import Runner, run
 from spindle.tasks import create_task, sleep
@@ -160,14 +164,39 @@ def test_an_idle_loop_is_not_reported(reports: Any) -> None:
 def test_steps_shorter_than_the_threshold_are_not_reported(reports: Any) -> None:
     diagnostics.configure(block_threshold=0.2)
 
+    def short_step() -> None:
+        time.sleep(0.07)
+
     async def main() -> None:
         loop = events.get_running_loop()
         for _ in range(4):  # 0.28 s in one pass, but no single step reaches 0.2 s
-            loop.call_soon(time.sleep, 0.07)
+            loop.call_soon(short_step)
         await sleep(0)
 
     run(main())
     assert reports() == []
+
+
+def test_steps_are_told_apart_within_one_pass(reports: Any) -> None:
+    diagnostics.configure(block_threshold=0.1)
+
+    def short_step() -> None:
+        time.sleep(0.03)
+
+    def long_step() -> None:
+        time.sleep(0.3)  # the-long-step
+
+    async def main() -> None:
+        loop = events.get_running_loop()
+        for step in (short_step, short_step, long_step, short_step):
+            loop.call_soon(step)
+        await sleep(0)
+
+    run(main())
+    [message] = [r.getMessage() for r in reports()]
+    assert message.startswith("spindle: callback long_step() blocked the event loop for ")
+    assert 0.2 <= seconds_in(message) <= 0.4
+    assert message.endswith(f" s at {where('the-long-step')}")
 
 
 def watchdog_threads() -> list[threading.Thread]:
@@ -180,6 +209,17 @@ def test_the_watchdog_thread_lives_exactly_as_long_as_the_runner() -> None:
         runner.get_loop()
         assert len(watchdog_threads()) == 1
     assert watchdog_threads() == []
+
+
+def test_a_runner_dropped_without_close_does_not_keep_its_watchdog() -> None:
+    runner = Runner(loop_factory=spindle.new_event_loop)
+    runner.get_loop()
+    [thread] = watchdog_threads()
+    with pytest.warns(ResourceWarning, match="unclosed event loop"):
+        del runner
+        gc.collect()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
 
 
 def test_no_watchdog_when_diagnostics_are_off() -> None:
@@ -314,11 +354,17 @@ def test_pending_tasks_are_reported_on_any_loop(
     assert f"waiting at {REL}:{line_of('say-after-waits')}" in message
 
 
+SPINDLE_SLEEP = inspect.getfile(sleep)
 PENDING_TABLE = [
     (
         [PendingTask("Task-2", "work()", None, None)],
         "spindle: main() returned while 1 task was still pending; it was cancelled:\n"
         "  Task-2 work(): never started",
+    ),
+    (
+        [PendingTask("Task-3", "sleep(delay=5)", None, Location(SPINDLE_SLEEP, 9, "sleep"))],
+        "spindle: main() returned while 1 task was still pending; it was cancelled:\n"
+        "  Task-3 sleep(delay=5): waiting in sleep()",
     ),
     (
         [
@@ -365,6 +411,75 @@ def test_a_call_is_described_with_its_arguments() -> None:
 )
 def test_blocked_report_text(blocked: Blocked, expected: str) -> None:
     assert format_blocked(blocked) == expected
+
+
+# -- the timeline --------------------------------------------------------------------------
+
+
+def test_the_timeline_is_written_when_the_runner_closes(tmp_path: Path) -> None:
+    path = tmp_path / "timeline.txt"
+    diagnostics.configure(timeline=path)
+
+    async def main() -> None:
+        hello = create_task(say_after(1, "hello"))
+        create_task(sleep(5))
+        with contextlib.redirect_stdout(io.StringIO()):
+            await hello
+
+    run(main(), loop_factory=virtual_loop)
+    rows = [line.split() for line in path.read_text().splitlines()]
+    assert rows[0] == ["task", "coroutine", "created", "started", "finished", "outcome"]
+    assert [row[-5:-1] for row in rows[1:]] == [
+        ["0.000", "0.000", "1.000", "returned"],  # main()
+        ["0.000", "0.000", "1.000", "returned"],  # say_after(1, "hello")
+        ["0.000", "0.000", "1.000", "cancelled"],  # sleep(5), cancelled when main() returned
+    ]
+    # The runner's own shutdown tasks are not the program's: they are left out.
+    assert len(rows) == 4
+
+
+def test_the_timeline_recorder_gives_the_task_factory_back(tmp_path: Path) -> None:
+    diagnostics.configure(timeline=tmp_path / "timeline.txt")
+    with Runner(loop_factory=virtual_loop) as runner:
+        runner.get_loop().set_task_factory(None)
+        runner.run(sleep(0))
+        assert runner.get_loop().get_task_factory() is None
+
+
+FULL = "|" + "#" * 40 + "|"
+TIMELINE_TABLE = [
+    (
+        [Entry("Task-1", "main()", 0.0, 0.0, 2.0, "returned")],
+        ["Task-1  main()       0.000    0.000     2.000  returned  " + FULL],
+    ),
+    (
+        [
+            Entry("Task-1", "main()", 0.0, 0.0, 2.0, "returned"),
+            Entry("Task-2", "late()", 1.0, None, None, "pending"),
+            Entry("Task-3", "quick()", 0.5, 1.0, 1.0, "cancelled"),
+        ],
+        [
+            "Task-1  main()       0.000    0.000     2.000  returned   " + FULL,
+            "Task-2  late()       1.000        -         -  pending    |"
+            + " " * 20
+            + "." * 20  # created, never started
+            + "|",
+            "Task-3  quick()      0.500    1.000     1.000  cancelled  |"
+            + " " * 10
+            + "." * 10
+            + "#"  # finished as it started: one column still shows it ran
+            + " " * 19
+            + "|",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("entries", "expected"), TIMELINE_TABLE)
+def test_timeline_text(entries: list[Entry], expected: list[str]) -> None:
+    lines = render(entries).splitlines()
+    assert lines[0].split() == ["task", "coroutine", "created", "started", "finished", "outcome"]
+    assert lines[1:] == expected
 
 
 # -- settings ------------------------------------------------------------------------------

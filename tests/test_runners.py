@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from spindle import diagnostics, events
-from spindle.runners import NotACoroutineError, Runner, RunnerState, run
+from spindle.runners import (
+    NotACoroutineError,
+    Runner,
+    RunnerState,
+    _hook_factories,
+    add_runner_hooks,
+    run,
+)
 from spindle.tasks import create_task, sleep
 
 
@@ -258,6 +265,49 @@ def test_runner_works_in_a_thread_other_than_main(any_loop: asyncio.AbstractEven
     thread.start()
     thread.join()
     assert results == [42]
+
+
+class HookRecorder:
+    """Runner hooks that note every call, in order."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.calls: list[str] = [f"start {type(loop).__module__.split('.')[0]}"]
+
+    def main_finished(self) -> None:
+        self.calls.append("main_finished")
+
+    def closing(self, main_qualname: str | None, leftover: set[Any]) -> None:
+        self.calls.append(f"closing {main_qualname} {sorted(t.get_name() for t in leftover)}")
+
+    def closed(self) -> None:
+        self.calls.append("closed")
+
+
+def test_runner_hooks_hear_of_each_moment_of_the_runner(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    recorders: list[HookRecorder] = []
+
+    def factory(loop: asyncio.AbstractEventLoop) -> HookRecorder:
+        recorders.append(HookRecorder(loop))
+        return recorders[-1]
+
+    async def main() -> None:
+        create_task(sleep(3600), name="left-behind")
+        await sleep(0)
+
+    add_runner_hooks(factory)
+    try:
+        run(main(), loop_factory=factory_of(any_loop))
+    finally:
+        _hook_factories.remove(factory)
+    [recorder] = recorders
+    assert recorder.calls == [
+        f"start {type(any_loop).__module__.split('.')[0]}",
+        "main_finished",
+        "closing test_runner_hooks_hear_of_each_moment_of_the_runner.<locals>.main ['left-behind']",
+        "closed",
+    ]
 
 
 # -- Ctrl-C --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from spindle._core.tasks import eager_task_factory
 from spindle.exceptions import CancelledError
 from spindle.taskgroups import TaskGroup
 from spindle.tasks import create_task, current_task, sleep
@@ -426,3 +427,49 @@ def test_cancel_keeps_the_errors_of_the_tasks(any_loop: Loop) -> None:
         assert cancel_count() == 0
 
     run(any_loop, main())
+
+
+# eager tasks (a task factory that runs the first step inside create_task)
+
+
+async def fail_at_once() -> None:
+    raise ValueError("at once")
+
+
+def test_an_eager_task_failing_at_once_lets_create_task_return_first(any_loop: Loop) -> None:
+    events: list[str] = []
+
+    async def main() -> None:
+        with pytest.raises(ExceptionGroup) as raised:
+            async with TaskGroup() as tg:
+                task = tg.create_task(fail_at_once())
+                events.append(f"create_task returned a task done={task.done()}")
+                await until_cancelled(events, "body")
+        assert [type(e) for e in raised.value.exceptions] == [ValueError]
+        assert cancel_count() == 0
+
+    any_loop.set_task_factory(eager_task_factory)
+    run(any_loop, main())
+    assert events == ["create_task returned a task done=True", "body cancelled"]
+
+
+def test_an_eager_task_may_cancel_its_group_while_being_created(any_loop: Loop) -> None:
+    events: list[str] = []
+
+    async def main() -> None:
+        async with TaskGroup() as tg:
+
+            async def stopper() -> None:
+                tg.cancel()
+                events.append("stopper ran")
+
+            tg.create_task(stopper())
+            refused = sleep(1)
+            with pytest.raises(RuntimeError, match="is shutting down"):
+                tg.create_task(refused)
+            await until_cancelled(events, "body")
+        events.append("exited normally")
+
+    any_loop.set_task_factory(eager_task_factory)
+    run(any_loop, main())
+    assert events == ["stopper ran", "body cancelled", "exited normally"]

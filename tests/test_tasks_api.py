@@ -438,6 +438,17 @@ def test_wait_for_returns_the_result_in_time(any_loop: Loop) -> None:
     assert run(any_loop, wait_for(sleep(0.01, "none"), None)) == "none"
 
 
+def test_wait_for_runs_a_coroutine_in_the_calling_task(any_loop: Loop) -> None:
+    # 3.12 semantics: no task is created for a coroutine (3.11 wrapped it in one).
+    async def which_task() -> asyncio.Task[Any] | None:
+        return tasks.current_task()
+
+    async def main() -> bool:
+        return await wait_for(which_task(), 10) is tasks.current_task()
+
+    assert run(any_loop, main()) is True
+
+
 def test_wait_for_timeout_cancels_the_work_and_raises_timeout_error(vloop: Loop) -> None:
     events: list[str] = []
 
@@ -585,11 +596,15 @@ def test_as_completed_reports_exceptions_when_awaited(any_loop: Loop) -> None:
     run(any_loop, main())
 
 
-def test_as_completed_rejects_a_single_awaitable(any_loop: Loop) -> None:
+def test_as_completed_rejects_a_single_awaitable_when_iterated(any_loop: Loop) -> None:
     async def main() -> None:
         fut = any_loop.create_future()
+        # Like 3.11's generator, the check runs at the first iteration (3.13 accepts both).
+        iterator = as_completed(fut)
         with pytest.raises(TypeError, match="iterable of awaitables"):
-            as_completed(fut)
+            next(iterator)
+        with pytest.raises(TypeError, match="iterable of awaitables"):
+            await anext(as_completed(fut))
 
     run(any_loop, main())
 

@@ -177,7 +177,7 @@ def test_a_cancellation_racing_the_deadline_wins(vloop: Loop) -> None:
 
     async def main() -> None:
         task = create_task(body())
-        # Fires in the same pass as the deadline, just after it.
+        # Fires in the same pass as the deadline (scheduled first, so it runs first).
         vloop.call_at(1, task.cancel)
         with pytest.raises(CancelledError):
             await task

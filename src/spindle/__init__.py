@@ -32,8 +32,26 @@ from spindle.exceptions import (
 )
 from spindle.locks import Barrier, BoundedSemaphore, Condition, Event, Lock, Semaphore
 from spindle.queues import LifoQueue, PriorityQueue, Queue
+from spindle.taskgroups import TaskGroup
+from spindle.tasks import (
+    ALL_COMPLETED,
+    FIRST_COMPLETED,
+    FIRST_EXCEPTION,
+    as_completed,
+    create_task,
+    gather,
+    shield,
+    sleep,
+    wait,
+    wait_for,
+)
+from spindle.threads import run_coroutine_threadsafe, to_thread, wrap_future
+from spindle.timeouts import Timeout, timeout, timeout_at
 
 __all__ = [
+    "ALL_COMPLETED",
+    "FIRST_COMPLETED",
+    "FIRST_EXCEPTION",
     "Barrier",
     "BoundedSemaphore",
     "BrokenBarrierError",
@@ -56,19 +74,33 @@ __all__ = [
     "Semaphore",
     "SendfileNotAvailableError",
     "Task",
+    "TaskGroup",
+    "Timeout",
     "TimeoutError",
     "TimerHandle",
     "all_tasks",
+    "as_completed",
     "create_eager_task_factory",
+    "create_task",
     "current_task",
     "eager_task_factory",
     "ensure_future",
+    "gather",
     "get_event_loop",
     "get_running_loop",
     "iscoroutine",
     "iscoroutinefunction",
     "isfuture",
     "new_event_loop",
+    "run_coroutine_threadsafe",
     "set_event_loop",
+    "shield",
+    "sleep",
+    "timeout",
+    "timeout_at",
+    "to_thread",
+    "wait",
+    "wait_for",
     "wrap_concurrent_future",
+    "wrap_future",
 ]

@@ -51,7 +51,8 @@ def get_event_loop() -> asyncio.AbstractEventLoop:
     loop = current.running_loop() or current.thread_loop()
     if loop is not None:
         return loop
-    if threading.current_thread() is not threading.main_thread():
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if current.thread_chose_its_loop() or not in_main_thread:
         raise RuntimeError(
             f"There is no current event loop in thread {threading.current_thread().name!r}."
         )

@@ -11,8 +11,10 @@ and ``async with`` exits run, and ``run()`` then raises KeyboardInterrupt; a sec
 raises KeyboardInterrupt at once.  Only the main thread can receive signals, and the runner
 only takes SIGINT over when nobody else has (the handler is still Python's default).
 
-The runner is also where spindle's diagnostics plug in (``spindle.diagnostics.session``): they
-watch the loop while it runs and explain the tasks that ``main()`` left behind.
+The runner is also where the tools around spindle plug in.  ``spindle.diagnostics`` sits in a
+layer above this one, so the runner cannot call it; instead it offers hooks (``RunnerHooks``),
+and diagnostics registers a factory for them with ``add_runner_hooks`` when it is imported
+(``import spindle`` imports it).  With no hooks registered, a runner does nothing extra.
 """
 
 from __future__ import annotations
@@ -25,15 +27,14 @@ import signal
 import threading
 import types
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from spindle import events
 from spindle._core.current import running_loop
 from spindle._core.tasks import all_tasks, iscoroutine
-from spindle.diagnostics.session import Session
 from spindle.exceptions import CancelledError
 
-__all__ = ["Runner", "run"]
+__all__ = ["Runner", "run"]  # what spindle exports; the hooks API is for spindle.diagnostics
 
 T = TypeVar("T")
 
@@ -45,6 +46,32 @@ class RunnerState(enum.Enum):
     CREATED = "created"
     INITIALIZED = "initialized"
     CLOSED = "closed"
+
+
+class RunnerHooks(Protocol):
+    """What a runner tells the tools watching it, at three moments of its life."""
+
+    def main_finished(self) -> None:
+        """``run_until_complete`` returned (or raised): the loop has stopped."""
+
+    def closing(self, main_qualname: str | None, leftover: set[asyncio.Task[Any]]) -> None:
+        """``close()`` is about to cancel ``leftover`` and shut down.
+
+        ``main_qualname`` names the last main coroutine if it returned, else it is None.
+        """
+
+    def closed(self) -> None:
+        """The shutdown is over; the loop is about to be closed."""
+
+
+# Each is called with every runner's new loop; it returns hooks for that loop, or None.
+_hook_factories: list[Callable[[asyncio.AbstractEventLoop], RunnerHooks | None]] = []
+
+
+def add_runner_hooks(factory: Callable[[asyncio.AbstractEventLoop], RunnerHooks | None]) -> None:
+    """Have every runner created from now on ask ``factory`` for hooks for its loop."""
+    if factory not in _hook_factories:
+        _hook_factories.append(factory)
 
 
 class NotACoroutineError(TypeError, ValueError):
@@ -89,7 +116,7 @@ class Runner:
         self._context: contextvars.Context | None = None
         self._interrupt_count = 0
         self._set_event_loop = False
-        self._diagnostics: Session | None = None
+        self._hooks: list[RunnerHooks] = []
         # The __qualname__ of the last main coroutine, once it has returned.
         self._main_returned: str | None = None
 
@@ -128,8 +155,8 @@ class Runner:
             raise
         finally:
             restore_sigint()
-            if self._diagnostics is not None:
-                self._diagnostics.main_finished()
+            for hooks in self._hooks:
+                hooks.main_finished()
         self._main_returned = getattr(coro, "__qualname__", "main")
         return result
 
@@ -139,13 +166,16 @@ class Runner:
             return
         loop = self._lazy_init()
         try:
-            self._cancel_leftover_tasks(loop)
+            leftover = all_tasks(loop)
+            for hooks in self._hooks:
+                hooks.closing(self._main_returned, leftover)
+            _cancel_tasks(loop, leftover)
             loop.run_until_complete(loop.shutdown_asyncgens())
             _shutdown_default_executor(loop)
         finally:
             try:
-                if self._diagnostics is not None:
-                    self._diagnostics.close()
+                for hooks in self._hooks:
+                    hooks.closed()
             finally:
                 if self._set_event_loop:
                     events.set_event_loop(None)
@@ -173,28 +203,9 @@ class Runner:
             loop.set_debug(self._debug)
         self._loop = loop
         self._context = contextvars.copy_context()
-        self._diagnostics = Session.start(loop)
+        self._hooks = [h for factory in _hook_factories if (h := factory(loop)) is not None]
         self._state = RunnerState.INITIALIZED
         return loop
-
-    def _cancel_leftover_tasks(self, loop: asyncio.AbstractEventLoop) -> None:
-        leftover = all_tasks(loop)
-        if not leftover:
-            return
-        if self._diagnostics is not None and self._main_returned is not None:
-            self._diagnostics.tasks_left_behind(self._main_returned, leftover)
-        for task in leftover:
-            task.cancel()
-        loop.run_until_complete(_all_done(loop, leftover))
-        for task in leftover:
-            if not task.cancelled() and task.exception() is not None:
-                loop.call_exception_handler(
-                    {
-                        "message": "unhandled exception during spindle.run() shutdown",
-                        "exception": task.exception(),
-                        "task": task,
-                    }
-                )
 
     def _take_over_sigint(
         self, loop: asyncio.AbstractEventLoop, main_task: asyncio.Task[Any]
@@ -228,6 +239,24 @@ class Runner:
 
 def _nothing() -> None:
     pass
+
+
+def _cancel_tasks(loop: asyncio.AbstractEventLoop, tasks: set[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks``, wait for them, report the exceptions they end with."""
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(_all_done(loop, tasks))
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            loop.call_exception_handler(
+                {
+                    "message": "unhandled exception during spindle.run() shutdown",
+                    "exception": task.exception(),
+                    "task": task,
+                }
+            )
 
 
 def _all_done(

@@ -11,13 +11,14 @@ Three decisions keep it linear-time however the bytes are chunked:
   O(1) and deletes from its front by moving a start offset, so ``extend`` + ``del buf[:n]``
   never copies the whole buffer per read.  Nothing fancier (a deque of chunks) is needed, and
   ``_buffer`` stays a plain bytearray.
-* **A waiter says how much it needs.**  ``readexactly(n)`` waits with ``_wanted = n``, and
-  ``feed_data`` wakes it only once ``n`` bytes are there (or at EOF or error).  asyncio wakes
-  the reader on every chunk; a 1 MiB read arriving in 4 KiB chunks costs it 256 task steps,
-  and spindle one.
-* **A search remembers where it stopped.**  ``readuntil`` scans only the bytes that arrived
-  since its last look (keeping back ``len(separator) - 1`` bytes, where a separator may be
-  split across chunks), so a long line arriving in small pieces is scanned once.
+* **A waiter says what it needs.**  ``readexactly(n)`` waits for ``n`` bytes, ``readuntil``
+  for one of its separators (or for the limit to be overrun), and ``feed_data`` wakes it only
+  when that has arrived (or at EOF or error).  asyncio wakes the reader on every chunk; a
+  1 MiB read, or a long line, arriving in 4 KiB chunks costs it 256 task steps, spindle one.
+* **A search remembers where it stopped.**  Both ``feed_data`` (deciding whether to wake
+  ``readuntil``) and ``readuntil`` itself scan only the bytes that arrived since the last look,
+  keeping back ``len(separator) - 1`` bytes where a separator may be split across chunks, so
+  every byte is searched at most twice however it is chunked.
 
 Flow control: past ``2 * limit`` buffered bytes the reader pauses its transport, and resumes it
 once a read brings the buffer down to ``limit``.  It never pauses while a waiter is still short
@@ -80,7 +81,9 @@ class StreamReader:
 
     _source_traceback: traceback.StackSummary | None = None
 
-    def __init__(self, limit: int = DEFAULT_LIMIT, loop: asyncio.AbstractEventLoop | None = None):
+    def __init__(
+        self, limit: int = DEFAULT_LIMIT, loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
         if limit <= 0:
             raise ValueError("Limit cannot be <= 0")
         self._limit = limit
@@ -88,8 +91,11 @@ class StreamReader:
         self._buffer = bytearray()
         self._eof = False
         self._waiter: asyncio.Future[None] | None = None
-        # How many buffered bytes the waiter needs before waking it is worthwhile.
+        # What the waiter needs before waking it is worthwhile: this many buffered bytes and,
+        # for readuntil, one of these separators at or after _scan_from (or a limit overrun).
         self._wanted = 0
+        self._awaited_separators: Sequence[Bytes] = ()
+        self._scan_from = 0
         self._exception: BaseException | None = None
         self._transport: asyncio.BaseTransport | None = None
         self._paused = False
@@ -131,7 +137,7 @@ class StreamReader:
         self._buffer.extend(data)
         waiter = self._waiter
         if waiter is not None:
-            if len(self._buffer) < self._wanted and not waiter.done():
+            if not waiter.done() and not self._waiter_satisfied():
                 return  # the reader needs more: neither wake it nor pause the transport
             self._wake_waiter()
         if self._transport is not None and not self._paused and len(self._buffer) > 2 * self._limit:
@@ -236,7 +242,7 @@ class StreamReader:
                 partial = bytes(self._buffer)
                 self._buffer.clear()
                 raise IncompleteReadError(partial, None)
-            await self._wait_for_data("readuntil", len(self._buffer) + 1)
+            await self._wait_for_data("readuntil", len(self._buffer) + 1, separators, offset)
         start, end = match
         if start > self._limit:
             raise LimitOverrunError("Separator is found, but chunk is longer than limit", start)
@@ -278,8 +284,15 @@ class StreamReader:
         self._maybe_resume_transport()
         return data
 
-    async def _wait_for_data(self, func_name: str, wanted: int) -> None:
-        """Wait until ``wanted`` bytes are buffered, or EOF, or an error."""
+    async def _wait_for_data(
+        self,
+        func_name: str,
+        wanted: int,
+        separators: Sequence[Bytes] = (),
+        scan_from: int = 0,
+    ) -> None:
+        """Wait until ``wanted`` bytes are buffered (and one of ``separators``, if given, may
+        be complete), or EOF, or an error."""
         if self._waiter is not None:
             raise RuntimeError(
                 f"{func_name}() called while another coroutine is already waiting for incoming data"
@@ -291,11 +304,26 @@ class StreamReader:
             self._paused = False
             self._reading_transport().resume_reading()
         self._wanted = wanted
+        self._awaited_separators = separators
+        self._scan_from = scan_from
         self._waiter = self._loop.create_future()
         try:
             await self._waiter
         finally:
             self._waiter = None
+
+    def _waiter_satisfied(self) -> bool:
+        """Whether the buffer now holds what the waiting read asked for."""
+        if len(self._buffer) < self._wanted:
+            return False
+        separators = self._awaited_separators
+        if not separators:
+            return True
+        if find_separator(self._buffer, separators, self._scan_from) is not None:
+            return True
+        # The same arithmetic as readuntil's: wake it exactly when it would see an overrun.
+        self._scan_from = max(self._scan_from, len(self._buffer) + 1 - len(separators[-1]))
+        return self._scan_from > self._limit
 
     def _wake_waiter(self) -> None:
         waiter = self._waiter

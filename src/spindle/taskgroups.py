@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
+import contextvars
 import enum
+import types
 from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
@@ -55,7 +57,7 @@ def _is_base_error(exc: BaseException) -> bool:
 
 def _close(coro: object) -> None:
     """Close a coroutine the group refuses to run (spares a "never awaited" warning)."""
-    if isinstance(coro, collections.abc.Coroutine):
+    if isinstance(coro, (collections.abc.Coroutine, types.GeneratorType)):
         coro.close()
 
 
@@ -121,7 +123,11 @@ class TaskGroup:
             exc = None
 
     def create_task(
-        self, coro: Coroutine[Any, Any, _T], *, name: str | None = None, context: Any = None
+        self,
+        coro: Coroutine[Any, Any, _T],
+        *,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
     ) -> asyncio.Task[_T]:
         """Create a task in this group (like ``asyncio.create_task``) and return it."""
         if self._state is GroupState.CREATED:

@@ -14,18 +14,18 @@ that each need their own bookkeeping.  They are kept short and independent of on
 from __future__ import annotations
 
 import asyncio
-import collections.abc
 import concurrent.futures
+import contextvars
 import inspect
 import math
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
-from typing import Any, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
 from spindle import events, timeouts
 from spindle._core.futures import Future, isfuture, set_result_unless_cancelled
-from spindle._core.tasks import Task, all_tasks, current_task, ensure_future
+from spindle._core.tasks import Task, all_tasks, current_task, ensure_future, iscoroutine
 from spindle.exceptions import CancelledError
 from spindle.threads import run_coroutine_threadsafe
 
@@ -88,13 +88,16 @@ async def sleep(delay: float, result: Any = None) -> Any:
 
 
 def create_task(
-    coro: Coroutine[Any, Any, _T], *, name: str | None = None, context: Any = None
+    coro: Coroutine[Any, Any, _T],
+    *,
+    name: str | None = None,
+    context: contextvars.Context | None = None,
 ) -> asyncio.Task[_T]:
     """Wrap ``coro`` in a task of the running loop and schedule it."""
     try:
         loop = events.get_running_loop()
     except RuntimeError:
-        if isinstance(coro, collections.abc.Coroutine):
+        if iscoroutine(coro):
             coro.close()  # it will never run: spare the caller a "never awaited" warning
         raise
     if context is None:
@@ -144,9 +147,9 @@ class _GatheringFuture(Future[list[Any]]):
 def _validate_awaitables(aws: tuple[object, ...]) -> None:
     """Refuse the whole call before any task is created; close the coroutines refused."""
     for aw in aws:
-        if not (isfuture(aw) or inspect.isawaitable(aw)):
+        if not (isfuture(aw) or iscoroutine(aw) or inspect.isawaitable(aw)):
             for other in aws:
-                if isinstance(other, collections.abc.Coroutine):
+                if isinstance(other, (Coroutine, types.GeneratorType)):
                     other.close()
             raise TypeError(
                 f"cannot gather {type(aw).__name__!r} object: "
@@ -249,14 +252,14 @@ async def wait(
     Bare coroutines are refused with TypeError (asyncio removed their implicit wrapping in
     3.11, so 3.11 and 3.12 agree: wrap them in tasks first).
     """
-    if isfuture(aws) or isinstance(aws, collections.abc.Coroutine):
+    if isfuture(aws) or iscoroutine(aws):
         raise TypeError(f"cannot wait: expected a list of futures, not {type(aws).__name__}")
     if return_when not in (FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED):
         raise ValueError(f"cannot wait: invalid return_when value: {return_when}")
     futures = set(aws)
     if not futures:
         raise ValueError("cannot wait: the set of tasks/futures is empty")
-    if any(isinstance(f, collections.abc.Coroutine) for f in futures):
+    if any(iscoroutine(f) for f in futures):
         raise TypeError(
             "cannot wait for a coroutine: passing coroutines is forbidden, "
             "wrap them in tasks explicitly"
@@ -307,9 +310,10 @@ async def _wait_until(
 async def wait_for(aw: Awaitable[_T], timeout: float | None) -> _T:
     """Await ``aw``; cancel it and raise TimeoutError if it takes longer than ``timeout``.
 
-    3.12 semantics: the wait runs inside ``timeouts.timeout``, so a result that arrives at the
-    same moment as a cancellation is returned, not lost, and a task that suppresses the
-    cancellation and returns a value has that value returned.
+    3.12 semantics: a coroutine runs in the calling task, inside ``timeouts.timeout``.  So a
+    task that suppresses the cancellation and returns a value has that value returned (not
+    lost), and a cancellation from outside that races the deadline stays a CancelledError:
+    it is neither swallowed nor turned into TimeoutError (3.11's wait_for did both).
     """
     if timeout is not None and timeout <= 0:
         # Already expired: do not even start a coroutine that has not started.
@@ -345,51 +349,73 @@ async def _cancel_and_wait(fut: asyncio.Future[Any]) -> None:
 # -- as_completed and shield -----------------------------------------------------------
 
 
-class _AsCompleted:
+class _AsCompleted(Generic[_T]):
     """The iterator ``as_completed`` returns.
 
     As a plain iterator (any Python) it yields coroutines, each returning the outcome of the
     next future to finish.  As an async iterator (3.13) it yields the finished futures
     themselves.  Finished futures wait in a FIFO until a consumer takes them; None in it
     means the timeout expired.
+
+    The work starts at the first iteration, as with 3.11's generator (3.13 starts it in the
+    call, and its tests accept either), so bad arguments raise there too.
     """
 
-    def __init__(self, aws: Iterable[Awaitable[Any]], timeout: float | None) -> None:
-        loop = events.get_event_loop()
-        self._loop = loop
-        self._todo: set[asyncio.Future[Any]] = {ensure_future(aw, loop=loop) for aw in set(aws)}
-        self._left = len(self._todo)
-        self._finished: deque[asyncio.Future[Any] | None] = deque()
+    def __init__(self, aws: Iterable[Awaitable[_T]], timeout: float | None) -> None:
+        self._aws: Iterable[Awaitable[_T]] | None = aws  # None once started
+        self._timeout = timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._todo: set[asyncio.Future[_T]] = set()
+        self._left = 0
+        self._finished: deque[asyncio.Future[_T] | None] = deque()
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._timer: asyncio.TimerHandle | None = None
+
+    def _start(self) -> None:
+        aws = self._aws
+        if aws is None:
+            return
+        if inspect.isawaitable(aws):
+            raise TypeError(
+                f"cannot iterate over {type(aws).__name__}: as_completed() expects an "
+                "iterable of awaitables"
+            )
+        loop = events.get_event_loop()
+        self._aws = None
+        self._loop = loop
+        self._todo = {ensure_future(aw, loop=loop) for aw in set(aws)}
+        self._left = len(self._todo)
         for fut in self._todo:
             fut.add_done_callback(self._on_done)
-        if self._todo and timeout is not None:
-            self._timer = loop.call_later(timeout, self._on_timeout)
+        if self._todo and self._timeout is not None:
+            self._timer = loop.call_later(self._timeout, self._on_timeout)
 
-    def __iter__(self) -> _AsCompleted:
+    def __iter__(self) -> _AsCompleted[_T]:
         return self
 
-    def __next__(self) -> Coroutine[Any, Any, Any]:
+    def __next__(self) -> Coroutine[Any, Any, _T]:
+        self._start()
         if not self._left:
             raise StopIteration
         self._left -= 1
         return self._next_result()
 
-    def __aiter__(self) -> _AsCompleted:
+    def __aiter__(self) -> _AsCompleted[_T]:
         return self
 
-    async def __anext__(self) -> asyncio.Future[Any]:
+    async def __anext__(self) -> asyncio.Future[_T]:
+        self._start()
         if not self._left:
             raise StopAsyncIteration
         self._left -= 1
         return await self._next_finished()
 
-    async def _next_result(self) -> Any:
+    async def _next_result(self) -> _T:
         return (await self._next_finished()).result()
 
-    async def _next_finished(self) -> asyncio.Future[Any]:
+    async def _next_finished(self) -> asyncio.Future[_T]:
         while not self._finished:
+            assert self._loop is not None  # set by _start()
             waiter: asyncio.Future[None] = self._loop.create_future()
             self._waiters.append(waiter)
             try:
@@ -412,7 +438,7 @@ class _AsCompleted:
                 waiter.set_result(None)
                 return
 
-    def _on_done(self, fut: asyncio.Future[Any]) -> None:
+    def _on_done(self, fut: asyncio.Future[_T]) -> None:
         if not self._todo:
             return  # the timeout came first
         self._todo.remove(fut)
@@ -429,18 +455,13 @@ class _AsCompleted:
         self._todo.clear()
 
 
-def as_completed(aws: Iterable[Awaitable[_T]], *, timeout: float | None = None) -> Any:
+def as_completed(aws: Iterable[Awaitable[_T]], *, timeout: float | None = None) -> _AsCompleted[_T]:
     """Iterate over ``aws`` in the order they finish.
 
     ``for next_done in as_completed(aws): result = await next_done`` works everywhere;
     ``async for fut in as_completed(aws)`` (3.13) yields the finished futures themselves.
     A TimeoutError is raised when ``timeout`` expires before all are done.
     """
-    if inspect.isawaitable(aws):
-        raise TypeError(
-            f"cannot iterate over {type(aws).__name__}: as_completed() expects an iterable "
-            "of awaitables"
-        )
     return _AsCompleted(aws, timeout)
 
 

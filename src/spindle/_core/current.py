@@ -13,12 +13,22 @@ import threading
 
 from spindle import _compat
 
-__all__ = ["current_loop", "get_running_loop", "running_loop", "set_thread_loop", "thread_loop"]
+__all__ = [
+    "current_loop",
+    "get_running_loop",
+    "running_loop",
+    "set_thread_loop",
+    "thread_chose_its_loop",
+    "thread_loop",
+]
 
 
 class _ThreadLoops(threading.local):
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
+        # set_event_loop() was called in this thread (even with None): as in asyncio, a
+        # thread that chose "no loop" does not get one created behind its back.
+        self.chosen = False
 
 
 _thread_loops = _ThreadLoops()
@@ -45,6 +55,12 @@ def thread_loop() -> asyncio.AbstractEventLoop | None:
 
 def set_thread_loop(loop: asyncio.AbstractEventLoop | None) -> None:
     _thread_loops.loop = loop
+    _thread_loops.chosen = True
+
+
+def thread_chose_its_loop() -> bool:
+    """Whether ``set_event_loop`` was called in this thread."""
+    return _thread_loops.chosen
 
 
 def current_loop(purpose: str) -> asyncio.AbstractEventLoop:
@@ -52,7 +68,7 @@ def current_loop(purpose: str) -> asyncio.AbstractEventLoop:
     loop = running_loop() or _thread_loops.loop
     if loop is None:
         raise RuntimeError(
-            f"{purpose} needs an event loop: call it from a coroutine running on a loop, "
-            "or pass loop= explicitly"
+            f"{purpose} needs an event loop, and there is no current event loop: call it "
+            "from a coroutine running on a loop, or pass loop= explicitly"
         )
     return loop

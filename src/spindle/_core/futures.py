@@ -284,6 +284,15 @@ def set_result_unless_cancelled(fut: Any, result: object) -> None:
         fut.set_result(result)
 
 
+def _as_asyncio_exception(exc: BaseException) -> BaseException:
+    """concurrent.futures' CancelledError / InvalidStateError as asyncio's own classes."""
+    if type(exc) is concurrent.futures.CancelledError:
+        return CancelledError(*exc.args).with_traceback(exc.__traceback__)
+    if type(exc) is concurrent.futures.InvalidStateError:
+        return InvalidStateError(*exc.args).with_traceback(exc.__traceback__)
+    return exc
+
+
 def _copy_outcome(source: concurrent.futures.Future[Any], dest: Any) -> None:
     """Give ``dest`` (a loop future) the outcome of the finished ``source``."""
     if dest.done():
@@ -293,7 +302,7 @@ def _copy_outcome(source: concurrent.futures.Future[Any], dest: Any) -> None:
         return
     exc = source.exception()
     if exc is not None:
-        dest.set_exception(exc)
+        dest.set_exception(_as_asyncio_exception(exc))
     else:
         dest.set_result(source.result())
 

@@ -26,9 +26,11 @@ that reaps it when it exits, so no zombie outlives its usefulness.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
+import subprocess
 import threading
 from collections.abc import Callable
 
@@ -39,41 +41,49 @@ __all__ = ["ChildWatcher", "PidfdWatcher", "ThreadWatcher", "new_child_watcher"]
 logger = logging.getLogger("asyncio")
 
 ExitCallback = Callable[[int], object]
+Popen = subprocess.Popen[bytes]
 
 # Reported when someone else reaped our child and its status is lost (asyncio's choice).
 UNKNOWN_RETURNCODE = 255
 
 
-def reap(pid: int, *, block: bool) -> int | None:
-    """Reap ``pid``: its return code (negative: killed by that signal), None if still running."""
+def reap(popen: Popen, *, block: bool) -> int | None:
+    """Reap the child: its return code (negative: killed by that signal), None if running.
+
+    The code is also stored in ``popen.returncode``, so that ``Popen`` neither waits for a
+    child that is gone nor warns that it is "still running".
+    """
     try:
-        found, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+        found, status = os.waitpid(popen.pid, 0 if block else os.WNOHANG)
     except ChildProcessError:
         logger.warning(
             "child process pid %d exit status already read: will report returncode %d",
-            pid,
+            popen.pid,
             UNKNOWN_RETURNCODE,
         )
-        return UNKNOWN_RETURNCODE
-    if found == 0:
-        return None
-    return os.waitstatus_to_exitcode(status)
+        returncode = UNKNOWN_RETURNCODE
+    else:
+        if found == 0:
+            return None
+        returncode = os.waitstatus_to_exitcode(status)
+    popen.returncode = returncode
+    return returncode
 
 
-def reap_in_background(pid: int) -> None:
-    """Leave ``pid`` to a daemon thread that reaps it whenever it exits."""
-    if reap(pid, block=False) is None:
+def reap_in_background(popen: Popen) -> None:
+    """Leave the child to a daemon thread that reaps it whenever it exits."""
+    if reap(popen, block=False) is None:
         threading.Thread(
-            target=reap, args=(pid,), kwargs={"block": True}, name=f"spindle-reap-{pid}",
-            daemon=True,
-        ).start()
+            target=reap, args=(popen,), kwargs={"block": True},
+            name=f"spindle-reap-{popen.pid}", daemon=True,
+        ).start()  # fmt: skip
 
 
 class ChildWatcher:
     """Reports each watched child's exit once, on the loop's thread; sends it signals."""
 
-    def watch(self, pid: int, on_exit: ExitCallback) -> None:
-        """Call ``on_exit(returncode)`` on the loop's thread once ``pid`` has been reaped."""
+    def watch(self, popen: Popen, on_exit: ExitCallback) -> None:
+        """Call ``on_exit(returncode)`` on the loop's thread once the child has been reaped."""
         raise NotImplementedError
 
     def send_signal(self, pid: int, sig: int) -> None:
@@ -88,18 +98,20 @@ class ChildWatcher:
 class PidfdWatcher(ChildWatcher):
     def __init__(self, loop: ReadinessLoop) -> None:
         self._loop = loop
-        self._children: dict[int, tuple[int, ExitCallback]] = {}  # pid -> (pidfd, on_exit)
+        # pid -> (pidfd, popen, on_exit)
+        self._children: dict[int, tuple[int, Popen, ExitCallback]] = {}
 
-    def watch(self, pid: int, on_exit: ExitCallback) -> None:
-        pidfd = os.pidfd_open(pid)
-        self._children[pid] = (pidfd, on_exit)
-        self._loop.add_reader(pidfd, self._exited, pid)
+    def watch(self, popen: Popen, on_exit: ExitCallback) -> None:
+        pidfd = os.pidfd_open(popen.pid)
+        self._children[popen.pid] = (pidfd, popen, on_exit)
+        self._loop.add_reader(pidfd, self._exited, popen.pid)
 
     def _exited(self, pid: int) -> None:
-        returncode = reap(pid, block=False)
+        pidfd, popen, on_exit = self._children[pid]
+        returncode = reap(popen, block=False)
         if returncode is None:
             return  # not really gone yet: the descriptor will be reported again
-        pidfd, on_exit = self._children.pop(pid)
+        del self._children[pid]
         self._loop.remove_reader(pidfd)
         os.close(pidfd)
         on_exit(returncode)
@@ -112,44 +124,47 @@ class PidfdWatcher(ChildWatcher):
 
     def close(self) -> None:
         children, self._children = self._children, {}
-        for pid, (pidfd, _) in children.items():
+        for pidfd, popen, _ in children.values():
             self._loop.remove_reader(pidfd)
             os.close(pidfd)
-            reap_in_background(pid)
+            reap_in_background(popen)
 
 
 class ThreadWatcher(ChildWatcher):
     def __init__(self, loop: ReadinessLoop) -> None:
         self._loop = loop
-        self._children: dict[int, ExitCallback] = {}
+        self._children: dict[int, tuple[Popen, ExitCallback]] = {}
         self._lock = threading.Lock()  # orders a waiter thread's hand-over against close()
         self._closed = False
-        self._handed_over: set[int] = set()  # exited, reaping queued on the loop
+        self._handed_over: set[int] = set()  # pids: exited, reaping queued on the loop
 
-    def watch(self, pid: int, on_exit: ExitCallback) -> None:
-        self._children[pid] = on_exit
+    def watch(self, popen: Popen, on_exit: ExitCallback) -> None:
+        self._children[popen.pid] = (popen, on_exit)
         threading.Thread(
-            target=self._wait, args=(pid,), name=f"spindle-waitpid-{pid}", daemon=True
+            target=self._wait, args=(popen,), name=f"spindle-waitid-{popen.pid}", daemon=True
         ).start()
 
-    def _wait(self, pid: int) -> None:
+    def _wait(self, popen: Popen) -> None:
         """In the waiter thread: wait for the exit without reaping, then hand it over."""
-        try:
+        pid = popen.pid
+        with contextlib.suppress(ChildProcessError):  # reaped elsewhere: reap() will say so
             os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-        except ChildProcessError:
-            pass  # reaped by someone else: reap() will say so
         with self._lock:
-            if self._closed:
-                reap(pid, block=False)
-                return
-            self._handed_over.add(pid)
-            self._loop.call_soon_threadsafe(self._exited, pid)
+            if not self._closed:
+                try:
+                    self._loop.call_soon_threadsafe(self._exited, pid)
+                except RuntimeError:
+                    pass  # the loop closed and is about to close this watcher
+                else:
+                    self._handed_over.add(pid)
+                    return
+        reap(popen, block=False)
 
     def _exited(self, pid: int) -> None:
         with self._lock:
             self._handed_over.discard(pid)
-        on_exit = self._children.pop(pid)
-        returncode = reap(pid, block=False)
+        popen, on_exit = self._children.pop(pid)
+        returncode = reap(popen, block=False)
         on_exit(UNKNOWN_RETURNCODE if returncode is None else returncode)
 
     def send_signal(self, pid: int, sig: int) -> None:
@@ -161,9 +176,9 @@ class ThreadWatcher(ChildWatcher):
         with self._lock:
             self._closed = True
             handed_over, self._handed_over = self._handed_over, set()
-        self._children.clear()
+            children, self._children = self._children, {}
         for pid in handed_over:
-            reap(pid, block=False)  # exited, but the loop closed before it could reap
+            reap(children[pid][0], block=False)  # exited; the loop closed before reaping it
 
 
 def _pidfd_works() -> bool:

@@ -64,7 +64,7 @@ def numeric_addrinfo(
     if not isinstance(host, str) or "%" in host:
         return None  # inet_pton does not take a zone index: let the resolver do it
     if family == socket.AF_UNSPEC:
-        families = [socket.AF_INET, socket.AF_INET6] if _HAS_IPV6 else [socket.AF_INET]
+        families: list[int] = [socket.AF_INET, socket.AF_INET6] if _HAS_IPV6 else [socket.AF_INET]
     else:
         families = [family]
     for af in families:

@@ -32,7 +32,7 @@ from spindle._io.poller import WRITE
 if TYPE_CHECKING:
     from spindle._io.sockets import SocketMethods
 
-__all__ = ["check_params", "sock_sendfile", "transport_sendfile"]
+__all__ = ["check_params", "native_sendfile", "sock_sendfile", "transport_sendfile"]
 
 FALLBACK_BLOCK_SIZE = 256 * 1024
 # errno values meaning "this file/socket pair cannot use sendfile", not "the peer went away".
@@ -63,14 +63,14 @@ async def sock_sendfile(
 ) -> int:
     check_params(sock.type, file, offset, count)
     try:
-        return await _native(loop, sock, file, offset, count)
+        return await native_sendfile(loop, sock, file, offset, count)
     except asyncio.SendfileNotAvailableError:
         if not fallback:
             raise
     return await _fallback(loop, file, offset, count, lambda data: loop.sock_sendall(sock, data))
 
 
-async def _native(
+async def native_sendfile(
     loop: SocketMethods, sock: socket.socket, file: IO[bytes], offset: int, count: int | None
 ) -> int:
     if not hasattr(os, "sendfile"):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
-import stat
 import warnings
 from typing import IO, Any
 
@@ -73,11 +72,18 @@ class PipeTransportBase:
                 self._pipe = None
             self._protocol = None
 
+    def discard(self) -> None:
+        """Close the pipe without a word to the protocol: for a transport never started."""
+        self._state = PipeState.CLOSED
+        self._protocol = None
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
+
     def _fatal_error(self, exc: BaseException, message: str) -> None:
         if not isinstance(exc, OSError):  # OSErrors are the peer's doing: reported via exc
-            self._loop.call_exception_handler(
-                {"message": message, "exception": exc, "transport": self, "protocol": self._protocol}
-            )
+            context = {"message": message, "exception": exc, "transport": self}
+            self._loop.call_exception_handler({**context, "protocol": self._protocol})
         self._begin_closing(exc)
 
     def _warn_unclosed(self, _warn: Any) -> None:

@@ -69,7 +69,7 @@ class WritePipeTransport(PipeTransportBase, asyncio.WriteTransport):
         self._lost_writes = 1
         self._begin_closing(exc)
 
-    def write(self, data: bytes | bytearray | memoryview) -> None:  # type: ignore[override]
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data must be a bytes-like object, not {type(data).__name__}")
         if self._lost_writes:

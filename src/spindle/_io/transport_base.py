@@ -63,6 +63,7 @@ class TransportCore(asyncio.BaseTransport):
     """State, protocol, extras and the road to ``connection_lost`` (see the module docstring)."""
 
     _state: TransportState = TransportState.CLOSED  # until __init__ has run
+    _extra: dict[str, Any]  # asyncio.BaseTransport's slot (get_extra_info reads it)
 
     def __init__(
         self, loop: SocketMethods, protocol: asyncio.BaseProtocol, extra: dict[str, Any] | None
@@ -100,7 +101,7 @@ class TransportCore(asyncio.BaseTransport):
         return self._state is not TransportState.OPEN
 
     def _lose(self, exc: BaseException | None) -> None:
-        """Stop all I/O now and tell the protocol on the next pass (once: later calls do nothing)."""
+        """Stop all I/O now and tell the protocol on the next pass; later calls do nothing."""
         if self._state in (TransportState.LOST, TransportState.CLOSED):
             return
         self._state = TransportState.LOST
@@ -122,9 +123,7 @@ class TransportCore(asyncio.BaseTransport):
             if self._loop.get_debug():
                 logger.debug("%r: %s", self, message, exc_info=True)
         else:
-            self._loop.call_exception_handler(
-                {"message": message, "exception": exc, "transport": self, "protocol": self._protocol}
-            )
+            self._report(message, exc)
         self._lose(exc)
 
     def _report(self, message: str, exc: BaseException) -> None:

@@ -10,6 +10,9 @@ Under ``spindle.run()`` (or a ``spindle.Runner``), spindle reports on stderr, th
 
 Exceptions that no one retrieved are reported by the loop's exception handler, as in asyncio.
 
+On request (``SPINDLE_TIMELINE=path``, or ``configure(timeline=path)``), the runner also writes a
+text timeline of the run's tasks to ``path`` when it closes (``timeline``).
+
 Diagnostics are on by default.  Turn them off with ``SPINDLE_DIAGNOSTICS=0`` in the environment,
 or ``spindle.diagnostics.configure(enabled=False)``; ``configure`` also sets the threshold
 (``SPINDLE_BLOCK_THRESHOLD``, in seconds).  See ``settings`` for every switch.
@@ -17,6 +20,11 @@ or ``spindle.diagnostics.configure(enabled=False)``; ``configure`` also sets the
 
 from __future__ import annotations
 
+from spindle.diagnostics.session import Session
 from spindle.diagnostics.settings import Settings, configure, current, reset
+from spindle.runners import add_runner_hooks
 
 __all__ = ["Settings", "configure", "current", "reset"]
+
+# Every runner from now on gets a diagnostics session (or none, when they are off).
+add_runner_hooks(Session.start)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import inspect
 import linecache
 import os
 import sysconfig
@@ -114,11 +115,11 @@ class LoopActivity:
 
     @property
     def is_task_step(self) -> bool:
-        return bool(self.entry.f_code.co_flags & (_CO_COROUTINE | _CO_ITERABLE_COROUTINE))
+        return bool(self.entry.f_code.co_flags & _COROUTINE_FLAGS)
 
 
-_CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect on this path
-_CO_ITERABLE_COROUTINE = 0x100
+# A task steps a coroutine: ``async def``, or a generator-based one (@types.coroutine).
+_COROUTINE_FLAGS = inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE
 
 
 def read_activity(innermost: types.FrameType | None) -> LoopActivity | None:

@@ -17,6 +17,7 @@ the chain of awaits of its suspended coroutine.  Building the text is pure: test
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
 import re
@@ -52,14 +53,21 @@ class PendingTask:
     waiting: Location | None  # None: the task never started
 
 
+def _parts(obj: object) -> tuple[types.CodeType, types.FrameType | None, Any] | None:
+    """(code, frame or None once finished, what it awaits) of a coroutine or generator."""
+    if isinstance(obj, types.CoroutineType):
+        return obj.cr_code, obj.cr_frame, obj.cr_await
+    if isinstance(obj, types.GeneratorType):  # generator-based coroutines, Future.__await__
+        return obj.gi_code, obj.gi_frame, obj.gi_yieldfrom
+    return None
+
+
 def describe_call(coro: object) -> str:
     """``name(arg=value, ...)`` for a coroutine object, from its frame's arguments."""
-    code: types.CodeType | None = getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
-    if code is None:
+    parts = _parts(coro)
+    if parts is None:
         return _short.repr(coro)
-    frame: types.FrameType | None = getattr(coro, "cr_frame", None) or getattr(
-        coro, "gi_frame", None
-    )
+    code, frame, _ = parts
     if frame is None:  # finished: its arguments are gone
         return call_name(code.co_qualname)
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
@@ -71,13 +79,10 @@ def describe_call(coro: object) -> str:
 def _await_chain(coro: object) -> list[types.FrameType]:
     """The frames of ``coro`` and of everything it awaits, outermost first."""
     frames: list[types.FrameType] = []
-    current: Any = coro
-    while current is not None:
-        frame = getattr(current, "cr_frame", None) or getattr(current, "gi_frame", None)
-        if not isinstance(frame, types.FrameType):
-            break
-        frames.append(frame)
-        current = getattr(current, "cr_await", None) or getattr(current, "gi_yieldfrom", None)
+    parts = _parts(coro)
+    while parts is not None and parts[1] is not None:
+        frames.append(parts[1])
+        parts = _parts(parts[2])
     return frames
 
 
@@ -94,7 +99,7 @@ def _waiting_at(coro: object) -> Location | None:
     return Location.of_frame(users[-1] if users else frames[0])
 
 
-def describe_task(task: Any) -> PendingTask:
+def describe_task(task: asyncio.Task[Any]) -> PendingTask:
     """The report's view of a pending task (spindle's, or any asyncio-compatible one)."""
     coro = task.get_coro()
     created = None
@@ -110,8 +115,10 @@ def _task_line(task: PendingTask) -> str:
         parts.append(f" created at {where} in {call_name(task.created.function)},")
     if task.waiting is None:
         parts.append(" never started")
-    else:
+    elif classify(task.waiting.filename) is FrameKind.USER:
         parts.append(f" waiting at {task.waiting.describe()}")
+    else:  # a task running spindle's own coroutine, e.g. create_task(sleep(5))
+        parts.append(f" waiting in {call_name(task.waiting.function)}")
     return "".join(parts)
 
 

@@ -23,6 +23,11 @@ is then taking a new step), the loop idle, or another step running.  If it ran a
 Times are known to half a wake-up interval: a step's start and end are each taken as the middle
 of the two wake-ups around them.  Reports are therefore printed to a tenth of a second.
 
+What the watchdog cannot see: a callback that is a C function with no Python frame of its own
+(``loop.call_soon(time.sleep, 10)``) leaves only the loop's frames on the stack, which look
+like the loop busy with itself.  Blocking code written in Python (a coroutine, a function) is
+always seen, down to the line.
+
 A step that blocks until the loop stops (``main()`` itself sleeping, then returning) ends with
 no later wake-up to see it end; the runner calls ``flush()`` when the loop returns, and that
 reports it.
@@ -37,6 +42,7 @@ import sys
 import threading
 import time
 import types
+import weakref
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
@@ -102,7 +108,9 @@ class Watchdog:
         threshold: float,
         report: Callable[[Blocked], None] | None = None,
     ) -> None:
-        self._loop = loop
+        # Weak, so that a runner dropped without close() does not keep its loop (and this
+        # thread) alive for ever: the thread ends when the loop is gone.
+        self._loop = weakref.ref(loop)
         self._threshold = threshold
         self._report = report or _log_blocked
         self._lock = threading.Lock()  # the thread and flush() both end steps
@@ -116,11 +124,16 @@ class Watchdog:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop and join the thread, reporting a step still open (idempotent)."""
+        """Stop and join the thread (idempotent).
+
+        A step still open is dropped: the runner flushed main's when the loop stopped, and one
+        seen since (the runner's shutdown) has no known end.
+        """
         self._stopping.set()
         if self._thread.is_alive():
             self._thread.join()
-        self.flush()
+        with self._lock:
+            self._step = None
 
     def flush(self) -> None:
         """The loop has stopped: a step still open ended just now."""
@@ -130,16 +143,24 @@ class Watchdog:
 
     def _watch(self) -> None:
         while not self._stopping.wait(self._threshold / 2):
-            self._wake()
+            loop = self._loop()
+            if loop is None:
+                return
+            self._wake(loop)
+            del loop
 
-    def _wake(self) -> None:
+    def _wake(self, loop: ObservableLoop) -> None:
         """One look at the loop: end the step that is over, follow the one that runs."""
         now = time.monotonic()
-        count, thread_id = self._loop._pass_count, self._loop._thread_id
+        count, thread_id = loop._pass_count, loop._thread_id
         innermost = None if thread_id is None else sys._current_frames().get(thread_id)
         activity = read_activity(innermost)
         del innermost
         with self._lock:
+            if loop._pass_count != count or loop._thread_id is None:
+                # The loop moved on while the stack was read (and flush() may already have
+                # ended that step): what was read is stale.
+                activity = None
             # Whatever changed since the last wake-up happened between the two: say midway.
             between = (self._last_wake + now) / 2
             self._last_wake = now

@@ -1,0 +1,259 @@
+"""Pipe transports: ``ReadPipeTransport`` and ``WritePipeTransport``.
+
+They serve ``connect_read_pipe`` / ``connect_write_pipe`` and the standard streams of child
+processes, so both take either a file object (closed when the transport is done) or a bare
+file descriptor (``os.close``-d when the transport is done): ``ReadPipeTransport(loop, fd,
+protocol)`` is all a subprocess implementation needs.
+
+Reads go into the loop's shared buffer with ``os.readv`` and are copied out (or straight
+into a ``BufferedProtocol``'s buffer).  End of file on a read pipe means the writer has gone:
+the protocol gets ``eof_received`` and then ``connection_lost(None)``.
+
+A write pipe buffers what the kernel does not take and flushes with ``os.writev``.  To learn
+that the reading side has gone even while idle, it also watches its own descriptor for
+*readability* when it is a FIFO or socket: the poller reports a hang-up there.  Closing a
+write pipe is ``write_eof``: flush, then close the descriptor, which is the EOF the reader sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import itertools
+import os
+import stat
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from spindle._io.poller import READ, WRITE
+from spindle._io.tcp import IOV_MAX, Data, as_bytes, retained
+from spindle._io.transport_base import TransportCore, TransportState, WritableCore
+
+if TYPE_CHECKING:
+    from spindle._io.sockets import SocketMethods
+
+__all__ = ["ReadPipeTransport", "WritePipeTransport"]
+
+_OPEN = TransportState.OPEN
+
+
+def _pipe_fd(pipe: Any, what: str) -> tuple[int, int]:
+    fd = pipe if isinstance(pipe, int) else pipe.fileno()
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
+        raise ValueError(
+            f"cannot make a {what} pipe transport: fd {fd} is not a pipe, socket or "
+            "character device"
+        )
+    os.set_blocking(fd, False)
+    return fd, mode
+
+
+class _PipeCore(TransportCore):
+    """The descriptor-owning part both pipe transports share."""
+
+    def _init_pipe(self, pipe: Any, fd: int) -> None:
+        self._pipe = pipe
+        self._fd = fd
+        self._extra["pipe"] = pipe
+
+    def _describe(self) -> str:
+        return f"fd={self._fd}"
+
+    def _release(self) -> None:
+        pipe, self._pipe = self._pipe, None
+        if pipe is None:
+            return
+        if isinstance(pipe, int):
+            os.close(pipe)
+        else:
+            pipe.close()
+
+    def _start(self, waiter: asyncio.Future[None] | None, watch: int, callback: Any) -> None:
+        try:
+            self._protocol.connection_made(self)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._lose(exc)
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc)
+            return
+        if watch and self._state is _OPEN:
+            self._loop._add_handler(self._fd, READ, callback, ())
+            self._watching = True
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    _watching = False  # a reader is registered on the descriptor
+
+    def _unwatch(self) -> None:
+        if self._watching:
+            self._watching = False
+            self._loop._remove_handler(self._fd, READ)
+
+
+class ReadPipeTransport(_PipeCore, asyncio.ReadTransport):
+    def __init__(
+        self,
+        loop: SocketMethods,
+        pipe: Any,
+        protocol: asyncio.BaseProtocol,
+        waiter: asyncio.Future[None] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        fd, _ = _pipe_fd(pipe, "read")
+        super().__init__(loop, protocol, extra)
+        self._init_pipe(pipe, fd)
+        self._view = memoryview(loop._shared_read_buffer())
+        self._paused = False
+        loop.call_soon(self._start, waiter, READ, self._on_readable)
+
+    def is_reading(self) -> bool:
+        return self._state is _OPEN and not self._paused
+
+    def pause_reading(self) -> None:
+        if self.is_reading():
+            self._paused = True
+            self._unwatch()
+
+    def resume_reading(self) -> None:
+        if self._state is _OPEN and self._paused:
+            self._paused = False
+            self._loop._add_handler(self._fd, READ, self._on_readable, ())
+            self._watching = True
+
+    def _on_readable(self) -> None:
+        protocol: Any = self._protocol
+        buffered = isinstance(protocol, asyncio.BufferedProtocol)
+        try:
+            buf = protocol.get_buffer(-1) if buffered else self._view
+            nbytes = os.readv(self._fd, [buf])
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            if exc.errno == errno.EIO:  # the other side of a pty went away: an EOF
+                self._lose(exc)
+            else:
+                self._fatal_error(exc, "Fatal read error on pipe transport")
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
+            return
+        try:
+            if not nbytes:
+                self._unwatch()
+                protocol.eof_received()
+                self._lose(None)
+            elif buffered:
+                protocol.buffer_updated(nbytes)
+            else:
+                protocol.data_received(self._view[:nbytes].tobytes())
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: the protocol failed on data from a pipe.")
+
+    def close(self) -> None:
+        self._lose(None)
+
+    def _stop_io(self) -> None:
+        self._unwatch()
+
+
+class WritePipeTransport(_PipeCore, WritableCore, asyncio.WriteTransport):
+    def __init__(
+        self,
+        loop: SocketMethods,
+        pipe: Any,
+        protocol: asyncio.BaseProtocol,
+        waiter: asyncio.Future[None] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        fd, mode = _pipe_fd(pipe, "write")
+        super().__init__(loop, protocol, extra)
+        self._init_pipe(pipe, fd)
+        self._buffer: deque[Data] = deque()
+        watch = READ if (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)) else 0
+        loop.call_soon(self._start, waiter, watch, self._on_peer_gone)
+
+    def _describe(self) -> str:
+        return f"fd={self._fd} bufsize={self._buffer_size}"
+
+    def _on_peer_gone(self) -> None:
+        self._lose(BrokenPipeError() if self._buffer else None)
+
+    def write(self, data: Any) -> None:
+        data = as_bytes(data)
+        if not data:
+            return
+        if self._state is not _OPEN:
+            self._drop_write(len(data))
+            return
+        start = 0
+        if not self._buffer:
+            try:
+                start = os.write(self._fd, data)
+            except (BlockingIOError, InterruptedError):
+                pass
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(exc, "Fatal write error on pipe transport")
+                return
+            if start == len(data):
+                return
+            self._loop._add_handler(self._fd, WRITE, self._on_writable, ())
+        kept = retained(data, start)
+        self._buffer.append(kept)
+        self._buffer_size += len(kept)
+        self._maybe_pause_protocol()
+
+    def _on_writable(self) -> None:
+        buffer = self._buffer
+        try:
+            written = os.writev(self._fd, list(itertools.islice(buffer, IOV_MAX)))
+        except (BlockingIOError, InterruptedError):
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal write error on pipe transport")
+            return
+        self._buffer_size -= written
+        while written:
+            if len(buffer[0]) <= written:
+                written -= len(buffer.popleft())
+            else:
+                buffer[0] = memoryview(buffer[0])[written:]
+                break
+        self._maybe_resume_protocol()
+        if not buffer and self._state in (_OPEN, TransportState.CLOSING):
+            self._loop._remove_handler(self._fd, WRITE)
+            if self._state is TransportState.CLOSING:
+                self._lose(None)
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        if self._state is not _OPEN:
+            return
+        self._state = TransportState.CLOSING
+        if not self._buffer:
+            self._lose(None)
+
+    def close(self) -> None:
+        self.write_eof()
+
+    def abort(self) -> None:
+        self._lose(None)
+
+    def _stop_io(self) -> None:
+        self._unwatch()
+        if self._buffer:
+            self._buffer.clear()
+            self._buffer_size = 0
+            self._loop._remove_handler(self._fd, WRITE)

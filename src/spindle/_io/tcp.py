@@ -1,0 +1,374 @@
+"""``SocketTransport``: the stream transport over a connected TCP or Unix socket.
+
+Reading.  When the socket is readable the transport receives into the loop's shared buffer
+(``recv_into``: no 256 KiB allocation per read) and hands the protocol a ``bytes`` copy of
+just the bytes that arrived.  A ``BufferedProtocol`` is served directly: the transport
+receives into the protocol's own buffer (``get_buffer``/``buffer_updated``), with no copy.
+
+Writing.  ``write()`` first tries to send at once; only what the kernel does not take is
+buffered, and only then is a writer registered with the poller.  So the invariant is: *the
+writer is registered exactly while the buffer is not empty*.  The buffer is flushed with one
+``sendmsg`` per writable event (scatter/gather of up to IOV_MAX pieces), and ``writelines``
+sends its whole list with one ``sendmsg``.  Immutable ``bytes`` are buffered as zero-copy
+views; anything mutable is copied, since the caller may reuse it as soon as ``write`` returns.
+
+Closing.  ``close()`` stops reading and lets the buffer drain before ``connection_lost(None)``;
+``abort()`` drops the buffer.  Both end in ``TransportCore._lose`` (see transport_base).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import socket
+from collections import deque
+from typing import IO, TYPE_CHECKING, Any
+
+from spindle._io import sendfile
+from spindle._io.poller import READ, WRITE
+from spindle._io.transport_base import TransportState, WritableCore
+
+if TYPE_CHECKING:
+    from spindle._io.servers import Server
+    from spindle._io.sockets import SocketMethods
+
+__all__ = ["IOV_MAX", "SocketTransport", "as_bytes", "retained", "set_nodelay"]
+
+try:
+    IOV_MAX = os.sysconf("SC_IOV_MAX")
+except (AttributeError, OSError, ValueError):  # pragma: no cover - non-POSIX
+    IOV_MAX = 16
+_HAS_SENDMSG = hasattr(socket.socket, "sendmsg")
+_OPEN = TransportState.OPEN
+_GONE = (TransportState.LOST, TransportState.CLOSED)
+Data = bytes | memoryview
+
+
+def set_nodelay(sock: socket.socket) -> None:
+    """Turn Nagle's algorithm off on a TCP socket: small writes go out at once."""
+    if (
+        sock.family in (socket.AF_INET, socket.AF_INET6)
+        and sock.type == socket.SOCK_STREAM
+        and sock.proto in (0, socket.IPPROTO_TCP)
+    ):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # not every TCP-like socket takes it (e.g. already shut down)
+
+
+def as_bytes(data: Any) -> Data:
+    if type(data) is bytes:
+        return data
+    if not isinstance(data, (bytearray, memoryview)):
+        raise TypeError(f"data argument must be a bytes-like object, not {type(data).__name__!r}")
+    return memoryview(data).cast("B")
+
+
+def retained(data: Data, start: int) -> Data:
+    """What the buffer keeps of ``data[start:]``: a view of immutable bytes, else a copy."""
+    if type(data) is bytes:
+        return memoryview(data)[start:] if start else data
+    return bytes(data[start:])
+
+
+class SocketTransport(WritableCore, asyncio.Transport):
+    """A stream transport over a connected, non-blocking socket (TCP or Unix)."""
+
+    def __init__(
+        self,
+        loop: SocketMethods,
+        sock: socket.socket,
+        protocol: asyncio.BaseProtocol,
+        waiter: asyncio.Future[None] | None = None,
+        extra: dict[str, Any] | None = None,
+        server: Server | None = None,
+    ) -> None:
+        super().__init__(loop, protocol, extra)
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._extra["socket"] = sock
+        for key, getter in (("sockname", sock.getsockname), ("peername", sock.getpeername)):
+            if key not in self._extra:
+                try:
+                    self._extra[key] = getter()
+                except OSError:
+                    self._extra[key] = None
+        set_nodelay(sock)
+        self._view = memoryview(loop._shared_read_buffer())
+        self._buffered_protocol = isinstance(protocol, asyncio.BufferedProtocol)
+        self._buffer: deque[Data] = deque()
+        self._started = False
+        self._reading = False  # a reader is registered
+        self._reading_paused = False
+        self._read_eof = False
+        self._eof = False  # write_eof() called
+        self._sendfile_active = False
+        self._flush_waiter: asyncio.Future[None] | None = None
+        self._server = server
+        if server is not None:
+            server._attach(self)
+        loop.call_soon(self._start, waiter)
+
+    def _describe(self) -> str:
+        return (
+            f"fd={self._fd} read={'polling' if self._reading else 'idle'} "
+            f"write=<bufsize={self._buffer_size}>"
+        )
+
+    def _start(self, waiter: asyncio.Future[None] | None) -> None:
+        self._started = True
+        try:
+            self._protocol.connection_made(self)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._lose(exc)
+            if waiter is None:
+                self._report("protocol.connection_made() failed", exc)
+            elif not waiter.done():
+                waiter.set_exception(exc)
+            return
+        self._start_reading()
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._protocol = protocol
+        self._buffered_protocol = isinstance(protocol, asyncio.BufferedProtocol)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _start_reading(self) -> None:
+        if self._reading or not self._started or self._reading_paused or self._read_eof:
+            return
+        if self._state is _OPEN:
+            self._reading = True
+            self._loop._add_handler(self._fd, READ, self._on_readable, ())
+
+    def _stop_reading(self) -> None:
+        if self._reading:
+            self._reading = False
+            self._loop._remove_handler(self._fd, READ)
+
+    def is_reading(self) -> bool:
+        return self._state is _OPEN and not self._reading_paused
+
+    def pause_reading(self) -> None:
+        if self._state is _OPEN and not self._reading_paused:
+            self._reading_paused = True
+            self._stop_reading()
+
+    def resume_reading(self) -> None:
+        if self._state is _OPEN and self._reading_paused:
+            self._reading_paused = False
+            self._start_reading()
+
+    def _on_readable(self) -> None:
+        protocol: Any = self._protocol
+        try:
+            if self._buffered_protocol:
+                buf = protocol.get_buffer(-1)
+                if not len(buf):
+                    raise RuntimeError("get_buffer() returned an empty buffer")
+            else:
+                buf = self._view
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
+            return
+        try:
+            nbytes = self._sock.recv_into(buf)
+        except (BlockingIOError, InterruptedError):
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal read error on socket transport")
+            return
+        if not nbytes:
+            self._on_eof()
+            return
+        try:
+            if self._buffered_protocol:
+                protocol.buffer_updated(nbytes)
+            else:
+                protocol.data_received(self._view[:nbytes].tobytes())
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
+
+    def _on_eof(self) -> None:
+        self._read_eof = True
+        self._stop_reading()
+        try:
+            keep_open = self._protocol.eof_received()  # type: ignore[attr-defined]
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.eof_received() call failed.")
+            return
+        if not keep_open:
+            self.close()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _check_writable(self, method: str) -> None:
+        if self._eof:
+            raise RuntimeError(f"Cannot call {method}() after write_eof()")
+        if self._sendfile_active:
+            raise RuntimeError(f"unable to {method}; sendfile is in progress")
+
+    def write(self, data: Any) -> None:
+        data = as_bytes(data)
+        self._check_writable("write")
+        if not data:
+            return
+        if self._state in _GONE:
+            self._drop_write(len(data))
+            return
+        start = 0
+        if not self._buffer:
+            try:
+                start = self._sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                pass
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(exc, "Fatal write error on socket transport")
+                return
+            if start == len(data):
+                return
+            self._loop._add_handler(self._fd, WRITE, self._on_writable, ())
+        kept = retained(data, start)
+        self._buffer.append(kept)
+        self._buffer_size += len(kept)
+        self._maybe_pause_protocol()
+
+    def writelines(self, list_of_data: Any) -> None:
+        pieces = [piece for piece in map(as_bytes, list_of_data) if piece]
+        self._check_writable("writelines")
+        if not pieces:
+            return
+        if self._state in _GONE:
+            self._drop_write(sum(map(len, pieces)))
+            return
+        was_empty = not self._buffer
+        for piece in pieces:
+            kept = retained(piece, 0)
+            self._buffer.append(kept)
+            self._buffer_size += len(kept)
+        if was_empty:
+            self._flush()  # one sendmsg for the whole list
+            if self._buffer:
+                self._loop._add_handler(self._fd, WRITE, self._on_writable, ())
+        self._maybe_pause_protocol()
+
+    def _flush(self) -> bool:
+        """Send what the kernel takes of the buffer; False after a fatal error."""
+        buffer = self._buffer
+        if not buffer:
+            return True
+        try:
+            if len(buffer) == 1 or not _HAS_SENDMSG:
+                sent = self._sock.send(buffer[0])
+            else:
+                sent = self._sock.sendmsg(itertools.islice(buffer, IOV_MAX))
+        except (BlockingIOError, InterruptedError):
+            return True
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal write error on socket transport")
+            return False
+        self._buffer_size -= sent
+        while sent:
+            head = buffer[0]
+            if len(head) <= sent:
+                sent -= len(head)
+                buffer.popleft()
+            else:
+                buffer[0] = memoryview(head)[sent:]
+                break
+        return True
+
+    def _on_writable(self) -> None:
+        if not self._flush():
+            return
+        self._maybe_resume_protocol()  # the protocol may write more from here
+        if self._buffer or self._state in _GONE:
+            return
+        self._loop._remove_handler(self._fd, WRITE)
+        if self._flush_waiter is not None and not self._flush_waiter.done():
+            self._flush_waiter.set_result(None)
+        if self._state is TransportState.CLOSING:
+            self._lose(None)
+        elif self._eof:
+            self._shutdown_write()
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        if self._state is not _OPEN or self._eof:
+            return
+        self._eof = True
+        if not self._buffer:
+            self._shutdown_write()
+
+    def _shutdown_write(self) -> None:
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            self._fatal_error(exc, "Fatal error on shutdown of socket transport")
+
+    # -- closing -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._state is not _OPEN:
+            return
+        self._state = TransportState.CLOSING
+        self._stop_reading()
+        if not self._buffer:
+            self._lose(None)
+
+    def abort(self) -> None:
+        self._lose(None)
+
+    def _stop_io(self) -> None:
+        self._stop_reading()
+        if self._buffer:
+            self._buffer.clear()
+            self._buffer_size = 0
+            self._loop._remove_handler(self._fd, WRITE)
+        waiter = self._flush_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectionError("cannot send a file: the connection is lost"))
+
+    def _release(self) -> None:
+        self._sock.close()
+        server, self._server = self._server, None
+        if server is not None:
+            server._detach(self)
+
+    # -- sendfile (native path; see sendfile.py) -----------------------------------------
+
+    async def sendfile_native(self, file: IO[bytes], offset: int, count: int | None) -> int:
+        """Send ``file`` with ``os.sendfile`` once everything written before has gone out."""
+        resume = self.is_reading()
+        self.pause_reading()
+        self._sendfile_active = True
+        try:
+            if self._buffer:
+                self._flush_waiter = self._loop.create_future()
+                await self._flush_waiter
+            return await sendfile.native_sendfile(self._loop, self._sock, file, offset, count)
+        finally:
+            self._sendfile_active = False
+            self._flush_waiter = None
+            if resume:
+                self.resume_reading()

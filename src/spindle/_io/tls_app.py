@@ -1,0 +1,143 @@
+"""``AppEnd``: the application protocol on top of a TLS connection, and asyncio's contract with it.
+
+The contract is strict, and this class is where it is kept: ``connection_made`` once, then
+any number of ``data_received`` (or ``get_buffer``/``buffer_updated`` for a
+``BufferedProtocol``), ``eof_received`` at most once, and ``connection_lost`` exactly once if
+and only if ``connection_made`` was called (``AppState`` records where it is).
+
+It also holds the application's side of flow control: whether it paused reading, and the
+water marks of its write buffer, with ``pause_writing``/``resume_writing`` called on the
+crossings (their errors go to the loop's exception handler, as asyncio's transports do).
+
+Plaintext is delivered from a ``TLSEngine``: a ``BufferedProtocol`` gets it decrypted straight
+into its own buffer; a plain ``Protocol`` gets ``bytes`` made from a reusable 64 KiB buffer
+(four TLS records), so reading allocates nothing but what it hands out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
+from spindle._io.tls_states import AppState, water_marks
+
+if TYPE_CHECKING:
+    from spindle._io.tls_engine import TLSEngine
+    from spindle._io.tls_transport import TLSTransport
+
+__all__ = ["PLAINTEXT_BUFFER", "WRITE_HIGH_WATER", "AppEnd"]
+
+PLAINTEXT_BUFFER = 64 * 1024  # at most this much per data_received() call
+WRITE_HIGH_WATER = 512 * 1024  # asyncio's default for TLS transports
+
+
+class AppEnd:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        protocol: asyncio.BaseProtocol,
+        transport: TLSTransport,
+        *,
+        connected: bool,
+    ) -> None:
+        self._loop = loop
+        self._transport = transport
+        self.state = AppState.CONNECTED if connected else AppState.WAITING
+        self.reading_paused = False
+        self._writing_paused = False
+        self.write_high, self.write_low = water_marks(None, None, WRITE_HIGH_WATER)
+        self._plain = memoryview(bytearray(PLAINTEXT_BUFFER))
+        self.set_protocol(protocol)
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self.protocol = protocol
+        self._buffered = protocol if isinstance(protocol, asyncio.BufferedProtocol) else None
+        self._stream = cast(asyncio.Protocol, protocol)
+
+    @property
+    def scratch(self) -> memoryview:
+        """A buffer to decrypt into and throw away (see ``TLSEngine.discard_reads``)."""
+        return self._plain
+
+    # -- the lifecycle -----------------------------------------------------------------------
+
+    def connect(self) -> None:
+        if self.state is AppState.WAITING:
+            self.state = AppState.CONNECTED
+            self.protocol.connection_made(self._transport)
+
+    def eof(self) -> None:
+        if self.state is AppState.CONNECTED:
+            self.state = AppState.EOF
+            # A true result asks to stay half-open, which TLS cannot do (asyncio ignores it
+            # too): the connection closes either way.
+            self._stream.eof_received()
+
+    def lost(self, exc: Exception | None) -> None:
+        if self.state in (AppState.CONNECTED, AppState.EOF):
+            self.state = AppState.LOST
+            self.protocol.connection_lost(exc)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def deliver(self, engine: TLSEngine, still_open: Callable[[], bool]) -> bool:
+        """Hand decrypted data over while the app reads and the connection stays open.
+
+        True when the peer's close_notify was reached.
+        """
+        if self._buffered is not None:
+            return self._deliver_into_buffers(engine, self._buffered, still_open)
+        view = self._plain
+        while True:
+            filled, peer_closed = engine.read_into(view)
+            if filled:
+                self._stream.data_received(bytes(view[:filled]))
+            if peer_closed or filled < len(view) or self.reading_paused or not still_open():
+                return peer_closed
+
+    def _deliver_into_buffers(
+        self, engine: TLSEngine, app: asyncio.BufferedProtocol, still_open: Callable[[], bool]
+    ) -> bool:
+        while True:
+            with memoryview(app.get_buffer(engine.plaintext_hint() or -1)) as view:
+                size = len(view)
+                if not size:
+                    raise RuntimeError("cannot read: the protocol's get_buffer() returned 0 bytes")
+                filled, peer_closed = engine.read_into(view)
+            if filled:
+                app.buffer_updated(filled)
+            if peer_closed or filled < size or self.reading_paused or not still_open():
+                return peer_closed
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def set_write_limits(self, high: int | None, low: int | None, unsent: int) -> None:
+        self.write_high, self.write_low = water_marks(high, low, WRITE_HIGH_WATER)
+        self.control_writing(unsent)
+
+    def control_writing(self, unsent: int) -> None:
+        """Pause or resume the application's writing, given what is still unsent."""
+        if self.state is not AppState.CONNECTED and self.state is not AppState.EOF:
+            return
+        if not self._writing_paused and unsent > self.write_high:
+            self._writing_paused = True
+            self._call("pause_writing")
+        elif self._writing_paused and unsent <= self.write_low:
+            self._writing_paused = False
+            self._call("resume_writing")
+
+    def _call(self, method: str) -> None:
+        try:
+            getattr(self.protocol, method)()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler(
+                {
+                    "message": f"protocol.{method}() failed",
+                    "exception": exc,
+                    "transport": self._transport,
+                    "protocol": self.protocol,
+                }
+            )

@@ -1,0 +1,397 @@
+"""``TLSProtocol``: TLS spoken over any stream transport.
+
+The TLS layer is a protocol to the transport below it (TCP, a Unix socket, a pipe, even
+another TLS transport) and a transport to the application above it.  Three helpers do the
+parts that do not need the loop: ``TLSEngine`` (``tls_engine.py``: OpenSSL on memory
+buffers), ``AppEnd`` (``tls_app.py``: the application protocol and asyncio's contract with
+it) and ``TLSTransport`` (``tls_transport.py``: what the application holds).  This class is
+the state machine that joins them to the loop (states in ``tls_states.py``):
+
+* ciphertext arrives (``buffer_updated``): it is fed to the engine and the current state takes
+  its next step: handshake, decrypt for the application, or shutdown;
+* the application writes: the engine encrypts at once, and the output goes to the transport;
+* the application closes, or the peer does (close_notify, or a bare EOF, which asyncio also
+  takes as the end): FLUSHING, then SHUTDOWN, where close_notify is exchanged, then the
+  transport below is closed; its ``connection_lost`` ends everything (CLOSED).
+
+Backpressure goes through in both directions.  Writes: while the transport below has paused
+us, output stays in the engine, and the application is paused when that grows past its
+water mark (asyncio's semantics: 512 KiB by default).  Reads: while the application has
+paused reading, ciphertext piles up in the engine, and past a water mark (256 KiB) the
+transport below is paused too.
+
+Two timeouts bound the phases that wait on the peer: the handshake (default 60 s, then
+``ConnectionAbortedError``) and the close_notify exchange (default 30 s, then
+``TimeoutError``); both abort the connection.  Errors reach whoever waits: the handshake's
+waiter, or the application's ``connection_lost``; errors that are not ``OSError`` (bugs, not
+network trouble) also go to the loop's exception handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Any, cast
+
+from spindle._io.tls_app import AppEnd
+from spindle._io.tls_engine import TLSEngine
+from spindle._io.tls_states import TLSState, check_move, water_marks
+from spindle._io.tls_transport import TLSTransport
+
+__all__ = ["HANDSHAKE_TIMEOUT", "SHUTDOWN_TIMEOUT", "TLSProtocol", "default_client_context"]
+
+HANDSHAKE_TIMEOUT = 60.0  # seconds; asyncio's default
+SHUTDOWN_TIMEOUT = 30.0  # seconds; asyncio's default
+READ_HIGH_WATER = 256 * 1024  # ciphertext held for a paused application
+CIPHERTEXT_BUFFER = 256 * 1024  # what the transport below receives into, per read
+
+S = TLSState
+
+
+def _timeout(value: float | None, default: float, name: str) -> float:
+    if value is None:
+        return default
+    if value <= 0:
+        raise ValueError(f"the TLS {name} timeout must be a positive number, got {value!r}")
+    return float(value)
+
+
+def default_client_context(server_side: bool, server_hostname: str | None) -> ssl.SSLContext:
+    """The context for ``ssl=True``: secure defaults; no hostname check without a hostname."""
+    if server_side:
+        raise ValueError("cannot serve TLS without an ssl.SSLContext holding a certificate")
+    context = ssl.create_default_context()
+    if not server_hostname:
+        context.check_hostname = False
+    return context
+
+
+class TLSProtocol(asyncio.BufferedProtocol):
+    """TLS between a transport below and an application protocol above (module docstring)."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        app_protocol: asyncio.BaseProtocol,
+        sslcontext: ssl.SSLContext | None,
+        waiter: asyncio.Future[None] | None,
+        *,
+        server_side: bool = False,
+        server_hostname: str | None = None,
+        handshake_timeout: float | None = None,
+        shutdown_timeout: float | None = None,
+        call_connection_made: bool = True,
+    ) -> None:
+        self._loop = loop
+        self._handshake_timeout = _timeout(handshake_timeout, HANDSHAKE_TIMEOUT, "handshake")
+        self._shutdown_timeout = _timeout(shutdown_timeout, SHUTDOWN_TIMEOUT, "shutdown")
+        if sslcontext is None:
+            sslcontext = default_client_context(server_side, server_hostname)
+        self.engine = TLSEngine(
+            sslcontext, server_side=server_side, server_hostname=server_hostname
+        )
+        self._extra: dict[str, Any] = {"sslcontext": sslcontext}
+        self._state = S.UNWRAPPED
+        self._waiter = waiter
+        self._transport: asyncio.Transport | None = None
+        self._error: Exception | None = None  # why we gave up, for connection_lost
+        self._raw = memoryview(bytearray(CIPHERTEXT_BUFFER))
+        self._raw_eof = False  # the transport below reported EOF
+        self._close_when_flushed = False  # close the transport once our output is out
+        self._below_paused_us = False  # the transport below asked us to stop writing
+        self._we_paused_below = False  # we paused the transport below's reading
+        self._read_scheduled = False
+        self.read_high, self.read_low = water_marks(None, None, READ_HIGH_WATER)
+        self._handshake_timer: asyncio.TimerHandle | None = None
+        self._shutdown_timer: asyncio.TimerHandle | None = None
+        self.app_transport = TLSTransport(loop, self)
+        self.app = AppEnd(
+            loop, app_protocol, self.app_transport, connected=not call_connection_made
+        )
+
+    def __repr__(self) -> str:
+        side = "server" if self.engine.sslobj.server_side else "client"
+        return f"<TLSProtocol {side} {self._state.name}>"
+
+    def _move(self, new: TLSState) -> None:
+        check_move(self._state, new)
+        self._state = new
+
+    # -- the transport below calls these ---------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        self._move(S.DO_HANDSHAKE)
+        self._handshake_timer = self._loop.call_later(
+            self._handshake_timeout, self._on_handshake_timeout
+        )
+        self._advance()  # sends our first handshake message (the client's hello)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._raw
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.engine.feed(self._raw[:nbytes])
+        self._advance()
+
+    def eof_received(self) -> bool:
+        self._raw_eof = True
+        if self._state is S.DO_HANDSHAKE:
+            self._fail(ConnectionResetError("cannot complete the TLS handshake: the peer closed"))
+        elif not (self._state is S.WRAPPED and self.app.reading_paused):
+            self._advance()
+        # else: the rest is delivered, then the EOF, when the application resumes reading
+        return True  # keep the transport open: we close it ourselves, when TLS is done
+
+    def pause_writing(self) -> None:
+        self._below_paused_us = True
+
+    def resume_writing(self) -> None:
+        self._below_paused_us = False
+        self._flush()
+        if self._close_when_flushed:
+            self._close_transport()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        error = exc if exc is not None else self._error
+        if self._state is not S.CLOSED:
+            self._move(S.CLOSED)
+        self._cancel_timers()
+        self._wake_waiter(
+            error or ConnectionResetError("cannot complete the TLS handshake: connection lost")
+        )
+        self.engine.drop()
+        self.app_transport._connection_lost()
+        self.app.lost(error)
+
+    def _advance(self) -> None:
+        """Something arrived (ciphertext, EOF, a resume): the current state's next step."""
+        try:
+            if self._state is S.DO_HANDSHAKE:
+                self._step_handshake()
+            elif self._state is S.WRAPPED:
+                self._step_reading()
+            elif self._state is S.FLUSHING:
+                self._step_flushing()
+            elif self._state is S.SHUTDOWN:
+                self._step_shutdown()
+            # UNWRAPPED cannot receive; in CLOSED whatever arrives is of no use.
+        except Exception as exc:
+            self._fail(exc, "Fatal error in the TLS layer or its application protocol")
+
+    # -- the handshake -----------------------------------------------------------------------
+
+    def _step_handshake(self) -> None:
+        try:
+            done = self.engine.handshake()
+        except ssl.SSLError as exc:  # includes SSLCertVerificationError
+            self._fail(exc, graceful=True)  # graceful: the peer gets our alert, and learns why
+            return
+        if not done:
+            self._flush()
+            return
+        self._cancel_timers()
+        self._move(S.WRAPPED)
+        self._extra.update(self.engine.details())
+        self._flush()  # our last handshake message (and TLS 1.3 session tickets)
+        self.app_transport._handed_out()
+        self.app.connect()
+        self._wake_waiter(None)
+        if self._state is S.WRAPPED:  # connection_made may have closed it already
+            self._step_reading()
+
+    def _on_handshake_timeout(self) -> None:
+        self._handshake_timer = None
+        if self._state is S.DO_HANDSHAKE:
+            self._fail(
+                ConnectionAbortedError(
+                    f"cannot complete the TLS handshake: it took longer than "
+                    f"{self._handshake_timeout} seconds; the connection is aborted"
+                )
+            )
+
+    # -- data both ways ----------------------------------------------------------------------
+
+    def _still_wrapped(self) -> bool:
+        return self._state is S.WRAPPED
+
+    def _step_reading(self) -> None:
+        if self.app.reading_paused:
+            self._control_reading_below()
+            return
+        peer_closed = self.app.deliver(self.engine, self._still_wrapped)
+        if self._state is not S.WRAPPED:
+            return  # the application closed or aborted from one of its callbacks
+        self.engine.encrypt_backlog()  # a renegotiation that held writes back may be done
+        self._flush()  # reading can produce output too (alerts, key updates)
+        if peer_closed or (self._raw_eof and not self.app.reading_paused):
+            self.app.eof()
+            self.begin_close()
+        else:
+            self._control_reading_below()
+
+    def _control_reading_below(self) -> None:
+        pending = self.engine.ciphertext_in()
+        if self._transport is None:
+            return
+        if not self._we_paused_below and pending > self.read_high:
+            self._we_paused_below = True
+            self._transport.pause_reading()
+        elif self._we_paused_below and pending <= self.read_low:
+            self._we_paused_below = False
+            self._transport.resume_reading()
+
+    def write_app_data(self, data: bytes | bytearray | memoryview) -> bool:
+        """Encrypt ``data`` and send what the transport will take.
+
+        False when the connection takes no more data (our close_notify is out, or the
+        connection is gone): the caller reports the dropped write.
+        """
+        if self._state in (S.SHUTDOWN, S.CLOSED):
+            return False
+        try:
+            self.engine.encrypt(data)
+        except ssl.SSLError as exc:
+            self._fail(exc)
+            return False
+        self._flush()
+        return True
+
+    def _flush(self) -> None:
+        """Hand our output to the transport below, unless it asked us to wait."""
+        transport = self._transport
+        sendable = self._state is not S.CLOSED and not self._below_paused_us
+        if transport is not None and sendable and self.engine.has_output():
+            transport.write(self.engine.take_output())
+        self.app.control_writing(self.engine.unsent())
+
+    # -- closing -----------------------------------------------------------------------------
+
+    def begin_close(self) -> None:
+        """Start the close_notify exchange (the application's close(), or the peer's)."""
+        self.app_transport._closing()
+        if self._state in (S.UNWRAPPED, S.DO_HANDSHAKE):
+            self.abort()
+        elif self._state is S.WRAPPED:
+            self._move(S.FLUSHING)
+            self._shutdown_timer = self._loop.call_later(
+                self._shutdown_timeout, self._on_shutdown_timeout
+            )
+            if self._we_paused_below and self._transport is not None:
+                # The peer's close_notify must get through, whatever the application read.
+                self._we_paused_below = False
+                self._transport.resume_reading()
+            self._advance()
+
+    def _step_flushing(self) -> None:
+        self.engine.discard_reads(self.app.scratch)
+        self.engine.encrypt_backlog()
+        if self.engine.backlog and not self._raw_eof:
+            self._flush()
+            return  # OpenSSL waits for the peer before it takes the rest
+        self._move(S.SHUTDOWN)
+        self._step_shutdown()
+
+    def _step_shutdown(self) -> None:
+        self.engine.discard_reads(self.app.scratch)  # data the peer sent before close_notify
+        if self.engine.shutdown():
+            self.app.eof()  # the peer's close_notify came (asyncio says so even after close())
+        elif not self._raw_eof:
+            self._flush()
+            return  # until the peer's close_notify, or its EOF
+        self._close_transport()
+
+    def _close_transport(self) -> None:
+        self._close_when_flushed = True
+        if self._below_paused_us and self.engine.has_output():
+            return  # resume_writing() comes back here
+        self._flush()
+        if self._transport is not None:
+            self._transport.close()
+
+    def _on_shutdown_timeout(self) -> None:
+        self._shutdown_timer = None
+        if self._state in (S.FLUSHING, S.SHUTDOWN):
+            self._fail(
+                TimeoutError(
+                    f"TLS shutdown timed out: no close_notify from the peer within "
+                    f"{self._shutdown_timeout} seconds; the connection is aborted"
+                )
+            )
+
+    def abort(self) -> None:
+        """Drop the connection now: no close_notify, buffered data lost."""
+        self.app_transport._closing()
+        if self._state is not S.CLOSED:
+            self._move(S.CLOSED)
+        self._cancel_timers()
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _fail(self, exc: Exception, message: str = "", *, graceful: bool = False) -> None:
+        """Give up on the connection because of ``exc``, which the waiter and the app get."""
+        if self._state is S.CLOSED:
+            return
+        self._error = exc
+        self._move(S.CLOSED)
+        self._cancel_timers()
+        self.app_transport._closing()
+        self._wake_waiter(exc)
+        if not isinstance(exc, OSError):  # OSErrors (SSLError too) reach connection_lost only
+            self._loop.call_exception_handler(
+                {
+                    "message": message or "Fatal error in the TLS layer",
+                    "exception": exc,
+                    "transport": self._transport,
+                    "protocol": self,
+                }
+            )
+        if self._transport is None:
+            return
+        if graceful and self.engine.has_output():
+            self._transport.write(self.engine.take_output())  # e.g. the alert saying why
+            self._transport.close()
+        else:
+            self._transport.abort()
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._handshake_timer, self._shutdown_timer):
+            if timer is not None:
+                timer.cancel()
+        self._handshake_timer = self._shutdown_timer = None
+
+    def _wake_waiter(self, exc: BaseException | None) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is None or waiter.done():
+            return  # none, or cancelled by whoever waited
+        if exc is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(exc)
+
+    # -- for TLSTransport --------------------------------------------------------------------
+
+    def extra_info(self, name: str, default: Any) -> Any:
+        if name in self._extra:
+            return self._extra[name]
+        if self._transport is not None:
+            return self._transport.get_extra_info(name, default)
+        return default
+
+    def resume_app_reading(self) -> None:
+        if not self.app.reading_paused:
+            return
+        self.app.reading_paused = False
+        if not self._read_scheduled:
+            # Not now: resume_reading() is often called from inside a callback of ours.
+            self._read_scheduled = True
+            self._loop.call_soon(self._resume_reading_step)
+
+    def _resume_reading_step(self) -> None:
+        self._read_scheduled = False
+        if self._state is S.WRAPPED:
+            self._advance()
+
+    def set_read_limits(self, high: int | None, low: int | None) -> None:
+        self.read_high, self.read_low = water_marks(high, low, READ_HIGH_WATER)
+        self._control_reading_below()

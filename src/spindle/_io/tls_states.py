@@ -1,0 +1,79 @@
+"""The states of a TLS connection, and the pure policies the TLS layer runs on.
+
+A TLS connection (``tls_protocol.TLSProtocol``) moves forward only:
+
+    UNWRAPPED ─connection_made─▶ DO_HANDSHAKE ─done─▶ WRAPPED ─close()/peer closed─▶ FLUSHING
+                                                                                       │
+    CLOSED ◀── connection lost / aborted / failed (from any state) ◀── SHUTDOWN ◀──────┘
+
+* ``UNWRAPPED``: created, no transport below yet.
+* ``DO_HANDSHAKE``: handshake messages are being exchanged; the application has nothing yet.
+* ``WRAPPED``: application data flows both ways.
+* ``FLUSHING``: closing was decided; application data written before that must still be
+  encrypted (it waits only while OpenSSL waits for the peer, e.g. during a renegotiation).
+* ``SHUTDOWN``: our close_notify is out; we wait for the peer's before closing the transport.
+* ``CLOSED``: the transport below is gone, or was aborted: nothing more is sent or received.
+
+The application protocol has a lifecycle of its own (``AppState``), because asyncio's contract
+with it is strict: ``connection_made`` once, then ``data_received`` any number of times,
+``eof_received`` at most once, and ``connection_lost`` exactly once if and only if
+``connection_made`` was called.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["AppState", "TLSState", "check_move", "water_marks"]
+
+
+class TLSState(enum.Enum):
+    UNWRAPPED = "UNWRAPPED"
+    DO_HANDSHAKE = "DO_HANDSHAKE"
+    WRAPPED = "WRAPPED"
+    FLUSHING = "FLUSHING"
+    SHUTDOWN = "SHUTDOWN"
+    CLOSED = "CLOSED"
+
+
+_S = TLSState
+_MOVES: dict[TLSState, frozenset[TLSState]] = {
+    _S.UNWRAPPED: frozenset({_S.DO_HANDSHAKE, _S.CLOSED}),
+    _S.DO_HANDSHAKE: frozenset({_S.WRAPPED, _S.CLOSED}),
+    _S.WRAPPED: frozenset({_S.FLUSHING, _S.CLOSED}),
+    _S.FLUSHING: frozenset({_S.SHUTDOWN, _S.CLOSED}),
+    _S.SHUTDOWN: frozenset({_S.CLOSED}),
+    _S.CLOSED: frozenset(),
+}
+
+
+def check_move(current: TLSState, new: TLSState) -> None:
+    """Raise ``RuntimeError`` unless a TLS connection may go from ``current`` to ``new``."""
+    if new not in _MOVES[current]:
+        raise RuntimeError(f"cannot move a TLS connection from {current.name} to {new.name}")
+
+
+class AppState(enum.Enum):
+    """Where the application protocol is in its callbacks."""
+
+    WAITING = "WAITING"  # connection_made not called yet
+    CONNECTED = "CONNECTED"  # connection_made called
+    EOF = "EOF"  # eof_received called
+    LOST = "LOST"  # connection_lost called: nothing more, ever
+
+
+def water_marks(high: int | None, low: int | None, default_high: int) -> tuple[int, int]:
+    """``(high, low)`` buffer limits from what the user gave, asyncio's way.
+
+    Neither given: ``default_high`` and a quarter of it.  Only ``low``: four times it.
+    Only ``high``: a quarter of it.  They must satisfy ``high >= low >= 0``.
+    """
+    if high is None:
+        high = default_high if low is None else 4 * low
+    if low is None:
+        low = high // 4
+    if not high >= low >= 0:
+        raise ValueError(
+            f"cannot set buffer limits: high ({high!r}) must be >= low ({low!r}) must be >= 0"
+        )
+    return high, low

@@ -1,0 +1,172 @@
+"""``TLSTransport``: the transport an application holds on a TLS connection.
+
+It carries plaintext; all the work is done by its ``TLSProtocol`` (``tls_protocol.py``), which
+it calls.  What it keeps itself is its lifecycle, as every spindle transport does:
+
+    OPEN ──close()/abort()/the peer closes──▶ CLOSING ──connection lost──▶ CLOSED
+
+``is_closing()`` is true from CLOSING on.  An application that drops an OPEN transport it was
+given gets a ``ResourceWarning`` naming it (one that was never handed out, because the
+handshake failed, does not warn).
+
+Writes that can no longer be sent (after close(), or once the connection is gone) are
+dropped, as asyncio does (its own tests require that such a write does not raise); unlike
+asyncio, the warning says how much was lost, and repeats each time the count doubles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import warnings
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spindle._io.tls_protocol import TLSProtocol
+
+__all__ = ["TLSTransport", "TLSTransportState"]
+
+logger = logging.getLogger("asyncio")
+
+DROPPED_WRITES_WARNING = 5  # asyncio's threshold for its warning
+
+
+class TLSTransportState(enum.Enum):
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+Data = bytes | bytearray | memoryview
+
+
+class TLSTransport(asyncio.Transport):
+    """Plaintext over TLS; see the module docstring."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, tls: TLSProtocol) -> None:
+        super().__init__()
+        self._loop = loop
+        self._tls = tls
+        self._state = TLSTransportState.OPEN
+        self._given_to_app = False
+        self._dropped_writes = 0
+        self._dropped_bytes = 0
+
+    def __repr__(self) -> str:
+        peer = self._tls.extra_info("peername", None)
+        return f"<TLSTransport {self._state.value} peer={peer!r}>"
+
+    # -- what TLSProtocol tells us -----------------------------------------------------------
+
+    def _handed_out(self) -> None:
+        self._given_to_app = True
+
+    def _closing(self) -> None:
+        if self._state is TLSTransportState.OPEN:
+            self._state = TLSTransportState.CLOSING
+
+    def _connection_lost(self) -> None:
+        self._state = TLSTransportState.CLOSED
+
+    # -- the asyncio.Transport interface -----------------------------------------------------
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """'sslcontext', 'ssl_object', 'cipher', 'peercert', 'compression', then the
+        transport below's ('socket', 'peername', 'sockname', ...)."""
+        return self._tls.extra_info(name, default)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._tls.app.protocol
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._tls.app.set_protocol(protocol)
+
+    def is_closing(self) -> bool:
+        return self._state is not TLSTransportState.OPEN
+
+    def close(self) -> None:
+        """Send close_notify after what was written, then close; connection_lost(None) follows."""
+        if self._state is TLSTransportState.OPEN:
+            self._tls.begin_close()
+
+    def abort(self) -> None:
+        """Close at once: no close_notify, buffered data lost; connection_lost(None) follows."""
+        if self._state is not TLSTransportState.CLOSED:
+            self._tls.abort()
+
+    def write(self, data: Data) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"cannot write: data must be bytes, bytearray or memoryview, "
+                f"not {type(data).__name__}"
+            )
+        if not data:
+            return
+        if self._state is not TLSTransportState.OPEN or not self._tls.write_app_data(data):
+            self._drop_write(len(data))
+
+    def writelines(self, list_of_data: Iterable[Data]) -> None:
+        # One TLS record stream for the lot: joining costs a copy, but saves a record
+        # header, a MAC and a write call per piece.
+        self.write(b"".join(list_of_data))
+
+    def write_eof(self) -> None:
+        raise NotImplementedError("cannot write_eof(): TLS transports cannot half-close")
+
+    def can_write_eof(self) -> bool:
+        return False
+
+    def is_reading(self) -> bool:
+        return self._state is TLSTransportState.OPEN and not self._tls.app.reading_paused
+
+    def pause_reading(self) -> None:
+        """Stop calling data_received() until resume_reading()."""
+        self._tls.app.reading_paused = True
+
+    def resume_reading(self) -> None:
+        self._tls.resume_app_reading()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._tls.app.set_write_limits(high, low, self._tls.engine.unsent())
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        """``(low, high)``, in asyncio's order."""
+        return self._tls.app.write_low, self._tls.app.write_high
+
+    def get_write_buffer_size(self) -> int:
+        """What was written and not yet taken by the transport below (asyncio counts so)."""
+        return self._tls.engine.unsent()
+
+    def set_read_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        """Limits on ciphertext held for a paused application before the peer is paused."""
+        self._tls.set_read_limits(high, low)
+
+    def get_read_buffer_limits(self) -> tuple[int, int]:
+        return self._tls.read_low, self._tls.read_high
+
+    def get_read_buffer_size(self) -> int:
+        return self._tls.engine.ciphertext_in()
+
+    # -- the end -----------------------------------------------------------------------------
+
+    def _drop_write(self, nbytes: int) -> None:
+        self._dropped_writes += 1
+        self._dropped_bytes += nbytes
+        count = self._dropped_writes
+        # Warn at 5, 10, 20, 40...: a few lines, however long a program keeps writing.
+        multiple = count // DROPPED_WRITES_WARNING
+        if count % DROPPED_WRITES_WARNING == 0 and multiple & (multiple - 1) == 0:
+            logger.warning(
+                "%r: %d writes (%d bytes) dropped: cannot write, the TLS connection is %s",
+                self,
+                count,
+                self._dropped_bytes,
+                "closing" if self._state is TLSTransportState.CLOSING else "lost",
+            )
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        if self._given_to_app and self._state is TLSTransportState.OPEN:
+            self._state = TLSTransportState.CLOSED
+            _warn(f"unclosed TLS transport {self!r}", ResourceWarning, source=self)

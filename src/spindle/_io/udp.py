@@ -1,0 +1,191 @@
+"""``DatagramSocketTransport``: UDP and Unix datagram sockets.
+
+Datagrams keep their boundaries, so the write buffer is a queue of ``(datagram, address)``
+pairs rather than a byte stream; for flow control each pair counts its length plus a small
+header, so that a flood of empty datagrams still fills the buffer (asyncio 3.12's rule).
+As with streams, ``sendto`` tries to send at once and buffers only when the socket is full.
+
+Errors about one datagram (ICMP "port unreachable" arriving as ``ConnectionRefusedError``,
+a datagram too large...) do not end the transport: they go to the protocol's
+``error_received`` and the transport carries on.  Empty datagrams are sent (asyncio 3.12+).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from spindle._io.poller import READ, WRITE
+from spindle._io.transport_base import TransportState, WritableCore
+
+if TYPE_CHECKING:
+    from spindle._io.sockets import SocketMethods
+
+__all__ = ["DatagramSocketTransport"]
+
+DATAGRAM_HEADER_SIZE = 8  # what each queued datagram counts for beyond its bytes
+_GONE = (TransportState.LOST, TransportState.CLOSED)
+
+
+class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport):
+    def __init__(
+        self,
+        loop: SocketMethods,
+        sock: socket.socket,
+        protocol: asyncio.BaseProtocol,
+        address: Any = None,
+        waiter: asyncio.Future[None] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(loop, protocol, extra)
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._extra["socket"] = sock
+        for key, getter in (("sockname", sock.getsockname), ("peername", sock.getpeername)):
+            try:
+                self._extra[key] = getter()
+            except OSError:
+                self._extra[key] = None
+        self._address = address  # the only destination allowed, when given
+        self._connected = self._extra["peername"] is not None
+        self._view = memoryview(loop._shared_read_buffer())
+        self._buffer: deque[tuple[bytes, Any]] = deque()
+        self._reading = False
+        loop.call_soon(self._start, waiter)
+
+    def _describe(self) -> str:
+        return f"fd={self._fd} write=<bufsize={self._buffer_size}>"
+
+    def _start(self, waiter: asyncio.Future[None] | None) -> None:
+        try:
+            self._protocol.connection_made(self)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._lose(exc)
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc)
+            return
+        if self._state is TransportState.OPEN:
+            self._reading = True
+            self._loop._add_handler(self._fd, READ, self._on_readable, ())
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _error_received(self, exc: OSError) -> None:
+        try:
+            self._protocol.error_received(exc)  # type: ignore[attr-defined]
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as error:
+            self._fatal_error(error, "Fatal error: protocol.error_received() call failed.")
+
+    def _on_readable(self) -> None:
+        try:
+            nbytes, address = self._sock.recvfrom_into(self._view)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._error_received(exc)
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal read error on datagram transport")
+            return
+        try:
+            self._protocol.datagram_received(self._view[:nbytes].tobytes(), address)  # type: ignore[attr-defined]
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.datagram_received() call failed.")
+
+    def _send(self, data: Any, address: Any) -> None:
+        if self._connected:
+            self._sock.send(data)
+        else:
+            self._sock.sendto(data, address)
+
+    def sendto(self, data: Any, addr: Any = None) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            kind = type(data).__name__
+            raise TypeError(f"data argument must be a bytes-like object, not {kind!r}")
+        if self._address is not None:
+            if addr not in (None, self._address):
+                raise ValueError(f"Invalid address: must be None or {self._address}")
+            addr = self._address
+        if self._state in _GONE:
+            self._drop_write(len(data))
+            return
+        if not self._buffer:
+            try:
+                self._send(data, addr)
+                return
+            except (BlockingIOError, InterruptedError):
+                self._loop._add_handler(self._fd, WRITE, self._on_writable, ())
+            except OSError as exc:
+                self._error_received(exc)
+                return
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(exc, "Fatal write error on datagram transport")
+                return
+        self._buffer.append((bytes(data), addr))
+        self._buffer_size += len(data) + DATAGRAM_HEADER_SIZE
+        self._maybe_pause_protocol()
+
+    def _on_writable(self) -> None:
+        while self._buffer:
+            data, address = self._buffer[0]
+            try:
+                self._send(data, address)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self._drop_head()
+                self._error_received(exc)
+                return
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(exc, "Fatal write error on datagram transport")
+                return
+            self._drop_head()
+        self._maybe_resume_protocol()  # the protocol may send more from here
+        if not self._buffer and self._state not in _GONE:
+            self._loop._remove_handler(self._fd, WRITE)
+            if self._state is TransportState.CLOSING:
+                self._lose(None)
+
+    def _drop_head(self) -> None:
+        data, _ = self._buffer.popleft()
+        self._buffer_size -= len(data) + DATAGRAM_HEADER_SIZE
+
+    def close(self) -> None:
+        if self._state is not TransportState.OPEN:
+            return
+        self._state = TransportState.CLOSING
+        self._stop_reading()
+        if not self._buffer:
+            self._lose(None)
+
+    def abort(self) -> None:
+        self._lose(None)
+
+    def _stop_reading(self) -> None:
+        if self._reading:
+            self._reading = False
+            self._loop._remove_handler(self._fd, READ)
+
+    def _stop_io(self) -> None:
+        self._stop_reading()
+        if self._buffer:
+            self._buffer.clear()
+            self._buffer_size = 0
+            self._loop._remove_handler(self._fd, WRITE)
+
+    def _release(self) -> None:
+        self._sock.close()
