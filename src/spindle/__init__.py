@@ -32,6 +32,7 @@ from spindle.exceptions import (
 )
 from spindle.locks import Barrier, BoundedSemaphore, Condition, Event, Lock, Semaphore
 from spindle.queues import LifoQueue, PriorityQueue, Queue
+from spindle.runners import Runner, run
 from spindle.taskgroups import TaskGroup
 from spindle.tasks import (
     ALL_COMPLETED,
@@ -71,6 +72,7 @@ __all__ = [
     "QueueEmpty",
     "QueueFull",
     "QueueShutDown",
+    "Runner",
     "Semaphore",
     "SendfileNotAvailableError",
     "Task",
@@ -92,6 +94,7 @@ __all__ = [
     "iscoroutinefunction",
     "isfuture",
     "new_event_loop",
+    "run",
     "run_coroutine_threadsafe",
     "set_event_loop",
     "shield",
@@ -104,3 +107,7 @@ __all__ = [
     "wrap_concurrent_future",
     "wrap_future",
 ]
+
+# Importing the diagnostics registers them with the runner: spindle explains what went wrong
+# (a blocked loop, tasks left pending) unless SPINDLE_DIAGNOSTICS=0.
+from spindle import diagnostics as diagnostics

@@ -211,7 +211,7 @@ class StreamReader:
             else:
                 self._buffer.clear()
             self._maybe_resume_transport()
-            raise ValueError(error.args[0]) from None
+            raise ValueError(error.args[0]) from error
 
     async def readuntil(self, separator: Bytes | tuple[Bytes, ...] = b"\n") -> bytes:
         """Bytes up to and including the first separator (any of a tuple's, shortest result).

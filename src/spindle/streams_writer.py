@@ -9,7 +9,7 @@ first gives the loop one turn, so that ``connection_lost`` runs and the next ``d
 raises, instead of spinning forever on a dead socket.
 
 A writer owns its connection: dropping one that was never closed closes the transport and
-warns (``ResourceWarning: unclosed <StreamWriter ...>``), as asyncio does from 3.11.5 on.
+warns (``ResourceWarning: unclosed <StreamWriter ...>``), as recent asyncio releases do.
 """
 
 from __future__ import annotations

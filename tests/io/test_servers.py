@@ -232,7 +232,7 @@ def test_connect_accepted_socket(any_loop: Loop) -> None:
             listener.listen()
             client = socket.create_connection(listener.getsockname())
             accepted, _ = listener.accept()
-            transport, protocol = await any_loop.connect_accepted_socket(Echo, accepted)
+            transport, _ = await any_loop.connect_accepted_socket(Echo, accepted)
             client.sendall(b"accepted")
             client.setblocking(False)
             assert await any_loop.sock_recv(client, 100) == b"accepted"

@@ -29,6 +29,7 @@ from tests.io.tls_support import (
     SmallBuffers,
     ThreadPeer,
     connect,
+    holds_back,
     loop_fixture,  # noqa: F401  (the loop fixture)
     pki_fixture,  # noqa: F401  (the pki fixture)
     run,
@@ -36,6 +37,7 @@ from tests.io.tls_support import (
     serve,
     shrink_kernel_buffers,
     stop,
+    until,
     wait_for_the_end,
 )
 
@@ -155,10 +157,13 @@ def test_paused_reader_pushes_back_on_the_sender(loop: Loop, pki: PKI) -> None:
         sender = senders[0]
         shrink_kernel_buffers(client, sender)
         sender.go.set_result(None)
-        await sender.paused  # the backpressure went all the way back
+        await sender.paused
+        await until(lambda: holds_back(client.transport))
+        # The client's TLS layer stopped reading its socket, with at most one more receive
+        # than its limit, and the sender stays paused: the backpressure went all the way back.
         high = client.transport.get_read_buffer_limits()[1]
         assert client.transport.get_read_buffer_size() <= high + 256 * 1024
-        assert len(client.data) < len(payload)
+        assert client.data == b"" and sender.resumed is not None
         client.transport.resume_reading()
         assert await client.lost is None
         assert client.data == payload
@@ -186,7 +191,8 @@ def test_close_while_paused_still_exchanges_close_notify(loop: Loop, pki: PKI) -
         sender = senders[0]
         shrink_kernel_buffers(client, sender)
         sender.go.set_result(None)
-        await sender.paused  # the client's TLS layer has stopped reading from its socket
+        await sender.paused
+        await until(lambda: holds_back(client.transport))
         client.transport.close()
         assert await client.lost is None  # not a shutdown timeout: the exchange went through
         assert await sender.lost is None

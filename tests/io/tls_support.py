@@ -221,6 +221,19 @@ def shrink_kernel_buffers(reader: App, sender: App) -> None:
     )
 
 
+def holds_back(transport: Any) -> bool:
+    """Whether a TLS transport holds more ciphertext than its read limit, which is when it
+    pauses the transport below it."""
+    size: int = transport.get_read_buffer_size()
+    return size > transport.get_read_buffer_limits()[1]
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Let the loop run until ``condition()`` holds (a state to reach, not a time to wait)."""
+    while not condition():
+        await asyncio.sleep(0.001)
+
+
 class SmallBuffers(asyncio.BufferedProtocol):
     """A BufferedProtocol application that takes at most 1000 bytes at a time."""
 

@@ -82,6 +82,8 @@ class Server(asyncio.AbstractServer):
     def __del__(self, _warn: Any = warnings.warn) -> None:
         if self._state is not ServerState.CLOSED:
             _warn(f"unclosed server {self!r}", ResourceWarning, source=self)
+            for sock in self._sockets:
+                sock.close()  # not registered with the loop: it would hold us alive
 
     # -- the connections it owns ---------------------------------------------------------
 
