@@ -33,6 +33,15 @@ from spindle.exceptions import (
 from spindle.locks import Barrier, BoundedSemaphore, Condition, Event, Lock, Semaphore
 from spindle.queues import LifoQueue, PriorityQueue, Queue
 from spindle.runners import Runner, run
+from spindle.streams import (
+    StreamReader,
+    StreamReaderProtocol,
+    StreamWriter,
+    open_connection,
+    open_unix_connection,
+    start_server,
+    start_unix_server,
+)
 from spindle.taskgroups import TaskGroup
 from spindle.tasks import (
     ALL_COMPLETED,
@@ -75,6 +84,9 @@ __all__ = [
     "Runner",
     "Semaphore",
     "SendfileNotAvailableError",
+    "StreamReader",
+    "StreamReaderProtocol",
+    "StreamWriter",
     "Task",
     "TaskGroup",
     "Timeout",
@@ -94,11 +106,15 @@ __all__ = [
     "iscoroutinefunction",
     "isfuture",
     "new_event_loop",
+    "open_connection",
+    "open_unix_connection",
     "run",
     "run_coroutine_threadsafe",
     "set_event_loop",
     "shield",
     "sleep",
+    "start_server",
+    "start_unix_server",
     "timeout",
     "timeout_at",
     "to_thread",

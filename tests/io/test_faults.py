@@ -60,7 +60,7 @@ def test_peer_reset_during_a_large_write_loses_the_connection_with_the_error(
 
 def test_peer_reset_while_idle_is_reported_to_the_reader(any_loop: Loop) -> None:
     async def main() -> None:
-        transport, protocol, peer = await accepted_by_raw_socket(any_loop)
+        _, protocol, peer = await accepted_by_raw_socket(any_loop)
         reset(peer)
         assert isinstance(await protocol.lost, ConnectionResetError)
         assert protocol.events == ["made", "lost"]
@@ -253,8 +253,8 @@ def test_unclosed_transport_warns(spindle_loop: Any) -> None:
         await spindle_loop.create_connection(asyncio.Protocol, sock=a)
 
     run(spindle_loop, main())
-    spindle_loop.close()  # drops the loop's handles: nothing keeps the transport alive
     with pytest.warns(ResourceWarning, match="unclosed transport"):
+        spindle_loop.close()  # drops the loop's handles: nothing keeps the transport alive
         gc.collect()
     b.close()
 

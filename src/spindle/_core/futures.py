@@ -34,7 +34,8 @@ from types import GenericAlias, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from spindle._core import current
-from spindle._core.handles import describe_callback
+from spindle._core.handles import Handle, describe_callback
+from spindle._core.scheduler import Scheduler
 from spindle.exceptions import CancelledError, InvalidStateError
 
 if TYPE_CHECKING:
@@ -195,9 +196,15 @@ class Future(Generic[T]):
         callbacks = self._callbacks
         if callbacks:
             self._callbacks = []
-            call_soon = self._loop.call_soon
-            for callback, context in callbacks:
-                call_soon(callback, self, context=context)
+            loop = self._loop
+            if isinstance(loop, Scheduler) and loop._plain:
+                # spindle's own loop, open and not debugging: queue the handles directly.
+                ready = loop._ready
+                for callback, context in callbacks:
+                    ready.append(Handle(callback, (self,), loop, context))
+            else:
+                for callback, context in callbacks:
+                    loop.call_soon(callback, self, context=context)
 
     def _make_cancelled_error(self) -> CancelledError:
         """The CancelledError to raise for this cancelled future."""

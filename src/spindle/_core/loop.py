@@ -158,6 +158,7 @@ class BaseLoop(Scheduler):
         if self._debug:
             logger.debug("Close %r", self)
         self._closed = True
+        self._plain = False
         self._ready.clear()
         self._timers.clear()
         self._executor_shutdown_called = True

@@ -37,8 +37,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVarTuple, Unpack
 
-from spindle._core import tasks
 from spindle._core.clock import Clock, MonotonicClock
+from spindle._core.coroutines import iscoroutine, iscoroutinefunction
 from spindle._core.handles import Handle, TimerHandle
 from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue
 
@@ -82,6 +82,9 @@ class Scheduler(asyncio.AbstractEventLoop):
         self._thread_id: int | None = None
         self._pass_count = 0
         self._debug = _debug_from_environment()
+        # Open and not in debug mode: futures and tasks of this loop may then append handles
+        # to the ready queue directly, skipping call_soon's checks (their hot path).
+        self._plain = not self._debug
         self.slow_callback_duration = 0.1
         self._exception_handler: Callable[[Any, dict[str, Any]], object] | None = None
         self._saved_origin_depth: int | None = None
@@ -112,7 +115,7 @@ class Scheduler(asyncio.AbstractEventLoop):
             raise RuntimeError(f"cannot {operation}: the event loop is closed")
 
     def _check_callback(self, callback: object, method: str) -> None:
-        if tasks.iscoroutine(callback) or tasks.iscoroutinefunction(callback):
+        if iscoroutine(callback) or iscoroutinefunction(callback):
             raise TypeError(f"coroutines cannot be used with {method}()")
         if not callable(callback):
             raise TypeError(f"a callable object was expected by {method}(), got {callback!r}")
@@ -139,7 +142,7 @@ class Scheduler(asyncio.AbstractEventLoop):
         context: contextvars.Context | None = None,
     ) -> Handle:
         """Run ``callback(*args)`` on a coming pass, after what is already ready."""
-        if self._closed or self._debug or not callable(callback):
+        if not self._plain or not callable(callback):
             self._check_schedule(callback, "call_soon")
         handle = Handle(callback, args, self, context)
         self._ready.append(handle)
@@ -173,7 +176,7 @@ class Scheduler(asyncio.AbstractEventLoop):
             raise TypeError(
                 f"call_later() delay must be a number of seconds, not {type(delay).__name__}"
             ) from None
-        if self._closed or self._debug or not callable(callback):
+        if not self._plain or not callable(callback):
             self._check_schedule(callback, "call_later")
         timer = TimerHandle(when, callback, args, self, context)
         self._timers.push(timer)
@@ -189,7 +192,7 @@ class Scheduler(asyncio.AbstractEventLoop):
         """Run ``callback(*args)`` when ``loop.time()`` reaches ``when``."""
         if not isinstance(when, (int, float)):
             raise TypeError(f"call_at() when must be a loop time (a number), not {when!r}")
-        if self._closed or self._debug or not callable(callback):
+        if not self._plain or not callable(callback):
             self._check_schedule(callback, "call_at")
         timer = TimerHandle(when, callback, args, self, context)
         self._timers.push(timer)
@@ -356,6 +359,7 @@ class Scheduler(asyncio.AbstractEventLoop):
 
     def set_debug(self, enabled: bool) -> None:
         self._debug = enabled
+        self._plain = not enabled and not self._closed
         if self.is_running():
             self.call_soon_threadsafe(self._set_origin_tracking, enabled)
 

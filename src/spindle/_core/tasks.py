@@ -41,7 +41,10 @@ from typing import IO, Any, TypeVar
 
 from spindle import _compat
 from spindle._core import current
+from spindle._core.coroutines import iscoroutine, iscoroutinefunction
 from spindle._core.futures import _PENDING, Future, isfuture
+from spindle._core.handles import Handle
+from spindle._core.scheduler import Scheduler
 from spindle.exceptions import CancelledError, InvalidStateError
 
 __all__ = [
@@ -67,19 +70,6 @@ _register_task = _compat.register_task
 
 # Every Task not yet done: the strong references promised above.
 _live_tasks: set[Task[Any]] = set()
-
-_COROUTINE_TYPES = (types.CoroutineType, types.GeneratorType, Coroutine)
-
-
-def iscoroutine(obj: object) -> bool:
-    """True for coroutine objects (and generator-based coroutines)."""
-    return isinstance(obj, _COROUTINE_TYPES)
-
-
-def iscoroutinefunction(func: object) -> bool:
-    """True for ``async def`` functions (and ones marked with inspect.markcoroutinefunction)."""
-    return inspect.iscoroutinefunction(func)
-
 
 class Task(Future[T]):
     """A coroutine scheduled on a loop, and the Future of its outcome."""
@@ -132,10 +122,13 @@ class Task(Future[T]):
         self._log_destroy_pending = True
         _live_tasks.add(self)
         _register_task(self)
-        if eager_start and self._loop.is_running():
+        loop = self._loop
+        if eager_start and loop.is_running():
             self._eager_start()
+        elif isinstance(loop, Scheduler) and loop._plain:
+            loop._ready.append(Handle(self._step, (), loop, self._context))
         else:
-            self._loop.call_soon(self._step, context=self._context)
+            loop.call_soon(self._step, context=self._context)
 
     # -- identity ------------------------------------------------------------------------
 
@@ -230,7 +223,10 @@ class Task(Future[T]):
         else:
             if result is None:
                 # A bare yield (sleep(0)): let everything else that is ready run first.
-                loop.call_soon(self._step, context=self._context)
+                if isinstance(loop, Scheduler) and loop._plain:
+                    loop._ready.append(Handle(self._step, (), loop, self._context))
+                else:
+                    loop.call_soon(self._step, context=self._context)
             elif getattr(result, "_asyncio_future_blocking", None) and result is not self and (
                 result.get_loop() is loop
             ):
