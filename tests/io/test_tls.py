@@ -428,9 +428,7 @@ def test_abort_closes_at_once_without_close_notify(loop: Loop, pki: PKI) -> None
         assert peer.join() in ("EOF without close_notify", "connection reset")
 
 
-def test_bare_eof_from_the_peer_ends_the_connection_like_close_notify(
-    loop: Loop, pki: PKI
-) -> None:
+def test_bare_eof_from_the_peer_ends_the_connection_like_close_notify(loop: Loop, pki: PKI) -> None:
     def send_and_vanish(tls: ssl.SSLSocket) -> str:
         tls.sendall(b"bye")
         return "closed without close_notify"  # leaving the with-block closes the socket

@@ -120,9 +120,7 @@ def test_start_tls_rejects_bad_arguments(loop: Loop, pki: PKI) -> None:
     run(loop, main())
 
 
-def test_start_tls_handshake_failure_raises_and_closes_the_transport(
-    loop: Loop, pki: PKI
-) -> None:
+def test_start_tls_handshake_failure_raises_and_closes_the_transport(loop: Loop, pki: PKI) -> None:
     async def main() -> None:
         server_apps: list[StartTLSServer] = []
 
@@ -197,9 +195,7 @@ def test_ssl_argument_gives_tls_connections_end_to_end(loop: Loop, pki: PKI) -> 
         return server_apps[-1]
 
     async def main() -> None:
-        server = await loop.create_server(
-            make_server_app, "127.0.0.1", 0, ssl=pki.server_context()
-        )
+        server = await loop.create_server(make_server_app, "127.0.0.1", 0, ssl=pki.server_context())
         port = server.sockets[0].getsockname()[1]
         client = App(loop)
         context = pki.client_context()

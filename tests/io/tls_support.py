@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from spindle._io.tls import TLSProtocol, upgrade_to_tls
+from spindle._io.tls import TLSProtocol, TLSTransport, upgrade_to_tls
 
 Loop = asyncio.AbstractEventLoop
 
@@ -221,11 +221,10 @@ def shrink_kernel_buffers(reader: App, sender: App) -> None:
     )
 
 
-def holds_back(transport: Any) -> bool:
+def holds_back(transport: TLSTransport) -> bool:
     """Whether a TLS transport holds more ciphertext than its read limit, which is when it
     pauses the transport below it."""
-    size: int = transport.get_read_buffer_size()
-    return size > transport.get_read_buffer_limits()[1]
+    return transport.get_read_buffer_size() > transport.get_read_buffer_limits()[1]
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -314,7 +313,6 @@ async def connect(
     return tls
 
 
-
 async def send_with_backpressure(app: App, payload: bytes, on_pause: Callable[[], None]) -> None:
     """Write ``payload`` in 64 KiB pieces, waiting whenever the transport pauses ``app``."""
     view = memoryview(payload)
@@ -323,7 +321,6 @@ async def send_with_backpressure(app: App, payload: bytes, on_pause: Callable[[]
             on_pause()
             await app.resumed
         app.transport.write(view[start : start + 64 * 1024])
-
 
 
 class Sender(App):
@@ -343,7 +340,6 @@ class Sender(App):
         await self.go
         await send_with_backpressure(self, self.payload, lambda: None)
         self.transport.close()
-
 
 
 class ThreadPeer:

@@ -76,13 +76,15 @@ class Future(Generic[T]):
     __slots__ = (
         "__weakref__",
         "_asyncio_future_blocking",
-        "_callbacks",
+        "_callback0",
         "_cancel_message",
         "_cancelled_exc",
+        "_context0",
         "_exception",
         "_exception_tb",
         "_log_traceback",
         "_loop",
+        "_more_callbacks",
         "_result",
         "_source_traceback",
         "_state",
@@ -93,7 +95,12 @@ class Future(Generic[T]):
     _result: T | None
     _exception: BaseException | None
     _exception_tb: TracebackType | None
-    _callbacks: list[tuple[Callable[[Any], object], contextvars.Context]]
+    # The done-callbacks.  The first is kept in two slots and only further ones in a list:
+    # most futures have exactly one (the task awaiting it), and a list and a tuple fewer per
+    # pending future means fewer objects for the garbage collector to walk.
+    _callback0: Callable[[Any], object] | None
+    _context0: contextvars.Context | None
+    _more_callbacks: list[tuple[Callable[[Any], object], contextvars.Context]] | None
     _cancel_message: Any
     _cancelled_exc: CancelledError | None
     _log_traceback: bool
@@ -108,7 +115,9 @@ class Future(Generic[T]):
         self._result = None
         self._exception = None
         self._exception_tb = None
-        self._callbacks = []
+        self._callback0 = None
+        self._context0 = None
+        self._more_callbacks = None
         self._cancel_message = None
         self._cancelled_exc = None
         self._asyncio_future_blocking = False
@@ -193,17 +202,24 @@ class Future(Generic[T]):
     def _finish(self, state: FutureState) -> None:
         """The one place where a future leaves PENDING."""
         self._state = state
-        callbacks = self._callbacks
-        if callbacks:
-            self._callbacks = []
-            loop = self._loop
-            if isinstance(loop, Scheduler) and loop._plain:
-                # spindle's own loop, open and not debugging: queue the handles directly.
-                ready = loop._ready
-                for callback, context in callbacks:
+        callback = self._callback0
+        if callback is None:
+            return
+        loop = self._loop
+        context = self._context0
+        more = self._more_callbacks
+        self._callback0 = self._context0 = self._more_callbacks = None
+        if isinstance(loop, Scheduler) and loop._plain:
+            # spindle's own loop, open and not debugging: queue the handles directly.
+            ready = loop._ready
+            ready.append(Handle(callback, (self,), loop, context))
+            if more:
+                for callback, context in more:
                     ready.append(Handle(callback, (self,), loop, context))
-            else:
-                for callback, context in callbacks:
+        else:
+            loop.call_soon(callback, self, context=context)
+            if more:
+                for callback, context in more:
                     loop.call_soon(callback, self, context=context)
 
     def _make_cancelled_error(self) -> CancelledError:
@@ -227,16 +243,34 @@ class Future(Generic[T]):
             context = contextvars.copy_context()
         if self._state is not _PENDING:
             self._loop.call_soon(fn, self, context=context)
+        elif self._callback0 is None:
+            self._callback0 = fn
+            self._context0 = context
+        elif self._more_callbacks is None:
+            self._more_callbacks = [(fn, context)]
         else:
-            self._callbacks.append((fn, context))
+            self._more_callbacks.append((fn, context))
 
     def remove_done_callback(self, fn: Callable[[Any], object]) -> int:
         """Remove every registration of ``fn``; returns how many there were."""
-        kept = [(f, ctx) for f, ctx in self._callbacks if f != fn]
-        removed = len(self._callbacks) - len(kept)
+        registered = self._callbacks
+        kept = [(f, ctx) for f, ctx in registered if f != fn]
+        removed = len(registered) - len(kept)
         if removed:
-            self._callbacks[:] = kept
+            self._callback0 = self._context0 = self._more_callbacks = None
+            if kept:
+                self._callback0, self._context0 = kept[0]
+                self._more_callbacks = kept[1:] or None
         return removed
+
+    @property
+    def _callbacks(self) -> list[tuple[Callable[[Any], object], contextvars.Context]]:
+        """The pending done-callbacks as ``(fn, context)`` pairs, as asyncio keeps them
+        (read by anyio)."""
+        if self._callback0 is None:
+            return []
+        first = (self._callback0, self._context0)
+        return [first, *(self._more_callbacks or ())]
 
     # -- awaiting ------------------------------------------------------------------------
 

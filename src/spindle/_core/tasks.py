@@ -41,7 +41,7 @@ from typing import IO, Any, TypeVar
 
 from spindle import _compat
 from spindle._core import current
-from spindle._core.coroutines import iscoroutine, iscoroutinefunction
+from spindle._core.coroutines import _COROUTINE_TYPES, iscoroutine, iscoroutinefunction
 from spindle._core.futures import _PENDING, Future, isfuture
 from spindle._core.handles import Handle
 from spindle._core.scheduler import Scheduler
@@ -104,13 +104,29 @@ class Task(Future[T]):
         context: contextvars.Context | None = None,
         eager_start: bool = False,
     ) -> None:
-        self._log_destroy_pending = False
-        self._coro = None
-        super().__init__(loop=current.current_loop("Task()") if loop is None else loop)
-        if self._source_traceback:
-            del self._source_traceback[-1]
-        if not iscoroutine(coro):
+        self._log_destroy_pending = False  # first: __del__ reads these if __init__ fails
+        self._log_traceback = False
+        if loop is None:
+            loop = current.current_loop("Task()")
+        if not isinstance(coro, _COROUTINE_TYPES):
             raise TypeError(f"a coroutine was expected, got {coro!r}")
+        # Future.__init__'s fields, set here directly: creating tasks is a hot path, and this
+        # saves a call per task.  Keep the two lists of fields in step.
+        self._loop = loop
+        self._state = _PENDING
+        self._result = None
+        self._exception = None
+        self._exception_tb = None
+        self._callback0 = None
+        self._context0 = None
+        self._more_callbacks = None
+        self._cancel_message = None
+        self._cancelled_exc = None
+        self._asyncio_future_blocking = False
+        self._source_traceback = (
+            traceback.extract_stack(sys._getframe(1)) if loop.get_debug() else None
+        )
+        # The Task's own fields.
         self._coro = coro
         # The default name is formatted only if someone asks for it (see get_name).
         self._name = next(_task_numbers) if name is None else str(name)

@@ -15,7 +15,8 @@ import asyncio
 import ssl
 
 from spindle._io.readiness import ReadinessLoop
-from spindle._io.tls_protocol import TLSProtocol, default_client_context
+from spindle._io.tls_protocol import TLSProtocol
+from spindle._io.tls_states import default_client_context
 from spindle._io.tls_transport import TLSTransport
 
 __all__ = ["TLSMethods", "TLSProtocol", "TLSTransport", "default_client_context", "upgrade_to_tls"]

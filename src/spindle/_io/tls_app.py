@@ -45,9 +45,9 @@ class AppEnd:
         self._transport = transport
         self.state = AppState.CONNECTED if connected else AppState.WAITING
         self.reading_paused = False
-        self._writing_paused = False
+        self.writing_paused = False
         self.write_high, self.write_low = water_marks(None, None, WRITE_HIGH_WATER)
-        self._plain = memoryview(bytearray(PLAINTEXT_BUFFER))
+        self._plain: memoryview | None = None  # made on first use (BufferedProtocols need none)
         self.set_protocol(protocol)
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
@@ -57,7 +57,9 @@ class AppEnd:
 
     @property
     def scratch(self) -> memoryview:
-        """A buffer to decrypt into and throw away (see ``TLSEngine.discard_reads``)."""
+        """The buffer plaintext is decrypted into for ``data_received()``, or to be dropped."""
+        if self._plain is None:
+            self._plain = memoryview(bytearray(PLAINTEXT_BUFFER))
         return self._plain
 
     # -- the lifecycle -----------------------------------------------------------------------
@@ -88,7 +90,7 @@ class AppEnd:
         """
         if self._buffered is not None:
             return self._deliver_into_buffers(engine, self._buffered, still_open)
-        view = self._plain
+        view = self.scratch
         while True:
             filled, peer_closed = engine.read_into(view)
             if filled:
@@ -120,11 +122,11 @@ class AppEnd:
         """Pause or resume the application's writing, given what is still unsent."""
         if self.state is not AppState.CONNECTED and self.state is not AppState.EOF:
             return
-        if not self._writing_paused and unsent > self.write_high:
-            self._writing_paused = True
+        if not self.writing_paused and unsent > self.write_high:
+            self.writing_paused = True
             self._call("pause_writing")
-        elif self._writing_paused and unsent <= self.write_low:
-            self._writing_paused = False
+        elif self.writing_paused and unsent <= self.write_low:
+            self.writing_paused = False
             self._call("resume_writing")
 
     def _call(self, method: str) -> None:

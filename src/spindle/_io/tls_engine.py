@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import collections
 import ssl
-from typing import Any, cast
+from typing import Any
 
 __all__ = ["TLSEngine"]
 
@@ -110,7 +110,7 @@ class TLSEngine:
         try:
             while filled < size:
                 # With a buffer, read() returns a count (the stubs say bytes).
-                count = cast(int, self.sslobj.read(size - filled, view[filled:]))
+                count: int = self.sslobj.read(size - filled, view[filled:])  # type: ignore[assignment]
                 if not count:
                     return filled, True
                 filled += count

@@ -35,35 +35,23 @@ from typing import Any, cast
 
 from spindle._io.tls_app import AppEnd
 from spindle._io.tls_engine import TLSEngine
-from spindle._io.tls_states import TLSState, check_move, water_marks
+from spindle._io.tls_states import (
+    HANDSHAKE_TIMEOUT,
+    SHUTDOWN_TIMEOUT,
+    TLSState,
+    check_move,
+    default_client_context,
+    positive_timeout,
+    water_marks,
+)
 from spindle._io.tls_transport import TLSTransport
 
-__all__ = ["HANDSHAKE_TIMEOUT", "SHUTDOWN_TIMEOUT", "TLSProtocol", "default_client_context"]
+__all__ = ["TLSProtocol"]
 
-HANDSHAKE_TIMEOUT = 60.0  # seconds; asyncio's default
-SHUTDOWN_TIMEOUT = 30.0  # seconds; asyncio's default
 READ_HIGH_WATER = 256 * 1024  # ciphertext held for a paused application
 CIPHERTEXT_BUFFER = 256 * 1024  # what the transport below receives into, per read
 
 S = TLSState
-
-
-def _timeout(value: float | None, default: float, name: str) -> float:
-    if value is None:
-        return default
-    if value <= 0:
-        raise ValueError(f"the TLS {name} timeout must be a positive number, got {value!r}")
-    return float(value)
-
-
-def default_client_context(server_side: bool, server_hostname: str | None) -> ssl.SSLContext:
-    """The context for ``ssl=True``: secure defaults; no hostname check without a hostname."""
-    if server_side:
-        raise ValueError("cannot serve TLS without an ssl.SSLContext holding a certificate")
-    context = ssl.create_default_context()
-    if not server_hostname:
-        context.check_hostname = False
-    return context
 
 
 class TLSProtocol(asyncio.BufferedProtocol):
@@ -83,8 +71,10 @@ class TLSProtocol(asyncio.BufferedProtocol):
         call_connection_made: bool = True,
     ) -> None:
         self._loop = loop
-        self._handshake_timeout = _timeout(handshake_timeout, HANDSHAKE_TIMEOUT, "handshake")
-        self._shutdown_timeout = _timeout(shutdown_timeout, SHUTDOWN_TIMEOUT, "shutdown")
+        self._handshake_timeout = positive_timeout(
+            handshake_timeout, HANDSHAKE_TIMEOUT, "handshake"
+        )
+        self._shutdown_timeout = positive_timeout(shutdown_timeout, SHUTDOWN_TIMEOUT, "shutdown")
         if sslcontext is None:
             sslcontext = default_client_context(server_side, server_hostname)
         self.engine = TLSEngine(
@@ -222,8 +212,11 @@ class TLSProtocol(asyncio.BufferedProtocol):
         peer_closed = self.app.deliver(self.engine, self._still_wrapped)
         if self._state is not S.WRAPPED:
             return  # the application closed or aborted from one of its callbacks
-        self.engine.encrypt_backlog()  # a renegotiation that held writes back may be done
-        self._flush()  # reading can produce output too (alerts, key updates)
+        engine = self.engine
+        if engine.backlog:
+            engine.encrypt_backlog()  # a renegotiation that held writes back may be done
+        if engine.has_output():
+            self._flush()  # reading can produce output too (alerts, key updates)
         if peer_closed or (self._raw_eof and not self.app.reading_paused):
             self.app.eof()
             self.begin_close()
@@ -263,7 +256,9 @@ class TLSProtocol(asyncio.BufferedProtocol):
         sendable = self._state is not S.CLOSED and not self._below_paused_us
         if transport is not None and sendable and self.engine.has_output():
             transport.write(self.engine.take_output())
-        self.app.control_writing(self.engine.unsent())
+        unsent = self.engine.unsent()
+        if unsent > self.app.write_high or self.app.writing_paused:
+            self.app.control_writing(unsent)
 
     # -- closing -----------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The states of a TLS connection, and the pure policies the TLS layer runs on.
+"""The states of a TLS connection, and the pure policies the TLS layer runs on (water
+marks, timeouts, the default client context).
 
 A TLS connection (``tls_protocol.TLSProtocol``) moves forward only:
 
@@ -23,8 +24,21 @@ with it is strict: ``connection_made`` once, then ``data_received`` any number o
 from __future__ import annotations
 
 import enum
+import ssl
 
-__all__ = ["AppState", "TLSState", "check_move", "water_marks"]
+__all__ = [
+    "HANDSHAKE_TIMEOUT",
+    "SHUTDOWN_TIMEOUT",
+    "AppState",
+    "TLSState",
+    "check_move",
+    "default_client_context",
+    "positive_timeout",
+    "water_marks",
+]
+
+HANDSHAKE_TIMEOUT = 60.0  # seconds; asyncio's default
+SHUTDOWN_TIMEOUT = 30.0  # seconds; asyncio's default
 
 
 class TLSState(enum.Enum):
@@ -77,3 +91,22 @@ def water_marks(high: int | None, low: int | None, default_high: int) -> tuple[i
             f"cannot set buffer limits: high ({high!r}) must be >= low ({low!r}) must be >= 0"
         )
     return high, low
+
+
+def positive_timeout(value: float | None, default: float, name: str) -> float:
+    """A TLS timeout in seconds: ``default`` for None; anything but a positive number fails."""
+    if value is None:
+        return default
+    if value <= 0:
+        raise ValueError(f"the TLS {name} timeout must be a positive number, got {value!r}")
+    return float(value)
+
+
+def default_client_context(server_side: bool, server_hostname: str | None) -> ssl.SSLContext:
+    """The context for ``ssl=True``: secure defaults; no hostname check without a hostname."""
+    if server_side:
+        raise ValueError("cannot serve TLS without an ssl.SSLContext holding a certificate")
+    context = ssl.create_default_context()
+    if not server_hostname:
+        context.check_hostname = False
+    return context
