@@ -28,9 +28,7 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     """A new spindle event loop (not set as the current loop)."""
     from spindle._io.loop import EventLoop
 
-    # The type checker sees AbstractEventLoop's I/O methods as abstract; spindle's I/O layer
-    # (sockets, transports, subprocesses) implements them.
-    return EventLoop()  # type: ignore[abstract]
+    return EventLoop()
 
 
 def set_event_loop(loop: asyncio.AbstractEventLoop | None) -> None:

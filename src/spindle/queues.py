@@ -128,8 +128,10 @@ class Queue(LoopBound, Generic[T]):
             raise QueueFull(f"cannot put: the queue is full (maxsize={self._maxsize})")
         self._put(item)
         self._unfinished_tasks += 1
-        self._finished.clear()
-        self._wake_up_next(self._getters)
+        if self._unfinished_tasks == 1:
+            self._finished.clear()  # set exactly while nothing is unfinished
+        if self._getters:
+            self._wake_up_next(self._getters)
 
     async def get(self) -> T:
         """Remove and return an item, waiting for one if the queue is empty."""
@@ -146,7 +148,8 @@ class Queue(LoopBound, Generic[T]):
                 raise QueueShutDown("cannot get: the queue is shut down and empty")
             raise QueueEmpty("cannot get: the queue is empty")
         item = self._get()
-        self._wake_up_next(self._putters)
+        if self._putters:
+            self._wake_up_next(self._putters)
         return item
 
     async def _park(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from typing import Any
+from typing import Any, cast
 
 from spindle import events, tasks
 from spindle.streams_flow import FlowControlMixin
@@ -60,7 +60,8 @@ class SubprocessStreamProtocol(FlowControlMixin, asyncio.SubprocessProtocol):
         return f"<{type(self).__name__} {' '.join(streams)}>"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.SubprocessTransport)
+        # uvloop's subprocess transport does not derive from asyncio.SubprocessTransport.
+        transport = cast(asyncio.SubprocessTransport, transport)
         self._transport = transport
         self.stdout = self._reader_for(transport, 1)
         self.stderr = self._reader_for(transport, 2)

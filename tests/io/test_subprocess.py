@@ -539,8 +539,9 @@ def test_spindle_uses_pidfds_where_the_kernel_has_them() -> None:
         loop.close()
 
 
-def test_closing_the_loop_leaves_running_children_to_be_reaped() -> None:
-    loop = spindle.new_event_loop()
+@pytest.mark.parametrize("kind", ["spindle", "spindle-threads"])
+def test_closing_the_loop_leaves_running_children_to_be_reaped(kind: str) -> None:
+    loop = LOOPS[kind]()
 
     async def main() -> tuple[int, Any]:
         transport, _ = await loop.subprocess_exec(

@@ -328,6 +328,27 @@ def test_handshake_timeout_aborts_the_connection(loop: Loop, pki: PKI) -> None:
     run(loop, main())
 
 
+def test_handshake_gives_up_after_60_seconds_by_default(virtual_loop: Loop, pki: PKI) -> None:
+    """asyncio's default timeout, exactly and instantly, on spindle's virtual clock.
+
+    (The clock jumps whenever the loop would wait with a timer pending, so only a peer that
+    never answers makes a deterministic test of it: a shutdown timeout cannot be tested so.)
+    """
+    loop = virtual_loop
+
+    async def main() -> None:
+        mute = App(loop)
+        served = await serve(loop, lambda: mute, None)
+        start = loop.time()
+        with pytest.raises(ConnectionAbortedError, match=r"longer than 60\.0 seconds"):
+            await connect(loop, App(loop), served.port, pki.client_context())
+        assert loop.time() == start + 60.0
+        await mute.lost
+        await stop(served)
+
+    run(loop, main())
+
+
 def test_timeouts_must_be_positive(pki: PKI) -> None:
     loop = asyncio.new_event_loop()
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import ssl
+from pathlib import Path
 
 import pytest
 
@@ -242,6 +243,28 @@ def test_ssl_argument_verifies_the_server(loop: Loop, pki: PKI) -> None:
                 lambda: App(loop), "127.0.0.1", port,
                 ssl=pki.client_context(), server_hostname="example.org",
             )  # fmt: skip
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+
+
+def test_ssl_argument_works_over_unix_sockets(loop: Loop, pki: PKI, tmp_path: Path) -> None:
+    path = str(tmp_path / "tls.sock")
+
+    async def main() -> None:
+        server = await loop.create_unix_server(
+            lambda: App(loop, echo=True), path, ssl=pki.server_context()
+        )
+        client = App(loop)
+        transport, _ = await loop.create_unix_connection(
+            lambda: client, path, ssl=pki.client_context(), server_hostname="localhost"
+        )
+        assert isinstance(transport.get_extra_info("ssl_object"), ssl.SSLObject)
+        transport.write(b"over a unix socket")
+        assert await client.received(18) == b"over a unix socket"
+        transport.close()
+        assert await client.lost is None
         server.close()
         await server.wait_closed()
 

@@ -1,7 +1,10 @@
 """The write pipe transport for a child process's stdin.
 
 ``write()`` tries ``os.write`` at once and buffers only what the pipe would not take; the
-rest is flushed when the poller reports the pipe writable.  The protocol is paused above
+rest is flushed when the poller reports the pipe writable.  The buffer (``PendingWrites``)
+keeps the caller's own chunks: ``bytes`` cannot change, so a 64 MiB write is queued without
+copying it (a bytearray's leftover is copied once, since its owner may change it); several
+buffered chunks go out in one ``os.writev``.  The protocol is paused above
 the high water mark and resumed at the low one (asyncio's defaults: 64 KiB and a quarter
 of it), which is what makes ``StreamWriter.drain()`` wait.
 
@@ -21,15 +24,18 @@ import asyncio
 import os
 import stat
 import warnings
+from collections import deque
 from collections.abc import Callable
+from itertools import islice
 from typing import IO, Any
 
 from spindle._io.readiness import ReadinessLoop
 from spindle._io.subprocess_pipes import PipeState, PipeTransportBase
 
-__all__ = ["WritePipeTransport", "write_buffer_limits"]
+__all__ = ["PendingWrites", "WritePipeTransport", "write_buffer_limits"]
 
 DEFAULT_HIGH_WATER = 64 * 1024
+WRITEV_MAX_CHUNKS = 64  # well under every system's IOV_MAX
 LOST_WRITES_REPORTED_AT = 5  # asyncio's threshold for "writing to a lost pipe" warnings
 
 
@@ -44,6 +50,51 @@ def write_buffer_limits(high: int | None, low: int | None) -> tuple[int, int]:
     return high, low
 
 
+def byte_view(data: bytes | bytearray | memoryview) -> memoryview:
+    """A flat view of ``data``'s bytes (copied only if it is not flat bytes already)."""
+    view = memoryview(data)
+    if view.itemsize != 1 or view.ndim != 1 or not view.c_contiguous:
+        view = memoryview(view.tobytes())
+    return view
+
+
+class PendingWrites:
+    """Bytes waiting to be written, as a queue of chunks (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._chunks: deque[memoryview] = deque()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def append(self, view: memoryview) -> None:
+        if not isinstance(view.obj, bytes):
+            view = memoryview(view.tobytes())  # its owner could change it after write()
+        self._chunks.append(view)
+        self._size += len(view)
+
+    def head(self) -> list[memoryview]:
+        """The first chunks, for one ``os.writev``."""
+        return list(islice(self._chunks, WRITEV_MAX_CHUNKS))
+
+    def consume(self, count: int) -> None:
+        """Drop the first ``count`` bytes (they were written)."""
+        self._size -= count
+        chunks = self._chunks
+        while count:
+            first = chunks[0]
+            if count < len(first):
+                chunks[0] = first[count:]
+                return
+            chunks.popleft()
+            count -= len(first)
+
+    def clear(self) -> None:
+        self._chunks.clear()
+        self._size = 0
+
+
 class WritePipeTransport(PipeTransportBase, asyncio.WriteTransport):
     """The parent's end of a child's stdin."""
 
@@ -52,7 +103,7 @@ class WritePipeTransport(PipeTransportBase, asyncio.WriteTransport):
     ) -> None:
         PipeTransportBase.__init__(self, loop, pipe, protocol)
         asyncio.WriteTransport.__init__(self, {"pipe": pipe})
-        self._buffer = bytearray()
+        self._buffer = PendingWrites()
         self._high, self._low = write_buffer_limits(None, None)
         self._protocol_paused = False
         # 0 while the peer is there; then the count of writes dropped since it went away.
@@ -77,22 +128,23 @@ class WritePipeTransport(PipeTransportBase, asyncio.WriteTransport):
             return
         if self._state is not PipeState.OPEN:
             raise RuntimeError(f"cannot write: the pipe transport is {self._state.value}")
-        if not data:
+        view = byte_view(data)
+        if not view:
             return
         if not self._buffer:
             try:
-                written = os.write(self._fd, data)
+                written = os.write(self._fd, view)
             except (BlockingIOError, InterruptedError):
                 written = 0
             except OSError as exc:
                 self._lost_writes = 1
                 self._fatal_error(exc, "Fatal write error on pipe transport")
                 return
-            if written == len(data):
+            if written == len(view):
                 return
-            data = memoryview(data)[written:]
+            view = view[written:]
             self._loop.add_writer(self._fd, self._write_ready)
-        self._buffer += data
+        self._buffer.append(view)
         self._update_flow()
 
     def _drop_lost_write(self) -> None:
@@ -103,8 +155,11 @@ class WritePipeTransport(PipeTransportBase, asyncio.WriteTransport):
             )
 
     def _write_ready(self) -> None:
+        chunks = self._buffer.head()
         try:
-            written = os.write(self._fd, self._buffer)
+            written = (
+                os.write(self._fd, chunks[0]) if len(chunks) == 1 else os.writev(self._fd, chunks)
+            )
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -112,7 +167,7 @@ class WritePipeTransport(PipeTransportBase, asyncio.WriteTransport):
             self._lost_writes = 1
             self._fatal_error(exc, "Fatal write error on pipe transport")
             return
-        del self._buffer[:written]  # cheap: a bytearray drops its front without copying
+        self._buffer.consume(written)
         self._update_flow()
         if not self._buffer:
             self._loop.remove_writer(self._fd)

@@ -132,7 +132,12 @@ class SubprocessMethods(SignalMethods):
         popen = subprocess.Popen(
             args, shell=shell, stdin=stdin, stdout=stdout, stderr=stderr, bufsize=0, **kwargs
         )
-        transport = SubprocessTransport(self, protocol, popen, watcher)
+        try:
+            transport = SubprocessTransport(self, protocol, popen, watcher)
+        except BaseException:
+            with popen:  # closes the pipes and reaps the child
+                popen.kill()
+            raise
         waiter: asyncio.Future[None] = self.create_future()
         transport._begin(waiter)
         try:

@@ -1,6 +1,6 @@
 """``TLSProtocol``: TLS spoken over any stream transport.
 
-The TLS layer is a protocol to the transport below it (TCP, a Unix socket, a pipe, even
+The TLS layer is a protocol to the transport below it (TCP, a Unix socket, even
 another TLS transport) and a transport to the application above it.  Three helpers do the
 parts that do not need the loop: ``TLSEngine`` (``tls_engine.py``: OpenSSL on memory
 buffers), ``AppEnd`` (``tls_app.py``: the application protocol and asyncio's contract with

@@ -40,7 +40,7 @@ class _Recorder:
 
 
 def _new_loop(virtual_clock: bool) -> tuple[EventLoop, _Recorder]:
-    loop = EventLoop(clock=VirtualClock() if virtual_clock else None)  # type: ignore[abstract]
+    loop = EventLoop(clock=VirtualClock() if virtual_clock else None)
     recorder = _Recorder()
     loop.set_exception_handler(recorder)
     return loop, recorder
