@@ -2,10 +2,64 @@
 
 ``import spindle as asyncio`` works for the public API; ``spindle.install()`` makes unmodified
 asyncio programs run on spindle's loop.
+
+Where a name is part of the runtime, spindle implements it (the loop, Future, Task, every
+function and primitive).  A few names are *interfaces* that must be asyncio's own objects for
+drop-in compatibility, and are re-exported as they are:
+
+* the exception classes (``except asyncio.CancelledError`` must catch spindle's);
+* the protocol and transport base classes (libraries subclass ``asyncio.Protocol`` and check
+  ``isinstance(t, asyncio.Transport)``; spindle's transports derive from them);
+* the policy machinery (``get/set_event_loop_policy``, ``AbstractEventLoopPolicy``): it is
+  asyncio's global switch, and ``spindle.install()`` works *through* it;
+  ``spindle.DefaultEventLoopPolicy`` is spindle's policy, whose loops are spindle's;
+* the child watchers (deprecated in 3.12, gone in 3.14): spindle reaps its children itself
+  (pidfd, or a thread per child) and never consults a watcher; the names exist so that code
+  written for 3.11 that calls ``set_child_watcher`` still imports;
+* ``_get_running_loop`` / ``_set_running_loop`` / ``_register_task`` / ``_enter_task`` / ...:
+  asyncio's hooks for loop implementers, which spindle itself uses (see ``spindle._compat``).
 """
 
+import sys
+from asyncio import (
+    AbstractEventLoop,
+    AbstractEventLoopPolicy,
+    AbstractServer,
+    BaseProtocol,
+    BaseTransport,
+    BufferedProtocol,
+    DatagramProtocol,
+    DatagramTransport,
+    Protocol,
+    ReadTransport,
+    SubprocessProtocol,
+    SubprocessTransport,
+    Transport,
+    WriteTransport,
+    get_event_loop_policy,
+    set_event_loop_policy,
+)
+
+if sys.version_info < (3, 14):  # asyncio removed the child watchers in 3.14
+    from asyncio import (
+        AbstractChildWatcher,
+        FastChildWatcher,
+        MultiLoopChildWatcher,
+        PidfdChildWatcher,
+        SafeChildWatcher,
+        ThreadedChildWatcher,
+        get_child_watcher,
+        set_child_watcher,
+    )
+
+from spindle._compat import enter_task as _enter_task
+from spindle._compat import leave_task as _leave_task
+from spindle._compat import register_task as _register_task
+from spindle._compat import set_running_loop as _set_running_loop
+from spindle._compat import unregister_task as _unregister_task
 from spindle._core.futures import Future, isfuture, wrap_concurrent_future
 from spindle._core.handles import Handle, TimerHandle
+from spindle._core.loop import BaseLoop as BaseEventLoop
 from spindle._core.tasks import (
     Task,
     all_tasks,
@@ -17,7 +71,15 @@ from spindle._core.tasks import (
     iscoroutinefunction,
 )
 from spindle._io.loop import EventLoop
-from spindle.events import get_event_loop, get_running_loop, new_event_loop, set_event_loop
+from spindle._io.loop import EventLoop as SelectorEventLoop
+from spindle._io.servers import Server
+from spindle.events import (
+    _get_running_loop,
+    get_event_loop,
+    get_running_loop,
+    new_event_loop,
+    set_event_loop,
+)
 from spindle.exceptions import (
     BrokenBarrierError,
     CancelledError,
@@ -31,6 +93,8 @@ from spindle.exceptions import (
     TimeoutError,
 )
 from spindle.locks import Barrier, BoundedSemaphore, Condition, Event, Lock, Semaphore
+from spindle.patch import SpindleEventLoopPolicy as DefaultEventLoopPolicy
+from spindle.patch import install, uninstall
 from spindle.queues import LifoQueue, PriorityQueue, Queue
 from spindle.runners import Runner, run
 from spindle.streams import (
@@ -42,6 +106,7 @@ from spindle.streams import (
     start_server,
     start_unix_server,
 )
+from spindle.subprocess import create_subprocess_exec, create_subprocess_shell
 from spindle.taskgroups import TaskGroup
 from spindle.tasks import (
     ALL_COMPLETED,
@@ -62,11 +127,21 @@ __all__ = [
     "ALL_COMPLETED",
     "FIRST_COMPLETED",
     "FIRST_EXCEPTION",
+    "AbstractEventLoop",
+    "AbstractEventLoopPolicy",
+    "AbstractServer",
     "Barrier",
+    "BaseEventLoop",
+    "BaseProtocol",
+    "BaseTransport",
     "BoundedSemaphore",
     "BrokenBarrierError",
+    "BufferedProtocol",
     "CancelledError",
     "Condition",
+    "DatagramProtocol",
+    "DatagramTransport",
+    "DefaultEventLoopPolicy",
     "Event",
     "EventLoop",
     "Future",
@@ -77,31 +152,49 @@ __all__ = [
     "LimitOverrunError",
     "Lock",
     "PriorityQueue",
+    "Protocol",
     "Queue",
     "QueueEmpty",
     "QueueFull",
     "QueueShutDown",
+    "ReadTransport",
     "Runner",
+    "SelectorEventLoop",
     "Semaphore",
     "SendfileNotAvailableError",
+    "Server",
     "StreamReader",
     "StreamReaderProtocol",
     "StreamWriter",
+    "SubprocessProtocol",
+    "SubprocessTransport",
     "Task",
     "TaskGroup",
     "Timeout",
     "TimeoutError",
     "TimerHandle",
+    "Transport",
+    "WriteTransport",
+    "_enter_task",
+    "_get_running_loop",
+    "_leave_task",
+    "_register_task",
+    "_set_running_loop",
+    "_unregister_task",
     "all_tasks",
     "as_completed",
     "create_eager_task_factory",
+    "create_subprocess_exec",
+    "create_subprocess_shell",
     "create_task",
     "current_task",
     "eager_task_factory",
     "ensure_future",
     "gather",
     "get_event_loop",
+    "get_event_loop_policy",
     "get_running_loop",
+    "install",
     "iscoroutine",
     "iscoroutinefunction",
     "isfuture",
@@ -111,6 +204,7 @@ __all__ = [
     "run",
     "run_coroutine_threadsafe",
     "set_event_loop",
+    "set_event_loop_policy",
     "shield",
     "sleep",
     "start_server",
@@ -118,6 +212,7 @@ __all__ = [
     "timeout",
     "timeout_at",
     "to_thread",
+    "uninstall",
     "wait",
     "wait_for",
     "wrap_concurrent_future",
@@ -127,3 +222,15 @@ __all__ = [
 # Importing the diagnostics registers them with the runner: spindle explains what went wrong
 # (a blocked loop, tasks left pending) unless SPINDLE_DIAGNOSTICS=0.
 from spindle import diagnostics as diagnostics
+
+if sys.version_info < (3, 14):
+    __all__ += [
+        "AbstractChildWatcher",
+        "FastChildWatcher",
+        "MultiLoopChildWatcher",
+        "PidfdChildWatcher",
+        "SafeChildWatcher",
+        "ThreadedChildWatcher",
+        "get_child_watcher",
+        "set_child_watcher",
+    ]

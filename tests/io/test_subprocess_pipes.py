@@ -10,7 +10,7 @@ import asyncio
 import gc
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -106,11 +106,16 @@ def loop() -> Iterator[ReadinessLoop]:
     the_loop.close()
 
 
+def pipe_file(fd: int, mode: str) -> IO[bytes]:
+    # The transport owns the file and closes it: no context manager can.
+    return open(fd, mode, buffering=0)
+
+
 def pipe_pair(loop: ReadinessLoop) -> tuple[WritePipeTransport, Sink, ReadPipeTransport, Sink]:
     read_fd, write_fd = os.pipe()
     writer_sink, reader_sink = Sink(), Sink()
-    writer = WritePipeTransport(loop, open(write_fd, "wb", buffering=0), writer_sink)
-    reader = ReadPipeTransport(loop, open(read_fd, "rb", buffering=0), reader_sink)
+    writer = WritePipeTransport(loop, pipe_file(write_fd, "wb"), writer_sink)
+    reader = ReadPipeTransport(loop, pipe_file(read_fd, "rb"), reader_sink)
     writer.start()
     reader.start()
     return writer, writer_sink, reader, reader_sink
@@ -182,7 +187,7 @@ def test_an_unclosed_pipe_transport_warns() -> None:
     assert isinstance(loop, ReadinessLoop)
     read_fd, write_fd = os.pipe()
     os.close(write_fd)
-    transport = ReadPipeTransport(loop, open(read_fd, "rb", buffering=0), Sink())
+    transport = ReadPipeTransport(loop, pipe_file(read_fd, "rb"), Sink())
     with pytest.warns(ResourceWarning, match="unclosed transport <ReadPipeTransport"):
         del transport
         gc.collect()
