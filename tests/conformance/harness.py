@@ -81,7 +81,7 @@ def load(name: str, target: Target | None = None) -> types.ModuleType:
     """CPython's ``test.test_asyncio.<name>``, executed afresh against ``target``."""
     target = current_target() if target is None else target
     path = CPYTHON_TESTS / f"{name}.py"
-    return load_fresh(path, f"conformance.cpython.{target.name}.{name}", _redirect(target))
+    return load_fresh(path, f"{name}__on_{target.name}", _redirect(target))
 
 
 def collect(name: str, target: Target | None = None) -> dict[str, type[Any]]:

@@ -1,4 +1,4 @@
-"""Loading a CPython test module so that the names it imports resolve to the implementation under test.
+"""Loading a CPython test module so that the names it imports resolve to the target's.
 
 CPython's tests say ``import asyncio`` and then call ``asyncio.Lock()``, ``asyncio.timeout()``,
 ``taskgroups.TaskGroup()``.  To run them against spindle without editing them, each test module
@@ -86,4 +86,3 @@ def load_fresh(path: Path, module_name: str, redirect: ImportRedirect) -> types.
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
-

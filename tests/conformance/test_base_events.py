@@ -1,7 +1,8 @@
-"""CPython's test_base_events (the loop's scheduling, lifecycle, exception handler and task factory), run against the target.
+"""CPython's test_base_events, run against the target.
 
-The classes come from ``harness.collect``, which loads CPython's module with asyncio's names
-resolving to the target's; pytest collects them from this namespace.
+Covers the loop's scheduling, lifecycle, exception handler and task factory. The classes come
+from ``harness.collect``, which loads CPython's module with asyncio's names resolving to the
+target's; pytest collects them from this namespace.
 """
 
 from .harness import collect

@@ -1,7 +1,8 @@
-"""CPython's test_context (contextvars across tasks), run against the target.
+"""CPython's test_context, run against the target.
 
-The classes come from ``harness.collect``, which loads CPython's module with asyncio's names
-resolving to the target's; pytest collects them from this namespace.
+Covers contextvars across tasks. The classes come from ``harness.collect``, which loads
+CPython's module with asyncio's names resolving to the target's; pytest collects them from this
+namespace.
 """
 
 from .harness import collect

@@ -1,6 +1,7 @@
-"""CPython's test_events (the loop's callbacks, timers, threadsafe calls and executors (I/O parts excluded)), run against the target.
+"""CPython's test_events, run against the target.
 
-The classes come from ``harness.collect``, which loads CPython's module with asyncio's names
+Covers the loop's callbacks, timers, threadsafe calls and executors (I/O parts excluded). The
+classes come from ``harness.collect``, which loads CPython's module with asyncio's names
 resolving to the target's; pytest collects them from this namespace.
 """
 

@@ -1,7 +1,7 @@
-"""CPython's test_futures (Future), run against the target.
+"""CPython's test_futures, run against the target.
 
-The classes come from ``harness.collect``, which loads CPython's module with asyncio's names
-resolving to the target's; pytest collects them from this namespace.
+Covers Future. The classes come from ``harness.collect``, which loads CPython's module with
+asyncio's names resolving to the target's; pytest collects them from this namespace.
 """
 
 from .harness import collect

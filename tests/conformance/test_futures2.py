@@ -1,7 +1,8 @@
-"""CPython's test_futures2 (Future and Task tracebacks and repr), run against the target.
+"""CPython's test_futures2, run against the target.
 
-The classes come from ``harness.collect``, which loads CPython's module with asyncio's names
-resolving to the target's; pytest collects them from this namespace.
+Covers Future and Task tracebacks and repr. The classes come from ``harness.collect``, which
+loads CPython's module with asyncio's names resolving to the target's; pytest collects them from
+this namespace.
 """
 
 from .harness import collect

@@ -1,7 +1,8 @@
-"""CPython's test_locks (Lock, Event, Condition, Semaphore, BoundedSemaphore and Barrier), run against the target.
+"""CPython's test_locks, run against the target.
 
-The classes come from ``harness.collect``, which loads CPython's module with asyncio's names
-resolving to the target's; pytest collects them from this namespace.
+Covers Lock, Event, Condition, Semaphore, BoundedSemaphore and Barrier. The classes come from
+``harness.collect``, which loads CPython's module with asyncio's names resolving to the
+target's; pytest collects them from this namespace.
 """
 
 from .harness import collect

@@ -1,7 +1,8 @@
-"""CPython's test_pep492 (async/await interoperation), run against the target.
+"""CPython's test_pep492, run against the target.
 
-The classes come from ``harness.collect``, which loads CPython's module with asyncio's names
-resolving to the target's; pytest collects them from this namespace.
+Covers async/await interoperation. The classes come from ``harness.collect``, which loads
+CPython's module with asyncio's names resolving to the target's; pytest collects them from this
+namespace.
 """
 
 from .harness import collect

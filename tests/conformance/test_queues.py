@@ -1,7 +1,8 @@
-"""CPython's test_queues (Queue, LifoQueue and PriorityQueue), run against the target.
+"""CPython's test_queues, run against the target.
 
-The classes come from ``harness.collect``, which loads CPython's module with asyncio's names
-resolving to the target's; pytest collects them from this namespace.
+Covers Queue, LifoQueue and PriorityQueue. The classes come from ``harness.collect``, which
+loads CPython's module with asyncio's names resolving to the target's; pytest collects them from
+this namespace.
 """
 
 from .harness import collect

@@ -1,7 +1,7 @@
-"""CPython's test_runners (run() and Runner), run against the target.
+"""CPython's test_runners, run against the target.
 
-The classes come from ``harness.collect``, which loads CPython's module with asyncio's names
-resolving to the target's; pytest collects them from this namespace.
+Covers run() and Runner. The classes come from ``harness.collect``, which loads CPython's module
+with asyncio's names resolving to the target's; pytest collects them from this namespace.
 """
 
 from .harness import collect

@@ -1,7 +1,7 @@
-"""CPython's test_taskgroups (TaskGroup), run against the target.
+"""CPython's test_taskgroups, run against the target.
 
-The classes come from ``harness.collect``, which loads CPython's module with asyncio's names
-resolving to the target's; pytest collects them from this namespace.
+Covers TaskGroup. The classes come from ``harness.collect``, which loads CPython's module with
+asyncio's names resolving to the target's; pytest collects them from this namespace.
 """
 
 from .harness import collect

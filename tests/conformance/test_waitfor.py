@@ -1,7 +1,7 @@
-"""CPython's test_waitfor (wait_for()), run against the target.
+"""CPython's test_waitfor, run against the target.
 
-The classes come from ``harness.collect``, which loads CPython's module with asyncio's names
-resolving to the target's; pytest collects them from this namespace.
+Covers wait_for(). The classes come from ``harness.collect``, which loads CPython's module with
+asyncio's names resolving to the target's; pytest collects them from this namespace.
 """
 
 from .harness import collect

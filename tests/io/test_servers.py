@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import io
 import shutil
 import socket
 import sys
@@ -333,3 +334,39 @@ def test_tls_arguments_without_ssl_are_refused(any_loop: Loop) -> None:
         run(any_loop, any_loop.create_connection(Echo, "127.0.0.1", 1, server_hostname="x"))
     with pytest.raises(ValueError, match="ssl_handshake_timeout is only meaningful with ssl"):
         run(any_loop, any_loop.create_server(Echo, "127.0.0.1", 0, ssl_handshake_timeout=1))
+
+
+@needs_openssl
+def test_sendfile_over_tls_falls_back_to_writing(any_loop: Loop, pki: PKI) -> None:
+    content = bytes(range(256)) * 4096  # 1 MiB
+
+    class Collect(Recorder):
+        def eof_received(self) -> bool:
+            self.events.append("eof")
+            return False
+
+    async def main() -> None:
+        received: list[Recorder] = []
+
+        def make() -> Recorder:
+            received.append(Collect(any_loop))
+            return received[-1]
+
+        server = await any_loop.create_server(make, "127.0.0.1", 0, ssl=pki.server_context())
+        port = server.sockets[0].getsockname()[1]
+        transport, _ = await any_loop.create_connection(
+            asyncio.Protocol,
+            "127.0.0.1",
+            port,
+            ssl=pki.client_context(),
+            server_hostname="localhost",
+        )
+        sent = await any_loop.sendfile(transport, io.BytesIO(content))
+        assert sent == len(content)
+        assert await received[0].received(len(content)) == content
+        transport.close()
+        await received[0].lost
+        server.close()
+        await server.wait_closed()
+
+    run(any_loop, main())

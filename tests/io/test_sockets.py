@@ -275,3 +275,17 @@ def test_spindle_names_a_malformed_address(spindle_loop: Loop) -> None:
         client.setblocking(False)
         with pytest.raises(TypeError, match=r"must be a \(host, port\) tuple"):
             run(spindle_loop, spindle_loop.sock_connect(client, "127.0.0.1:80"))
+
+
+def test_cancelling_a_wait_on_a_socket_closed_meanwhile_is_a_plain_cancel(any_loop: Loop) -> None:
+    async def main(a: socket.socket) -> None:
+        task = any_loop.create_task(any_loop.sock_recv(a, 10))
+        await asyncio.sleep(0)
+        a.close()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    a, b = nonblocking_pair()
+    with a, b:
+        run(any_loop, main(a))

@@ -287,7 +287,8 @@ class Future(Generic[T]):
     # -- reporting -----------------------------------------------------------------------
 
     def __del__(self) -> None:
-        if not self._log_traceback:
+        # getattr: a subclass whose __init__ never called ours has no fields at all.
+        if not getattr(self, "_log_traceback", False):
             return
         context: dict[str, Any] = {
             "message": f"{type(self).__name__} exception was never retrieved",

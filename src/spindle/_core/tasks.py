@@ -349,7 +349,7 @@ class Task(Future[T]):
         return fields
 
     def __del__(self) -> None:
-        if self._log_destroy_pending and self._state is _PENDING:
+        if getattr(self, "_log_destroy_pending", False) and self._state is _PENDING:
             context: dict[str, Any] = {
                 "task": self,
                 "message": "Task was destroyed but it is pending!",

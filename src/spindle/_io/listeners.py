@@ -13,6 +13,7 @@ file (not a socket another process has bound at the same path since).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -170,8 +171,6 @@ def unix_listener(
     to_remove: list[tuple[str, int]] = []
     name = sock.getsockname()
     if cleanup and isinstance(name, str) and name and name[0] != "\0":
-        try:
+        with contextlib.suppress(OSError):  # gone already: nothing to remove later
             to_remove.append((name, os.stat(name).st_ino))
-        except OSError:
-            pass
     return sock, to_remove

@@ -9,7 +9,8 @@ Reads go into the loop's shared buffer with ``os.readv`` and are copied out (or 
 into a ``BufferedProtocol``'s buffer).  End of file on a read pipe means the writer has gone:
 the protocol gets ``eof_received`` and then ``connection_lost(None)``.
 
-A write pipe buffers what the kernel does not take and flushes with ``os.writev``.  To learn
+A write pipe writes as every stream transport does (``write_buffer.BufferedWrites``: at once,
+buffering the rest and flushing it with ``os.writev``).  To learn
 that the reading side has gone even while idle, it also watches its own descriptor for
 *readability* when it is a FIFO or socket: the poller reports a hang-up there.  Closing a
 write pipe is ``write_eof``: flush, then close the descriptor, which is the EOF the reader sees.
@@ -19,15 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import itertools
+import functools
 import os
 import stat
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from spindle._io.poller import READ, WRITE
-from spindle._io.tcp import IOV_MAX, Data, as_bytes, retained
-from spindle._io.transport_base import TransportCore, TransportState, WritableCore
+from spindle._io.poller import READ
+from spindle._io.transport_base import TransportCore, TransportState
+from spindle._io.write_buffer import BufferedWrites, Data
 
 if TYPE_CHECKING:
     from spindle._io.sockets import SocketMethods
@@ -52,6 +53,9 @@ def _pipe_fd(pipe: Any, what: str) -> tuple[int, int]:
 class _PipeCore(TransportCore):
     """The descriptor-owning part both pipe transports share."""
 
+    _pipe: Any = None
+    _watching = False  # a reader is registered on the descriptor
+
     def _init_pipe(self, pipe: Any, fd: int) -> None:
         self._pipe = pipe
         self._fd = fd
@@ -59,6 +63,9 @@ class _PipeCore(TransportCore):
 
     def _describe(self) -> str:
         return f"fd={self._fd}"
+
+    def _holds_descriptor(self) -> bool:
+        return self._pipe is not None
 
     def _release(self) -> None:
         pipe, self._pipe = self._pipe, None
@@ -84,8 +91,6 @@ class _PipeCore(TransportCore):
             self._watching = True
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-
-    _watching = False  # a reader is registered on the descriptor
 
     def _unwatch(self) -> None:
         if self._watching:
@@ -163,7 +168,7 @@ class ReadPipeTransport(_PipeCore, asyncio.ReadTransport):
         self._unwatch()
 
 
-class WritePipeTransport(_PipeCore, WritableCore, asyncio.WriteTransport):
+class WritePipeTransport(_PipeCore, BufferedWrites, asyncio.WriteTransport):
     def __init__(
         self,
         loop: SocketMethods,
@@ -176,6 +181,8 @@ class WritePipeTransport(_PipeCore, WritableCore, asyncio.WriteTransport):
         super().__init__(loop, protocol, extra)
         self._init_pipe(pipe, fd)
         self._buffer: deque[Data] = deque()
+        self._send_one = functools.partial(os.write, fd)
+        self._send_many = lambda pieces: os.writev(fd, list(pieces))
         watch = READ if (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)) else 0
         loop.call_soon(self._start, waiter, watch, self._on_peer_gone)
 
@@ -185,55 +192,14 @@ class WritePipeTransport(_PipeCore, WritableCore, asyncio.WriteTransport):
     def _on_peer_gone(self) -> None:
         self._lose(BrokenPipeError() if self._buffer else None)
 
-    def write(self, data: Any) -> None:
-        data = as_bytes(data)
-        if not data:
-            return
-        if self._state is not _OPEN:
-            self._drop_write(len(data))
-            return
-        start = 0
-        if not self._buffer:
-            try:
-                start = os.write(self._fd, data)
-            except (BlockingIOError, InterruptedError):
-                pass
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._fatal_error(exc, "Fatal write error on pipe transport")
-                return
-            if start == len(data):
-                return
-            self._loop._add_handler(self._fd, WRITE, self._on_writable, ())
-        kept = retained(data, start)
-        self._buffer.append(kept)
-        self._buffer_size += len(kept)
-        self._maybe_pause_protocol()
+    _write_error = "Fatal write error on pipe transport"
 
-    def _on_writable(self) -> None:
-        buffer = self._buffer
-        try:
-            written = os.writev(self._fd, list(itertools.islice(buffer, IOV_MAX)))
-        except (BlockingIOError, InterruptedError):
-            return
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, "Fatal write error on pipe transport")
-            return
-        self._buffer_size -= written
-        while written:
-            if len(buffer[0]) <= written:
-                written -= len(buffer.popleft())
-            else:
-                buffer[0] = memoryview(buffer[0])[written:]
-                break
-        self._maybe_resume_protocol()
-        if not buffer and self._state in (_OPEN, TransportState.CLOSING):
-            self._loop._remove_handler(self._fd, WRITE)
-            if self._state is TransportState.CLOSING:
-                self._lose(None)
+    def _accepts_writes(self) -> bool:
+        return self._state is _OPEN  # after close() (= write_eof) writes are dropped
+
+    def _buffer_flushed(self) -> None:
+        if self._state is TransportState.CLOSING:
+            self._lose(None)
 
     def can_write_eof(self) -> bool:
         return True
@@ -253,7 +219,4 @@ class WritePipeTransport(_PipeCore, WritableCore, asyncio.WriteTransport):
 
     def _stop_io(self) -> None:
         self._unwatch()
-        if self._buffer:
-            self._buffer.clear()
-            self._buffer_size = 0
-            self._loop._remove_handler(self._fd, WRITE)
+        self._drop_buffer()

@@ -13,6 +13,7 @@ callback's own read or write meets the error and reports it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import select
 import selectors
@@ -55,7 +56,10 @@ if hasattr(select, "epoll"):
 
         def set_interest(self, fd: int, old: int, new: int) -> None:
             if not new:
-                self._epoll.unregister(fd)
+                # The descriptor may have been closed already (closing removes it from epoll
+                # by itself): dropping interest in it is then nothing to do, not an error.
+                with contextlib.suppress(FileNotFoundError, OSError):
+                    self._epoll.unregister(fd)
             elif not old:
                 self._epoll.register(fd, _EPOLL_MASKS[new])
             else:

@@ -73,7 +73,7 @@ def numeric_addrinfo(
         except (OSError, ValueError):
             continue
         if af == socket.AF_INET6:
-            flowinfo, scope_id = (tuple(extra) + (0, 0))[:2]
+            flowinfo, scope_id = (*extra, 0, 0)[:2]
             return af, type, proto, "", (host, number, flowinfo, scope_id)
         return af, type, proto, "", (host, number)
     return None

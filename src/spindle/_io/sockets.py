@@ -17,7 +17,7 @@ library's resolver blocks, and there is no portable non-blocking one.
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import socket
 from collections.abc import Callable
 from typing import IO, Any, TypeVar
@@ -80,10 +80,17 @@ class SocketMethods(ReadinessLoop):
             # Remove our registration, unless another operation has replaced it meanwhile.
             pair = self._fd_handlers.get(fd)
             if pair is not None and pair[0 if which == READ else 1] is handle:
-                self._remove_handler(fd, which)
+                # OSError: the socket was closed meanwhile, and the kernel has forgotten
+                # the descriptor already (the poller's bookkeeping is updated regardless).
+                with contextlib.suppress(OSError):
+                    self._remove_handler(fd, which)
 
     async def _retry(self, sock: socket.socket, which: int, attempt: Callable[[], T]) -> T:
-        """``attempt()`` now, and again each time ``sock`` is ready, until it does not block."""
+        """``attempt()`` now, and again each time ``sock`` is ready, until it does not block.
+
+        Each attempt looks the socket's method up afresh (a lambda, not a bound method), as
+        asyncio does: socket-like wrappers may swap their methods between attempts.
+        """
         while True:
             try:
                 return attempt()
@@ -95,30 +102,30 @@ class SocketMethods(ReadinessLoop):
     async def sock_recv(self, sock: socket.socket, nbytes: int) -> bytes:
         """Receive up to ``nbytes`` bytes (b"" at end of stream)."""
         check_socket(sock, "receive")
-        return await self._retry(sock, READ, functools.partial(sock.recv, nbytes))
+        return await self._retry(sock, READ, lambda: sock.recv(nbytes))
 
     async def sock_recv_into(self, sock: socket.socket, buf: Any) -> int:
         """Receive into ``buf``; the number of bytes received."""
         check_socket(sock, "receive")
-        return await self._retry(sock, READ, functools.partial(sock.recv_into, buf))
+        return await self._retry(sock, READ, lambda: sock.recv_into(buf))
 
     async def sock_recvfrom(self, sock: socket.socket, bufsize: int) -> tuple[bytes, Any]:
         """Receive a datagram of up to ``bufsize`` bytes; ``(data, address)``."""
         check_socket(sock, "receive")
-        return await self._retry(sock, READ, functools.partial(sock.recvfrom, bufsize))
+        return await self._retry(sock, READ, lambda: sock.recvfrom(bufsize))
 
     async def sock_recvfrom_into(
         self, sock: socket.socket, buf: Any, nbytes: int = 0
     ) -> tuple[int, Any]:
         """Receive a datagram into ``buf``; ``(nbytes, address)``."""
         check_socket(sock, "receive")
-        attempt = functools.partial(sock.recvfrom_into, buf, nbytes or len(buf))
-        return await self._retry(sock, READ, attempt)
+        nbytes = nbytes or len(buf)
+        return await self._retry(sock, READ, lambda: sock.recvfrom_into(buf, nbytes))
 
     async def sock_accept(self, sock: socket.socket) -> tuple[socket.socket, Any]:
         """Accept a connection; ``(connection, address)``, the connection non-blocking."""
         check_socket(sock, "accept")
-        conn, address = await self._retry(sock, READ, sock.accept)
+        conn, address = await self._retry(sock, READ, lambda: sock.accept())
         conn.setblocking(False)
         return conn, address
 
@@ -131,10 +138,10 @@ class SocketMethods(ReadinessLoop):
         sent = 0
         total = len(view)
         while True:
-            try:
+            try:  # noqa: SIM105 (suppress() would cost a context manager per send)
                 sent += sock.send(view[sent:])
             except (BlockingIOError, InterruptedError):
-                pass
+                pass  # the kernel took nothing this time: wait below
             if sent >= total:
                 return
             await self._wait_ready(sock.fileno(), WRITE)
@@ -142,7 +149,7 @@ class SocketMethods(ReadinessLoop):
     async def sock_sendto(self, sock: socket.socket, data: Any, address: Any) -> int:
         """Send one datagram to ``address``; the number of bytes sent."""
         check_socket(sock, "send")
-        return await self._retry(sock, WRITE, functools.partial(sock.sendto, data, address))
+        return await self._retry(sock, WRITE, lambda: sock.sendto(data, address))
 
     async def sock_sendfile(
         self,

@@ -5,12 +5,10 @@ Reading.  When the socket is readable the transport receives into the loop's sha
 just the bytes that arrived.  A ``BufferedProtocol`` is served directly: the transport
 receives into the protocol's own buffer (``get_buffer``/``buffer_updated``), with no copy.
 
-Writing.  ``write()`` first tries to send at once; only what the kernel does not take is
-buffered, and only then is a writer registered with the poller.  So the invariant is: *the
-writer is registered exactly while the buffer is not empty*.  The buffer is flushed with one
-``sendmsg`` per writable event (scatter/gather of up to IOV_MAX pieces), and ``writelines``
-sends its whole list with one ``sendmsg``.  Immutable ``bytes`` are buffered as zero-copy
-views; anything mutable is copied, since the caller may reuse it as soon as ``write`` returns.
+Writing is ``write_buffer.BufferedWrites`` (send at once, buffer the rest, one ``sendmsg``
+per flush) with ``send``/``sendmsg`` as its system calls.  ``write_eof`` shuts the write side
+down once the buffer is empty; ``sendfile_native`` hands the socket to ``os.sendfile`` after
+the buffer has drained.
 
 Closing.  ``close()`` stops reading and lets the buffer drain before ``connection_lost(None)``;
 ``abort()`` drops the buffer.  Both end in ``TransportCore._lose`` (see transport_base).
@@ -19,30 +17,23 @@ Closing.  ``close()`` stops reading and lets the buffer drain before ``connectio
 from __future__ import annotations
 
 import asyncio
-import itertools
-import os
+import contextlib
 import socket
 from collections import deque
 from typing import IO, TYPE_CHECKING, Any
 
 from spindle._io import sendfile
-from spindle._io.poller import READ, WRITE
-from spindle._io.transport_base import TransportState, WritableCore
+from spindle._io.poller import READ
+from spindle._io.transport_base import TransportState
+from spindle._io.write_buffer import BufferedWrites, Data
 
 if TYPE_CHECKING:
     from spindle._io.servers import Server
     from spindle._io.sockets import SocketMethods
 
-__all__ = ["IOV_MAX", "SocketTransport", "as_bytes", "retained", "set_nodelay"]
+__all__ = ["SocketTransport", "set_nodelay"]
 
-try:
-    IOV_MAX = os.sysconf("SC_IOV_MAX")
-except (AttributeError, OSError, ValueError):  # pragma: no cover - non-POSIX
-    IOV_MAX = 16
-_HAS_SENDMSG = hasattr(socket.socket, "sendmsg")
 _OPEN = TransportState.OPEN
-_GONE = (TransportState.LOST, TransportState.CLOSED)
-Data = bytes | memoryview
 
 
 def set_nodelay(sock: socket.socket) -> None:
@@ -52,28 +43,12 @@ def set_nodelay(sock: socket.socket) -> None:
         and sock.type == socket.SOCK_STREAM
         and sock.proto in (0, socket.IPPROTO_TCP)
     ):
-        try:
+        # Not every TCP-like socket takes it (e.g. one already shut down): no harm then.
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass  # not every TCP-like socket takes it (e.g. already shut down)
 
 
-def as_bytes(data: Any) -> Data:
-    if type(data) is bytes:
-        return data
-    if not isinstance(data, (bytearray, memoryview)):
-        raise TypeError(f"data argument must be a bytes-like object, not {type(data).__name__!r}")
-    return memoryview(data).cast("B")
-
-
-def retained(data: Data, start: int) -> Data:
-    """What the buffer keeps of ``data[start:]``: a view of immutable bytes, else a copy."""
-    if type(data) is bytes:
-        return memoryview(data)[start:] if start else data
-    return bytes(data[start:])
-
-
-class SocketTransport(WritableCore, asyncio.Transport):
+class SocketTransport(BufferedWrites, asyncio.Transport):
     """A stream transport over a connected, non-blocking socket (TCP or Unix)."""
 
     def __init__(
@@ -99,6 +74,8 @@ class SocketTransport(WritableCore, asyncio.Transport):
         self._view = memoryview(loop._shared_read_buffer())
         self._buffered_protocol = isinstance(protocol, asyncio.BufferedProtocol)
         self._buffer: deque[Data] = deque()
+        self._send_one = sock.send
+        self._send_many = sock.sendmsg if hasattr(sock, "sendmsg") else _first_only(sock)
         self._started = False
         self._reading = False  # a reader is registered
         self._reading_paused = False
@@ -214,7 +191,9 @@ class SocketTransport(WritableCore, asyncio.Transport):
         if not keep_open:
             self.close()
 
-    # -- writing -------------------------------------------------------------------------
+    # -- writing (the rest is BufferedWrites) ------------------------------------------
+
+    _write_error = "Fatal write error on socket transport"
 
     def _check_writable(self, method: str) -> None:
         if self._eof:
@@ -222,87 +201,7 @@ class SocketTransport(WritableCore, asyncio.Transport):
         if self._sendfile_active:
             raise RuntimeError(f"unable to {method}; sendfile is in progress")
 
-    def write(self, data: Any) -> None:
-        data = as_bytes(data)
-        self._check_writable("write")
-        if not data:
-            return
-        if self._state in _GONE:
-            self._drop_write(len(data))
-            return
-        start = 0
-        if not self._buffer:
-            try:
-                start = self._sock.send(data)
-            except (BlockingIOError, InterruptedError):
-                pass
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._fatal_error(exc, "Fatal write error on socket transport")
-                return
-            if start == len(data):
-                return
-            self._loop._add_handler(self._fd, WRITE, self._on_writable, ())
-        kept = retained(data, start)
-        self._buffer.append(kept)
-        self._buffer_size += len(kept)
-        self._maybe_pause_protocol()
-
-    def writelines(self, list_of_data: Any) -> None:
-        pieces = [piece for piece in map(as_bytes, list_of_data) if piece]
-        self._check_writable("writelines")
-        if not pieces:
-            return
-        if self._state in _GONE:
-            self._drop_write(sum(map(len, pieces)))
-            return
-        was_empty = not self._buffer
-        for piece in pieces:
-            kept = retained(piece, 0)
-            self._buffer.append(kept)
-            self._buffer_size += len(kept)
-        if was_empty:
-            self._flush()  # one sendmsg for the whole list
-            if self._buffer:
-                self._loop._add_handler(self._fd, WRITE, self._on_writable, ())
-        self._maybe_pause_protocol()
-
-    def _flush(self) -> bool:
-        """Send what the kernel takes of the buffer; False after a fatal error."""
-        buffer = self._buffer
-        if not buffer:
-            return True
-        try:
-            if len(buffer) == 1 or not _HAS_SENDMSG:
-                sent = self._sock.send(buffer[0])
-            else:
-                sent = self._sock.sendmsg(itertools.islice(buffer, IOV_MAX))
-        except (BlockingIOError, InterruptedError):
-            return True
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, "Fatal write error on socket transport")
-            return False
-        self._buffer_size -= sent
-        while sent:
-            head = buffer[0]
-            if len(head) <= sent:
-                sent -= len(head)
-                buffer.popleft()
-            else:
-                buffer[0] = memoryview(head)[sent:]
-                break
-        return True
-
-    def _on_writable(self) -> None:
-        if not self._flush():
-            return
-        self._maybe_resume_protocol()  # the protocol may write more from here
-        if self._buffer or self._state in _GONE:
-            return
-        self._loop._remove_handler(self._fd, WRITE)
+    def _buffer_flushed(self) -> None:
         if self._flush_waiter is not None and not self._flush_waiter.done():
             self._flush_waiter.set_result(None)
         if self._state is TransportState.CLOSING:
@@ -341,10 +240,7 @@ class SocketTransport(WritableCore, asyncio.Transport):
 
     def _stop_io(self) -> None:
         self._stop_reading()
-        if self._buffer:
-            self._buffer.clear()
-            self._buffer_size = 0
-            self._loop._remove_handler(self._fd, WRITE)
+        self._drop_buffer()
         waiter = self._flush_waiter
         if waiter is not None and not waiter.done():
             waiter.set_exception(ConnectionError("cannot send a file: the connection is lost"))
@@ -372,3 +268,8 @@ class SocketTransport(WritableCore, asyncio.Transport):
             self._flush_waiter = None
             if resume:
                 self.resume_reading()
+
+
+def _first_only(sock: socket.socket) -> Any:
+    """A stand-in for ``sendmsg`` where there is none: send the first piece."""
+    return lambda pieces: sock.send(next(iter(pieces)))

@@ -72,7 +72,10 @@ class TransportCore(asyncio.BaseTransport):
         self._loop = loop
         self._protocol = protocol
         self._state = TransportState.OPEN
-        self._created_at: traceback.StackSummary | None = loop._capture_source_traceback()
+        # Where it was made, for the unclosed-transport warning (debug mode only: it costs).
+        self._created_at: traceback.StackSummary | None = (
+            loop._capture_source_traceback() if loop.get_debug() else None
+        )
 
     # -- hooks for the concrete transports -----------------------------------------------
 
@@ -85,6 +88,10 @@ class TransportCore(asyncio.BaseTransport):
 
     def _release(self) -> None:
         """Close the descriptor (entering CLOSED); must be safe to call twice."""
+
+    def _holds_descriptor(self) -> bool:
+        """Whether there is still a descriptor to release (asked by ``__del__``)."""
+        return True
 
     # -- the lifecycle -------------------------------------------------------------------
 
@@ -132,7 +139,13 @@ class TransportCore(asyncio.BaseTransport):
         )
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
-        if self._state is TransportState.CLOSED:
+        if self._state is TransportState.CLOSED or not self._holds_descriptor():
+            return
+        if self._state is not TransportState.OPEN:
+            # Closed by its user (or an error), but the loop stopped before it could finish:
+            # not the user's oversight, so no warning; just let the descriptor go.
+            self._state = TransportState.CLOSED
+            self._release()
             return
         where = ""
         if self._created_at:

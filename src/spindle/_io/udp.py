@@ -29,7 +29,10 @@ DATAGRAM_HEADER_SIZE = 8  # what each queued datagram counts for beyond its byte
 _GONE = (TransportState.LOST, TransportState.CLOSED)
 
 
-class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport):
+class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport, asyncio.Transport):
+    """A datagram transport.  Like asyncio's, it also passes for an ``asyncio.Transport``
+    (code and tests check that), and reading can be paused."""
+
     def __init__(
         self,
         loop: SocketMethods,
@@ -52,13 +55,16 @@ class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport):
         self._connected = self._extra["peername"] is not None
         self._view = memoryview(loop._shared_read_buffer())
         self._buffer: deque[tuple[bytes, Any]] = deque()
-        self._reading = False
+        self._started = False
+        self._reading = False  # a reader is registered
+        self._reading_paused = False
         loop.call_soon(self._start, waiter)
 
     def _describe(self) -> str:
         return f"fd={self._fd} write=<bufsize={self._buffer_size}>"
 
     def _start(self, waiter: asyncio.Future[None] | None) -> None:
+        self._started = True
         try:
             self._protocol.connection_made(self)
         except (SystemExit, KeyboardInterrupt):
@@ -68,11 +74,29 @@ class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport):
             if waiter is not None and not waiter.done():
                 waiter.set_exception(exc)
             return
+        self._start_reading()
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _start_reading(self) -> None:
+        if self._reading or not self._started or self._reading_paused:
+            return
         if self._state is TransportState.OPEN:
             self._reading = True
             self._loop._add_handler(self._fd, READ, self._on_readable, ())
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+
+    def is_reading(self) -> bool:
+        return self._state is TransportState.OPEN and not self._reading_paused
+
+    def pause_reading(self) -> None:
+        if self.is_reading():
+            self._reading_paused = True
+            self._stop_reading()
+
+    def resume_reading(self) -> None:
+        if self._state is TransportState.OPEN and self._reading_paused:
+            self._reading_paused = False
+            self._start_reading()
 
     def _error_received(self, exc: OSError) -> None:
         try:

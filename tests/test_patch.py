@@ -1,0 +1,186 @@
+"""``spindle.patch``: install() routes asyncio's entry points to spindle through the policy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import spindle
+from spindle import events, patch
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PYENV = Path("/root/.pyenv/versions")
+
+
+@pytest.fixture(autouse=True)
+def _restore_policy() -> Iterator[None]:
+    policy = asyncio.get_event_loop_policy()
+    yield
+    if patch.is_installed():
+        asyncio.set_event_loop(None)
+    patch.uninstall()
+    asyncio.set_event_loop_policy(policy)
+
+
+async def _running_loop() -> asyncio.AbstractEventLoop:
+    return asyncio.get_running_loop()
+
+
+def test_asyncio_run_uses_a_spindle_loop_after_install() -> None:
+    patch.install()
+    assert isinstance(asyncio.run(_running_loop()), spindle.EventLoop)
+
+
+def test_asyncio_runner_uses_a_spindle_loop_after_install() -> None:
+    patch.install()
+    with asyncio.Runner() as runner:
+        assert isinstance(runner.get_loop(), spindle.EventLoop)
+        assert runner.run(_running_loop()) is runner.get_loop()
+
+
+def test_asyncio_new_event_loop_returns_a_spindle_loop_after_install() -> None:
+    patch.install()
+    loop = asyncio.new_event_loop()
+    try:
+        assert isinstance(loop, spindle.EventLoop)
+    finally:
+        loop.close()
+
+
+def test_asyncio_and_spindle_share_the_current_loop_after_install() -> None:
+    patch.install()
+    loop = spindle.new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        assert events.get_event_loop() is loop
+        events.set_event_loop(None)
+        other = spindle.new_event_loop()
+        events.set_event_loop(other)
+        assert asyncio.get_event_loop() is other
+        other.close()
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def test_asyncio_get_event_loop_in_another_thread_without_a_loop_raises() -> None:
+    patch.install()
+    errors: list[BaseException] = []
+
+    def probe() -> None:
+        try:
+            asyncio.get_event_loop()
+        except RuntimeError as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    assert len(errors) == 1
+
+
+def test_install_twice_keeps_the_same_policy_and_uninstall_restores_the_original() -> None:
+    original = asyncio.get_event_loop_policy()
+    first = patch.install()
+    assert patch.install() is first
+    assert asyncio.get_event_loop_policy() is first
+    patch.uninstall()
+    assert asyncio.get_event_loop_policy() is original
+    assert not patch.is_installed()
+
+
+def test_uninstall_without_install_changes_nothing() -> None:
+    original = asyncio.get_event_loop_policy()
+    patch.uninstall()
+    patch.uninstall()
+    assert asyncio.get_event_loop_policy() is original
+
+
+def test_uninstall_leaves_a_policy_set_after_install_in_place() -> None:
+    patch.install()
+    theirs = asyncio.DefaultEventLoopPolicy()
+    asyncio.set_event_loop_policy(theirs)
+    patch.uninstall()
+    assert asyncio.get_event_loop_policy() is theirs
+
+
+def test_install_after_the_policy_was_replaced_installs_again() -> None:
+    first = patch.install()
+    theirs = asyncio.DefaultEventLoopPolicy()
+    asyncio.set_event_loop_policy(theirs)
+    second = patch.install()
+    assert second is not first
+    assert asyncio.get_event_loop_policy() is second
+    patch.uninstall()
+    assert asyncio.get_event_loop_policy() is theirs
+
+
+def test_asyncio_loops_are_asyncio_again_after_uninstall() -> None:
+    patch.install()
+    patch.uninstall()
+    loop = asyncio.new_event_loop()
+    try:
+        assert not isinstance(loop, spindle.EventLoop)
+    finally:
+        loop.close()
+
+
+# Run in a fresh interpreter of each version: every asyncio entry point, after install().
+PROBE = """
+import asyncio, json, warnings
+import spindle
+from spindle import patch
+
+def is_spindle(loop):
+    return isinstance(loop, spindle.EventLoop)
+
+async def running():
+    return asyncio.get_running_loop()
+
+patch.install()
+# First: get_event_loop() creates a loop only until set_event_loop() has been called in the
+# thread, which asyncio.run() and Runner do.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: "no current event loop"
+    loop = asyncio.get_event_loop()
+seen = {"get_event_loop": is_spindle(loop)}
+asyncio.set_event_loop(None)
+loop.close()
+seen["run"] = is_spindle(asyncio.run(running()))
+with asyncio.Runner() as runner:
+    seen["Runner"] = is_spindle(runner.get_loop())
+loop = asyncio.new_event_loop()
+seen["new_event_loop"] = is_spindle(loop)
+loop.close()
+patch.uninstall()
+loop = asyncio.new_event_loop()
+seen["uninstalled"] = not is_spindle(loop)
+loop.close()
+print(json.dumps(seen))
+"""
+
+
+def _interpreters() -> list[str]:
+    found = sorted(PYENV.glob("3.1[1-9].*/bin/python3"))
+    return [str(path) for path in found] or [sys.executable]
+
+
+@pytest.mark.parametrize("python", _interpreters(), ids=lambda p: Path(p).parents[1].name)
+def test_every_asyncio_entry_point_follows_the_policy_on_each_python(python: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    result = subprocess.run(
+        [python, "-c", PROBE], capture_output=True, text=True, env=env, timeout=30, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen == dict.fromkeys(
+        ["run", "Runner", "new_event_loop", "get_event_loop", "uninstalled"], True
+    )
