@@ -78,6 +78,7 @@ def follow_patched_asyncio_logger() -> Iterator[None]:
             stack.enter_context(mock.patch.object(module, "logger", _FollowAsyncioLogger()))
         yield
 
+
 Classes = dict[str, type[Any]]
 
 

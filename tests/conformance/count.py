@@ -4,11 +4,19 @@
     .venv/bin/python -m tests.conformance.count --target asyncio
     .venv/bin/python -m tests.conformance.count --failures  # also list unexpected failures
 
-It runs the conformance tests in-process with pytest and tallies each test's outcome:
-*passed*, *excluded* (EXCLUDED in exclusions.py), *known* (KNOWN_FAILURES: failing as
-expected), *failed* (unexpectedly: a regression, or a failure not triaged yet), *skipped*
-(by CPython's own skip decorators, e.g. a test for a C-only feature).  It also lists
-entries of exclusions.py that match no collected test, which are stale.
+It runs the conformance tests in-process with pytest and tallies each CPython test's outcome:
+
+* *passed*;
+* *known*: in KNOWN_FAILURES, failing as expected;
+* *failed*: unexpectedly (a regression, an XPASS of a fixed known failure, or not triaged);
+* *excluded*: in EXCLUDED for a reason about the test (asyncio internals, a newer CPython's
+  behaviour, spindle's design);
+* *asyncio's*: CPython's instantiations of a test mixin for asyncio's own C/Python classes or
+  selector loops (exclusions.ASYNCIO_IMPLEMENTATIONS); the Target classes run the same tests
+  on spindle;
+* *skipped*: by CPython's own skip decorators.
+
+It also lists entries of exclusions.py that match no collected test, which are stale.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).parent
-COLUMNS = ("passed", "excluded", "known", "failed", "skipped")
+COLUMNS = ("passed", "known", "failed", "excluded", "asyncio's", "skipped")
+# When a test reports several phases, the one to count: the first of these that occurred.
+PRECEDENCE = ("failed", "known", "excluded", "asyncio's", "skipped", "passed")
 
 
 class Tally:
@@ -43,25 +53,33 @@ class Tally:
         outcome = _classify(report)
         if outcome is None:
             return
-        # A test has one outcome: the worst of its phases (a teardown error fails a pass).
+        # A test has one outcome: a teardown error fails a pass, for instance.
         previous = self._outcome.get(report.nodeid)
-        if previous is None or COLUMNS.index(outcome) > COLUMNS.index(previous):
+        if previous is None or PRECEDENCE.index(outcome) < PRECEDENCE.index(previous):
             self._outcome[report.nodeid] = outcome
         if outcome == "failed":
             self.failures.append(f"{report.nodeid} ({report.when})")
 
     def pytest_sessionfinish(self) -> None:
+        from tests.conformance.harness import MODULES
+
         for nodeid, outcome in self._outcome.items():
             module = Path(nodeid.split("::")[0]).stem
-            self.counts[module][outcome] += 1
+            if module in MODULES:
+                self.counts[module][outcome] += 1
 
 
 def _classify(report: pytest.TestReport) -> str | None:
+    from tests.conformance.exclusions import ASYNCIO_IMPLEMENTATIONS
+
     if hasattr(report, "wasxfail"):
         return "failed" if report.passed else "known"  # a strict XPASS is reported failed
     if report.skipped:
         reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
-        return "excluded" if "excluded: " in reason else "skipped"
+        if "excluded: " not in reason:
+            return "skipped"
+        module, cls = Path(report.nodeid.split("::")[0]).stem, report.nodeid.split("::")[1]
+        return "asyncio's" if f"{module}.{cls}" in ASYNCIO_IMPLEMENTATIONS else "excluded"
     if report.failed:
         return "failed"
     return "passed" if report.when == "call" else None

@@ -65,7 +65,7 @@ _FINISHED = FutureState.FINISHED
 
 def isfuture(obj: object) -> bool:
     """True for objects that speak asyncio's future protocol (spindle's and asyncio's)."""
-    return getattr(type(obj), "_asyncio_future_blocking", None) is not None and (
+    return hasattr(type(obj), "_asyncio_future_blocking") and (
         getattr(obj, "_asyncio_future_blocking", None) is not None
     )
 
@@ -179,12 +179,9 @@ class Future(Generic[T]):
                 f"set_exception() expects an exception, not {type(exception).__name__}"
             )
         if isinstance(exception, StopIteration):
-            new_exc = RuntimeError(
+            raise TypeError(
                 "StopIteration interacts badly with generators and cannot be raised into a Future"
             )
-            new_exc.__cause__ = exception
-            new_exc.__context__ = exception
-            exception = new_exc
         self._exception = exception
         self._exception_tb = exception.__traceback__
         self._log_traceback = True
@@ -306,11 +303,11 @@ class Future(Generic[T]):
                 fields.append(f"exception={self._exception!r}")
             else:
                 fields.append(f"result={reprlib.repr(self._result)}")
-        if self._callbacks:
-            shown = [describe_callback(cb) for cb, _ in self._callbacks[:2]]
-            if len(self._callbacks) > 2:
-                shown.append(f"<{len(self._callbacks) - 2} more>")
-            fields.append(f"cb=[{', '.join(shown)}]")
+        callbacks = [describe_callback(cb) for cb, _ in self._callbacks]
+        if len(callbacks) > 2:
+            callbacks[1:-1] = [f"<{len(callbacks) - 2} more>"]
+        if callbacks:
+            fields.append(f"cb=[{', '.join(callbacks)}]")
         if self._source_traceback:
             frame = self._source_traceback[-1]
             fields.append(f"created at {frame.filename}:{frame.lineno}")

@@ -17,7 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import inspect
+import os
 import reprlib
+import sys
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -25,22 +28,75 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from spindle._core.scheduler import Scheduler
 
-__all__ = ["Handle", "TimerHandle", "describe_callback"]
+__all__ = [
+    "RUNTIME_DIRS",
+    "Handle",
+    "TimerHandle",
+    "capture_source_traceback",
+    "describe_callback",
+    "report_callback_error",
+]
+
+# Frames in these directories are the runtime's own (spindle's and asyncio's): "where was this
+# created" skips them to name the user's line.
+RUNTIME_DIRS = (
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    os.path.dirname(os.path.abspath(asyncio.__file__)),
+)
+
+
+def capture_source_traceback() -> traceback.StackSummary:
+    """The stack (debug mode) where the object being created was created, outside the runtime."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(RUNTIME_DIRS):
+        frame = frame.f_back
+    return traceback.extract_stack(frame)
+
+
+def _source_traceback_for(loop: Any) -> traceback.StackSummary | None:
+    # spindle's loops say "plain" (open, not debugging) with a real bool; anything else (a
+    # foreign or mock loop) is asked the documented way.
+    if getattr(loop, "_plain", None) is True or not loop.get_debug():
+        return None
+    return capture_source_traceback()
 
 
 def describe_callback(callback: object, args: tuple[object, ...] = ()) -> str:
-    """A short human description of a callback: ``name(args) at file:line``."""
+    """A short human description of a callback: ``name(args) at file:line``.
+
+    A ``functools.partial`` shows its own arguments, then the call's: ``f(1)(2)``.
+    """
+    text = _format_arguments(args)
     while isinstance(callback, functools.partial):
-        args = tuple(callback.args) + args
+        text = _format_arguments(callback.args, callback.keywords) + text
         callback = callback.func
     name = getattr(callback, "__qualname__", None) or getattr(callback, "__name__", None)
-    text = f"{name}()" if name else repr(callback)
-    if args:
-        text = f"{name or repr(callback)}({', '.join(reprlib.repr(a) for a in args)})"
-    code = getattr(getattr(callback, "__func__", callback), "__code__", None)
+    text = f"{name or repr(callback)}{text}"
+    target: Any = getattr(callback, "__func__", callback)
+    if isinstance(target, functools.partialmethod):
+        target = target.func
+    code = getattr(inspect.unwrap(target), "__code__", None)
     if code is not None:
         text += f" at {code.co_filename}:{code.co_firstlineno}"
     return text
+
+
+def _format_arguments(args: tuple[object, ...], keywords: dict[str, object] | None = None) -> str:
+    shown = [reprlib.repr(a) for a in args]
+    shown += [f"{k}={reprlib.repr(v)}" for k, v in (keywords or {}).items()]
+    return f"({', '.join(shown)})"
+
+
+def report_callback_error(handle: Handle, exc: BaseException) -> None:
+    """Hand a callback's exception to its loop's exception handler."""
+    context: dict[str, Any] = {
+        "message": f"Exception in callback {handle!r}",
+        "exception": exc,
+        "handle": handle,
+    }
+    if handle._source_traceback:
+        context["source_traceback"] = handle._source_traceback
+    handle._loop.call_exception_handler(context)
 
 
 class Handle(asyncio.Handle):
@@ -70,7 +126,7 @@ class Handle(asyncio.Handle):
         self._loop = loop
         self._context = contextvars.copy_context() if context is None else context
         self._repr = None
-        self._source_traceback = loop._capture_source_traceback() if loop._debug else None
+        self._source_traceback = _source_traceback_for(loop)
 
     def get_context(self) -> contextvars.Context:
         return self._context
@@ -98,12 +154,15 @@ class Handle(asyncio.Handle):
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._loop._report_callback_error(self, exc)
+            report_callback_error(self, exc)
+
+    def _state_fields(self) -> str:
+        return " cancelled" if self._cancelled else ""
 
     def _describe(self) -> str:
         if self._repr is not None:
             return self._repr
-        state = " cancelled" if self._cancelled else ""
+        state = self._state_fields()
         what = "" if self._callback is None else " " + describe_callback(
             self._callback, self._args or ()
         )
@@ -140,7 +199,7 @@ class TimerHandle(Handle, asyncio.TimerHandle):
         self._loop = loop
         self._context = contextvars.copy_context() if context is None else context
         self._repr = None
-        self._source_traceback = loop._capture_source_traceback() if loop._debug else None
+        self._source_traceback = _source_traceback_for(loop)
         self._when = when
         self._scheduled = False
 
@@ -153,11 +212,8 @@ class TimerHandle(Handle, asyncio.TimerHandle):
             self._loop._timer_cancelled()
         Handle.cancel(self)
 
-    def _describe(self) -> str:
-        text = Handle._describe(self)
-        if self._repr is not None:
-            return text
-        return f"{text[:-1]} when={self._when}>"
+    def _state_fields(self) -> str:
+        return f"{Handle._state_fields(self)} when={self._when}"
 
     def __hash__(self) -> int:
         return object.__hash__(self)

@@ -24,7 +24,8 @@ from spindle import _compat
 from spindle._core import tasks
 from spindle._core.clock import Clock
 from spindle._core.futures import Future, isfuture, wrap_concurrent_future
-from spindle._core.scheduler import _RUNTIME_DIRS, Scheduler, logger
+from spindle._core.handles import RUNTIME_DIRS
+from spindle._core.scheduler import Scheduler, logger
 
 __all__ = ["BaseLoop"]
 
@@ -239,7 +240,7 @@ class BaseLoop(Scheduler):
     def set_default_executor(self, executor: Any) -> None:
         if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
             raise TypeError(
-                "the default executor must be a ThreadPoolExecutor, "
+                "executor must be ThreadPoolExecutor instance, "
                 f"not {type(executor).__name__}"
             )
         self._default_executor = executor
@@ -293,7 +294,7 @@ def _caller_outside_runtime() -> tuple[str, int, str] | None:
     frame = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(_RUNTIME_DIRS):
+        if not filename.startswith(RUNTIME_DIRS):
             return (filename, frame.f_lineno or 0, frame.f_code.co_name)
         frame = frame.f_back  # type: ignore[assignment]
     return None

@@ -39,7 +39,7 @@ from typing import Any, TypeVarTuple, Unpack
 
 from spindle._core.clock import Clock, MonotonicClock
 from spindle._core.coroutines import iscoroutine, iscoroutinefunction
-from spindle._core.handles import Handle, TimerHandle
+from spindle._core.handles import Handle, TimerHandle, report_callback_error
 from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue
 
 __all__ = ["Scheduler", "logger"]
@@ -127,13 +127,6 @@ class Scheduler(asyncio.AbstractEventLoop):
                 "Non-thread-safe operation invoked on an event loop other than the current "
                 "one: use call_soon_threadsafe() from other threads"
             )
-
-    def _capture_source_traceback(self) -> traceback.StackSummary:
-        """Debug mode: the stack outside spindle where a handle is being created."""
-        frame = sys._getframe(1)
-        while frame.f_back is not None and frame.f_code.co_filename.startswith(_RUNTIME_DIRS):
-            frame = frame.f_back
-        return traceback.extract_stack(frame)
 
     def call_soon(
         self,
@@ -256,7 +249,7 @@ class Scheduler(asyncio.AbstractEventLoop):
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
-                self._report_callback_error(handle, exc)
+                report_callback_error(handle, exc)
         handle = None  # type: ignore[assignment]  # drop the last reference promptly
 
     def _run_ready_timed(self, count: int) -> None:
@@ -271,22 +264,8 @@ class Scheduler(asyncio.AbstractEventLoop):
             handle._run()
             elapsed = self._time() - started
             if elapsed >= self.slow_callback_duration:
-                logger.warning(
-                    "Executing %s took %.3f seconds%s",
-                    handle,
-                    elapsed,
-                    _where_scheduled(handle),
-                )
-
-    def _report_callback_error(self, handle: Handle, exc: BaseException) -> None:
-        context: dict[str, Any] = {
-            "message": f"Exception in callback {handle!r}",
-            "exception": exc,
-            "handle": handle,
-        }
-        if handle._source_traceback:
-            context["source_traceback"] = handle._source_traceback
-        self.call_exception_handler(context)
+                # In debug mode the handle's repr ends with "created at file:line".
+                logger.warning("Executing %s took %.3f seconds", handle, elapsed)
 
     # -- errors that cannot propagate ----------------------------------------------------
 
@@ -375,14 +354,3 @@ class Scheduler(asyncio.AbstractEventLoop):
             self._saved_origin_depth = None
 
 
-def _where_scheduled(handle: Handle) -> str:
-    if not handle._source_traceback:
-        return ""
-    frame = handle._source_traceback[-1]
-    return f" (scheduled at {frame.filename}:{frame.lineno})"
-
-
-_RUNTIME_DIRS = (
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    os.path.dirname(os.path.abspath(asyncio.__file__)),
-)

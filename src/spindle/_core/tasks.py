@@ -244,7 +244,7 @@ class Task(Future[T]):
                 else:
                     loop.call_soon(self._step, context=self._context)
             elif getattr(result, "_asyncio_future_blocking", None) and result is not self and (
-                result.get_loop() is loop
+                _loop_of(result) is loop
             ):
                 # A future: sleep until it is done.
                 result._asyncio_future_blocking = False
@@ -274,6 +274,7 @@ class Task(Future[T]):
             problem = f"Task cannot await on itself: {self!r}"
         else:
             problem = f"Task {self!r} got Future {result!r} attached to a different loop"
+
         self._loop.call_soon(self._step, RuntimeError(problem), context=self._context)
 
     def _eager_start(self) -> None:
@@ -340,7 +341,7 @@ class Task(Future[T]):
 
     def _repr_fields(self) -> list[str]:
         fields = super()._repr_fields()
-        if self._must_cancel:
+        if self._num_cancels_requested and self._state is _PENDING:
             fields[0] = "cancelling"
         fields.insert(1, f"name={self.get_name()!r}")
         fields.insert(2, f"coro=<{_describe_coroutine(self._coro)}>")
@@ -358,6 +359,14 @@ class Task(Future[T]):
                 context["source_traceback"] = self._source_traceback
             self._loop.call_exception_handler(context)
         super().__del__()
+
+
+def _loop_of(future: Any) -> Any:
+    """A future's loop: ``get_loop()``, or ``_loop`` for futures from before get_loop existed."""
+    try:
+        return future.get_loop()
+    except AttributeError:
+        return future._loop
 
 
 def _coroutine_frame(coro: object) -> types.FrameType | None:
@@ -405,22 +414,22 @@ def ensure_future(obj: Any, *, loop: asyncio.AbstractEventLoop | None = None) ->
                 "The future belongs to a different loop than the one specified as the loop argument"
             )
         return obj
-    wrapped = False
-    if not iscoroutine(obj):
+    close_on_failure = iscoroutine(obj)
+    if not close_on_failure:
         if not inspect.isawaitable(obj):
             raise TypeError(
                 "An asyncio.Future, a coroutine or an awaitable is required, "
                 f"got {type(obj).__name__}"
             )
         obj = _await_it(obj)
-        wrapped = True
+        close_on_failure = True
     if loop is None:
         loop = current.current_loop("ensure_future()")
     try:
         return loop.create_task(obj)
     except RuntimeError:
-        if wrapped:
-            obj.close()
+        if close_on_failure:
+            obj.close()  # it will never run: no "coroutine was never awaited" warning
         raise
 
 

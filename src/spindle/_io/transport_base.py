@@ -29,6 +29,8 @@ import traceback
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from spindle._core.handles import capture_source_traceback
+
 if TYPE_CHECKING:
     from spindle._io.sockets import SocketMethods
 
@@ -74,7 +76,7 @@ class TransportCore(asyncio.BaseTransport):
         self._state = TransportState.OPEN
         # Where it was made, for the unclosed-transport warning (debug mode only: it costs).
         self._created_at: traceback.StackSummary | None = (
-            loop._capture_source_traceback() if loop.get_debug() else None
+            capture_source_traceback() if loop.get_debug() else None
         )
 
     # -- hooks for the concrete transports -----------------------------------------------
