@@ -85,7 +85,7 @@ def test_run_refuses_to_start_inside_a_running_loop(any_loop: asyncio.AbstractEv
 
 @pytest.mark.parametrize("not_a_coroutine", [None, 42, answer])
 def test_run_rejects_what_is_not_a_coroutine(not_a_coroutine: object) -> None:
-    with pytest.raises(TypeError, match=r"spindle\.run\(\) expects a coroutine"):
+    with pytest.raises(TypeError, match=r"spindle\.run\(\): a coroutine was expected"):
         run(not_a_coroutine)  # type: ignore[arg-type]
 
 

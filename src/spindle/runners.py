@@ -89,7 +89,7 @@ def _check_coroutine(obj: object, caller: str) -> None:
     if inspect.iscoroutinefunction(obj):
         name = getattr(obj, "__name__", "main")
         hint = f" (pass {name}(), the coroutine, not {name}, the function)"
-    raise NotACoroutineError(f"{caller} expects a coroutine, got {obj!r}{hint}")
+    raise NotACoroutineError(f"{caller}: a coroutine was expected, got {obj!r}{hint}")
 
 
 def _check_no_running_loop(caller: str) -> None:
