@@ -244,10 +244,7 @@ _TIMER_IDENTITY = (
 )
 
 DESIGN = {
-    "test_base_events.BaseEventLoopWithSelectorTests.test_log_slow_callbacks": (
-        "patches asyncio.base_events.logger (a module attribute of asyncio's loop) to read "
-        "the warning; spindle logs the same message to the same 'asyncio' logger object"
-    ),
+
     "test_runners.RunTests.test_asyncio_run_set_event_loop": _NO_POLICIES,
     "test_runners.RunnerTests.test_set_event_loop_called_once": _NO_POLICIES,
     "test_runners.RunTests.test_asyncio_run_without_uncancel": (
@@ -277,10 +274,6 @@ KNOWN_FAILURES: dict[str, str] = {
     **_each(
         "test_futures.TargetFutureTests",
         {
-            "test_isfuture": (
-                "isfuture() is False for a duck-typed future (class attribute "
-                "_asyncio_future_blocking, instance value False)"
-            ),
             "test_uninitialized": (
                 "Future.__new__ without __init__: result()/exception() raise AttributeError "
                 "('_state'), not InvalidStateError"

@@ -65,7 +65,7 @@ _FINISHED = FutureState.FINISHED
 
 def isfuture(obj: object) -> bool:
     """True for objects that speak asyncio's future protocol (spindle's and asyncio's)."""
-    return hasattr(type(obj), "_asyncio_future_blocking") and (
+    return hasattr(obj.__class__, "_asyncio_future_blocking") and (
         getattr(obj, "_asyncio_future_blocking", None) is not None
     )
 

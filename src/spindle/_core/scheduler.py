@@ -264,8 +264,7 @@ class Scheduler(asyncio.AbstractEventLoop):
             handle._run()
             elapsed = self._time() - started
             if elapsed >= self.slow_callback_duration:
-                # In debug mode the handle's repr ends with "created at file:line".
-                logger.warning("Executing %s took %.3f seconds", handle, elapsed)
+                logger.warning("Executing %s took %.3f seconds", _describe_step(handle), elapsed)
 
     # -- errors that cannot propagate ----------------------------------------------------
 
@@ -354,3 +353,10 @@ class Scheduler(asyncio.AbstractEventLoop):
             self._saved_origin_depth = None
 
 
+def _describe_step(handle: Handle) -> str:
+    """A task's step is named by its task (whose repr says which coroutine, and where);
+    any other callback by its handle (whose repr, in debug mode, says where it was created)."""
+    owner = getattr(handle._callback, "__self__", None)
+    if owner is not None and hasattr(owner, "get_coro"):
+        return repr(owner)
+    return repr(handle)
