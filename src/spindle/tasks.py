@@ -147,7 +147,7 @@ class _GatheringFuture(Future[list[Any]]):
 def _validate_awaitables(aws: tuple[object, ...]) -> None:
     """Refuse the whole call before any task is created; close the coroutines refused."""
     for aw in aws:
-        if not (isfuture(aw) or iscoroutine(aw) or inspect.isawaitable(aw)):
+        if not (iscoroutine(aw) or isfuture(aw) or inspect.isawaitable(aw)):
             for other in aws:
                 if isinstance(other, (Coroutine, types.GeneratorType)):
                     other.close()
@@ -172,11 +172,18 @@ def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> Future[list
     _validate_awaitables(aws)
     children: list[asyncio.Future[Any]] = []
     by_argument: dict[object, asyncio.Future[Any]] = {}
+    children_loop: asyncio.AbstractEventLoop | None = None
     for aw in aws:
-        if aw not in by_argument:  # the same future or coroutine twice is run once
-            first_loop = children[0].get_loop() if children else None
-            by_argument[aw] = ensure_future(aw, loop=first_loop)
-        children.append(by_argument[aw])
+        child = by_argument.get(aw)
+        if child is None:  # the same future or coroutine twice is run once
+            if children_loop is not None and type(aw) is types.CoroutineType:
+                # The common case, without ensure_future's checks.
+                child = children_loop.create_task(aw)
+            else:
+                child = ensure_future(aw, loop=children_loop)
+                children_loop = child.get_loop()
+            by_argument[aw] = child
+        children.append(child)
     outer = _GatheringFuture(children, loop=children[0].get_loop())
     on_child_done = _gather_callback(outer, children, len(by_argument), return_exceptions)
     for child in by_argument.values():

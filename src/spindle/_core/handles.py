@@ -54,9 +54,12 @@ def capture_source_traceback() -> traceback.StackSummary:
 
 
 def _source_traceback_for(loop: Any) -> traceback.StackSummary | None:
-    # spindle's loops say "plain" (open, not debugging) with a real bool; anything else (a
-    # foreign or mock loop) is asked the documented way.
-    if getattr(loop, "_plain", None) is True or not loop.get_debug():
+    """Where a handle is being created, if its loop is in debug mode.
+
+    Callers skip this for spindle's loops that say they are "plain" (open, not debugging)
+    with a real bool; any other loop (a foreign or a mock one) is asked the documented way.
+    """
+    if not loop.get_debug():
         return None
     return capture_source_traceback()
 
@@ -126,7 +129,9 @@ class Handle(asyncio.Handle):
         self._loop = loop
         self._context = contextvars.copy_context() if context is None else context
         self._repr = None
-        self._source_traceback = _source_traceback_for(loop)
+        self._source_traceback = (
+            None if getattr(loop, "_plain", None) is True else _source_traceback_for(loop)
+        )
 
     def get_context(self) -> contextvars.Context:
         return self._context
@@ -199,7 +204,9 @@ class TimerHandle(Handle, asyncio.TimerHandle):
         self._loop = loop
         self._context = contextvars.copy_context() if context is None else context
         self._repr = None
-        self._source_traceback = _source_traceback_for(loop)
+        self._source_traceback = (
+            None if getattr(loop, "_plain", None) is True else _source_traceback_for(loop)
+        )
         self._when = when
         self._scheduled = False
 

@@ -70,7 +70,8 @@ class BaseLoop(Scheduler):
         context: contextvars.Context | None = None,
     ) -> asyncio.Task[T]:
         """Wrap ``coro`` in a task (through the task factory, if one is set)."""
-        self._check_closed("create a task")
+        if self._closed:
+            self._check_closed("create a task")
         if self._task_factory is None:
             task: Any = tasks.Task(coro, loop=self, name=name, context=context)  # type: ignore[arg-type]
         else:

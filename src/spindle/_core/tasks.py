@@ -124,7 +124,9 @@ class Task(Future[T]):
         self._cancelled_exc = None
         self._asyncio_future_blocking = False
         self._source_traceback = (
-            traceback.extract_stack(sys._getframe(1)) if loop.get_debug() else None
+            None
+            if getattr(loop, "_plain", None) is True or not loop.get_debug()
+            else traceback.extract_stack(sys._getframe(1))
         )
         # The Task's own fields.
         self._coro = coro
