@@ -227,17 +227,6 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
 
     # -- closing -------------------------------------------------------------------------
 
-    def close(self) -> None:
-        if self._state is not _OPEN:
-            return
-        self._state = TransportState.CLOSING
-        self._stop_reading()
-        if not self._buffer:
-            self._lose(None)
-
-    def abort(self) -> None:
-        self._lose(None)
-
     def _stop_io(self) -> None:
         self._stop_reading()
         self._drop_buffer()

@@ -27,6 +27,7 @@ import enum
 import logging
 import traceback
 import warnings
+from collections.abc import Sized
 from typing import TYPE_CHECKING, Any
 
 from spindle._core.handles import capture_source_traceback
@@ -159,6 +160,24 @@ class TransportCore(asyncio.BaseTransport):
 
 class WritableCore(TransportCore):
     """A transport with a write buffer: byte count, water marks, pause/resume of the protocol."""
+
+    # What is still to be sent (its subclasses' own kind of queue).
+    _buffer: Sized
+
+    def _stop_reading(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop reading; the connection is lost once the write buffer has been sent."""
+        if self._state is not TransportState.OPEN:
+            return
+        self._state = TransportState.CLOSING
+        self._stop_reading()
+        if not self._buffer:
+            self._lose(None)
+
+    def abort(self) -> None:
+        self._lose(None)
 
     def __init__(
         self, loop: SocketMethods, protocol: asyncio.BaseProtocol, extra: dict[str, Any] | None

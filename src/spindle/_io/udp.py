@@ -188,17 +188,6 @@ class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport, asyncio.T
         data, _ = self._buffer.popleft()
         self._buffer_size -= len(data) + DATAGRAM_HEADER_SIZE
 
-    def close(self) -> None:
-        if self._state is not TransportState.OPEN:
-            return
-        self._state = TransportState.CLOSING
-        self._stop_reading()
-        if not self._buffer:
-            self._lose(None)
-
-    def abort(self) -> None:
-        self._lose(None)
-
     def _stop_reading(self) -> None:
         if self._reading:
             self._reading = False
