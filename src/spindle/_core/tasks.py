@@ -246,7 +246,8 @@ class Task(Future[T]):
                 else:
                     loop.call_soon(self._step, context=self._context)
             elif getattr(result, "_asyncio_future_blocking", None) and result is not self and (
-                _loop_of(result) is loop
+                # spindle's own futures: read the slot, no call on this hot path.
+                (result._loop if isinstance(result, Future) else _loop_of(result)) is loop
             ):
                 # A future: sleep until it is done.
                 result._asyncio_future_blocking = False
