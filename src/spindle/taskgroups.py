@@ -61,6 +61,9 @@ def _close(coro: object) -> None:
         coro.close()
 
 
+_ENTERED = GroupState.ENTERED
+
+
 class TaskGroup:
     """Asynchronous context manager that runs a group of tasks and waits for all of them.
 
@@ -130,22 +133,16 @@ class TaskGroup:
         context: contextvars.Context | None = None,
     ) -> asyncio.Task[_T]:
         """Create a task in this group (like ``asyncio.create_task``) and return it."""
-        if self._state is GroupState.CREATED:
-            _close(coro)
-            raise RuntimeError(f"cannot create a task: TaskGroup {self!r} has not been entered")
-        if self._state is GroupState.EXITED or (
-            self._state is GroupState.EXITING and not self._tasks
-        ):
-            _close(coro)
-            raise RuntimeError(f"cannot create a task: TaskGroup {self!r} is finished")
-        if self._aborting:
-            _close(coro)
-            raise RuntimeError(f"cannot create a task: TaskGroup {self!r} is shutting down")
-        assert self._loop is not None
-        if context is None:
-            task = self._loop.create_task(coro, name=name)
+        if self._state is not _ENTERED or self._aborting:
+            self._refuse_unless_open(coro)
+        loop = self._loop
+        assert loop is not None
+        if context is not None:
+            task = loop.create_task(coro, name=name, context=context)
+        elif name is not None:
+            task = loop.create_task(coro, name=name)
         else:
-            task = self._loop.create_task(coro, name=name, context=context)
+            task = loop.create_task(coro)
         # Even a task that finished eagerly gets the callback (scheduled, not run now): a
         # failure must not cancel the parent before create_task has returned (gh-128550).
         self._tasks.add(task)
@@ -153,6 +150,21 @@ class TaskGroup:
         if self._aborting and not task.done():
             task.cancel()  # an eager task shut the group down while it was being created
         return task
+
+    def _refuse_unless_open(self, coro: object) -> None:
+        """Raise (closing ``coro``) unless the group may still take tasks."""
+        if self._state is GroupState.CREATED:
+            problem = "has not been entered"
+        elif self._state is GroupState.EXITED or (
+            self._state is GroupState.EXITING and not self._tasks
+        ):
+            problem = "is finished"
+        elif self._aborting:
+            problem = "is shutting down"
+        else:
+            return  # exiting, but still waiting for tasks: they may add more
+        _close(coro)
+        raise RuntimeError(f"cannot create a task: TaskGroup {self!r} {problem}")
 
     def cancel(self) -> None:
         """Stop the group early, without an error (Python 3.15).
@@ -266,9 +278,12 @@ class TaskGroup:
             )
 
     def _on_task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if self._on_completed is not None and not self._tasks and not self._on_completed.done():
-            self._on_completed.set_result(True)
+        tasks = self._tasks
+        tasks.discard(task)
+        if not tasks:
+            on_completed = self._on_completed
+            if on_completed is not None and not on_completed.done():
+                on_completed.set_result(True)
         if task.cancelled():
             return
         exc = task.exception()

@@ -225,8 +225,11 @@ def _gather_callback(
         if outer._cancel_requested:
             # Being cancelled wins over return_exceptions (bpo-32684).
             outer.set_exception(_last_cancellation(children))
-        else:
+        elif return_exceptions:
             outer.set_result([_outcome(child) for child in children])
+        else:
+            # Every child succeeded: a failure would have finished the gather already.
+            outer.set_result([child.result() for child in children])
 
     return on_child_done
 

@@ -42,7 +42,7 @@ from typing import IO, Any, TypeVar
 from spindle import _compat
 from spindle._core import current
 from spindle._core.coroutines import _COROUTINE_TYPES, iscoroutine, iscoroutinefunction
-from spindle._core.futures import _PENDING, Future, isfuture
+from spindle._core.futures import _FINISHED, _PENDING, Future, isfuture
 from spindle._core.handles import Handle
 from spindle._core.scheduler import Scheduler
 from spindle.exceptions import CancelledError, InvalidStateError
@@ -83,9 +83,10 @@ class Task(Future[T]):
         "_name",
         "_num_cancels_requested",
         "_origin",
+        "_step_handle",
     )
 
-    _coro: Coroutine[Any, Any, T] | None
+    _coro: Coroutine[Any, Any, T]
     _context: contextvars.Context
     _name: str | int  # an int until the default name "Task-<int>" is first asked for
     _fut_waiter: Any
@@ -94,6 +95,10 @@ class Task(Future[T]):
     _log_destroy_pending: bool
     # (filename, line, function) of the create_task call, when the loop tracks origins.
     _origin: tuple[str, int, str] | None
+    # The handle that runs the next step, kept while the task is pending so that a bare
+    # ``yield`` (sleep(0)) requeues it instead of allocating a new one.  The task and its
+    # handle refer to each other, so every way of finishing drops it.
+    _step_handle: Handle | None
 
     def __init__(
         self,
@@ -123,9 +128,11 @@ class Task(Future[T]):
         self._cancel_message = None
         self._cancelled_exc = None
         self._asyncio_future_blocking = False
+        # spindle's own loop, open and not debugging: the common case, with shortcuts below.
+        plain = loop if isinstance(loop, Scheduler) and loop._plain else None
         self._source_traceback = (
             None
-            if getattr(loop, "_plain", None) is True or not loop.get_debug()
+            if plain is not None or not loop.get_debug()
             else traceback.extract_stack(sys._getframe(1))
         )
         # The Task's own fields.
@@ -137,14 +144,15 @@ class Task(Future[T]):
         self._must_cancel = False
         self._num_cancels_requested = 0
         self._origin = None
+        self._step_handle = None
         self._log_destroy_pending = True
         _live_tasks.add(self)
         _register_task(self)
-        loop = self._loop
         if eager_start and loop.is_running():
             self._eager_start()
-        elif isinstance(loop, Scheduler) and loop._plain:
-            loop._ready.append(Handle(self._step, (), loop, self._context))
+        elif plain is not None:
+            handle = self._step_handle = Handle(self._step, (), plain, self._context)
+            plain._ready.append(handle)
         else:
             loop.call_soon(self._step, context=self._context)
 
@@ -216,7 +224,6 @@ class Task(Future[T]):
         self._fut_waiter = None
         loop = self._loop
         coro = self._coro
-        assert coro is not None
         _enter_task(loop, self)
         try:
             result = coro.send(None) if exc is None else coro.throw(exc)
@@ -226,37 +233,60 @@ class Task(Future[T]):
                 self._must_cancel = False
                 self._settle_cancelled(self._cancel_message)
             else:
-                Future.set_result(self, stop.value)
+                # Future.set_result without its state check: a pending task only gets here.
+                self._result = stop.value
+                self._finish(_FINISHED)
                 _live_tasks.discard(self)
+                self._step_handle = None
         except CancelledError as cancelled:
             self._cancelled_exc = cancelled
             self._settle_cancelled(None)
         except (KeyboardInterrupt, SystemExit) as fatal:
             Future.set_exception(self, fatal)
             _live_tasks.discard(self)
+            self._step_handle = None
             raise
         except BaseException as error:
             Future.set_exception(self, error)
             _live_tasks.discard(self)
+            self._step_handle = None
         else:
             if result is None:
                 # A bare yield (sleep(0)): let everything else that is ready run first.
                 if isinstance(loop, Scheduler) and loop._plain:
-                    loop._ready.append(Handle(self._step, (), loop, self._context))
+                    handle = self._step_handle
+                    if handle is None:
+                        handle = self._step_handle = Handle(self._step, (), loop, self._context)
+                    loop._ready.append(handle)
                 else:
                     loop.call_soon(self._step, context=self._context)
-            elif getattr(result, "_asyncio_future_blocking", None) and result is not self and (
-                # spindle's own futures: read the slot, no call on this hot path.
-                (result._loop if isinstance(result, Future) else _loop_of(result)) is loop
-            ):
+            else:
                 # A future: sleep until it is done.
-                result._asyncio_future_blocking = False
-                result.add_done_callback(self._wakeup, context=self._context)
+                kind = type(result)
+                if (
+                    (kind is Future or kind is Task)
+                    and result._callback0 is None
+                    and result._asyncio_future_blocking
+                    and result._loop is loop
+                    and result is not self
+                ):
+                    # The commonest wait: one of spindle's own futures with no callback
+                    # yet.  add_done_callback's work, written out (the first-callback slots).
+                    result._asyncio_future_blocking = False
+                    result._callback0 = self._wakeup
+                    result._context0 = self._context
+                elif getattr(result, "_asyncio_future_blocking", None) and result is not self and (
+                    # spindle's own futures: read the slot, no call on this hot path.
+                    (result._loop if isinstance(result, Future) else _loop_of(result)) is loop
+                ):
+                    result._asyncio_future_blocking = False
+                    result.add_done_callback(self._wakeup, context=self._context)
+                else:
+                    self._bad_yield(result)
+                    return
                 self._fut_waiter = result
                 if self._must_cancel and result.cancel(msg=self._cancel_message):
                     self._must_cancel = False
-            else:
-                self._bad_yield(result)
         finally:
             _leave_task(loop, self)
 
@@ -294,6 +324,9 @@ class Task(Future[T]):
 
     def _wakeup(self, future: Any) -> None:
         """Done-callback of the future the task waited on: take the next step."""
+        if isinstance(future, Future) and future._state is _FINISHED and future._exception is None:
+            self._step()  # the common case, without calling result()
+            return
         try:
             future.result()
         except BaseException as exc:
@@ -304,6 +337,7 @@ class Task(Future[T]):
     def _settle_cancelled(self, msg: Any) -> None:
         Future.cancel(self, msg=msg)
         _live_tasks.discard(self)
+        self._step_handle = None
 
     # -- introspection -------------------------------------------------------------------
 
@@ -353,7 +387,14 @@ class Task(Future[T]):
         return fields
 
     def __del__(self) -> None:
-        if getattr(self, "_log_destroy_pending", False) and self._state is _PENDING:
+        # Runs for every task: the common case (finished, result retrieved) returns after
+        # two reads, without calling Future.__del__.
+        try:
+            destroyed_pending = self._log_destroy_pending and self._state is _PENDING
+            unretrieved = self._log_traceback
+        except AttributeError:  # created with __new__ alone: nothing to report
+            return
+        if destroyed_pending:
             context: dict[str, Any] = {
                 "task": self,
                 "message": "Task was destroyed but it is pending!",
@@ -361,7 +402,8 @@ class Task(Future[T]):
             if self._source_traceback:
                 context["source_traceback"] = self._source_traceback
             self._loop.call_exception_handler(context)
-        super().__del__()
+        if unretrieved:
+            super().__del__()
 
 
 def _loop_of(future: Any) -> Any:
