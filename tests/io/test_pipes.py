@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+import spindle
 from spindle._io.pipes import ReadPipeTransport, WritePipeTransport
+from spindle._io.transport_base import write_buffer_limits
 from tests.io.conftest import Recorder, run
 
 pytestmark = pytest.mark.usefixtures("fd_guard")
@@ -207,3 +211,60 @@ def test_read_pipe_serves_a_buffered_protocol(spindle_loop: Any) -> None:
         return bytes(protocol.received)
 
     assert run(spindle_loop, main()) == b"in threes"
+
+
+@pytest.mark.parametrize(
+    ("high", "low", "expected"),
+    [
+        (None, None, (65536, 16384)),
+        (1000, None, (1000, 250)),
+        (None, 100, (400, 100)),
+        (10, 10, (10, 10)),
+        (0, 0, (0, 0)),
+    ],
+)
+def test_write_buffer_limits_follow_asyncios_defaults(
+    high: int | None, low: int | None, expected: tuple[int, int]
+) -> None:
+    assert write_buffer_limits(high, low) == expected
+
+
+@pytest.mark.parametrize(("high", "low"), [(1, 2), (-1, None), (None, -4)])
+def test_write_buffer_limits_refuse_inverted_or_negative_marks(
+    high: int | None, low: int | None
+) -> None:
+    with pytest.raises(ValueError, match="must be >="):
+        write_buffer_limits(high, low)
+
+
+def outliving_its_loop(make: Callable[[Any], Any]) -> Any:
+    """The pipe transport ``make(loop)`` makes, started, once its loop has closed."""
+    loop = spindle.new_event_loop()
+    transport = make(loop)
+    loop.run_until_complete(asyncio.sleep(0))  # connection_made: it watches its descriptor
+    loop.close()  # drops the loop's references to it
+    return transport
+
+
+def test_an_unclosed_pipe_transport_warns() -> None:
+    r, w = os.pipe()
+    try:
+        transport = outliving_its_loop(lambda loop: ReadPipeTransport(loop, r, Recorder(loop)))
+        with pytest.warns(ResourceWarning, match="unclosed transport <ReadPipeTransport"):
+            del transport
+            gc.collect()
+        with pytest.raises(OSError):
+            os.fstat(r)  # the descriptor went with the transport
+    finally:
+        os.close(w)
+
+
+def test_closing_a_pipe_after_its_loop_closed_is_the_readers_eof_at_once() -> None:
+    r, w = os.pipe()
+    try:
+        transport = outliving_its_loop(lambda loop: WritePipeTransport(loop, w, Recorder(loop)))
+        transport.close()  # no loop to run connection_lost: the descriptor goes now
+        assert transport.is_closing()
+        assert os.read(r, 10) == b""  # EOF, not a reader blocked until garbage collection
+    finally:
+        os.close(r)

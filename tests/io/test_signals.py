@@ -15,8 +15,12 @@ import signal
 import threading
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
+
+import spindle
+from tests.conftest import ExceptionHandlerRecorder
 
 
 def open_fds() -> int:
@@ -160,3 +164,28 @@ def test_handlers_leave_no_descriptor_open(any_loop: asyncio.AbstractEventLoop) 
         any_loop.add_signal_handler(signal.SIGUSR1, lambda: None)
         any_loop.remove_signal_handler(signal.SIGUSR1)
     assert open_fds() <= before
+
+
+def test_failing_to_detach_the_wakeup_descriptor_is_reported_not_raised() -> None:
+    # set_wakeup_fd(-1) cannot fail in the main thread for real: a stand-in makes it fail
+    # (after doing its work, so that nothing is left installed).
+    real_set_wakeup_fd = signal.set_wakeup_fd
+
+    def set_wakeup_fd(fd: int, **kwargs: Any) -> int:
+        previous = real_set_wakeup_fd(fd, **kwargs)
+        if fd == -1:
+            raise ValueError("refused")
+        return previous
+
+    loop = spindle.new_event_loop()
+    recorder = ExceptionHandlerRecorder()
+    loop.set_exception_handler(recorder)
+    try:
+        loop.add_signal_handler(signal.SIGUSR1, lambda: None)
+        with mock.patch.object(signal, "set_wakeup_fd", set_wakeup_fd):
+            assert loop.remove_signal_handler(signal.SIGUSR1)  # the removal stands
+    finally:
+        loop.close()
+    [context] = recorder.contexts
+    assert context["message"] == "cannot detach the signal wake-up descriptor"
+    assert str(context["exception"]) == "refused"

@@ -11,6 +11,7 @@ import asyncio
 import gc
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +21,8 @@ import pytest
 
 import spindle
 from spindle import subprocess as sp
-from spindle._io.child_watcher import PIDFD_WORKS, ThreadWatcher
+from spindle._io.child_watcher import PIDFD_WORKS, ThreadWatcher, new_child_watcher
+from spindle._io.subprocess_transport import SubprocessTransport
 from spindle._io.subprocesses import SubprocessMethods
 from tests.conftest import ExceptionHandlerRecorder
 
@@ -559,3 +561,66 @@ def test_closing_the_loop_leaves_running_children_to_be_reaped(kind: str) -> Non
         time.sleep(0.005)
     assert popen.returncode == 0
     assert not os.path.exists(f"/proc/{pid}")  # a zombie would still have its entry
+
+
+class DataRecorder(Recorder):
+    """Also records each chunk of data as an event, to check where it comes in the order."""
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        super().pipe_data_received(fd, data)
+        self.events.append(("data", fd, data))
+
+
+@pytest.mark.parametrize("kind", ["spindle", "spindle-threads"])
+def test_events_before_connection_made_are_held_and_replayed_in_order(kind: str) -> None:
+    # The child has written and exited before its transport even starts connecting its
+    # pipes: the protocol still hears connection_made first, then the rest in order.
+    loop = spindle.new_event_loop()
+    assert isinstance(loop, SubprocessMethods)
+    popen = subprocess.Popen(
+        [PY, "-c", "print('early')"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
+    )
+    os.waitid(os.P_PID, popen.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped yet
+    watcher = new_child_watcher(loop) if kind == "spindle" else ThreadWatcher(loop)
+
+    async def main() -> DataRecorder:
+        protocol = DataRecorder(loop)
+        transport = SubprocessTransport(loop, protocol, popen, watcher)
+        waiter = loop.create_future()
+        transport._connect(waiter)
+        await waiter
+        await protocol.done
+        transport.close()
+        return protocol
+
+    try:
+        protocol = run(loop, main())
+    finally:
+        watcher.close()
+        loop.close()
+    events = protocol.events
+    assert events[0] == "connection_made"
+    assert events[-1] == ("connection_lost", None)
+    middle = [("data", 1, b"early\n"), ("pipe_connection_lost", 1, None), ("process_exited", 0)]
+    assert sorted(events[1:-1], key=str) == middle
+    assert events.index(middle[0]) < events.index(middle[1])  # a pipe's data, then its EOF
+
+
+@pytest.mark.parametrize("kind", ["spindle", "spindle-threads"])
+def test_a_child_reaped_by_its_popen_keeps_its_real_return_code(kind: str) -> None:
+    loop = LOOPS[kind]()
+
+    async def main() -> int | None:
+        transport, protocol = await loop.subprocess_exec(
+            lambda: Recorder(loop), PY, "-c", "raise SystemExit(3)",
+            stdin=None, stdout=None, stderr=None,
+        )  # fmt: skip
+        transport.get_extra_info("subprocess").wait()  # reaps it behind the loop's back
+        await protocol.done
+        transport.close()
+        return transport.get_returncode()
+
+    try:
+        assert run(loop, main()) == 3
+    finally:
+        loop.close()

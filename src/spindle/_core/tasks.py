@@ -109,8 +109,7 @@ class Task(Future[T]):
         context: contextvars.Context | None = None,
         eager_start: bool = False,
     ) -> None:
-        self._log_destroy_pending = False  # first: __del__ reads these if __init__ fails
-        self._log_traceback = False
+        # Until _log_destroy_pending is set, at the end, __del__ finds nothing to report.
         if loop is None:
             loop = current.current_loop("Task()")
         if not isinstance(coro, _COROUTINE_TYPES):
@@ -118,6 +117,7 @@ class Task(Future[T]):
         # Future.__init__'s fields, set here directly: creating tasks is a hot path, and this
         # saves a call per task.  Keep the two lists of fields in step.
         self._loop = loop
+        self._log_traceback = False
         self._state = _PENDING
         self._result = None
         self._exception = None

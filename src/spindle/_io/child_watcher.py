@@ -51,8 +51,12 @@ def reap(popen: Popen, *, block: bool) -> int | None:
     """Reap the child: its return code (negative: killed by that signal), None if running.
 
     The code is also stored in ``popen.returncode``, so that ``Popen`` neither waits for a
-    child that is gone nor warns that it is "still running".
+    child that is gone nor warns that it is "still running".  The other way round, a child
+    that its ``Popen`` reaped itself (someone called ``poll()`` or ``wait()`` on it) keeps
+    the code ``Popen`` stored.
     """
+    if popen.returncode is not None:
+        return popen.returncode
     try:
         found, status = os.waitpid(popen.pid, 0 if block else os.WNOHANG)
     except ChildProcessError:

@@ -1,9 +1,9 @@
 """Pipe transports: ``ReadPipeTransport`` and ``WritePipeTransport``.
 
-They serve ``connect_read_pipe`` / ``connect_write_pipe`` and the standard streams of child
-processes, so both take either a file object (closed when the transport is done) or a bare
-file descriptor (``os.close``-d when the transport is done): ``ReadPipeTransport(loop, fd,
-protocol)`` is all a subprocess implementation needs.
+They serve ``connect_read_pipe`` / ``connect_write_pipe``, and through them the standard
+streams of child processes (``subprocess_transport``).  Both take either a file object
+(closed when the transport is done) or a bare file descriptor (``os.close``-d when the
+transport is done).
 
 Reads go into the loop's shared buffer with ``os.readv`` and are copied out (or straight
 into a ``BufferedProtocol``'s buffer).  End of file on a read pipe means the writer has gone:
@@ -14,6 +14,10 @@ buffering the rest and flushing it with ``os.writev``).  To learn
 that the reading side has gone even while idle, it also watches its own descriptor for
 *readability* when it is a FIFO or socket: the poller reports a hang-up there.  Closing a
 write pipe is ``write_eof``: flush, then close the descriptor, which is the EOF the reader sees.
+
+A pipe closed after its loop has closed lets its descriptor go at once: no callback can run
+any more to tell the protocol, and the other end (often a child process that outlives the
+loop) must see the EOF now, not whenever the transport is garbage-collected.
 """
 
 from __future__ import annotations
@@ -75,6 +79,14 @@ class _PipeCore(TransportCore):
             os.close(pipe)
         else:
             pipe.close()
+
+    def _lose(self, exc: BaseException | None) -> None:
+        if self._loop.is_closed() and self._state is not TransportState.CLOSED:
+            self._state = TransportState.CLOSED  # see the module docstring
+            self._stop_io()
+            self._release()
+            return
+        super()._lose(exc)
 
     def _start(self, waiter: asyncio.Future[None] | None, watch: int, callback: Any) -> None:
         try:

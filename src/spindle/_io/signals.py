@@ -170,10 +170,18 @@ class SignalMethods(ReadinessLoop):
                 self._ready.append(handle)  # as call_soon would, without a new handle
 
     def _close_signal_channel(self, channel: SignalChannel) -> None:
+        """Detach and close the channel.  Failing to detach it must not hide why it is being
+        closed (a failed add_signal_handler) nor undo a removal that has happened, so it is
+        reported rather than raised."""
         self._signal_channel = None
-        previous = signal.set_wakeup_fd(-1)
-        if previous not in (-1, channel.wakeup_fd):
-            signal.set_wakeup_fd(previous)  # someone else's since: leave it in place
+        try:
+            previous = signal.set_wakeup_fd(-1)
+            if previous not in (-1, channel.wakeup_fd):
+                signal.set_wakeup_fd(previous)  # someone else's since: leave it in place
+        except (ValueError, OSError) as exc:
+            self.call_exception_handler(
+                {"message": "cannot detach the signal wake-up descriptor", "exception": exc}
+            )
         self._remove_handler(channel.fd, READ)
         channel.close()
 

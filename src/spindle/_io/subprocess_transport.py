@@ -1,17 +1,30 @@
 """``SubprocessTransport``: one child process, its three pipes, and the order of events.
 
+A child's standard streams are ordinary pipes, so they get the loop's ordinary pipe
+transports: the transport connects them through the public ``loop.connect_write_pipe``
+(stdin) and ``loop.connect_read_pipe`` (stdout, stderr), exactly as a user would, each with
+a small ``_PipeProtocol`` that passes the pipe's events on to the subprocess protocol,
+tagged with the fd (``pipe_data_received(fd, data)``, ``pipe_connection_lost(fd, exc)``).
+Flow control, end of file, the unclosed-transport warning: all are the pipe transports' own.
+
 The protocol sees, in this order:
 
-1. ``connection_made(transport)``, before any other event;
+1. ``connection_made(transport)``, before any other event, with the pipe transports in
+   place (``get_pipe_transport``);
 2. ``pipe_data_received`` / ``pipe_connection_lost`` for each pipe, and ``process_exited``
    once the child has been reaped, interleaved as they happen (a child may exit before or
    after its pipes close: a grandchild can hold them open);
 3. ``connection_lost(None)``, exactly once, after ``process_exited`` *and* after every pipe
    is closed.
 
-The first guarantee comes from the start-up order (``_begin``): the pipes start reading
-in a callback queued *after* ``connection_made``, and the child watcher can only report
-later still.  The third is the ``ProcessState`` machine below.
+Connecting the pipes takes a few passes of the loop, and meanwhile a pipe may already have
+data and the child may already have exited.  While the transport is ``STARTING``, such events
+are held, in order, and replayed right after ``connection_made``: that is the first
+guarantee.  The third is the ``ProcessState`` machine below.
+
+The pipes are connected in a task of their own, so cancelling ``subprocess_exec()`` cannot
+stop it half-way: the caller closes the transport and waits for it to finish, and the
+protocol still sees its whole life, from ``connection_made`` to ``connection_lost``.
 
 ``close()`` is the user's: it closes the pipes and kills the child if it is still
 running; the transport then finishes as usual once the child is reaped.
@@ -22,48 +35,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import os
+import functools
 import signal
 import subprocess
 import warnings
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
-from spindle._io.child_watcher import ChildWatcher, reap
-from spindle._io.readiness import ReadinessLoop
-from spindle._io.subprocess_pipes import ReadPipeTransport
-from spindle._io.subprocess_stdin import WritePipeTransport
+from spindle._io.child_watcher import ChildWatcher
 
 __all__ = ["ProcessState", "SubprocessTransport"]
 
 
 class ProcessState(enum.Enum):
-    STARTING = "starting"  # spawned; connection_made not delivered yet
+    STARTING = "starting"  # spawned, pipes connecting: events are held until connection_made
     RUNNING = "running"  # connection_made delivered; the child has not been reaped
     EXITED = "exited"  # reaped (returncode known); some pipe is still open
     FINISHED = "finished"  # connection_lost delivered: nothing more will happen
-
-
-class _PipeProtocol(asyncio.Protocol):
-    """Forwards one pipe's events to the subprocess transport, tagged with the fd."""
-
-    def __init__(self, owner: SubprocessTransport, fd: int) -> None:
-        self._owner = owner
-        self._fd = fd
-        self.disconnected = False
-
-    def data_received(self, data: bytes) -> None:
-        self._owner._pipe_data(self._fd, data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.disconnected = True
-        self._owner._pipe_lost(self._fd, exc)
-
-    def pause_writing(self) -> None:
-        self._owner._deliver(self._owner._protocol.pause_writing)
-
-    def resume_writing(self) -> None:
-        self._owner._deliver(self._owner._protocol.resume_writing)
 
 
 # The moves ProcessState allows.
@@ -74,10 +62,35 @@ _NEXT_STATE = {
 }
 
 
+class _PipeProtocol(asyncio.Protocol):
+    """The protocol of one of the child's pipe transports: tells the subprocess transport."""
+
+    def __init__(self, owner: SubprocessTransport, fd: int) -> None:
+        self.owner = owner
+        self.fd = fd
+        self.disconnected = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.owner._pipe_connected(self, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.owner._event(self.owner._pipe_data, self.fd, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.owner._event(self.owner._pipe_lost, self, exc)
+
+    # stdin's flow control is the subprocess protocol's (what StreamWriter.drain() waits on).
+    def pause_writing(self) -> None:
+        self.owner._deliver(self.owner._protocol.pause_writing)
+
+    def resume_writing(self) -> None:
+        self.owner._deliver(self.owner._protocol.resume_writing)
+
+
 class SubprocessTransport(asyncio.SubprocessTransport):
     def __init__(
         self,
-        loop: ReadinessLoop,
+        loop: asyncio.AbstractEventLoop,
         protocol: asyncio.SubprocessProtocol,
         popen: subprocess.Popen[bytes],
         watcher: ChildWatcher,
@@ -91,19 +104,16 @@ class SubprocessTransport(asyncio.SubprocessTransport):
         self._returncode: int | None = None
         self._state = ProcessState.STARTING
         self._closed = False
+        self._held: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
         self._exit_waiters: list[asyncio.Future[int]] = []
-        self._pipes: dict[int, ReadPipeTransport | WritePipeTransport] = {}
+        self._pipes: dict[int, asyncio.BaseTransport] = {}
         self._pipe_protocols: list[_PipeProtocol] = []
-        if popen.stdin is not None:
-            self._pipes[0] = WritePipeTransport(loop, popen.stdin, self._pipe_protocol(0))
-        for fd, pipe in ((1, popen.stdout), (2, popen.stderr)):
-            if pipe is not None:
-                self._pipes[fd] = ReadPipeTransport(loop, pipe, self._pipe_protocol(fd))
-
-    def _pipe_protocol(self, fd: int) -> _PipeProtocol:
-        protocol = _PipeProtocol(self, fd)
-        self._pipe_protocols.append(protocol)
-        return protocol
+        self._connecting: asyncio.Task[None] | None = None
+        try:
+            watcher.watch(popen, self._on_exit)
+        except BaseException:
+            self._closed = True  # never handed out: the caller kills and reaps the child
+            raise
 
     def __repr__(self) -> str:
         parts = [type(self).__name__, f"pid={self._pid}", self._state.value]
@@ -122,42 +132,55 @@ class SubprocessTransport(asyncio.SubprocessTransport):
 
     # -- start-up ------------------------------------------------------------------------
 
-    def _begin(self, waiter: asyncio.Future[None]) -> None:
-        """Queue connection_made, then the start of the pipes, then watch the child.
+    def _connect(self, waiter: asyncio.Future[None]) -> None:
+        """Connect the pipes; ``waiter`` completes once connection_made has been delivered."""
+        self._connecting = self._loop.create_task(self._connect_pipes(waiter))
 
-        The watcher reports on a later callback than both (a pidfd is polled in a later
-        pass; a waiter thread queues behind them), so connection_made comes first.
-        """
-        queued = [
-            self._loop.call_soon(self._protocol.connection_made, self),
-            self._loop.call_soon(self._start_pipes, waiter),
-        ]
+    def _stdio(self) -> Iterator[tuple[int, IO[bytes]]]:
+        popen = self._popen
+        for fd, pipe in enumerate((popen.stdin, popen.stdout, popen.stderr)):
+            if pipe is not None:
+                yield fd, pipe
+
+    async def _connect_pipes(self, waiter: asyncio.Future[None]) -> None:
+        loop = self._loop
         try:
-            self._watcher.watch(self._popen, self._process_exited)
-        except BaseException:
-            for handle in queued:
-                handle.cancel()
-            self._abandon()
-            raise
-
-    def _start_pipes(self, waiter: asyncio.Future[None]) -> None:
-        self._move_to(ProcessState.RUNNING)
-        for pipe in self._pipes.values():
-            pipe.start()
-        if not waiter.cancelled():
+            for fd, pipe in self._stdio():
+                connect = loop.connect_write_pipe if fd == 0 else loop.connect_read_pipe
+                await connect(functools.partial(_PipeProtocol, self, fd), pipe)
+        except BaseException as exc:
+            for fd, pipe in self._stdio():
+                if fd not in self._pipes:
+                    pipe.close()  # no transport holds it
+            self._start()
+            if not waiter.done():
+                if isinstance(exc, asyncio.CancelledError):
+                    waiter.cancel()
+                else:
+                    waiter.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise  # cancellation, KeyboardInterrupt...: this task ends the same way
+            return
+        self._start()
+        if not waiter.done():
             waiter.set_result(None)
 
-    def _abandon(self) -> None:
-        """The child cannot be watched: kill it, reap it here, and drop the pipes unseen."""
-        self._closed = True
-        self._state = ProcessState.FINISHED
-        for pipe in self._pipes.values():
-            pipe.discard()
-        os.kill(self._pid, signal.SIGKILL)  # not reaped yet, so the pid is still this child
-        self._returncode = reap(self._popen, block=True)
-        self._protocol = None
+    def _start(self) -> None:
+        """Deliver connection_made, then the events held meanwhile, in their order."""
+        self._move_to(ProcessState.RUNNING)
+        self._deliver(self._protocol.connection_made, self)
+        held, self._held = self._held, []
+        for handler, args in held:
+            handler(*args)
 
     # -- events from the pipes and the watcher -------------------------------------------
+
+    def _event(self, handler: Callable[..., None], *args: Any) -> None:
+        """Handle an event now, or hold it while connection_made is still to come."""
+        if self._state is ProcessState.STARTING:
+            self._held.append((handler, args))
+        else:
+            handler(*args)
 
     def _deliver(self, callback: Callable[..., object], *args: Any) -> None:
         """Call a protocol method now; what it raises goes to the exception handler."""
@@ -175,12 +198,22 @@ class SubprocessTransport(asyncio.SubprocessTransport):
                 }
             )
 
+    def _pipe_connected(self, pipe: _PipeProtocol, transport: asyncio.BaseTransport) -> None:
+        self._pipes[pipe.fd] = transport
+        self._pipe_protocols.append(pipe)
+        if self._closed:
+            transport.close()  # close() came while this pipe was being connected
+
     def _pipe_data(self, fd: int, data: bytes) -> None:
         self._deliver(self._protocol.pipe_data_received, fd, data)
 
-    def _pipe_lost(self, fd: int, exc: Exception | None) -> None:
-        self._deliver(self._protocol.pipe_connection_lost, fd, exc)
+    def _pipe_lost(self, pipe: _PipeProtocol, exc: Exception | None) -> None:
+        pipe.disconnected = True
+        self._deliver(self._protocol.pipe_connection_lost, pipe.fd, exc)
         self._finish_if_done()
+
+    def _on_exit(self, returncode: int) -> None:
+        self._event(self._process_exited, returncode)
 
     def _process_exited(self, returncode: int) -> None:
         self._returncode = returncode
@@ -191,7 +224,7 @@ class SubprocessTransport(asyncio.SubprocessTransport):
     def _finish_if_done(self) -> None:
         if self._state is not ProcessState.EXITED:
             return
-        if all(protocol.disconnected for protocol in self._pipe_protocols):
+        if all(pipe.disconnected for pipe in self._pipe_protocols):
             self._move_to(ProcessState.FINISHED)
             self._loop.call_soon(self._call_connection_lost)
 

@@ -1,10 +1,11 @@
 """Child processes: ``subprocess_exec`` and ``subprocess_shell`` (signal handlers: ``signals``).
 
 A child is started with ``subprocess.Popen``, which already knows every option people pass
-(``cwd``, ``env``, ``start_new_session``, ``pass_fds``, ...).  Its pipes become
-non-blocking pipe transports and the child itself is handed to the loop's child watcher
-(``child_watcher``), which reaps it without races.  ``subprocess_transport`` puts the
-pieces together and orders the protocol's events.
+(``cwd``, ``env``, ``start_new_session``, ``pass_fds``, ...).  The child is handed to the
+loop's child watcher (``child_watcher``), which reaps it without races, and its pipes become
+the loop's own pipe transports (``pipes``, through ``connect_read_pipe`` /
+``connect_write_pipe``).  ``subprocess_transport`` puts the pieces together and orders the
+protocol's events.
 
 The options that would make ``Popen`` buffer or decode are refused, as asyncio refuses
 them: the protocol receives the raw bytes, and decoding is the stream's business.
@@ -139,13 +140,13 @@ class SubprocessMethods(SignalMethods):
                 popen.kill()
             raise
         waiter: asyncio.Future[None] = self.create_future()
-        transport._begin(waiter)
+        transport._connect(waiter)
         try:
             await waiter
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException:
-            # Cancelled before the protocol saw the child: do not leave it running.
+            # Cancelled while the pipes were connecting: do not leave the child running.
             transport.close()
             await transport._wait()
             raise
