@@ -239,8 +239,7 @@ class Scheduler(asyncio.AbstractEventLoop):
     def _run_ready(self, count: int) -> None:
         """Run the first ``count`` ready handles (the hot loop: the Handle._run body, inlined)."""
         popleft = self._ready.popleft
-        while count:
-            count -= 1
+        for _ in range(count):
             handle = popleft()
             if handle._cancelled:
                 continue
