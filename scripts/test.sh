@@ -3,6 +3,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup.sh"
+# PostgreSQL and Redis for tests/integration (installed only when missing).
+bash "$root/scripts/install-services.sh"
 cd "$root"
 py=.venv/bin/python
 echo "== ruff"
