@@ -31,7 +31,8 @@ from spindle.diagnostics import settings
 from spindle.diagnostics.frames import FrameKind, Location, classify, read_activity
 from spindle.diagnostics.pending import PendingTask, describe_call, format_pending
 from spindle.diagnostics.timeline import Entry, render
-from spindle.diagnostics.watchdog import Blocked, format_blocked
+from spindle.diagnostics.watchdog import Blocked, Watchdog, format_blocked
+from spindle.patch import RunnerAwareEventLoop
 from spindle.runners import Runner, run
 from spindle.tasks import create_task, sleep
 from spindle.testing import VirtualClock
@@ -130,9 +131,7 @@ def test_a_blocking_callback_is_reported_as_a_callback(reports: Any) -> None:
 
     run(main())
     [message] = [r.getMessage() for r in reports()]
-    assert message.startswith(
-        "spindle: callback slow_callback() blocked the event loop for "
-    )
+    assert message.startswith("spindle: callback slow_callback() blocked the event loop for ")
     assert message.endswith(f" s at {where('blocks-in-callback')}")
 
 
@@ -233,6 +232,114 @@ def test_no_watchdog_on_a_loop_without_a_pass_counter() -> None:
     with Runner(loop_factory=asyncio.new_event_loop) as runner:
         runner.get_loop()
         assert watchdog_threads() == []
+
+
+# -- under asyncio's own runner (spindle.install(), python -m spindle) -----------------------
+
+
+def asyncio_runner(*, virtual: bool = True) -> asyncio.Runner:
+    """asyncio's runner, on the loop that spindle.install()'s policy would give it."""
+    clock = VirtualClock() if virtual else None
+    return asyncio.Runner(loop_factory=lambda: RunnerAwareEventLoop(clock=clock))
+
+
+def test_asyncio_runner_reports_the_tasks_main_left_pending(reports: Any) -> None:
+    async def main() -> None:
+        create_task(say_after(1, "hello"))  # asyncio-creates-hello
+        await asyncio.sleep(0)
+
+    with asyncio_runner() as runner:
+        runner.run(main())
+        assert reports() == []  # not before the runner closes: it may run another main
+    [message] = [r.getMessage() for r in reports()]
+    lines = message.splitlines()
+    assert lines[0] == (
+        "spindle: main() returned while 1 task was still pending; it was cancelled:"
+    )
+    assert lines[1].endswith(
+        f": created at {REL}:{line_of('asyncio-creates-hello')} in main(), "
+        f"waiting at {where('say-after-waits')}"
+    )
+
+
+def test_asyncio_runner_reports_main_blocking_until_it_returns(reports: Any) -> None:
+    diagnostics.configure(block_threshold=0.1)
+
+    async def main() -> None:
+        time.sleep(0.3)  # blocks-under-asyncio-runner
+
+    with asyncio_runner(virtual=False) as runner:
+        runner.run(main())
+    [record] = reports()
+    message = record.getMessage()
+    assert message.startswith("spindle: main() blocked the event loop for ")
+    assert message.endswith(f" s at {where('blocks-under-asyncio-runner')}")
+    assert 0.2 <= seconds_in(message) <= 0.4
+
+
+def test_asyncio_runner_writes_the_timeline_with_its_main_task(tmp_path: Path) -> None:
+    path = tmp_path / "timeline.txt"
+    diagnostics.configure(timeline=path)
+
+    async def main() -> None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            await asyncio.create_task(say_after(1, "hello"))
+
+    with asyncio_runner() as runner:
+        runner.run(main())
+    rows = [line.split() for line in path.read_text().splitlines()]
+    # main() was made before the runner ran the loop: it is followed from then on.
+    assert [row[1:2] + row[-5:-1] for row in rows[1:]] == [
+        ["main()", "0.000", "0.000", "1.000", "returned"],
+        ["say_after(delay=1,", "0.000", "0.000", "1.000", "returned"],
+    ]
+
+
+def test_the_watchdog_of_asyncio_runner_lives_from_its_first_main_to_its_close() -> None:
+    with asyncio_runner() as runner:
+        runner.get_loop()
+        assert watchdog_threads() == []  # no main yet: maybe no runner at all
+        runner.run(sleep(0))
+        assert len(watchdog_threads()) == 1
+    assert watchdog_threads() == []
+
+
+def test_asyncio_runner_reports_nothing_when_diagnostics_are_off(reports: Any) -> None:
+    diagnostics.configure(enabled=False)
+
+    async def main() -> None:
+        create_task(say_after(1, "hello"))
+        await asyncio.sleep(0)
+
+    with asyncio_runner() as runner:
+        runner.run(main())
+        assert watchdog_threads() == []
+    assert reports() == []
+
+
+def test_the_watchdog_can_be_stopped_from_its_own_thread() -> None:
+    # As when a loop that ends its own session is garbage-collected on the watchdog's thread.
+    stopped_itself = threading.Event()
+
+    def report(blocked: Blocked) -> None:
+        watchdog.stop()  # must not try to join its own thread
+        stopped_itself.set()
+
+    def slow_callback() -> None:
+        time.sleep(0.2)
+
+    loop = spindle.EventLoop()
+    watchdog = Watchdog(loop, 0.05, report)
+    watchdog.start()
+    try:
+        loop.call_soon(slow_callback)
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        assert stopped_itself.wait(timeout=5)
+    finally:
+        watchdog.stop()
+        loop.close()
+    assert watchdog_threads() == []
 
 
 # -- what the loop's thread is doing ---------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -134,3 +136,87 @@ def test_an_unknown_option_is_a_usage_error(tmp_path: Path) -> None:
     result = spindle("--frobnicate", "x.py", cwd=tmp_path)
     assert result.returncode == 2
     assert "unrecognized arguments: --frobnicate" in result.stderr
+
+
+# -- spindle explains itself under asyncio.run() too ----------------------------------------
+
+SEED = Path(__file__).resolve().parent.parent / "examples" / "tasks_not_awaited.py"
+# The seed sleeps 10 s of real time; here 0.5 s, so the test takes half a second.
+BLOCK = "time.sleep(0.5)"
+TIMES = re.compile(r"started at \d\d:\d\d:\d\d\ncall at \d\d:\d\d:\d\d\n")
+
+
+def write_seed(directory: Path, *, unmodified: bool) -> str:
+    """The seed in ``directory``: as shipped (``import spindle as asyncio``) or as its author
+    wrote it for asyncio (``import asyncio``), either way blocking for 0.5 s."""
+    text = SEED.read_text().replace("time.sleep(10)", BLOCK)
+    if unmodified:
+        text = text.replace("import spindle as asyncio", "import asyncio")
+    directory.joinpath(SEED.name).write_text(text)
+    return SEED.name
+
+
+def start(*command: str, cwd: Path, **env: str) -> subprocess.Popen[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SPINDLE_")}
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        env={**environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def seed_line(text: str) -> int:
+    lines = SEED.read_text().splitlines()
+    [number] = [n for n, line in enumerate(lines, 1) if line.strip() == text]
+    return number
+
+
+@pytest.mark.parametrize("unmodified", [True, False], ids=["import-asyncio", "import-spindle"])
+def test_the_seed_prints_what_asyncio_prints_and_explains_itself_on_stderr(
+    tmp_path: Path, unmodified: bool
+) -> None:
+    name = write_seed(tmp_path, unmodified=unmodified)
+    # All three at once: each blocks for half a second of real time.
+    on_spindle = start(sys.executable, "-m", "spindle", name, cwd=tmp_path)
+    quiet = start(sys.executable, "-m", "spindle", name, cwd=tmp_path, SPINDLE_DIAGNOSTICS="0")
+    on_asyncio = start(sys.executable, name, cwd=tmp_path)
+    stdout, stderr = on_spindle.communicate(timeout=30)
+    quiet_stdout, quiet_stderr = quiet.communicate(timeout=30)
+    asyncio_stdout, asyncio_stderr = on_asyncio.communicate(timeout=30)
+
+    assert TIMES.fullmatch(stdout), stdout
+    assert TIMES.fullmatch(quiet_stdout), quiet_stdout
+    assert (quiet_stderr, on_spindle.returncode, quiet.returncode) == ("", 0, 0)
+    if unmodified:  # the same program on asyncio: the same output, and nothing on stderr
+        assert TIMES.fullmatch(asyncio_stdout), asyncio_stdout
+        assert (asyncio_stderr, on_asyncio.returncode) == ("", 0)
+
+    lines = stderr.splitlines()
+    blocked = re.fullmatch(
+        rf"spindle: main\(\) blocked the event loop for (\d\.\d) s at "
+        rf"{name}:{seed_line('time.sleep(10)')}: {re.escape(BLOCK)}",
+        lines[0],
+    )
+    assert blocked, lines[0]
+    assert 0.4 <= float(blocked.group(1)) <= 0.7
+    created = seed_line("task1 = asyncio.create_task(")
+    waiting = f"waiting at {name}:{seed_line('await asyncio.sleep(delay)')}"
+    assert lines[1:4] == [
+        "spindle: main() returned while 2 tasks were still pending; they were cancelled:",
+        f"  Task-2 say_after(delay=1, what='hello'): created at {name}:{created} in main(), "
+        f"{waiting}: await asyncio.sleep(delay)",
+        f"  Task-3 say_after(delay=2, what='world'): created at {name}:{created + 3} in main(), "
+        f"{waiting}: await asyncio.sleep(delay)",
+    ]
+    assert lines[4].startswith("spindle: hint: a task runs only while the event loop runs")
+    assert len(lines) == 8
+
+
+def test_asyncio_runs_the_program_on_a_loop_that_reports_to_spindles_runner_hooks(
+    script: Path, tmp_path: Path
+) -> None:
+    result = spindle(str(script), cwd=tmp_path)
+    assert json.loads(result.stdout)["loop"] == "spindle.patch.RunnerAwareEventLoop"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -51,6 +52,8 @@ def test_asyncio_new_event_loop_returns_a_spindle_loop_after_install() -> None:
     loop = asyncio.new_event_loop()
     try:
         assert isinstance(loop, spindle.EventLoop)
+        # ... which also tells spindle's diagnostics what asyncio's runner does with it.
+        assert type(loop) is patch.RunnerAwareEventLoop
     finally:
         loop.close()
 
@@ -184,3 +187,50 @@ def test_every_asyncio_entry_point_follows_the_policy_on_each_python(python: str
     assert seen == dict.fromkeys(
         ["run", "Runner", "new_event_loop", "get_event_loop", "uninstalled"], True
     )
+
+
+# Run in a fresh interpreter of each version: asyncio.run() after install() explains itself.
+EXPLAINED = """\
+import asyncio, time
+import spindle
+spindle.install()
+
+async def tick():
+    await asyncio.sleep(5)
+
+async def main():
+    asyncio.create_task(tick())
+    time.sleep(0.3)
+
+asyncio.run(main())
+print("done")
+"""
+
+
+@pytest.mark.parametrize("python", _interpreters(), ids=lambda p: Path(p).parents[1].name)
+def test_asyncio_run_after_install_explains_itself_on_each_python(
+    python: str, tmp_path: Path
+) -> None:
+    (tmp_path / "program.py").write_text(EXPLAINED)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SPINDLE_")}
+    result = subprocess.run(
+        [python, "program.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**environ, "PYTHONPATH": str(SRC)},
+        timeout=30,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (0, "done\n"), result.stderr
+    lines = result.stderr.splitlines()
+    assert re.fullmatch(
+        r"spindle: main\(\) blocked the event loop for 0\.\d s at program\.py:10: "
+        r"time\.sleep\(0\.3\)",
+        lines[0],
+    )
+    assert lines[1:3] == [
+        "spindle: main() returned while 1 task was still pending; it was cancelled:",
+        "  Task-2 tick(): created at program.py:9 in main(), "
+        "waiting at program.py:6: await asyncio.sleep(5)",
+    ]

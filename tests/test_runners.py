@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import re
 import signal
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -12,15 +13,18 @@ from typing import Any
 import pytest
 
 from spindle import diagnostics, events
+from spindle.patch import RunnerAwareEventLoop
 from spindle.runners import (
     NotACoroutineError,
     Runner,
     RunnerState,
     _hook_factories,
     add_runner_hooks,
+    hooks_for,
     run,
 )
 from spindle.tasks import create_task, sleep
+from spindle.testing import VirtualClock
 
 
 @pytest.fixture(autouse=True)
@@ -142,8 +146,11 @@ def test_exception_of_a_cancelled_leftover_goes_to_the_handler(
         await sleep(0)
 
     run(main(), loop_factory=factory_of(any_loop))
-    assert [c["message"] for c in contexts] == ["unhandled exception during spindle.run() shutdown"]
-    assert isinstance(contexts[0]["exception"], ValueError)
+    [context] = contexts
+    # CPython's own test matches asyncio's wording with r"asyncio.run.*shutdown".
+    assert re.search(r"asyncio.run.*shutdown", context["message"])
+    assert context["message"].startswith("unhandled exception during spindle.run()/")
+    assert isinstance(context["exception"], ValueError)
 
 
 def test_run_finalizes_async_generators(any_loop: asyncio.AbstractEventLoop) -> None:
@@ -280,31 +287,128 @@ class HookRecorder:
         self.calls.append("closed")
 
 
-def test_runner_hooks_hear_of_each_moment_of_the_runner(
-    any_loop: asyncio.AbstractEventLoop,
-) -> None:
-    recorders: list[HookRecorder] = []
+@pytest.fixture
+def recorders() -> Iterator[list[HookRecorder]]:
+    """The hooks every runner (or runner-aware loop) gets while the test runs, in order."""
+    found: list[HookRecorder] = []
 
     def factory(loop: asyncio.AbstractEventLoop) -> HookRecorder:
-        recorders.append(HookRecorder(loop))
-        return recorders[-1]
-
-    async def main() -> None:
-        create_task(sleep(3600), name="left-behind")
-        await sleep(0)
+        found.append(HookRecorder(loop))
+        return found[-1]
 
     add_runner_hooks(factory)
-    try:
-        run(main(), loop_factory=factory_of(any_loop))
-    finally:
-        _hook_factories.remove(factory)
+    yield found
+    _hook_factories.remove(factory)
+
+
+async def leaves_a_task() -> None:
+    create_task(sleep(3600), name="left-behind")
+    await sleep(0)
+
+
+async def fails() -> None:
+    create_task(sleep(3600), name="left-behind")
+    await sleep(0)
+    raise ValueError("main failed")
+
+
+def test_runner_hooks_hear_of_each_moment_of_the_runner(
+    any_loop: asyncio.AbstractEventLoop, recorders: list[HookRecorder]
+) -> None:
+    run(leaves_a_task(), loop_factory=factory_of(any_loop))
     [recorder] = recorders
     assert recorder.calls == [
         f"start {type(any_loop).__module__.split('.')[0]}",
         "main_finished",
-        "closing test_runner_hooks_hear_of_each_moment_of_the_runner.<locals>.main ['left-behind']",
+        "closing leaves_a_task ['left-behind']",
         "closed",
     ]
+
+
+# -- asyncio's own runner, on the loop spindle.install() gives it -------------------------
+
+
+def runner_aware_loop() -> RunnerAwareEventLoop:
+    return RunnerAwareEventLoop(clock=VirtualClock())
+
+
+def test_asyncio_runner_on_a_runner_aware_loop_calls_the_hooks_as_spindles_runner_does(
+    recorders: list[HookRecorder],
+) -> None:
+    with asyncio.Runner(loop_factory=runner_aware_loop) as runner:
+        runner.run(leaves_a_task())
+        # Nothing is cancelled yet: a runner may run more than one main.
+        assert recorders[0].calls == ["start spindle", "main_finished"]
+    [recorder] = recorders
+    assert recorder.calls == [
+        "start spindle",
+        "main_finished",
+        "closing leaves_a_task ['left-behind']",
+        "closed",
+    ]
+
+
+def test_the_last_of_several_mains_is_the_one_named_at_shutdown(
+    recorders: list[HookRecorder],
+) -> None:
+    with asyncio.Runner(loop_factory=runner_aware_loop) as runner:
+        runner.run(leaves_a_task())
+        assert runner.run(answer()) == 42
+    assert recorders[0].calls == [
+        "start spindle",
+        "main_finished",
+        "main_finished",
+        "closing answer ['left-behind']",
+        "closed",
+    ]
+
+
+def test_a_main_that_raised_is_not_named_at_shutdown(recorders: list[HookRecorder]) -> None:
+    with (
+        pytest.raises(ValueError, match="main failed"),
+        asyncio.Runner(loop_factory=runner_aware_loop) as runner,
+    ):
+        runner.run(fails())
+    assert recorders[0].calls == [
+        "start spindle",
+        "main_finished",
+        "closing None ['left-behind']",
+        "closed",
+    ]
+
+
+def test_a_runner_aware_loop_that_no_runner_drives_asks_for_no_hooks(
+    recorders: list[HookRecorder],
+) -> None:
+    loop = runner_aware_loop()
+    try:
+        # A coroutine, not a task: how programs that manage their own loop run it.
+        assert loop.run_until_complete(answer()) == 42
+    finally:
+        loop.close()
+    assert recorders == []
+
+
+def test_a_spindle_runner_on_a_runner_aware_loop_gets_the_hooks_once(
+    recorders: list[HookRecorder],
+) -> None:
+    run(leaves_a_task(), loop_factory=runner_aware_loop)
+    [recorder] = recorders  # the loop asked too, when the main task ran, and got none
+    assert recorder.calls == [
+        "start spindle",
+        "main_finished",
+        "closing leaves_a_task ['left-behind']",
+        "closed",
+    ]
+
+
+def test_a_loop_is_given_its_hooks_once(recorders: list[HookRecorder]) -> None:
+    loop = events.new_event_loop()
+    try:
+        assert len(hooks_for(loop)) == 1
+        assert hooks_for(loop) == []
+    finally:
+        loop.close()
 
 
 # -- Ctrl-C --------------------------------------------------------------------------------

@@ -3,7 +3,10 @@
 The program is run the way the interpreter would run it (as ``__main__``, with ``sys.argv`` and
 ``sys.path[0]`` set as it expects) after ``spindle.patch.install()``, so its ``asyncio.run(...)``
 gets a spindle loop without a line of it changing.  ``python -m spindle -m module [args]`` does
-the same for a module, like ``python -m``.
+the same for a module, like ``python -m``.  spindle explains the program as it does under
+``spindle.run()``: a blocked loop and the tasks ``main()`` left pending are reported on stderr
+(the policy's loop tells the diagnostics what asyncio's runner does; see ``spindle.patch``), and
+``SPINDLE_DIAGNOSTICS=0`` turns that off.
 
 spindle's own options end at the script or module name: everything after it belongs to the
 program, even when it starts with a dash (``python -m spindle app.py --help`` shows the app's
@@ -29,7 +32,9 @@ Run an asyncio program on spindle's event loop, unmodified.
 
 spindle installs its event-loop policy, then runs the program as __main__:
 asyncio.run(), asyncio.Runner, asyncio.new_event_loop() and
-asyncio.get_event_loop() in the program all get spindle loops."""
+asyncio.get_event_loop() in the program all get spindle loops.
+On stderr, spindle explains a blocked loop and tasks left pending
+(SPINDLE_DIAGNOSTICS=0 turns that off)."""
 
 _EPILOG = """\
 examples:

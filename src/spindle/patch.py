@@ -17,26 +17,130 @@ What the policy cannot reach: loops built by naming a class (``asyncio.SelectorE
 has replaced spindle's policy since: then theirs is left in place, because restoring ours over it
 would undo a choice made after ours.  Both calls are idempotent.  They are meant to be called
 from the main thread at start-up, as ``asyncio.set_event_loop_policy`` itself is.
+
+**spindle explains itself under asyncio's runner too.**  ``spindle.run()`` reports a blocked
+loop and the tasks left pending when ``main()`` returned through its runner hooks
+(``spindle.runners.RunnerHooks``, filled in by ``spindle.diagnostics``).  ``asyncio.run()`` is
+asyncio's code and calls no hook, and spindle does not replace it.  But all it does to the loop
+goes through the loop's own methods, in a fixed order (3.11 to 3.13)::
+
+    task = loop.create_task(main)           # Runner.run()
+    loop.run_until_complete(task)           #   (again for each run() of an asyncio.Runner)
+    for t in all_tasks(loop): t.cancel()    # Runner.close(), only if tasks are left
+    loop.run_until_complete(gather(...))    #   ...
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.run_until_complete(loop.shutdown_default_executor())
+    loop.close()
+
+So the policy's loops are ``RunnerAwareEventLoop``: spindle's ``EventLoop`` with
+``run_until_complete`` and ``close`` told apart in those terms, and the hooks called at the same
+moments as spindle's runner calls them.  A run of a task is a run of ``main``: the hooks are
+asked for then (so a loop that no runner drives never starts a watchdog), and ``main_finished``
+follows when it returns.  The first run of anything else after that is the runner shutting
+down: ``closing`` reports the tasks that are being cancelled, while their coroutines still sit
+at the line they wait on.  ``close()`` calls ``closed``.  Nothing else changes: the class adds
+no behaviour to the loop, and with diagnostics off it only keeps its phase.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
+from collections.abc import Awaitable, Generator
+from typing import Any, TypeVar
 
-from spindle import events
+from spindle import events, runners
+from spindle._core import tasks
+from spindle._core.clock import Clock
+from spindle._io.loop import EventLoop
 
-__all__ = ["SpindleEventLoopPolicy", "install", "is_installed", "uninstall"]
+__all__ = [
+    "RunnerAwareEventLoop",
+    "SpindleEventLoopPolicy",
+    "install",
+    "is_installed",
+    "uninstall",
+]
+
+T = TypeVar("T")
+
+
+class RunnerPhase(enum.Enum):
+    """How far the runner driving a loop has got, as the loop sees it."""
+
+    NO_MAIN = "no main task has run"
+    MAIN_RAN = "a main task has run"
+    SHUTTING_DOWN = "the runner is shutting down"
+    CLOSED = "closed"
+
+
+class RunnerAwareEventLoop(EventLoop):
+    """spindle's loop, telling spindle's runner hooks what asyncio's runner does with it."""
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        super().__init__(clock=clock)
+        self._phase = RunnerPhase.NO_MAIN
+        self._runner_hooks: list[runners.RunnerHooks] = []
+        self._main_returned: str | None = None  # qualname of the last main, once it returned
+
+    def run_until_complete(self, future: Generator[Any, None, T] | Awaitable[T]) -> T:
+        if self.is_running() or self.is_closed():
+            return super().run_until_complete(future)  # it raises, and changes nothing
+        if isinstance(future, (tasks.Task, asyncio.Task)) and self._phase in _BEFORE_SHUTDOWN:
+            result: T = self._run_main(future)
+            return result
+        if self._phase is RunnerPhase.MAIN_RAN:
+            self._shutdown_begins()
+        return super().run_until_complete(future)
+
+    def close(self) -> None:
+        try:
+            if not self.is_running() and not self.is_closed():
+                self._shutdown_ends()
+        finally:
+            super().close()
+
+    def _run_main(self, task: tasks.Task[Any] | asyncio.Task[Any]) -> Any:
+        if self._phase is RunnerPhase.NO_MAIN:
+            self._runner_hooks = runners.hooks_for(self)
+            self._phase = RunnerPhase.MAIN_RAN
+        self._main_returned = None
+        try:
+            result = super().run_until_complete(task)
+        finally:
+            for hooks in self._runner_hooks:
+                hooks.main_finished()
+        self._main_returned = getattr(task.get_coro(), "__qualname__", "main")
+        return result
+
+    def _shutdown_begins(self) -> None:
+        self._phase = RunnerPhase.SHUTTING_DOWN
+        # The tasks the runner has just cancelled (asyncio's cancels them all, then runs).
+        cancelled = {task for task in tasks.all_tasks(self) if task.cancelling()}
+        for hooks in self._runner_hooks:
+            hooks.closing(self._main_returned, cancelled)
+
+    def _shutdown_ends(self) -> None:
+        if self._phase is RunnerPhase.MAIN_RAN:  # closed without a shutdown run
+            self._shutdown_begins()
+        self._phase = RunnerPhase.CLOSED
+        hooks, self._runner_hooks = self._runner_hooks, []
+        for each in hooks:
+            each.closed()
+
+
+_BEFORE_SHUTDOWN = (RunnerPhase.NO_MAIN, RunnerPhase.MAIN_RAN)
 
 
 class SpindleEventLoopPolicy(asyncio.DefaultEventLoopPolicy):
-    """The default policy, except that new loops are spindle's.
+    """The default policy, except that new loops are spindle's (``RunnerAwareEventLoop``).
 
     Subclassing the default policy (rather than the abstract one) keeps everything else the
     platform's policy offers, such as the child-watcher methods that 3.11 code still calls.
     """
 
     def new_event_loop(self) -> asyncio.AbstractEventLoop:
-        return events.new_event_loop()
+        return RunnerAwareEventLoop()
 
     def get_event_loop(self) -> asyncio.AbstractEventLoop:
         return events.get_event_loop()

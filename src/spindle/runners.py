@@ -15,6 +15,9 @@ The runner is also where the tools around spindle plug in.  ``spindle.diagnostic
 layer above this one, so the runner cannot call it; instead it offers hooks (``RunnerHooks``),
 and diagnostics registers a factory for them with ``add_runner_hooks`` when it is imported
 (``import spindle`` imports it).  With no hooks registered, a runner does nothing extra.
+asyncio's own runner, driving the loop that ``spindle.install()`` gives it, reaches the same
+hooks through that loop (``spindle.patch.RunnerAwareEventLoop``); ``hooks_for`` hands a loop
+its hooks once, so a loop driven by a spindle ``Runner`` is never reported on twice.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import inspect
 import signal
 import threading
 import types
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
@@ -40,6 +44,14 @@ T = TypeVar("T")
 
 # How long close() waits for the default executor's threads: asyncio's THREAD_JOIN_TIMEOUT.
 EXECUTOR_SHUTDOWN_TIMEOUT = 300.0
+
+# What the exception handler is told when a leftover task raises as it is cancelled.  Both
+# names, because under ``import spindle as asyncio`` the program calls it asyncio.run(), and
+# code written for asyncio matches asyncio's wording ("... during asyncio.run() shutdown").
+SHUTDOWN_ERROR = (
+    "unhandled exception during spindle.run()/asyncio.run() shutdown: a task still pending "
+    "when the runner closed was cancelled, and raised instead of ending"
+)
 
 
 class RunnerState(enum.Enum):
@@ -68,10 +80,27 @@ class RunnerHooks(Protocol):
 _hook_factories: list[Callable[[asyncio.AbstractEventLoop], RunnerHooks | None]] = []
 
 
+# The loops that have been given their hooks (weakly: a loop's entry goes with the loop).
+_hooked_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
 def add_runner_hooks(factory: Callable[[asyncio.AbstractEventLoop], RunnerHooks | None]) -> None:
     """Have every runner created from now on ask ``factory`` for hooks for its loop."""
     if factory not in _hook_factories:
         _hook_factories.append(factory)
+
+
+def hooks_for(loop: asyncio.AbstractEventLoop) -> list[RunnerHooks]:
+    """The hooks for ``loop`` from every registered factory; none if it was given them before.
+
+    Once per loop because two runners can see the same loop: a spindle ``Runner`` whose
+    ``loop_factory`` is ``asyncio.new_event_loop`` after ``install()`` gets a loop that also
+    watches for asyncio's runner.  The first to ask reports; the other stays quiet.
+    """
+    if loop in _hooked_loops:
+        return []
+    _hooked_loops.add(loop)
+    return [hooks for factory in _hook_factories if (hooks := factory(loop)) is not None]
 
 
 class NotACoroutineError(TypeError, ValueError):
@@ -203,7 +232,7 @@ class Runner:
             loop.set_debug(self._debug)
         self._loop = loop
         self._context = contextvars.copy_context()
-        self._hooks = [h for factory in _hook_factories if (h := factory(loop)) is not None]
+        self._hooks = hooks_for(loop)
         self._state = RunnerState.INITIALIZED
         return loop
 
@@ -252,7 +281,7 @@ def _cancel_tasks(loop: asyncio.AbstractEventLoop, tasks: set[asyncio.Task[Any]]
         if not task.cancelled() and task.exception() is not None:
             loop.call_exception_handler(
                 {
-                    "message": "unhandled exception during spindle.run() shutdown",
+                    "message": SHUTDOWN_ERROR,
                     "exception": task.exception(),
                     "task": task,
                 }

@@ -151,17 +151,66 @@ def _tasks(module: types.ModuleType, target: Target) -> Classes:
     }
 
 
-def _events(module: types.ModuleType, target: Target) -> Classes:
-    def create_event_loop(self: Any) -> Any:
-        return target.new_event_loop()
+def _on_target_loop(name: str, mixin: str) -> Callable[[types.ModuleType, Target], Classes]:
+    """An adapter adding class ``name``: the module's loop mixin ``mixin`` on the target's loop.
+
+    CPython instantiates these mixins once per selector (``EPollEventLoopTests`` makes
+    ``asyncio.SelectorEventLoop(selectors.EpollSelector())``); the target's loop has a
+    poller of its own and takes no selector.
+    """
+
+    def adapter(module: types.ModuleType, target: Target) -> Classes:
+        def create_event_loop(self: Any) -> Any:
+            return target.new_event_loop()
+
+        bases = (getattr(module, mixin), module.test_utils.TestCase)
+        return {name: type(name, bases, {"create_event_loop": create_event_loop})}
+
+    return adapter
+
+
+_events = _on_target_loop("TargetEventLoopTests", "EventLoopTestsMixin")
+
+
+def _subprocess(module: types.ModuleType, target: Target) -> Classes:
+    # CPython's SubprocessWatcherMixin makes its loop from the policy and attaches one of
+    # asyncio's child watchers to it; the target's loop reaps its children itself.
+    def set_up(self: Any) -> None:
+        module.test_utils.TestCase.setUp(self)
+        self.loop = target.new_event_loop()
+        self.set_event_loop(self.loop)
 
     return {
-        "TargetEventLoopTests": type(
-            "TargetEventLoopTests",
-            (module.EventLoopTestsMixin, module.test_utils.TestCase),
-            {"create_event_loop": create_event_loop},
+        "TargetSubprocessTests": type(
+            "TargetSubprocessTests",
+            (module.SubprocessMixin, module.test_utils.TestCase),
+            {"setUp": set_up},
         )
     }
+
+
+class _FollowAsyncioSignal:
+    """Stands in for spindle's reference to the ``signal`` module: forwards each attribute to
+    whatever ``asyncio.unix_events.signal`` is at that moment (the module, or a test's mock)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio.unix_events.signal, name)
+
+
+def _unix_events(module: types.ModuleType, target: Target) -> Classes:
+    # CPython's signal tests fake the signal calls with mock.patch('asyncio.unix_events.signal'),
+    # which spindle's loop does not go through.  Their class is replaced (same name) by one
+    # in which spindle's signal calls follow that patch, as its log calls follow the logger's.
+    base = module.SelectorEventLoopSignalTests
+
+    def set_up(self: Any) -> None:
+        patcher = mock.patch("spindle._io.signals.signal", _FollowAsyncioSignal())
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        base.setUp(self)
+
+    name = base.__name__
+    return {name: type(name, (base,), {"setUp": set_up})}
 
 
 # CPython test module -> the Target classes to add to it.
@@ -169,5 +218,9 @@ ADAPTERS: dict[str, Callable[[types.ModuleType, Target], Classes]] = {
     "test_events": _events,
     "test_futures": _futures,
     "test_futures2": _futures2,
+    "test_sendfile": _on_target_loop("TargetEventLoopTests", "SendfileTestsBase"),
+    "test_sock_lowlevel": _on_target_loop("TargetEventLoopTests", "BaseSockTestsMixin"),
+    "test_subprocess": _subprocess,
+    "test_unix_events": _unix_events,
     "test_tasks": _tasks,
 }

@@ -16,12 +16,131 @@ Keys are ``module.Class.test``, or ``module.Class`` for every test of a class.
 
 from __future__ import annotations
 
+from .exclusions_io import IO_ASYNCIO_IMPLEMENTATIONS, IO_KNOWN_FAILURES, IO_PRIVATE_INTERNALS
+
 __all__ = ["EXCLUDED", "KNOWN_FAILURES", "exclusion_reason"]
 
 
 def _each(prefix: str, reasons: dict[str, str]) -> dict[str, str]:
     """``{prefix.name: reason}``: keeps the tables below readable."""
     return {f"{prefix}.{name}": reason for name, reason in reasons.items()}
+
+
+# == test_subprocess and test_unix_events: child processes, signals, Unix pipes ============
+# Each table is folded into the group of the same kind below (asyncio's, private, ...).
+
+_WATCHER_MIXIN = (
+    "runs the mixin with one of asyncio's child watchers attached to the loop; "
+    "TargetSubprocessTests runs it on spindle's loop, which reaps its own children"
+)
+_ASYNCIO_PIPE = (
+    "tests asyncio's own unix_events._Unix{}PipeTransport over a mock pipe; spindle's pipe "
+    "transports run in test_events' pipe tests and tests/io/test_pipes.py"
+)
+_ASYNCIO_WATCHER = (
+    "tests asyncio's child-watcher classes (with os.waitpid mocked); spindle reaps its own "
+    "children (a pidfd, or a thread per child) and never uses them"
+)
+
+SUBPROCESS_UNIX_ASYNCIO = {
+    **_each(
+        "test_subprocess",
+        {
+            f"Subprocess{watcher}WatcherTests": _WATCHER_MIXIN
+            for watcher in ("Threaded", "MultiLoop", "Safe", "Fast", "Pidfd")
+        },
+    ),
+    "test_subprocess.SubprocessTransportTests": (
+        "tests asyncio's base_subprocess.BaseSubprocessTransport (subclassed around a mock "
+        "Popen); TargetSubprocessTests runs spindle's subprocess transport"
+    ),
+    "test_unix_events.UnixReadPipeTransportTests": _ASYNCIO_PIPE.format("Read"),
+    "test_unix_events.UnixWritePipeTransportTests": _ASYNCIO_PIPE.format("Write"),
+    **_each(
+        "test_unix_events",
+        {
+            f"{kind}ChildWatcherTests": _ASYNCIO_WATCHER
+            for kind in ("Abstract", "Base", "Safe", "Fast")
+        },
+    ),
+    "test_unix_events.PolicyTests": (
+        "tests the child-watcher bookkeeping of asyncio's DefaultEventLoopPolicy "
+        "(get/set_child_watcher, attaching the watcher in set_event_loop); spindle's loop "
+        "never consults a child watcher"
+    ),
+}
+
+# adapters.py makes spindle's signal calls follow the tests' mock of unix_events.signal.
+_MOCK_RETURNS_A_MOCK = (
+    "counts the calls of a mocked signal.set_wakeup_fd, whose set_wakeup_fd(-1) returns a "
+    "Mock instead of the previous descriptor; spindle then puts that 'descriptor' back (it "
+    "restores a wake-up descriptor that is not its own), one call more than the test expects"
+)
+_FAKE_HANDLER = (
+    "puts a fake entry (a lambda, an object()) in asyncio's private loop._signal_handlers "
+    "table, which spindle's loop then fails to cancel when it closes"
+)
+
+SUBPROCESS_UNIX_PRIVATE = {
+    **_each(
+        "test_unix_events.SelectorEventLoopSignalTests",
+        {
+            "test_add_signal_handler_install_error2": _FAKE_HANDLER,
+            "test_add_signal_handler_install_error3": _MOCK_RETURNS_A_MOCK,
+            "test_remove_signal_handler_2": _FAKE_HANDLER,
+            "test_close": _MOCK_RETURNS_A_MOCK,
+            "test_close_on_finalizing": (
+                "mocks asyncio's private unix_events.sys and unix_events.signal module "
+                "references (to fake interpreter shutdown)"
+            ),
+            "test_check_signal": "calls asyncio's private loop._check_signal()",
+            "test_handle_signal_no_handler": "calls asyncio's private loop._handle_signal()",
+            "test_handle_signal_cancelled_handler": (
+                "calls asyncio's private loop._handle_signal() on a handle it put in "
+                "loop._signal_handlers"
+            ),
+        },
+    ),
+    **_each(
+        "test_unix_events.SelectorEventLoopUnixSocketTests",
+        {
+            "test_create_unix_server_bind_error": (
+                "mocks asyncio's private unix_events.socket module reference to fake a "
+                "failing bind(); spindle's listeners do not go through it, so the test would "
+                "do real I/O"
+            ),
+        },
+    ),
+    "test_unix_events.SelectorEventLoopUnixSockSendfileTests": (
+        "calls asyncio's private loop._sock_sendfile_native() / _sock_sendfile_native_impl() "
+        "and inspects loop._selector"
+    ),
+}
+
+SUBPROCESS_UNIX_NEWER = _each(
+    "test_unix_events.SelectorEventLoopUnixSocketTests",
+    {
+        "test_create_unix_server_path_stream_bittype": (
+            "closing a Unix server removes its socket file (CPython 3.13's "
+            "cleanup_socket=True, which spindle implements); the 3.11 test then fails to "
+            "unlink the file itself"
+        ),
+    },
+)
+
+SUBPROCESS_UNIX_DESIGN = {
+    "test_subprocess.TargetSubprocessTests.test_close_kill_running": (
+        "by design: close() kills a running child through spindle's child watcher "
+        "(pidfd_send_signal where the kernel has it: it cannot reach a recycled pid), not "
+        "through Popen.kill(), which the test replaces to observe the kill; "
+        "tests/io/test_subprocess.py checks that close() kills a running child"
+    ),
+    "test_subprocess.GenericWatcherTests": (
+        "by design: spindle's loop reaps its own children and never consults the watcher set "
+        "with asyncio.set_child_watcher(), so an inactive one cannot make "
+        "create_subprocess_exec() fail"
+    ),
+}
 
 
 # -- asyncio's own implementations (the Target classes of adapters.py run spindle's) -------
@@ -38,6 +157,8 @@ _GET_EVENT_LOOP_IMPLS = (
 )
 
 ASYNCIO_IMPLEMENTATIONS = {
+    **SUBPROCESS_UNIX_ASYNCIO,
+    **IO_ASYNCIO_IMPLEMENTATIONS,
     **_each(
         "test_futures",
         {
@@ -126,6 +247,8 @@ _CALL_SOON_ON_INSTANCE = (
 )
 
 PRIVATE_INTERNALS = {
+    **SUBPROCESS_UNIX_PRIVATE,
+    **IO_PRIVATE_INTERNALS,
     **_each(
         "test_base_events.BaseEventLoopTests",
         {
@@ -213,6 +336,7 @@ _TASKGROUP_CLOSES = _newer_python("3.13", "TaskGroup.create_task() closes a refu
 _WAIT_FOR_NO_TASK = _newer_python("3.12", "wait_for() no longer wraps a coroutine in a task")
 
 NOT_SPINDLES_BEHAVIOUR = {
+    **SUBPROCESS_UNIX_NEWER,
     "test_tasks.TargetTask_Tests.test_stop_while_run_in_complete": _TEST_LOOP_TIME,
     "test_tasks.TargetTask_SubclassTests.test_stop_while_run_in_complete": _TEST_LOOP_TIME,
     **_each(
@@ -244,7 +368,7 @@ _TIMER_IDENTITY = (
 )
 
 DESIGN = {
-
+    **SUBPROCESS_UNIX_DESIGN,
     "test_runners.RunTests.test_asyncio_run_set_event_loop": _NO_POLICIES,
     "test_runners.RunnerTests.test_set_event_loop_called_once": _NO_POLICIES,
     "test_runners.RunTests.test_asyncio_run_without_uncancel": (
@@ -266,28 +390,8 @@ EXCLUDED: dict[str, str] = {
 
 # -- spindle is wrong ------------------------------------------------------------------------
 
-_TLS_CLASS_NAME = "the TLS transport's class name does not contain 'ssl' (the test checks it)"
-
 KNOWN_FAILURES: dict[str, str] = {
-    "test_events.TargetEventLoopTests.test_create_ssl_connection": _TLS_CLASS_NAME,
-    "test_events.TargetEventLoopTests.test_create_ssl_unix_connection": _TLS_CLASS_NAME,
-    **_each(
-        "test_futures.TargetFutureTests",
-        {
-            "test_uninitialized": (
-                "Future.__new__ without __init__: result()/exception() raise AttributeError "
-                "('_state'), not InvalidStateError"
-            ),
-        },
-    ),
-    "test_futures.TargetFutureInheritanceTests.test_inherit_without_calling_super_init": (
-        "a Future subclass that skips super().__init__(): get_loop() raises AttributeError, "
-        "not RuntimeError('Future object is not initialized.'), and __del__ raises too"
-    ),
-    "test_runners.RunTests.test_asyncio_run_reports_hanging_tasks_errors": (
-        "message: the shutdown error reads 'unhandled exception during spindle.run() "
-        "shutdown'; the test matches 'asyncio.run.*shutdown'"
-    ),
+    **IO_KNOWN_FAILURES,
 }
 
 

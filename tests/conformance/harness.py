@@ -49,6 +49,17 @@ MODULES = (
     "test_context",
     "test_pep492",
     "test_threads",
+    "test_sock_lowlevel",
+    "test_server",
+    "test_streams",
+    "test_ssl",
+    "test_sslproto",
+    "test_sendfile",
+    "test_buffered_proto",
+    "test_protocols",
+    "test_transports",
+    "test_subprocess",
+    "test_unix_events",
 )
 
 

@@ -40,6 +40,8 @@ SPINDLE_API_MODULES = (
     "spindle.locks",
     "spindle.queues",
     "spindle.runners",
+    "spindle.streams",
+    "spindle.subprocess",
 )
 
 

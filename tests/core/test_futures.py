@@ -30,6 +30,22 @@ def test_a_new_future_is_pending(impl: Impl) -> None:
         fut.exception()
 
 
+def test_a_subclass_that_skips_init_is_pending_and_says_so(impl: Impl) -> None:
+    class Uninitialized(impl.Future):  # type: ignore[name-defined, misc]
+        def __init__(self) -> None:
+            pass  # no super().__init__()
+
+    fut = Uninitialized()
+    assert not fut.done()
+    assert not fut.cancelled()
+    with pytest.raises(asyncio.InvalidStateError):
+        fut.result()
+    with pytest.raises(asyncio.InvalidStateError):
+        fut.exception()
+    with pytest.raises(RuntimeError, match="not initialized"):
+        fut.get_loop()
+
+
 def test_result(impl: Impl) -> None:
     fut = impl.Future(loop=impl.loop)
     fut.set_result(42)

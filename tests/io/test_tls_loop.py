@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from spindle._io.tls import TLSProtocol, TLSTransport
+from spindle._io.tls import SSLTransport, TLSProtocol
 from tests.io.tls_support import (
     PKI,
     App,
@@ -85,7 +85,7 @@ def test_start_tls_upgrades_a_plain_connection(loop: Loop, pki: PKI) -> None:
         transport = await start_tls(
             plain, client, pki.client_context(), server_hostname="localhost"
         )
-        assert isinstance(transport, TLSTransport)
+        assert isinstance(transport, SSLTransport)
         assert transport.get_protocol() is client
         assert isinstance(transport.get_extra_info("ssl_object"), ssl.SSLObject)
         server_transport = await server_apps[0].upgraded
@@ -298,7 +298,7 @@ def test_interoperates_with_asyncio_tls(spindle_side: str, pki: PKI) -> None:
                 lambda: client, "127.0.0.1", port,
                 ssl=pki.client_context(), server_hostname="localhost",
             )  # fmt: skip
-        assert isinstance(client.transport, TLSTransport) == (spindle_side == "client")
+        assert isinstance(client.transport, SSLTransport) == (spindle_side == "client")
         assert await client.received(5) == b"hello"
         client.transport.write(b" world" * 100_000)
         assert await client.received(600_005) == b"hello" + b" world" * 100_000

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from spindle._io.tls import TLSProtocol, TLSTransport, upgrade_to_tls
+from spindle._io.tls import SSLTransport, TLSProtocol, upgrade_to_tls
 
 Loop = asyncio.AbstractEventLoop
 
@@ -221,7 +221,7 @@ def shrink_kernel_buffers(reader: App, sender: App) -> None:
     )
 
 
-def holds_back(transport: TLSTransport) -> bool:
+def holds_back(transport: SSLTransport) -> bool:
     """Whether a TLS transport holds more ciphertext than its read limit, which is when it
     pauses the transport below it."""
     return transport.get_read_buffer_size() > transport.get_read_buffer_limits()[1]

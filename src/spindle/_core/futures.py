@@ -129,18 +129,34 @@ class Future(Generic[T]):
 
     # -- reading -------------------------------------------------------------------------
 
+    # A subclass may skip ``Future.__init__`` (asyncio's tests check what happens then): the
+    # slots are unset, so the readers below treat AttributeError as "never initialized".
+    # ``try`` costs nothing until it catches.
+
     def get_loop(self) -> asyncio.AbstractEventLoop:
-        return self._loop
+        try:
+            return self._loop
+        except AttributeError:
+            raise RuntimeError("Future object is not initialized.") from None
 
     def done(self) -> bool:
-        return self._state is not _PENDING
+        try:
+            return self._state is not _PENDING
+        except AttributeError:
+            return False
 
     def cancelled(self) -> bool:
-        return self._state is _CANCELLED
+        try:
+            return self._state is _CANCELLED
+        except AttributeError:
+            return False
 
     def result(self) -> T:
         """The result; raises the exception, CancelledError, or InvalidStateError if pending."""
-        state = self._state
+        try:
+            state = self._state
+        except AttributeError:
+            raise InvalidStateError("Result is not ready: Future.__init__ was not called") from None
         if state is _FINISHED:
             self._log_traceback = False
             if self._exception is not None:
@@ -151,7 +167,10 @@ class Future(Generic[T]):
         raise InvalidStateError("Result is not ready.")
 
     def exception(self) -> BaseException | None:
-        state = self._state
+        try:
+            state = self._state
+        except AttributeError:
+            raise InvalidStateError("Exception is not set: __init__ was not called") from None
         if state is _FINISHED:
             self._log_traceback = False
             return self._exception

@@ -289,6 +289,9 @@ class Task(Future[T]):
                     self._must_cancel = False
         finally:
             _leave_task(loop, self)
+            # This frame may end up in the traceback of the exception the task keeps: drop
+            # its references, or task and traceback would form a cycle only the GC frees.
+            del self, exc
 
     def _bad_yield(self, result: Any) -> None:
         """The coroutine yielded something a task cannot wait on: throw an error into it."""
@@ -333,6 +336,8 @@ class Task(Future[T]):
             self._step(exc)
         else:
             self._step()
+        # As in _step: this frame is in the traceback of an exception thrown into the task.
+        del self, future
 
     def _settle_cancelled(self, msg: Any) -> None:
         Future.cancel(self, msg=msg)

@@ -186,11 +186,16 @@ async def create_connection(
         infos = happy_eyeballs.interleave(infos, interleave)
     errors: list[Exception] = []
     attempts = [functools.partial(connect_sock, loop, errors, info, local_infos) for info in infos]
-    connected = await happy_eyeballs.staggered_race(
-        loop, attempts, happy_eyeballs_delay, socket.socket.close
-    )
-    if connected is None:
-        raise _combined_error(errors, all_errors)
+    try:
+        connected = await happy_eyeballs.staggered_race(
+            loop, attempts, happy_eyeballs_delay, socket.socket.close
+        )
+        if connected is None:
+            raise _combined_error(errors, all_errors)
+    finally:
+        # Each error's traceback holds the frame of its attempt, which holds this list:
+        # emptied, the list no longer keeps the errors (and their sockets) in a cycle.
+        errors.clear()
     try:
         return await open_transport(
             loop,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = ["interleave", "staggered_race"]
 
@@ -49,52 +49,77 @@ async def staggered_race(
     Attempts record their own errors (the caller gives them a list); this function only
     orders them.
     """
-    pending = iter(attempts)
-    outcome: asyncio.Future[T | None] = loop.create_future()
-    running: set[asyncio.Future[T]] = set()
-    timer: asyncio.TimerHandle | None = None
-    exhausted = False
+    race = _Race(loop, attempts, delay, discard)
+    race.start_next()
+    try:
+        return await race.outcome
+    finally:
+        race.stop()
 
-    def start_next() -> None:
-        nonlocal timer, exhausted
-        if timer is not None:
-            timer.cancel()
-            timer = None
-        if outcome.done():
+
+class _Race(Generic[T]):
+    """The state of one ``staggered_race``.
+
+    A class rather than two closures calling each other: such closures form a reference cycle
+    that would keep the race, and the socket it connected, alive until the garbage collector
+    runs.  Here the only references to a race are its running attempts' done-callbacks (and
+    its timer until cancelled), and they go as the attempts finish.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        attempts: Iterable[Callable[[], Coroutine[Any, Any, T]]],
+        delay: float | None,
+        discard: Callable[[T], object],
+    ) -> None:
+        self._loop = loop
+        self._pending = iter(attempts)
+        self._delay = delay
+        self._discard = discard
+        self.outcome: asyncio.Future[T | None] = loop.create_future()
+        self._running: set[asyncio.Future[T]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._exhausted = False
+
+    def start_next(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.outcome.done():
             return
-        factory = next(pending, None)
+        factory = next(self._pending, None)
         if factory is None:
-            exhausted = True
-            if not running:
-                outcome.set_result(None)
+            self._exhausted = True
+            if not self._running:
+                self.outcome.set_result(None)
             return
-        task = loop.create_task(factory())
-        running.add(task)
-        task.add_done_callback(finished)
-        if delay is not None:
-            timer = loop.call_later(delay, start_next)
+        task = self._loop.create_task(factory())
+        self._running.add(task)
+        task.add_done_callback(self._finished)
+        if self._delay is not None:
+            self._timer = self._loop.call_later(self._delay, self.start_next)
 
-    def finished(task: asyncio.Future[T]) -> None:
-        running.discard(task)
+    def _finished(self, task: asyncio.Future[T]) -> None:
+        self._running.discard(task)
         if task.cancelled():
             return
+        outcome = self.outcome
         if task.exception() is None:
             if outcome.done():
-                discard(task.result())  # a late success: somebody else won
+                self._discard(task.result())  # a late success: somebody else won
             else:
                 outcome.set_result(task.result())
-            return
-        if not outcome.done():
-            if exhausted and not running:
+        elif not outcome.done():
+            if self._exhausted and not self._running:
                 outcome.set_result(None)
             else:
-                start_next()  # a failure starts the next attempt at once
+                self.start_next()  # a failure starts the next attempt at once
 
-    start_next()
-    try:
-        return await outcome
-    finally:
-        if timer is not None:
-            timer.cancel()
-        for task in list(running):
+    def stop(self) -> None:
+        """The race is decided (or abandoned): no more attempts; cancel those still running."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for task in list(self._running):
             task.cancel()

@@ -15,9 +15,9 @@ that the reading side has gone even while idle, it also watches its own descript
 *readability* when it is a FIFO or socket: the poller reports a hang-up there.  Closing a
 write pipe is ``write_eof``: flush, then close the descriptor, which is the EOF the reader sees.
 
-A pipe closed after its loop has closed lets its descriptor go at once: no callback can run
-any more to tell the protocol, and the other end (often a child process that outlives the
-loop) must see the EOF now, not whenever the transport is garbage-collected.
+A pipe closed after its loop has closed lets its descriptor go at once, as every transport
+does (``transport_base``): the other end, often a child process that outlives the loop, must
+see the EOF now.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class _PipeCore(TransportCore):
 
     def _init_pipe(self, pipe: Any, fd: int) -> None:
         self._pipe = pipe
-        self._fd = fd
+        self._take_fd(fd)
         self._extra["pipe"] = pipe
 
     def _describe(self) -> str:
@@ -79,14 +79,6 @@ class _PipeCore(TransportCore):
             os.close(pipe)
         else:
             pipe.close()
-
-    def _lose(self, exc: BaseException | None) -> None:
-        if self._loop.is_closed() and self._state is not TransportState.CLOSED:
-            self._state = TransportState.CLOSED  # see the module docstring
-            self._stop_io()
-            self._release()
-            return
-        super()._lose(exc)
 
     def _start(self, waiter: asyncio.Future[None] | None, watch: int, callback: Any) -> None:
         try:
@@ -220,8 +212,7 @@ class WritePipeTransport(_PipeCore, BufferedWrites, asyncio.WriteTransport):
         if self._state is not _OPEN:
             return
         self._state = TransportState.CLOSING
-        if not self._buffer:
-            self._lose(None)
+        self._lose_once_flushed()
 
     def close(self) -> None:
         self.write_eof()

@@ -9,10 +9,18 @@ When a pass has callbacks ready and no descriptor is watched but the wake-up, th
 skipped entirely: there is nothing it could report that changes what runs next (callbacks
 queued by other threads are already in the ready queue).  That saves a system call per pass
 on purely computational workloads.
+
+A descriptor that a transport owns is refused by the public ``add_reader``/``add_writer``/
+``remove_reader``/``remove_writer`` while the transport is open (asyncio's rule): a reader
+registered from outside would silently replace the transport's own, and the transport would
+stop hearing its socket.  Transports enter themselves in a weak map when they are made
+(``_claim_fd``); the loop's internal ``_add_handler``/``_remove_handler`` do not look at it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVarTuple, Unpack
 
@@ -49,6 +57,10 @@ class ReadinessLoop(BaseLoop):
         self._poller: Poller = new_poller() if poller is None else poller
         # fd -> [reader handle or None, writer handle or None]
         self._fd_handlers: dict[int, list[Handle | None]] = {}
+        # fd -> the transport that owns it (weak: a dropped transport owns nothing)
+        self._fd_owners: weakref.WeakValueDictionary[int, asyncio.BaseTransport] = (
+            weakref.WeakValueDictionary()
+        )
         self._waker = Waker()
         self._add_handler(self._waker.fd, READ, self._waker.drain, ())
 
@@ -122,11 +134,24 @@ class ReadinessLoop(BaseLoop):
         handle.cancel()
         return True
 
+    def _claim_fd(self, fd: int, transport: asyncio.BaseTransport) -> None:
+        """Record that ``transport`` owns ``fd``: the public reader/writer API refuses it."""
+        self._fd_owners[fd] = transport
+
     def _checked_fd(self, fd: int | Any, operation: str) -> int:
         self._check_closed(operation)
-        number = fileobj_to_fd(fd)
+        number = self._unowned_fd(fd)
         if number == self._waker.fd:
             raise ValueError(f"cannot {operation}: fd {number} is the loop's own wake-up channel")
+        return number
+
+    def _unowned_fd(self, fd: int | Any) -> int:
+        """The number of ``fd``, unless an open transport owns it (see the module docstring)."""
+        number = fileobj_to_fd(fd)
+        owner = self._fd_owners.get(number)
+        if owner is not None and not owner.is_closing():
+            # asyncio's exact words: code and tests match on them.
+            raise RuntimeError(f"File descriptor {fd!r} is used by transport {owner!r}")
         return number
 
     def add_reader(
@@ -147,11 +172,11 @@ class ReadinessLoop(BaseLoop):
 
     def remove_reader(self, fd: Any) -> bool:
         """Stop watching ``fd`` for reading; False when it was not watched."""
-        return self._remove_handler(fileobj_to_fd(fd), READ)
+        return self._remove_handler(self._unowned_fd(fd), READ)
 
     def remove_writer(self, fd: Any) -> bool:
         """Stop watching ``fd`` for writing; False when it was not watched."""
-        return self._remove_handler(fileobj_to_fd(fd), WRITE)
+        return self._remove_handler(self._unowned_fd(fd), WRITE)
 
 
 def _interest(pair: list[Handle | None]) -> int:

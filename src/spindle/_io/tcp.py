@@ -62,7 +62,7 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
     ) -> None:
         super().__init__(loop, protocol, extra)
         self._sock = sock
-        self._fd = sock.fileno()
+        self._take_fd(sock.fileno())
         self._extra["socket"] = sock
         for key, getter in (("sockname", sock.getsockname), ("peername", sock.getpeername)):
             if key not in self._extra:

@@ -17,9 +17,9 @@ import ssl
 from spindle._io.readiness import ReadinessLoop
 from spindle._io.tls_protocol import TLSProtocol
 from spindle._io.tls_states import default_client_context
-from spindle._io.tls_transport import TLSTransport
+from spindle._io.tls_transport import SSLTransport
 
-__all__ = ["TLSMethods", "TLSProtocol", "TLSTransport", "default_client_context", "upgrade_to_tls"]
+__all__ = ["SSLTransport", "TLSMethods", "TLSProtocol", "default_client_context", "upgrade_to_tls"]
 
 
 async def upgrade_to_tls(
@@ -32,7 +32,7 @@ async def upgrade_to_tls(
     server_hostname: str | None = None,
     ssl_handshake_timeout: float | None = None,
     ssl_shutdown_timeout: float | None = None,
-) -> TLSTransport:
+) -> SSLTransport:
     """Run TLS over ``transport`` for ``protocol``; the new transport, once the handshake is done.
 
     ``protocol`` keeps its connection (no second ``connection_made``); from now on it must use
@@ -42,10 +42,12 @@ async def upgrade_to_tls(
     if not isinstance(sslcontext, ssl.SSLContext):
         raise TypeError(
             f"cannot start TLS: sslcontext must be an ssl.SSLContext, "
-            f"not {type(sslcontext).__name__}"
+            f"got {type(sslcontext).__name__}"
         )
     if not isinstance(transport, asyncio.Transport):
-        raise TypeError(f"cannot start TLS: {transport!r} is not a stream transport")
+        raise TypeError(
+            f"cannot start TLS: transport {transport!r} is not supported (not a stream transport)"
+        )
     if transport.is_closing():
         raise RuntimeError(f"cannot start TLS: the transport is closing ({transport!r})")
     waiter: asyncio.Future[None] = loop.create_future()
@@ -66,12 +68,13 @@ async def upgrade_to_tls(
     transport.set_protocol(tls)
     tls.connection_made(transport)
     transport.resume_reading()
+    tls_transport = tls.app_transport  # now: a connection lost at once lets go of it
     try:
         await waiter
     except BaseException:
         transport.close()
         raise
-    return tls.app_transport
+    return tls_transport
 
 
 class TLSMethods(ReadinessLoop):

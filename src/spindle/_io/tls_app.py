@@ -3,7 +3,12 @@
 The contract is strict, and this class is where it is kept: ``connection_made`` once, then
 any number of ``data_received`` (or ``get_buffer``/``buffer_updated`` for a
 ``BufferedProtocol``), ``eof_received`` at most once, and ``connection_lost`` exactly once if
-and only if ``connection_made`` was called (``AppState`` records where it is).
+and only if ``connection_made`` was called (``AppState`` records where it is).  Once the
+connection is lost it lets go of the protocol and of the application's transport: both
+refer back to the TLS layer (the transport calls it, the protocol usually keeps the
+transport), and that reference cycle would keep the connection's buffers and SSL context
+alive until the garbage collector runs, instead of freeing them as soon as the application
+drops its transport.  asyncio lets go the same way (a lost transport's protocol is None).
 
 It also holds the application's side of flow control: whether it paused reading, and the
 water marks of its write buffer, with ``pause_writing``/``resume_writing`` called on the
@@ -24,7 +29,7 @@ from spindle._io.tls_states import AppState, water_marks
 
 if TYPE_CHECKING:
     from spindle._io.tls_engine import TLSEngine
-    from spindle._io.tls_transport import TLSTransport
+    from spindle._io.tls_transport import SSLTransport
 
 __all__ = ["PLAINTEXT_BUFFER", "WRITE_HIGH_WATER", "AppEnd"]
 
@@ -37,12 +42,12 @@ class AppEnd:
         self,
         loop: asyncio.AbstractEventLoop,
         protocol: asyncio.BaseProtocol,
-        transport: TLSTransport,
+        transport: SSLTransport,
         *,
         connected: bool,
     ) -> None:
         self._loop = loop
-        self._transport = transport
+        self.transport: SSLTransport | None = transport
         self.state = AppState.CONNECTED if connected else AppState.WAITING
         self.reading_paused = False
         self.writing_paused = False
@@ -50,10 +55,9 @@ class AppEnd:
         self._plain: memoryview | None = None  # made on first use (BufferedProtocols need none)
         self.set_protocol(protocol)
 
-    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+    def set_protocol(self, protocol: asyncio.BaseProtocol | None) -> None:
         self.protocol = protocol
         self._buffered = protocol if isinstance(protocol, asyncio.BufferedProtocol) else None
-        self._stream = cast(asyncio.Protocol, protocol)
 
     @property
     def scratch(self) -> memoryview:
@@ -65,21 +69,34 @@ class AppEnd:
     # -- the lifecycle -----------------------------------------------------------------------
 
     def connect(self) -> None:
-        if self.state is AppState.WAITING:
+        protocol, transport = self.protocol, self.transport
+        if self.state is AppState.WAITING and protocol is not None and transport is not None:
             self.state = AppState.CONNECTED
-            self.protocol.connection_made(self._transport)
+            transport._handed_out()
+            protocol.connection_made(transport)
 
     def eof(self) -> None:
         if self.state is AppState.CONNECTED:
             self.state = AppState.EOF
             # A true result asks to stay half-open, which TLS cannot do (asyncio ignores it
             # too): the connection closes either way.
-            self._stream.eof_received()
+            cast(asyncio.Protocol, self.protocol).eof_received()
+
+    def closing(self) -> None:
+        if self.transport is not None:
+            self.transport._closing()
 
     def lost(self, exc: Exception | None) -> None:
-        if self.state in (AppState.CONNECTED, AppState.EOF):
-            self.state = AppState.LOST
-            self.protocol.connection_lost(exc)
+        """The connection is over: tell the protocol (if it was connected), then let go."""
+        protocol, transport = self.protocol, self.transport
+        connected = self.state in (AppState.CONNECTED, AppState.EOF)
+        self.state = AppState.LOST
+        self.set_protocol(None)
+        self.transport = None
+        if transport is not None:
+            transport._connection_lost()
+        if connected and protocol is not None:
+            protocol.connection_lost(exc)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -91,10 +108,11 @@ class AppEnd:
         if self._buffered is not None:
             return self._deliver_into_buffers(engine, self._buffered, still_open)
         view = self.scratch
+        stream = cast(asyncio.Protocol, self.protocol)
         while True:
             filled, peer_closed = engine.read_into(view)
             if filled:
-                self._stream.data_received(bytes(view[:filled]))
+                stream.data_received(bytes(view[:filled]))
             if peer_closed or filled < len(view) or self.reading_paused or not still_open():
                 return peer_closed
 
@@ -139,7 +157,7 @@ class AppEnd:
                 {
                     "message": f"protocol.{method}() failed",
                     "exception": exc,
-                    "transport": self._transport,
+                    "transport": self.transport,
                     "protocol": self.protocol,
                 }
             )

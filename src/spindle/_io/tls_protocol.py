@@ -4,7 +4,7 @@ The TLS layer is a protocol to the transport below it (TCP, a Unix socket, even
 another TLS transport) and a transport to the application above it.  Three helpers do the
 parts that do not need the loop: ``TLSEngine`` (``tls_engine.py``: OpenSSL on memory
 buffers), ``AppEnd`` (``tls_app.py``: the application protocol and asyncio's contract with
-it) and ``TLSTransport`` (``tls_transport.py``: what the application holds).  This class is
+it) and ``SSLTransport`` (``tls_transport.py``: what the application holds).  This class is
 the state machine that joins them to the loop (states in ``tls_states.py``):
 
 * ciphertext arrives (``buffer_updated``): it is fed to the engine and the current state takes
@@ -44,7 +44,7 @@ from spindle._io.tls_states import (
     positive_timeout,
     water_marks,
 )
-from spindle._io.tls_transport import TLSTransport
+from spindle._io.tls_transport import SSLTransport
 
 __all__ = ["TLSProtocol"]
 
@@ -94,14 +94,21 @@ class TLSProtocol(asyncio.BufferedProtocol):
         self.read_high, self.read_low = water_marks(None, None, READ_HIGH_WATER)
         self._handshake_timer: asyncio.TimerHandle | None = None
         self._shutdown_timer: asyncio.TimerHandle | None = None
-        self.app_transport = TLSTransport(loop, self)
         self.app = AppEnd(
-            loop, app_protocol, self.app_transport, connected=not call_connection_made
+            loop, app_protocol, SSLTransport(loop, self), connected=not call_connection_made
         )
 
     def __repr__(self) -> str:
         side = "server" if self.engine.sslobj.server_side else "client"
         return f"<TLSProtocol {side} {self._state.name}>"
+
+    @property
+    def app_transport(self) -> SSLTransport:
+        """The transport the application holds (until the connection is lost)."""
+        transport = self.app.transport
+        if transport is None:
+            raise RuntimeError("cannot use the TLS connection's transport: the connection is lost")
+        return transport
 
     def _move(self, new: TLSState) -> None:
         check_move(self._state, new)
@@ -151,8 +158,8 @@ class TLSProtocol(asyncio.BufferedProtocol):
             error or ConnectionResetError("cannot complete the TLS handshake: connection lost")
         )
         self.engine.drop()
-        self.app_transport._connection_lost()
         self.app.lost(error)
+        self._transport = None  # it refers to us: no cycle to outlive the connection
 
     def _advance(self) -> None:
         """Something arrived (ciphertext, EOF, a resume): the current state's next step."""
@@ -184,7 +191,6 @@ class TLSProtocol(asyncio.BufferedProtocol):
         self._move(S.WRAPPED)
         self._extra.update(self.engine.details())
         self._flush()  # our last handshake message (and TLS 1.3 session tickets)
-        self.app_transport._handed_out()
         self.app.connect()
         self._wake_waiter(None)
         if self._state is S.WRAPPED:  # connection_made may have closed it already
@@ -195,7 +201,7 @@ class TLSProtocol(asyncio.BufferedProtocol):
         if self._state is S.DO_HANDSHAKE:
             self._fail(
                 ConnectionAbortedError(
-                    f"cannot complete the TLS handshake: it took longer than "
+                    f"TLS handshake timed out: SSL handshake is taking longer than "
                     f"{self._handshake_timeout} seconds; the connection is aborted"
                 )
             )
@@ -264,7 +270,7 @@ class TLSProtocol(asyncio.BufferedProtocol):
 
     def begin_close(self) -> None:
         """Start the close_notify exchange (the application's close(), or the peer's)."""
-        self.app_transport._closing()
+        self.app.closing()
         if self._state in (S.UNWRAPPED, S.DO_HANDSHAKE):
             self.abort()
         elif self._state is S.WRAPPED:
@@ -289,9 +295,13 @@ class TLSProtocol(asyncio.BufferedProtocol):
 
     def _step_shutdown(self) -> None:
         self.engine.discard_reads(self.app.scratch)  # data the peer sent before close_notify
-        if self.engine.shutdown():
+        if self._raw_eof:
+            # The peer has closed its end: no close_notify back (asyncio sends none either);
+            # its EOF ends the connection as its close_notify would have.
+            self.app.eof()
+        elif self.engine.shutdown():
             self.app.eof()  # the peer's close_notify came (asyncio says so even after close())
-        elif not self._raw_eof:
+        else:
             self._flush()
             return  # until the peer's close_notify, or its EOF
         self._close_transport()
@@ -316,7 +326,7 @@ class TLSProtocol(asyncio.BufferedProtocol):
 
     def abort(self) -> None:
         """Drop the connection now: no close_notify, buffered data lost."""
-        self.app_transport._closing()
+        self.app.closing()
         if self._state is not S.CLOSED:
             self._move(S.CLOSED)
         self._cancel_timers()
@@ -330,7 +340,7 @@ class TLSProtocol(asyncio.BufferedProtocol):
         self._error = exc
         self._move(S.CLOSED)
         self._cancel_timers()
-        self.app_transport._closing()
+        self.app.closing()
         self._wake_waiter(exc)
         if not isinstance(exc, OSError):  # OSErrors (SSLError too) reach connection_lost only
             self._loop.call_exception_handler(
@@ -364,7 +374,7 @@ class TLSProtocol(asyncio.BufferedProtocol):
         else:
             waiter.set_exception(exc)
 
-    # -- for TLSTransport --------------------------------------------------------------------
+    # -- for SSLTransport --------------------------------------------------------------------
 
     def extra_info(self, name: str, default: Any) -> Any:
         if name in self._extra:

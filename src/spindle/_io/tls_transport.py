@@ -1,7 +1,11 @@
-"""``TLSTransport``: the transport an application holds on a TLS connection.
+"""``SSLTransport``: the transport an application holds on a TLS connection.
 
 It carries plaintext; all the work is done by its ``TLSProtocol`` (``tls_protocol.py``), which
-it calls.  What it keeps itself is its lifecycle, as every spindle transport does:
+it calls.  Its name follows Python's ``ssl`` module (``SSLContext``, ``SSLObject``,
+``SSLSocket``), as asyncio's TLS transport's does: code that asks whether a transport is
+encrypted may look for "ssl" in its class name (CPython's own tests do).
+
+What it keeps itself is its lifecycle, as every spindle transport does:
 
     OPEN ──close()/abort()/the peer closes──▶ CLOSING ──connection lost──▶ CLOSED
 
@@ -26,14 +30,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from spindle._io.tls_protocol import TLSProtocol
 
-__all__ = ["TLSTransport", "TLSTransportState"]
+__all__ = ["SSLTransport", "SSLTransportState"]
 
 logger = logging.getLogger("asyncio")
 
 DROPPED_WRITES_WARNING = 5  # asyncio's threshold for its warning
 
 
-class TLSTransportState(enum.Enum):
+class SSLTransportState(enum.Enum):
     OPEN = "open"
     CLOSING = "closing"
     CLOSED = "closed"
@@ -42,21 +46,21 @@ class TLSTransportState(enum.Enum):
 Data = bytes | bytearray | memoryview
 
 
-class TLSTransport(asyncio.Transport):
+class SSLTransport(asyncio.Transport):
     """Plaintext over TLS; see the module docstring."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, tls: TLSProtocol) -> None:
         super().__init__()
         self._loop = loop
         self._tls = tls
-        self._state = TLSTransportState.OPEN
+        self._state = SSLTransportState.OPEN
         self._given_to_app = False
         self._dropped_writes = 0
         self._dropped_bytes = 0
 
     def __repr__(self) -> str:
         peer = self._tls.extra_info("peername", None)
-        return f"<TLSTransport {self._state.value} peer={peer!r}>"
+        return f"<SSLTransport {self._state.value} peer={peer!r}>"
 
     # -- what TLSProtocol tells us -----------------------------------------------------------
 
@@ -64,11 +68,11 @@ class TLSTransport(asyncio.Transport):
         self._given_to_app = True
 
     def _closing(self) -> None:
-        if self._state is TLSTransportState.OPEN:
-            self._state = TLSTransportState.CLOSING
+        if self._state is SSLTransportState.OPEN:
+            self._state = SSLTransportState.CLOSING
 
     def _connection_lost(self) -> None:
-        self._state = TLSTransportState.CLOSED
+        self._state = SSLTransportState.CLOSED
 
     # -- the asyncio.Transport interface -----------------------------------------------------
 
@@ -77,23 +81,24 @@ class TLSTransport(asyncio.Transport):
         transport below's ('socket', 'peername', 'sockname', ...)."""
         return self._tls.extra_info(name, default)
 
-    def get_protocol(self) -> asyncio.BaseProtocol:
+    def get_protocol(self) -> asyncio.BaseProtocol | None:  # type: ignore[override]
+        """The application's protocol; None once the connection is lost (as in asyncio)."""
         return self._tls.app.protocol
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self._tls.app.set_protocol(protocol)
 
     def is_closing(self) -> bool:
-        return self._state is not TLSTransportState.OPEN
+        return self._state is not SSLTransportState.OPEN
 
     def close(self) -> None:
         """Send close_notify after what was written, then close; connection_lost(None) follows."""
-        if self._state is TLSTransportState.OPEN:
+        if self._state is SSLTransportState.OPEN:
             self._tls.begin_close()
 
     def abort(self) -> None:
         """Close at once: no close_notify, buffered data lost; connection_lost(None) follows."""
-        if self._state is not TLSTransportState.CLOSED:
+        if self._state is not SSLTransportState.CLOSED:
             self._tls.abort()
 
     def write(self, data: Data) -> None:
@@ -104,7 +109,7 @@ class TLSTransport(asyncio.Transport):
             )
         if not data:
             return
-        if self._state is not TLSTransportState.OPEN or not self._tls.write_app_data(data):
+        if self._state is not SSLTransportState.OPEN or not self._tls.write_app_data(data):
             self._drop_write(len(data))
 
     def writelines(self, list_of_data: Iterable[Data]) -> None:
@@ -119,7 +124,7 @@ class TLSTransport(asyncio.Transport):
         return False
 
     def is_reading(self) -> bool:
-        return self._state is TLSTransportState.OPEN and not self._tls.app.reading_paused
+        return self._state is SSLTransportState.OPEN and not self._tls.app.reading_paused
 
     def pause_reading(self) -> None:
         """Stop calling data_received() until resume_reading()."""
@@ -163,10 +168,10 @@ class TLSTransport(asyncio.Transport):
                 self,
                 count,
                 self._dropped_bytes,
-                "closing" if self._state is TLSTransportState.CLOSING else "lost",
+                "closing" if self._state is SSLTransportState.CLOSING else "lost",
             )
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
-        if self._given_to_app and self._state is TLSTransportState.OPEN:
-            self._state = TLSTransportState.CLOSED
+        if self._given_to_app and self._state is SSLTransportState.OPEN:
+            self._state = SSLTransportState.CLOSED
             _warn(f"unclosed TLS transport {self!r}", ResourceWarning, source=self)

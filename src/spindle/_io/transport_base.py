@@ -1,4 +1,4 @@
-"""What every spindle transport shares: its lifecycle, and flow control of its write buffer.
+"""What every spindle transport shares: its lifecycle (``flow_control`` adds the write side).
 
 Lifecycle.  A transport moves through four states, in order, and only forward:
 
@@ -10,14 +10,16 @@ released only when the protocol has been told, in ``CLOSED``.  Every path to the
 through ``_lose``, which acts once, so ``connection_lost`` is called exactly once however
 many times, and in whatever order, ``close()``, ``abort()`` and errors arrive.
 
-Flow control.  A writable transport keeps a byte count of its write buffer and tells its
-protocol to pause when the count rises above the high-water mark and to resume when it falls
-to the low-water mark.  The marks are computed by the pure ``write_buffer_limits``.
+Once ``connection_lost`` has run the transport lets go of its protocol (``get_protocol()`` is
+then None, as in asyncio): a protocol usually holds its transport, and without this the pair
+would be a reference cycle that only the garbage collector frees.
 
-Writes after the connection is lost cannot be delivered.  Raising would break the many
-protocols that write from callbacks racing with a peer's reset, so, as asyncio does, they are
-dropped; unlike asyncio the warning says what happened and how much was lost, and it repeats
-only each time the count doubles.
+A transport lost after its loop has closed releases its descriptor at once: no callback can
+run any more to tell the protocol, and the other end (often a child process that outlives the
+loop) must see the connection end now, not whenever the transport is garbage-collected.
+
+The write-buffer water marks are computed here by the pure ``write_buffer_limits``: pipe
+transports and their tests use them too.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import enum
 import logging
 import traceback
 import warnings
-from collections.abc import Sized
 from typing import TYPE_CHECKING, Any
 
 from spindle._core.handles import capture_source_traceback
@@ -35,13 +36,14 @@ from spindle._core.handles import capture_source_traceback
 if TYPE_CHECKING:
     from spindle._io.sockets import SocketMethods
 
-__all__ = ["TransportCore", "TransportState", "WritableCore", "write_buffer_limits"]
+__all__ = ["TransportCore", "TransportState", "write_buffer_limits"]
 
 logger = logging.getLogger("asyncio")
 
 DEFAULT_HIGH_WATER = 64 * 1024
-# Writes dropped after the connection was lost before the first warning (asyncio's number).
-DROPPED_WRITES_WARNING = 5
+# What stands in for the protocol once connection_lost has run: every callback a late caller
+# could still make on it is a no-op (see the module docstring).
+_NO_PROTOCOL = asyncio.Protocol()
 
 
 class TransportState(enum.Enum):
@@ -67,6 +69,7 @@ class TransportCore(asyncio.BaseTransport):
 
     _state: TransportState = TransportState.CLOSED  # until __init__ has run
     _extra: dict[str, Any]  # asyncio.BaseTransport's slot (get_extra_info reads it)
+    _fd: int
 
     def __init__(
         self, loop: SocketMethods, protocol: asyncio.BaseProtocol, extra: dict[str, Any] | None
@@ -79,6 +82,11 @@ class TransportCore(asyncio.BaseTransport):
         self._created_at: traceback.StackSummary | None = (
             capture_source_traceback() if loop.get_debug() else None
         )
+
+    def _take_fd(self, fd: int) -> None:
+        """Own ``fd``: while open, the loop refuses outside readers and writers on it."""
+        self._fd = fd
+        self._loop._claim_fd(fd, self)
 
     # -- hooks for the concrete transports -----------------------------------------------
 
@@ -101,8 +109,10 @@ class TransportCore(asyncio.BaseTransport):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._state.value} {self._describe()}>"
 
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._protocol
+    # None once the connection is lost, as asyncio's; typeshed's stub leaves that case out.
+    def get_protocol(self) -> asyncio.BaseProtocol | None:  # type: ignore[override]
+        protocol = self._protocol
+        return None if protocol is _NO_PROTOCOL else protocol
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self._protocol = protocol
@@ -112,18 +122,28 @@ class TransportCore(asyncio.BaseTransport):
 
     def _lose(self, exc: BaseException | None) -> None:
         """Stop all I/O now and tell the protocol on the next pass; later calls do nothing."""
-        if self._state in (TransportState.LOST, TransportState.CLOSED):
+        if self._state is TransportState.CLOSED:
             return
-        self._state = TransportState.LOST
-        self._stop_io()
-        self._loop.call_soon(self._call_connection_lost, exc)
+        if self._loop.is_closed():
+            # Nobody can be told any more: see the module docstring.
+            self._stop_io()
+            self._end()
+        elif self._state is not TransportState.LOST:
+            self._state = TransportState.LOST
+            self._stop_io()
+            self._loop.call_soon(self._call_connection_lost, exc)
 
     def _call_connection_lost(self, exc: BaseException | None) -> None:
         try:
             self._protocol.connection_lost(exc)  # type: ignore[arg-type]
         finally:
-            self._state = TransportState.CLOSED
-            self._release()
+            self._end()
+
+    def _end(self) -> None:
+        """Enter CLOSED: descriptor released, protocol let go."""
+        self._state = TransportState.CLOSED
+        self._release()
+        self._protocol = _NO_PROTOCOL
 
     def _fatal_error(self, exc: BaseException, message: str) -> None:
         """An error the transport cannot go on after: report it and lose the connection."""
@@ -138,7 +158,12 @@ class TransportCore(asyncio.BaseTransport):
 
     def _report(self, message: str, exc: BaseException) -> None:
         self._loop.call_exception_handler(
-            {"message": message, "exception": exc, "transport": self, "protocol": self._protocol}
+            {
+                "message": message,
+                "exception": exc,
+                "transport": self,
+                "protocol": self.get_protocol(),
+            }
         )
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
@@ -147,91 +172,10 @@ class TransportCore(asyncio.BaseTransport):
         if self._state is not TransportState.OPEN:
             # Closed by its user (or an error), but the loop stopped before it could finish:
             # not the user's oversight, so no warning; just let the descriptor go.
-            self._state = TransportState.CLOSED
-            self._release()
+            self._end()
             return
         where = ""
         if self._created_at:
             where = " created at\n" + "".join(traceback.format_list(self._created_at))
         _warn(f"unclosed transport {self!r}{where}", ResourceWarning, source=self)
-        self._state = TransportState.CLOSED
-        self._release()
-
-
-class WritableCore(TransportCore):
-    """A transport with a write buffer: byte count, water marks, pause/resume of the protocol."""
-
-    # What is still to be sent (its subclasses' own kind of queue).
-    _buffer: Sized
-
-    def _stop_reading(self) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Stop reading; the connection is lost once the write buffer has been sent."""
-        if self._state is not TransportState.OPEN:
-            return
-        self._state = TransportState.CLOSING
-        self._stop_reading()
-        if not self._buffer:
-            self._lose(None)
-
-    def abort(self) -> None:
-        self._lose(None)
-
-    def __init__(
-        self, loop: SocketMethods, protocol: asyncio.BaseProtocol, extra: dict[str, Any] | None
-    ) -> None:
-        super().__init__(loop, protocol, extra)
-        self._high, self._low = write_buffer_limits()
-        self._buffer_size = 0
-        self._writing_paused = False
-        self._dropped_writes = 0
-        self._dropped_bytes = 0
-        self._next_drop_warning = DROPPED_WRITES_WARNING
-
-    def get_write_buffer_size(self) -> int:
-        return self._buffer_size
-
-    def get_write_buffer_limits(self) -> tuple[int, int]:
-        """``(low, high)``, in asyncio's order."""
-        return self._low, self._high
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        self._high, self._low = write_buffer_limits(high, low)
-        self._maybe_pause_protocol()
-
-    def _maybe_pause_protocol(self) -> None:
-        if self._buffer_size <= self._high or self._writing_paused:
-            return
-        self._writing_paused = True
-        try:
-            self._protocol.pause_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._report("protocol.pause_writing() failed", exc)
-
-    def _maybe_resume_protocol(self) -> None:
-        if not self._writing_paused or self._buffer_size > self._low:
-            return
-        self._writing_paused = False
-        try:
-            self._protocol.resume_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._report("protocol.resume_writing() failed", exc)
-
-    def _drop_write(self, nbytes: int) -> None:
-        """A write after the connection was lost: count it, and warn as the count grows."""
-        self._dropped_writes += 1
-        self._dropped_bytes += nbytes
-        if self._dropped_writes == self._next_drop_warning:
-            self._next_drop_warning *= 2
-            logger.warning(
-                "%r: %d writes (%d bytes) dropped: cannot write, the connection is lost",
-                self,
-                self._dropped_writes,
-                self._dropped_bytes,
-            )
+        self._end()

@@ -7,7 +7,8 @@ hands over to the module that does the work.
     listeners.py           the listening sockets of create_server / create_unix_server
     servers.py             Server: accepting, and the connections it owns
     datagram_endpoints.py  create_datagram_endpoint
-    tcp.py / udp.py / pipes.py   the transports themselves (transport_base.py: what they share)
+    tcp.py / udp.py / pipes.py   the transports themselves; what they share:
+        transport_base.py  the lifecycle      flow_control.py / write_buffer.py  the write side
     happy_eyeballs.py      address interleaving and the staggered connection race
     sendfile.py            loop.sendfile (and loop.sock_sendfile)
 """

@@ -17,8 +17,9 @@ import socket
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from spindle._io.flow_control import WritableCore
 from spindle._io.poller import READ, WRITE
-from spindle._io.transport_base import TransportState, WritableCore
+from spindle._io.transport_base import TransportState
 
 if TYPE_CHECKING:
     from spindle._io.sockets import SocketMethods
@@ -44,7 +45,7 @@ class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport, asyncio.T
     ) -> None:
         super().__init__(loop, protocol, extra)
         self._sock = sock
-        self._fd = sock.fileno()
+        self._take_fd(sock.fileno())
         self._extra["socket"] = sock
         for key, getter in (("sockname", sock.getsockname), ("peername", sock.getpeername)):
             try:

@@ -22,8 +22,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from spindle._io.flow_control import WritableCore
 from spindle._io.poller import WRITE
-from spindle._io.transport_base import TransportState, WritableCore
+from spindle._io.transport_base import TransportState
 
 __all__ = ["IOV_MAX", "BufferedWrites", "as_bytes", "retained"]
 

@@ -1,7 +1,9 @@
 """spindle explains what went wrong.
 
-Under ``spindle.run()`` (or a ``spindle.Runner``), spindle reports on stderr, through the
-``logging`` logger ``"spindle"``:
+Under ``spindle.run()`` (or a ``spindle.Runner``), and under ``asyncio.run()`` (or an
+``asyncio.Runner``) after ``spindle.install()`` or in ``python -m spindle`` (whose loop reports
+what asyncio's runner does: ``spindle.patch.RunnerAwareEventLoop``), spindle reports on stderr,
+through the ``logging`` logger ``"spindle"``:
 
 * a callback or task step that held the event loop longer than a threshold (0.1 s by default),
   with the line it was stuck at (``watchdog``);

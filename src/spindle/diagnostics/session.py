@@ -1,7 +1,9 @@
 """What diagnostics do for one ``Runner``: the runner hooks (``spindle.runners.RunnerHooks``).
 
 Importing ``spindle.diagnostics`` registers ``Session.start`` with ``add_runner_hooks``, so each
-runner calls it once with its new loop, and then calls the session's methods:
+runner calls it once with its new loop, and then calls the session's methods (asyncio's runner,
+on the loop ``spindle.install()`` gives it, reaches them through that loop, from its first main
+task on: ``spindle.patch.RunnerAwareEventLoop``):
 
 * ``Session.start(loop)`` when the runner creates its loop: reads the settings, turns on
   task-origin tracking and starts the blocking watchdog (spindle's loop only: asyncio's keeps no

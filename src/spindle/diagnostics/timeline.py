@@ -16,6 +16,11 @@ spindle's Task) and notes the creation.  "Started" is noted by a callback schedu
 the task is built: a task schedules its first step when it is built, and the ready queue is
 first in, first out, so that callback runs right before the first step.  "Finished" is a done
 callback.  None of this exists unless a timeline was asked for.
+
+Tasks that already exist when recording starts are followed too, as created and started at
+that moment.  That is the main task when asyncio's own runner drives the loop: it builds the
+task first and only then runs the loop (``spindle.patch.RunnerAwareEventLoop``), and the task's
+first step is the first thing that loop runs.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import dataclasses
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from spindle._core.tasks import Task
+from spindle._core.tasks import Task, all_tasks
 from spindle.diagnostics.pending import describe_call
 
 __all__ = ["Entry", "Recorder", "render"]
@@ -57,6 +62,9 @@ class Recorder:
         self.entries: list[Entry] = []
 
     def start(self) -> None:
+        for task in sorted(all_tasks(self._loop), key=lambda task: task.get_name()):
+            now = self._now()
+            self._follow(task, Entry(task.get_name(), describe_call(task.get_coro()), now, now))
         # The factory takes ``context=`` as spindle's and asyncio's loops pass it; typeshed's
         # factory type leaves it out.
         self._loop.set_task_factory(self._create)  # type: ignore[arg-type]
@@ -85,9 +93,12 @@ class Recorder:
         else:
             task = Task(coro, loop=loop, context=context, **more)
         entry.name = task.get_name()
+        self._follow(task, entry)
+        return task
+
+    def _follow(self, task: asyncio.Task[Any], entry: Entry) -> None:
         task.add_done_callback(self._finisher(entry))
         self.entries.append(entry)
-        return task
 
     def _started(self, entry: Entry) -> None:
         if entry.started is None:

@@ -130,7 +130,10 @@ class Watchdog:
         seen since (the runner's shutdown) has no known end.
         """
         self._stopping.set()
-        if self._thread.is_alive():
+        # Not from the thread itself: a loop that closes itself when collected (a loop that
+        # calls the hooks, see spindle.patch) can be collected on this thread, which holds it
+        # while it looks.  The thread is on its way out then anyway.
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
         with self._lock:
             self._step = None

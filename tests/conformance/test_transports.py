@@ -1,0 +1,11 @@
+"""CPython's test_transports, run against the target.
+
+Covers the abstract transport classes, which spindle re-exports from asyncio (they are
+interfaces that libraries subclass and check with ``isinstance``). The classes come from
+``harness.collect``, which loads CPython's module with asyncio's names resolving to the
+target's; pytest collects them from this namespace.
+"""
+
+from .harness import collect
+
+globals().update(collect("test_transports"))
