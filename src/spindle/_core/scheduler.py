@@ -239,7 +239,8 @@ class Scheduler(asyncio.AbstractEventLoop):
     def _run_ready(self, count: int) -> None:
         """Run the first ``count`` ready handles (the hot loop: the Handle._run body, inlined)."""
         popleft = self._ready.popleft
-        for _ in range(count):
+        while count:
+            count -= 1
             handle = popleft()
             if handle._cancelled:
                 continue

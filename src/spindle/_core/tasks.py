@@ -42,7 +42,7 @@ from typing import IO, Any, TypeVar
 from spindle import _compat
 from spindle._core import current
 from spindle._core.coroutines import _COROUTINE_TYPES, iscoroutine, iscoroutinefunction
-from spindle._core.futures import _FINISHED, _PENDING, Future, isfuture
+from spindle._core.futures import _FINISHED, _PENDING, Future, FutureState, isfuture
 from spindle._core.handles import Handle
 from spindle._core.scheduler import Scheduler
 from spindle.exceptions import CancelledError, InvalidStateError
@@ -97,7 +97,7 @@ class Task(Future[T]):
     _origin: tuple[str, int, str] | None
     # The handle that runs the next step, kept while the task is pending so that a bare
     # ``yield`` (sleep(0)) requeues it instead of allocating a new one.  The task and its
-    # handle refer to each other, so every way of finishing drops it.
+    # handle refer to each other, so finishing (``_finish``) drops it.
     _step_handle: Handle | None
 
     def __init__(
@@ -237,19 +237,16 @@ class Task(Future[T]):
                 self._result = stop.value
                 self._finish(_FINISHED)
                 _live_tasks.discard(self)
-                self._step_handle = None
         except CancelledError as cancelled:
             self._cancelled_exc = cancelled
             self._settle_cancelled(None)
         except (KeyboardInterrupt, SystemExit) as fatal:
             Future.set_exception(self, fatal)
             _live_tasks.discard(self)
-            self._step_handle = None
             raise
         except BaseException as error:
             Future.set_exception(self, error)
             _live_tasks.discard(self)
-            self._step_handle = None
         else:
             if result is None:
                 # A bare yield (sleep(0)): let everything else that is ready run first.
@@ -292,6 +289,33 @@ class Task(Future[T]):
             # This frame may end up in the traceback of the exception the task keeps: drop
             # its references, or task and traceback would form a cycle only the GC frees.
             del self, exc
+
+    def _finish(self, state: FutureState) -> None:
+        """Future._finish, recycling the idle step handle for the first done-callback.
+
+        A finished task takes no more steps, and its step handle is not queued (a task is
+        never scheduled twice, and this runs inside the step): rather than allocate a Handle
+        for the first done-callback, the step handle is pointed at it.  One allocation less
+        per task, on the path every task takes.
+        """
+        handle = self._step_handle
+        self._step_handle = None  # the task and its handle referred to each other
+        loop = self._loop
+        callback = self._callback0
+        if (
+            handle is None
+            or callback is None
+            or self._more_callbacks is not None
+            or not (isinstance(loop, Scheduler) and loop._plain)
+        ):
+            Future._finish(self, state)
+            return
+        self._state = state
+        handle._callback = callback
+        handle._args = (self,)
+        handle._context = self._context0  # type: ignore[assignment]
+        self._callback0 = self._context0 = None
+        loop._ready.append(handle)
 
     def _bad_yield(self, result: Any) -> None:
         """The coroutine yielded something a task cannot wait on: throw an error into it."""
@@ -342,7 +366,6 @@ class Task(Future[T]):
     def _settle_cancelled(self, msg: Any) -> None:
         Future.cancel(self, msg=msg)
         _live_tasks.discard(self)
-        self._step_handle = None
 
     # -- introspection -------------------------------------------------------------------
 
