@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from spindle._io import happy_eyeballs, resolve, tls_bridge
 from spindle._io.tcp import SocketTransport
+from spindle._io.transport_base import until_started
 
 if TYPE_CHECKING:
     from spindle._io.sockets import SocketMethods
@@ -63,11 +64,7 @@ async def open_transport(
         transport: asyncio.Transport = tls.app_transport
     else:
         raw = transport = SocketTransport(loop, sock, protocol, waiter)
-    try:
-        await waiter
-    except BaseException:
-        raw.abort()
-        raise
+    await until_started(waiter, raw.abort)
     return transport, protocol
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from spindle._io import resolve
 from spindle._io.listeners import remove_stale_unix_socket, set_reuse_port
+from spindle._io.transport_base import until_started
 from spindle._io.udp import DatagramSocketTransport
 
 if TYPE_CHECKING:
@@ -142,9 +143,5 @@ async def create_datagram_endpoint(
     protocol = protocol_factory()
     waiter: asyncio.Future[None] = loop.create_future()
     transport = DatagramSocketTransport(loop, sock, protocol, remote, waiter)
-    try:
-        await waiter
-    except BaseException:
-        transport.abort()
-        raise
+    await until_started(waiter, transport.abort)
     return transport, protocol

@@ -31,7 +31,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from spindle._io.poller import READ
-from spindle._io.transport_base import TransportCore, TransportState
+from spindle._io.transport_base import TransportCore, TransportState, settle_waiter
 from spindle._io.write_buffer import BufferedWrites, Data
 
 if TYPE_CHECKING:
@@ -81,20 +81,12 @@ class _PipeCore(TransportCore):
             pipe.close()
 
     def _start(self, waiter: asyncio.Future[None] | None, watch: int, callback: Any) -> None:
-        try:
-            self._protocol.connection_made(self)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._lose(exc)
-            if waiter is not None and not waiter.done():
-                waiter.set_exception(exc)
+        if not self._call_connection_made(waiter):
             return
         if watch and self._state is _OPEN:
             self._loop._add_handler(self._fd, READ, callback, ())
             self._watching = True
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        settle_waiter(waiter)
 
     def _unwatch(self) -> None:
         if self._watching:

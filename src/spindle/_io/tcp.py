@@ -24,7 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from spindle._io import sendfile
 from spindle._io.poller import READ
-from spindle._io.transport_base import TransportState
+from spindle._io.transport_base import TransportState, settle_waiter
 from spindle._io.write_buffer import BufferedWrites, Data
 
 if TYPE_CHECKING:
@@ -96,20 +96,9 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
 
     def _start(self, waiter: asyncio.Future[None] | None) -> None:
         self._started = True
-        try:
-            self._protocol.connection_made(self)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._lose(exc)
-            if waiter is None:
-                self._report("protocol.connection_made() failed", exc)
-            elif not waiter.done():
-                waiter.set_exception(exc)
-            return
-        self._start_reading()
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if self._call_connection_made(waiter):
+            self._start_reading()
+            settle_waiter(waiter)
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self._protocol = protocol

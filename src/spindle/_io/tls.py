@@ -18,6 +18,7 @@ from spindle._io.readiness import ReadinessLoop
 from spindle._io.tls_protocol import TLSProtocol
 from spindle._io.tls_states import default_client_context
 from spindle._io.tls_transport import SSLTransport
+from spindle._io.transport_base import until_started
 
 __all__ = ["SSLTransport", "TLSMethods", "TLSProtocol", "default_client_context", "upgrade_to_tls"]
 
@@ -69,11 +70,7 @@ async def upgrade_to_tls(
     tls.connection_made(transport)
     transport.resume_reading()
     tls_transport = tls.app_transport  # now: a connection lost at once lets go of it
-    try:
-        await waiter
-    except BaseException:
-        transport.close()
-        raise
+    await until_started(waiter, transport.close)
     return tls_transport
 
 

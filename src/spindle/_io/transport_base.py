@@ -29,6 +29,7 @@ import enum
 import logging
 import traceback
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from spindle._core.handles import capture_source_traceback
@@ -36,7 +37,13 @@ from spindle._core.handles import capture_source_traceback
 if TYPE_CHECKING:
     from spindle._io.sockets import SocketMethods
 
-__all__ = ["TransportCore", "TransportState", "write_buffer_limits"]
+__all__ = [
+    "TransportCore",
+    "TransportState",
+    "settle_waiter",
+    "until_started",
+    "write_buffer_limits",
+]
 
 logger = logging.getLogger("asyncio")
 
@@ -64,6 +71,22 @@ def write_buffer_limits(high: int | None = None, low: int | None = None) -> tupl
     return high, low
 
 
+def settle_waiter(waiter: asyncio.Future[None] | None) -> None:
+    """Tell whoever created a transport (if anyone waits) that it has started."""
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+async def until_started(waiter: asyncio.Future[None], undo: Callable[[], object]) -> None:
+    """Wait for a new transport to start; if it fails or the wait is cancelled, ``undo()``
+    (the transport's close or abort) before the exception propagates."""
+    try:
+        await waiter
+    except BaseException:
+        undo()
+        raise
+
+
 class TransportCore(asyncio.BaseTransport):
     """State, protocol, extras and the road to ``connection_lost`` (see the module docstring)."""
 
@@ -87,6 +110,25 @@ class TransportCore(asyncio.BaseTransport):
         """Own ``fd``: while open, the loop refuses outside readers and writers on it."""
         self._fd = fd
         self._loop._claim_fd(fd, self)
+
+    def _call_connection_made(self, waiter: asyncio.Future[None] | None) -> bool:
+        """Tell the protocol it is connected; False if it raised.
+
+        A protocol that raises loses the connection, and its exception goes to ``waiter``
+        (whoever created the transport) or, when nobody waits, to the exception handler.
+        """
+        try:
+            self._protocol.connection_made(self)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._lose(exc)
+            if waiter is None:
+                self._report("protocol.connection_made() failed", exc)
+            elif not waiter.done():
+                waiter.set_exception(exc)
+            return False
+        return True
 
     # -- hooks for the concrete transports -----------------------------------------------
 

@@ -24,6 +24,7 @@ from spindle._io import connections, datagram_endpoints, listeners, sendfile, tl
 from spindle._io.pipes import ReadPipeTransport, WritePipeTransport
 from spindle._io.servers import Server
 from spindle._io.sockets import SocketMethods
+from spindle._io.transport_base import until_started
 
 __all__ = ["TransportMethods"]
 
@@ -257,11 +258,7 @@ class TransportMethods(SocketMethods):
         protocol = protocol_factory()
         waiter: asyncio.Future[None] = self.create_future()
         transport = ReadPipeTransport(self, pipe, protocol, waiter)
-        try:
-            await waiter
-        except BaseException:
-            transport.close()
-            raise
+        await until_started(waiter, transport.close)
         return transport, protocol
 
     async def connect_write_pipe(
@@ -271,11 +268,7 @@ class TransportMethods(SocketMethods):
         protocol = protocol_factory()
         waiter: asyncio.Future[None] = self.create_future()
         transport = WritePipeTransport(self, pipe, protocol, waiter)
-        try:
-            await waiter
-        except BaseException:
-            transport.abort()
-            raise
+        await until_started(waiter, transport.abort)
         return transport, protocol
 
     async def sendfile(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from spindle._io.flow_control import WritableCore
 from spindle._io.poller import READ, WRITE
-from spindle._io.transport_base import TransportState
+from spindle._io.transport_base import TransportState, settle_waiter
 
 if TYPE_CHECKING:
     from spindle._io.sockets import SocketMethods
@@ -66,18 +66,9 @@ class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport, asyncio.T
 
     def _start(self, waiter: asyncio.Future[None] | None) -> None:
         self._started = True
-        try:
-            self._protocol.connection_made(self)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._lose(exc)
-            if waiter is not None and not waiter.done():
-                waiter.set_exception(exc)
-            return
-        self._start_reading()
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if self._call_connection_made(waiter):
+            self._start_reading()
+            settle_waiter(waiter)
 
     def _start_reading(self) -> None:
         if self._reading or not self._started or self._reading_paused:
