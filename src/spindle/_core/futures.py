@@ -62,6 +62,9 @@ _PENDING = FutureState.PENDING
 _CANCELLED = FutureState.CANCELLED
 _FINISHED = FutureState.FINISHED
 
+# Why a future whose subclass skipped Future.__init__ has no result (see "reading" below).
+_NOT_INITIALIZED = "Future.__init__ was not called"
+
 
 def isfuture(obj: object) -> bool:
     """True for objects that speak asyncio's future protocol (spindle's and asyncio's)."""
@@ -156,7 +159,7 @@ class Future(Generic[T]):
         try:
             state = self._state
         except AttributeError:
-            raise InvalidStateError("Result is not ready: Future.__init__ was not called") from None
+            raise InvalidStateError(f"Result is not ready: {_NOT_INITIALIZED}") from None
         if state is _FINISHED:
             self._log_traceback = False
             if self._exception is not None:
@@ -170,7 +173,7 @@ class Future(Generic[T]):
         try:
             state = self._state
         except AttributeError:
-            raise InvalidStateError("Exception is not set: __init__ was not called") from None
+            raise InvalidStateError(f"Exception is not set: {_NOT_INITIALIZED}") from None
         if state is _FINISHED:
             self._log_traceback = False
             return self._exception
