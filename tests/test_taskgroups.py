@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import pytest
 
-from spindle._core.tasks import eager_task_factory
+import spindle
+from spindle._core.tasks import Task, eager_task_factory
 from spindle.exceptions import CancelledError
 from spindle.taskgroups import TaskGroup
 from spindle.tasks import create_task, current_task, sleep
@@ -473,3 +475,37 @@ def test_an_eager_task_may_cancel_its_group_while_being_created(any_loop: Loop) 
     any_loop.set_task_factory(eager_task_factory)
     run(any_loop, main())
     assert events == ["stopper ran", "body cancelled", "exited normally"]
+
+
+def test_tasks_sharing_one_context_or_with_a_callback_already_are_tracked(any_loop: Loop) -> None:
+    # The group registers its bookkeeping callback on each task it creates.  Tasks run in
+    # one context shared between them, and tasks that a task factory has already given a
+    # done-callback, must be waited for and report their results all the same.
+    shared = contextvars.copy_context()
+    var: contextvars.ContextVar[int] = contextvars.ContextVar("var", default=0)
+    factory_callbacks: list[str] = []
+
+    def factory(loop: Loop, coro: Any, **kwargs: Any) -> Any:
+        task_class = Task if isinstance(loop, spindle.EventLoop) else asyncio.Task
+        task = task_class(coro, loop=loop, **kwargs)
+        task.add_done_callback(lambda done: factory_callbacks.append(repr(done.result())))
+        return task
+
+    async def bump() -> int:
+        var.set(var.get() + 1)
+        await sleep(0)
+        return var.get()
+
+    async def main() -> list[int]:
+        async with TaskGroup() as tg:
+            tasks = [tg.create_task(bump(), context=shared) for _ in range(3)]
+            tasks.append(tg.create_task(bump()))
+        return [t.result() for t in tasks]
+
+    assert run(any_loop, main()) == [3, 3, 3, 1]
+    assert shared.run(var.get) == 3
+    any_loop.set_task_factory(factory)
+    assert run(any_loop, main()) == [6, 6, 6, 1]
+    # The four tasks of the group, then main() itself (run_until_complete used the factory).
+    assert sorted(factory_callbacks[:4]) == ["1", "6", "6", "6"]
+    assert factory_callbacks[4:] == ["[6, 6, 6, 1]"]

@@ -214,6 +214,28 @@ def test_gather_runs_a_repeated_awaitable_once(any_loop: Loop) -> None:
     assert events == ["once"]
 
 
+def test_gather_of_tasks_sharing_one_context_or_already_awaited(any_loop: Loop) -> None:
+    # gather registers its bookkeeping callback on each child: children run in one shared
+    # context, and children that already have a done-callback, are gathered all the same.
+    shared = contextvars.copy_context()
+    var: contextvars.ContextVar[int] = contextvars.ContextVar("var", default=0)
+    seen: list[int] = []
+
+    async def bump() -> int:
+        var.set(var.get() + 1)
+        await tasks.sleep(0)
+        return var.get()
+
+    async def main() -> list[Any]:
+        children = [any_loop.create_task(bump(), context=shared) for _ in range(3)]
+        children[0].add_done_callback(lambda child: seen.append(child.result()))
+        return await gather(*children, bump())
+
+    assert run(any_loop, main()) == [3, 3, 3, 1]
+    assert shared.run(var.get) == 3
+    assert seen == [3]
+
+
 def test_gather_of_nothing_is_an_empty_list(any_loop: Loop) -> None:
     async def main() -> list[Any]:
         return await gather()

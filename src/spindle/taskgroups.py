@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from spindle import events
-from spindle._core.tasks import current_task
+from spindle._core.tasks import Task, add_bookkeeping_callback, current_task
 from spindle.exceptions import CancelledError
 
 __all__ = ["TaskGroup"]
@@ -82,6 +82,11 @@ class TaskGroup:
         self._errors: list[BaseException] = []
         self._base_error: BaseException | None = None
         self._on_completed: asyncio.Future[bool] | None = None
+        # The bound method every task of the group gets as its done-callback: made once, not
+        # once per task.  (It refers back to the group; __aexit__ drops it.)
+        self._task_done: collections.abc.Callable[[asyncio.Task[Any]], None] | None = (
+            self._on_task_done
+        )
 
     def __repr__(self) -> str:
         info = [""]
@@ -123,6 +128,7 @@ class TaskGroup:
             self._parent_task = None
             self._errors = []
             self._base_error = None
+            self._task_done = None
             exc = None
 
     def create_task(
@@ -146,7 +152,9 @@ class TaskGroup:
         # Even a task that finished eagerly gets the callback (scheduled, not run now): a
         # failure must not cancel the parent before create_task has returned (gh-128550).
         self._tasks.add(task)
-        task.add_done_callback(self._on_task_done)
+        callback = self._task_done
+        assert callback is not None  # dropped only once the group has exited
+        add_bookkeeping_callback(task, callback)
         if self._aborting and not task.done():
             task.cancel()  # an eager task shut the group down while it was being created
         return task
@@ -277,13 +285,15 @@ class TaskGroup:
                 }
             )
 
-    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
+    def _on_task_done(self, task: Any) -> None:  # an asyncio.Task, as in create_task
         tasks = self._tasks
         tasks.discard(task)
         if not tasks:
             on_completed = self._on_completed
             if on_completed is not None and not on_completed.done():
                 on_completed.set_result(True)
+        if type(task) is Task and task._exception is None:
+            return  # succeeded or cancelled (the common case, read without two calls)
         if task.cancelled():
             return
         exc = task.exception()

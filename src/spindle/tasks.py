@@ -25,7 +25,14 @@ from typing import Any, Generic, TypeVar, overload
 
 from spindle import events, timeouts
 from spindle._core.futures import Future, isfuture, set_result_unless_cancelled
-from spindle._core.tasks import Task, all_tasks, current_task, ensure_future, iscoroutine
+from spindle._core.tasks import (
+    Task,
+    add_bookkeeping_callback,
+    all_tasks,
+    current_task,
+    ensure_future,
+    iscoroutine,
+)
 from spindle.exceptions import CancelledError
 from spindle.threads import run_coroutine_threadsafe
 
@@ -192,7 +199,7 @@ def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> Future[list
         if child.done():
             on_child_done(child)
         else:
-            child.add_done_callback(on_child_done)
+            add_bookkeeping_callback(child, on_child_done)
     return outer
 
 
