@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from spindle import events
+from spindle._compat import get_running_loop_or_none
 
 __all__ = ["LoopBound"]
 
@@ -33,7 +33,11 @@ class LoopBound:
 
     def _get_loop(self) -> asyncio.AbstractEventLoop:
         """The running loop; RuntimeError if this object is bound to another one."""
-        loop = events.get_running_loop()
+        loop = get_running_loop_or_none()
+        if loop is self._loop and loop is not None:
+            return loop  # the common case: bound already, to the running loop
+        if loop is None:
+            raise RuntimeError("no running event loop")
         if self._loop is None:
             with _binding_lock:
                 if self._loop is None:

@@ -21,7 +21,6 @@ import asyncio
 import collections
 import contextlib
 import heapq
-from collections.abc import Callable
 from types import GenericAlias
 from typing import Any, Generic, TypeVar
 
@@ -117,7 +116,12 @@ class Queue(LoopBound, Generic[T]):
         while self.full():
             if self._is_shutdown:
                 raise QueueShutDown("cannot put: the queue is shut down")
-            await self._park(self._putters, wake_next_if=lambda: not self.full())
+            waiter = self._wait_in(self._putters)
+            try:
+                await waiter
+            except BaseException:
+                self._stop_waiting(self._putters, waiter, pass_on=not self.full())
+                raise
         self.put_nowait(item)
 
     def put_nowait(self, item: T) -> None:
@@ -138,7 +142,12 @@ class Queue(LoopBound, Generic[T]):
         while self.empty():
             if self._is_shutdown:
                 raise QueueShutDown("cannot get: the queue is shut down and empty")
-            await self._park(self._getters, wake_next_if=lambda: not self.empty())
+            waiter = self._wait_in(self._getters)
+            try:
+                await waiter
+            except BaseException:
+                self._stop_waiting(self._getters, waiter, pass_on=not self.empty())
+                raise
         return self.get_nowait()
 
     def get_nowait(self) -> T:
@@ -152,22 +161,24 @@ class Queue(LoopBound, Generic[T]):
             self._wake_up_next(self._putters)
         return item
 
-    async def _park(
-        self, waiters: collections.deque[_Waiter], wake_next_if: Callable[[], bool]
-    ) -> None:
-        """Wait in ``waiters`` until woken; on failure, pass a received wake-up on."""
+    # A blocked put() or get() waits in two steps, written out in each: a waiter future
+    # joins the deque, and if the wait fails (cancellation) the waiter leaves it again.
+
+    def _wait_in(self, waiters: collections.deque[_Waiter]) -> _Waiter:
         waiter: _Waiter = self._get_loop().create_future()
         waiters.append(waiter)
-        try:
-            await waiter
-        except BaseException:
-            waiter.cancel()  # no-op if done; else no later wake-up may land on it
-            with contextlib.suppress(ValueError):  # already popped by a wake-up or shutdown
-                waiters.remove(waiter)
-            if not waiter.cancelled() and wake_next_if():
-                # We were woken for an item (or slot) that we will not take.
-                self._wake_up_next(waiters)
-            raise
+        return waiter
+
+    def _stop_waiting(
+        self, waiters: collections.deque[_Waiter], waiter: _Waiter, pass_on: bool
+    ) -> None:
+        """The wait failed: leave ``waiters``, passing a received wake-up on if ``pass_on``
+        (there is still an item, or a free slot, that this caller will not take)."""
+        waiter.cancel()  # no-op if done; else no later wake-up may land on it
+        with contextlib.suppress(ValueError):  # already popped by a wake-up or shutdown
+            waiters.remove(waiter)
+        if pass_on and not waiter.cancelled():
+            self._wake_up_next(waiters)
 
     @staticmethod
     def _wake_up_next(waiters: collections.deque[_Waiter]) -> None:

@@ -113,7 +113,9 @@ class Future(Generic[T]):
 
     def __init__(self, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._log_traceback = False  # first: __del__ reads it even if __init__ fails
-        self._loop = current.current_loop("Future()") if loop is None else loop
+        if loop is None:
+            loop = current.current_loop("Future()")
+        self._loop = loop
         self._state = _PENDING
         self._result = None
         self._exception = None
@@ -125,7 +127,9 @@ class Future(Generic[T]):
         self._cancelled_exc = None
         self._asyncio_future_blocking = False
         self._source_traceback = (
-            traceback.extract_stack(sys._getframe(1)) if self._loop.get_debug() else None
+            None
+            if (isinstance(loop, Scheduler) and loop._plain) or not loop.get_debug()
+            else traceback.extract_stack(sys._getframe(1))
         )
 
     __class_getitem__: classmethod[Any, Any, Any] = classmethod(GenericAlias)
@@ -306,8 +310,10 @@ class Future(Generic[T]):
     # -- reporting -----------------------------------------------------------------------
 
     def __del__(self) -> None:
-        # getattr: a subclass whose __init__ never called ours has no fields at all.
-        if not getattr(self, "_log_traceback", False):
+        try:
+            if not self._log_traceback:
+                return  # the common case: nothing to report
+        except AttributeError:  # a subclass whose __init__ never called ours: no fields
             return
         context: dict[str, Any] = {
             "message": f"{type(self).__name__} exception was never retrieved",

@@ -50,6 +50,10 @@ Ts = TypeVarTuple("Ts")
 # written for asyncio already configures; spindle's own explanations use "spindle".
 logger = logging.getLogger("asyncio")
 
+# For building handles without calling their __init__ (call_soon, call_later).
+_new_object = object.__new__
+_copy_context = contextvars.copy_context
+
 # How many frames coroutines remember about where they were created, in debug mode.
 DEBUG_STACK_DEPTH = 10
 
@@ -137,7 +141,18 @@ class Scheduler(asyncio.AbstractEventLoop):
         """Run ``callback(*args)`` on a coming pass, after what is already ready."""
         if not self._plain or not callable(callback):
             self._check_schedule(callback, "call_soon")
-        handle = Handle(callback, args, self, context)
+            handle = Handle(callback, args, self, context)
+        else:
+            # Handle.__init__'s body for a plain loop, written out: one Python call less on
+            # the loop's most frequent operation.  Keep the two in step.
+            handle = _new_object(Handle)
+            handle._callback = callback
+            handle._args = args
+            handle._cancelled = False
+            handle._loop = self
+            handle._context = _copy_context() if context is None else context
+            handle._repr = None
+            handle._source_traceback = None
         self._ready.append(handle)
         return handle
 
@@ -171,7 +186,19 @@ class Scheduler(asyncio.AbstractEventLoop):
             ) from None
         if not self._plain or not callable(callback):
             self._check_schedule(callback, "call_later")
-        timer = TimerHandle(when, callback, args, self, context)
+            timer = TimerHandle(when, callback, args, self, context)
+        else:
+            # TimerHandle.__init__'s body for a plain loop, written out as in call_soon.
+            timer = _new_object(TimerHandle)
+            timer._callback = callback
+            timer._args = args
+            timer._cancelled = False
+            timer._loop = self
+            timer._context = _copy_context() if context is None else context
+            timer._repr = None
+            timer._source_traceback = None
+            timer._when = when
+            timer._scheduled = False
         self._timers.push(timer)
         return timer
 
