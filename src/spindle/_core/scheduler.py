@@ -272,7 +272,10 @@ class Scheduler(asyncio.AbstractEventLoop):
             if handle._cancelled:
                 continue
             try:
-                handle._context.run(handle._callback, *handle._args)  # type: ignore[arg-type, misc]
+                if handle._args:
+                    handle._context.run(handle._callback, *handle._args)  # type: ignore[arg-type]
+                else:  # no arguments (a task's step, mostly): no argument tuple to build
+                    handle._context.run(handle._callback)  # type: ignore[arg-type]
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
