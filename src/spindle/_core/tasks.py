@@ -62,6 +62,8 @@ __all__ = [
 
 T = TypeVar("T")
 
+_new_object = object.__new__
+
 _task_numbers = itertools.count(1)
 
 # Bound once: looked up on every step.
@@ -152,7 +154,15 @@ class Task(Future[T]):
         if eager_start and loop.is_running():
             self._eager_start()
         elif plain is not None:
-            handle = self._step_handle = Handle(self._step, (), plain, self._context)
+            # Handle.__init__'s body, written out as in the loop's call_soon (hot path).
+            handle = self._step_handle = _new_object(Handle)
+            handle._callback = self._step
+            handle._args = ()
+            handle._cancelled = False
+            handle._loop = plain
+            handle._context = self._context
+            handle._repr = None
+            handle._source_traceback = None
             plain._ready.append(handle)
         else:
             loop.call_soon(self._step, context=self._context)
