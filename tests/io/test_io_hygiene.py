@@ -127,6 +127,28 @@ def test_an_open_transport_s_descriptor_is_refused_by_the_reader_and_writer_api(
     run(any_loop, main())
 
 
+def test_a_socket_operation_that_would_wait_on_a_transport_s_socket_is_refused(
+    any_loop: Loop,
+) -> None:
+    async def main() -> None:
+        transport, _, peer = await open_unix(any_loop)
+        # The same descriptor, as a plain socket object (asyncio's get_extra_info("socket")
+        # is a wrapper that sock_* methods do not take).
+        same = socket.socket(fileno=transport.get_extra_info("socket").fileno())
+        same.setblocking(False)
+        try:
+            with pytest.raises(RuntimeError, match=REFUSED):
+                await any_loop.sock_recv(same, 100)  # nothing to read: it would wait
+            with pytest.raises(RuntimeError, match=REFUSED):
+                await any_loop.sock_recv_into(same, bytearray(100))
+        finally:
+            same.detach()
+            transport.close()
+            peer.close()
+
+    run(any_loop, main())
+
+
 def test_a_pipe_transport_s_descriptor_is_refused_too(spindle_loop: Loop) -> None:
     async def main() -> None:
         for kind in ("read pipe", "write pipe"):

@@ -85,6 +85,15 @@ class SocketMethods(ReadinessLoop):
                 with contextlib.suppress(OSError):
                     self._remove_handler(fd, which)
 
+    async def _wait_for_socket(self, sock: socket.socket, which: int) -> None:
+        """``_wait_ready`` for a public ``sock_*`` call: a transport's socket is refused.
+
+        The transport reads and writes that socket itself; a second party waiting on it
+        would steal its data or its wake-ups.  As asyncio does, the check is made when the
+        operation would block, i.e. when it would register with the poller.
+        """
+        await self._wait_ready(self._unowned_fd(sock.fileno()), which)
+
     async def _retry(self, sock: socket.socket, which: int, attempt: Callable[[], T]) -> T:
         """``attempt()`` now, and again each time ``sock`` is ready, until it does not block.
 
@@ -95,7 +104,7 @@ class SocketMethods(ReadinessLoop):
             try:
                 return attempt()
             except (BlockingIOError, InterruptedError):
-                await self._wait_ready(sock.fileno(), which)
+                await self._wait_for_socket(sock, which)
 
     # -- receiving -----------------------------------------------------------------------
 
@@ -144,7 +153,7 @@ class SocketMethods(ReadinessLoop):
                 pass  # the kernel took nothing this time: wait below
             if sent >= total:
                 return
-            await self._wait_ready(sock.fileno(), WRITE)
+            await self._wait_for_socket(sock, WRITE)
 
     async def sock_sendto(self, sock: socket.socket, data: Any, address: Any) -> int:
         """Send one datagram to ``address``; the number of bytes sent."""
@@ -183,7 +192,7 @@ class SocketMethods(ReadinessLoop):
             return
         except (BlockingIOError, InterruptedError):
             pass  # in progress: the socket becomes writable when it is settled
-        await self._wait_ready(sock.fileno(), WRITE)
+        await self._wait_for_socket(sock, WRITE)
         error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if error != 0:
             # OSError(errno, ...) builds the matching subclass (ConnectionRefusedError, ...).
