@@ -127,6 +127,34 @@ def test_an_open_transport_s_descriptor_is_refused_by_the_reader_and_writer_api(
     run(any_loop, main())
 
 
+def test_the_sockets_a_transport_and_a_server_show_refuse_blocking_mode(any_loop: Loop) -> None:
+    async def main() -> None:
+        server = await any_loop.create_server(asyncio.Protocol, "127.0.0.1", 0)
+        transport, _ = await any_loop.create_connection(
+            asyncio.Protocol, *server.sockets[0].getsockname()
+        )
+        udp, _ = await any_loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+        )
+        try:
+            shown = [server.sockets[0], transport.get_extra_info("socket")]
+            shown.append(udp.get_extra_info("socket"))
+            for sock in shown:
+                assert isinstance(sock, asyncio.trsock.TransportSocket)
+                assert sock.fileno() >= 0 and sock.gettimeout() == 0
+                with pytest.raises(ValueError):
+                    sock.settimeout(1)
+                with pytest.raises(ValueError):
+                    sock.setblocking(True)
+        finally:
+            transport.close()
+            udp.close()
+            server.close()
+            await server.wait_closed()
+
+    run(any_loop, main())
+
+
 def test_a_socket_operation_that_would_wait_on_a_transport_s_socket_is_refused(
     any_loop: Loop,
 ) -> None:

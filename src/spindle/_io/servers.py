@@ -21,6 +21,7 @@ import os
 import socket
 import warnings
 import weakref
+from asyncio import trsock
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -120,8 +121,9 @@ class Server(asyncio.AbstractServer):
         return self._state is ServerState.SERVING
 
     @property
-    def sockets(self) -> tuple[socket.socket, ...]:
-        return tuple(self._sockets)
+    def sockets(self) -> tuple[trsock.TransportSocket, ...]:
+        """The listening sockets, wrapped as asyncio wraps them (the server keeps them)."""
+        return tuple(trsock.TransportSocket(sock) for sock in self._sockets)
 
     def close(self) -> None:
         """Stop listening and close the listening sockets; connections stay open."""
@@ -205,7 +207,7 @@ class Server(asyncio.AbstractServer):
                         if exc.errno in _OUT_OF_RESOURCES
                         else "cannot accept a connection",
                         "exception": exc,
-                        "socket": sock,
+                        "socket": trsock.TransportSocket(sock),
                     }
                 )
                 if exc.errno in _OUT_OF_RESOURCES:
@@ -233,7 +235,7 @@ class Server(asyncio.AbstractServer):
                 {
                     "message": "Error on transport creation for incoming connection",
                     "exception": exc,
-                    "socket": conn,
+                    "socket": trsock.TransportSocket(conn),
                 }
             )
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from asyncio import trsock
 from collections import deque
 from typing import IO, TYPE_CHECKING, Any
 
@@ -63,7 +64,9 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
         super().__init__(loop, protocol, extra)
         self._sock = sock
         self._take_fd(sock.fileno())
-        self._extra["socket"] = sock
+        # What get_extra_info("socket") gives, as in asyncio: a wrapper refusing what would
+        # break the transport (blocking mode, timeouts); the transport keeps the socket.
+        self._extra["socket"] = trsock.TransportSocket(sock)
         for key, getter in (("sockname", sock.getsockname), ("peername", sock.getpeername)):
             if key not in self._extra:
                 try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from asyncio import trsock
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +47,7 @@ class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport, asyncio.T
         super().__init__(loop, protocol, extra)
         self._sock = sock
         self._take_fd(sock.fileno())
-        self._extra["socket"] = sock
+        self._extra["socket"] = trsock.TransportSocket(sock)  # as in tcp.py
         for key, getter in (("sockname", sock.getsockname), ("peername", sock.getpeername)):
             try:
                 self._extra[key] = getter()
