@@ -87,6 +87,9 @@ class TaskGroup:
         self._task_done: collections.abc.Callable[[asyncio.Task[Any]], None] | None = (
             self._on_task_done
         )
+        # The context _on_task_done runs in, for every task: a copy of the parent's, made on
+        # entry (asyncio makes one per task; the callback reads no context variable).
+        self._callback_context: contextvars.Context | None = None
 
     def __repr__(self) -> str:
         info = [""]
@@ -109,6 +112,7 @@ class TaskGroup:
         if parent is None:
             raise RuntimeError(f"cannot enter: TaskGroup {self!r} cannot determine the parent task")
         self._parent_task = parent
+        self._callback_context = contextvars.copy_context()
         self._state = GroupState.ENTERED
         if self._cancel_on_enter:
             self.cancel()
@@ -154,7 +158,8 @@ class TaskGroup:
         self._tasks.add(task)
         callback = self._task_done
         assert callback is not None  # dropped only once the group has exited
-        add_bookkeeping_callback(task, callback)
+        assert self._callback_context is not None  # made on entry
+        add_bookkeeping_callback(task, callback, self._callback_context)
         if self._aborting and not task.done():
             task.cancel()  # an eager task shut the group down while it was being created
         return task

@@ -193,13 +193,14 @@ def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> Future[list
         children.append(child)
     outer = _GatheringFuture(children, loop=children[0].get_loop())
     on_child_done = _gather_callback(outer, children, len(by_argument), return_exceptions)
+    callback_context = contextvars.copy_context()  # one for all the children's callbacks
     for child in by_argument.values():
         # A child that is already done is reported now, so a gather of finished futures
         # is finished on return (3.12's eager-task behaviour).
         if child.done():
             on_child_done(child)
         else:
-            add_bookkeeping_callback(child, on_child_done)
+            add_bookkeeping_callback(child, on_child_done, callback_context)
     return outer
 
 

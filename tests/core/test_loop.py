@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import gc
 import logging
+import sys
 import threading
 import time
 from typing import Any
@@ -116,6 +118,35 @@ def test_failing_callback_goes_to_the_exception_handler(
     assert isinstance(contexts[0]["exception"], ZeroDivisionError)
     assert "Exception in callback" in contexts[0]["message"]
     assert isinstance(contexts[0]["handle"], asyncio.Handle)
+
+
+def test_the_exception_handler_runs_in_the_context_asyncio_runs_it_in(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    # From Python 3.12 the handler runs in the context of the failing callback or task (it
+    # sees what they set); on 3.11 in the loop's.  Both loops must agree on this Python.
+    name: contextvars.ContextVar[str] = contextvars.ContextVar("name", default="loop")
+    seen: list[str] = []
+    any_loop.set_exception_handler(lambda loop, ctx: seen.append(name.get()))
+
+    def failing_callback() -> None:
+        name.set("callback")
+        raise ZeroDivisionError
+
+    async def failing_task() -> None:
+        name.set("task")
+        raise ZeroDivisionError
+
+    async def main() -> None:
+        any_loop.call_soon(failing_callback)
+        task = any_loop.create_task(failing_task())
+        await asyncio.sleep(0)
+        del task  # never retrieved: reported when it is collected
+        gc.collect()
+
+    run(any_loop, main())
+    expected = ["callback", "task"] if sys.version_info >= (3, 12) else ["loop", "loop"]
+    assert seen == expected
 
 
 # -- timers ---------------------------------------------------------------------------------

@@ -327,12 +327,6 @@ class RefusedThenListening(EventLoop):
 
 
 # (asyncio 3.11 leaves a failed attempt's socket to the GC: its errors list is a cycle.)
-@pytest.mark.xfail(
-    strict=True,
-    reason="a task's stored exception keeps its traceback's frames, and their f_back chain "
-    "reaches the loop's frames (run_until_complete's future): a cycle, so a failed attempt "
-    "and its socket wait for the GC",
-)
 def test_a_connection_s_failed_attempts_leave_no_socket_behind(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -9,6 +9,7 @@ thread chose with ``set_event_loop`` (used outside a running loop, e.g. by
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 from spindle import _compat
@@ -32,6 +33,23 @@ class _ThreadLoops(threading.local):
 
 
 _thread_loops = _ThreadLoops()
+
+
+def _forget_loops_in_forked_child() -> None:
+    """After ``fork()``, in the child: the parent's loops are not the child's to run.
+
+    The child inherits the memory of the thread that forked, including its current and
+    running loop, whose poller and wake-up descriptors are shared with the parent.  As
+    asyncio does from 3.12, the child starts with no loop; ``get_event_loop()`` makes a new
+    one there.
+    """
+    global _thread_loops
+    _thread_loops = _ThreadLoops()
+    _compat.set_running_loop(None)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_loops_in_forked_child)
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:

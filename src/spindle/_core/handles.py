@@ -160,6 +160,11 @@ class Handle(asyncio.Handle):
             raise
         except BaseException as exc:
             report_callback_error(self, exc)
+        finally:
+            # A failing callback's traceback reaches this frame (its f_back chain): drop the
+            # references to the callback, or a task whose step failed would form a cycle
+            # with its own exception, freed only by the GC (and reported late).
+            del self, callback, args
 
     def _state_fields(self) -> str:
         return " cancelled" if self._cancelled else ""

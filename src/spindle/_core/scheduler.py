@@ -295,6 +295,7 @@ class Scheduler(asyncio.AbstractEventLoop):
             elapsed = self._time() - started
             if elapsed >= self.slow_callback_duration:
                 logger.warning("Executing %s took %.3f seconds", _describe_step(handle), elapsed)
+        handle = None  # type: ignore[assignment]  # as in _run_ready
 
     # -- errors that cannot propagate ----------------------------------------------------
 
@@ -339,7 +340,11 @@ class Scheduler(asyncio.AbstractEventLoop):
                 logger.error("Exception in default exception handler", exc_info=True)
             return
         try:
-            handler(self, context)
+            run_in = _context_of_subject(context) if HANDLER_RUNS_IN_SUBJECT_CONTEXT else None
+            if run_in is None:
+                handler(self, context)
+            else:
+                run_in.run(handler, self, context)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -381,6 +386,27 @@ class Scheduler(asyncio.AbstractEventLoop):
         else:
             sys.set_coroutine_origin_tracking_depth(self._saved_origin_depth or 0)
             self._saved_origin_depth = None
+
+
+# From Python 3.12 asyncio runs a custom exception handler in the context of what the report
+# is about (the task, future or handle), so the handler sees that code's context variables
+# (gh-96704); 3.11 runs it in the caller's context.  spindle does what the running Python's
+# asyncio does.
+HANDLER_RUNS_IN_SUBJECT_CONTEXT = sys.version_info >= (3, 12)
+
+
+def _context_of_subject(context: dict[str, Any]) -> contextvars.Context | None:
+    """The context of the task, future or handle an exception-handler ``context`` is about."""
+    subject = context.get("task")
+    if subject is None:
+        subject = context.get("future")  # a Task is sometimes reported as a "future"
+    if subject is None:
+        subject = context.get("handle")
+    get_context = getattr(subject, "get_context", None)
+    if get_context is None:
+        return None
+    found = get_context()
+    return found if isinstance(found, contextvars.Context) else None
 
 
 def _describe_step(handle: Handle) -> str:

@@ -362,17 +362,24 @@ class Task(Future[T]):
 
     def _wakeup(self, future: Any) -> None:
         """Done-callback of the future the task waited on: take the next step."""
-        if isinstance(future, Future) and future._state is _FINISHED and future._exception is None:
-            self._step()  # the common case, without calling result()
-            return
         try:
-            future.result()
-        except BaseException as exc:
-            self._step(exc)
-        else:
-            self._step()
-        # As in _step: this frame is in the traceback of an exception thrown into the task.
-        del self, future
+            if (
+                isinstance(future, Future)
+                and future._state is _FINISHED
+                and future._exception is None
+            ):
+                self._step()  # the common case, without calling result()
+                return
+            try:
+                future.result()
+            except BaseException as exc:
+                self._step(exc)
+            else:
+                self._step()
+        finally:
+            # As in _step: this frame is the f_back of _step's, which is in the traceback of
+            # an exception the task keeps; holding the task here would make a cycle.
+            del self, future
 
     def _settle_cancelled(self, msg: Any) -> None:
         Future.cancel(self, msg=msg)
@@ -470,21 +477,23 @@ def _describe_coroutine(coro: object) -> str:
     return f"{name}()"
 
 
-def add_bookkeeping_callback(future: Any, fn: Callable[[Any], object]) -> None:
-    """``future.add_done_callback(fn)`` for the runtime's own bookkeeping (gather, TaskGroup).
+def add_bookkeeping_callback(
+    future: Any, fn: Callable[[Any], object], context: contextvars.Context
+) -> None:
+    """``future.add_done_callback(fn, context=context)`` for the runtime's own bookkeeping.
 
-    ``add_done_callback`` runs ``fn`` in a copy of the current context, made now.  A
-    bookkeeping callback reads no context variable, so on one of spindle's pending tasks it
-    is registered to run in the task's own context instead: one object less per task, which
-    with thousands of tasks in flight is much less for the garbage collector to walk.  A
-    done task never runs in its context again, and callbacks never nest, so nothing else is
-    inside that context when ``fn`` runs.
+    gather and TaskGroup register one callback on each of their tasks.  ``add_done_callback``
+    without a context would copy the current context for each of them; instead the caller
+    makes one copy (per gather, per group) and passes it for all, since its callback reads
+    no context variable and callbacks never run nested.  On one of spindle's pending tasks
+    the first-callback slots are filled directly.  One object less per task, which with
+    thousands of tasks in flight is much less for the garbage collector to walk.
     """
     if type(future) is Task and future._state is _PENDING and future._callback0 is None:
         future._callback0 = fn
-        future._context0 = future._context
+        future._context0 = context
     else:
-        future.add_done_callback(fn)
+        future.add_done_callback(fn, context=context)
 
 
 def forget_tasks_of(loop: asyncio.AbstractEventLoop) -> None:

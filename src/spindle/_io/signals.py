@@ -25,7 +25,9 @@ wake-up descriptor, but only if it is still ours.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import signal
 import socket
 import sys
@@ -59,6 +61,27 @@ def _check_signal(sig: object) -> int:
 def _check_main_thread(operation: str) -> None:
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError(f"cannot {operation}: signals can only be handled in the main thread")
+
+
+# The wake-up descriptors of this process's open signal channels.
+_channel_wakeup_fds: set[int] = set()
+
+
+def _detach_wakeup_in_forked_child() -> None:
+    """After ``fork()``, in the child: signals must not be written into the parent's loop,
+    whose wake-up socket the child shares.  asyncio detaches it too (from 3.12); spindle
+    detaches only its own, leaving a descriptor that other code set in place."""
+    if not _channel_wakeup_fds:
+        return
+    with contextlib.suppress(ValueError, OSError):  # not the main thread: nothing to undo
+        previous = signal.set_wakeup_fd(-1)
+        if previous not in _channel_wakeup_fds:
+            signal.set_wakeup_fd(previous)
+    _channel_wakeup_fds.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_detach_wakeup_in_forked_child)
 
 
 class SignalChannel:
@@ -158,6 +181,7 @@ class SignalMethods(ReadinessLoop):
             except (ValueError, OSError) as exc:
                 channel.close()
                 raise RuntimeError(f"cannot add a signal handler: {exc}") from None
+            _channel_wakeup_fds.add(channel.wakeup_fd)
             self._signal_channel = channel
             # Registered directly, not through add_reader: the descriptor is the loop's own.
             self._add_handler(channel.fd, READ, self._dispatch_signals, (channel,))
@@ -174,6 +198,7 @@ class SignalMethods(ReadinessLoop):
         closed (a failed add_signal_handler) nor undo a removal that has happened, so it is
         reported rather than raised."""
         self._signal_channel = None
+        _channel_wakeup_fds.discard(channel.wakeup_fd)
         try:
             previous = signal.set_wakeup_fd(-1)
             if previous not in (-1, channel.wakeup_fd):
