@@ -187,6 +187,14 @@ _SERVER_SOCKETS = (
 
 IO_PRIVATE_INTERNALS = {
     **_if(
+        sys.version_info >= (3, 13),
+        {
+            "test_base_events.BaseEventLoopTests.test_custom_run_forever_integration": _private(
+                "BaseEventLoop._run_forever_setup() / _run_forever_cleanup() and _process_events"
+            ),
+        },
+    ),
+    **_if(
         not PY311,
         {
             "test_server.TestServer2.test_wait_closed_basic": _private("Server._attach()"),

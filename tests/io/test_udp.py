@@ -167,7 +167,10 @@ def test_buffered_datagrams_pause_the_protocol_and_arrive_in_order(
             received.append(await any_loop.sock_recv(theirs, 2048))
         assert [int.from_bytes(data[:4], "big") for data in received] == list(range(sent))
         assert protocol.events == ["pause", "resume"]
-        assert transport.get_write_buffer_size() == 0
+        if is_spindle(any_loop) or sys.version_info < (3, 13):
+            # asyncio 3.13.0 counts 8 header bytes per datagram and leaves some counted
+            # after its buffer has drained; everything was sent all the same (above).
+            assert transport.get_write_buffer_size() == 0
         transport.close()
         await protocol.lost
 
@@ -188,7 +191,7 @@ def test_endpoint_over_a_given_socket_refuses_other_options(any_loop: Loop) -> N
         )
     with (
         socket.socket(socket.AF_INET, socket.SOCK_STREAM) as stream,
-        pytest.raises(ValueError, match="UDP Socket was expected"),
+        pytest.raises(ValueError, match=r"(UDP Socket|datagram socket) was expected"),  # 3.13
     ):
         run(any_loop, any_loop.create_datagram_endpoint(asyncio.DatagramProtocol, sock=stream))
 
@@ -235,8 +238,8 @@ def test_allow_broadcast_sets_so_broadcast(any_loop: Loop) -> None:
 
 
 def test_empty_datagrams_are_sent(any_loop: Loop) -> None:
-    if not is_spindle(any_loop) and sys.version_info < (3, 12):
-        pytest.skip("asyncio sends empty datagrams from 3.12 on")
+    if not is_spindle(any_loop) and sys.version_info < (3, 13):
+        pytest.skip("asyncio 3.11 and 3.12.1 drop empty datagrams (3.13 sends them)")
 
     async def main() -> None:
         server, protocol = await any_loop.create_datagram_endpoint(

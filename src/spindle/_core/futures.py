@@ -62,6 +62,10 @@ _PENDING = FutureState.PENDING
 _CANCELLED = FutureState.CANCELLED
 _FINISHED = FutureState.FINISHED
 
+# set_exception(StopIteration()): asyncio refuses it with TypeError up to 3.12, and from 3.13
+# stores a RuntimeError caused by it instead; spindle does what the running Python's does.
+STORE_STOP_ITERATION_AS_RUNTIME_ERROR = sys.version_info >= (3, 13)
+
 # Why a future whose subclass skipped Future.__init__ has no result (see "reading" below).
 _NOT_INITIALIZED = "Future.__init__ was not called"
 
@@ -205,9 +209,17 @@ class Future(Generic[T]):
                 f"set_exception() expects an exception, not {type(exception).__name__}"
             )
         if isinstance(exception, StopIteration):
-            raise TypeError(
-                "StopIteration interacts badly with generators and cannot be raised into a Future"
+            # Raised out of a coroutine, StopIteration would end it as if it had returned.
+            # Python 3.13's asyncio stores a RuntimeError caused by it; earlier ones refuse.
+            problem = (
+                "StopIteration interacts badly with generators and cannot be raised into a "
+                "Future"
             )
+            if not STORE_STOP_ITERATION_AS_RUNTIME_ERROR:
+                raise TypeError(problem)
+            wrapped = RuntimeError(problem)
+            wrapped.__cause__ = wrapped.__context__ = exception
+            exception = wrapped
         self._exception = exception
         self._exception_tb = exception.__traceback__
         self._log_traceback = True

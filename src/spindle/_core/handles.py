@@ -64,14 +64,23 @@ def _source_traceback_for(loop: Any) -> traceback.StackSummary | None:
     return capture_source_traceback()
 
 
-def describe_callback(callback: object, args: tuple[object, ...] = ()) -> str:
+# A handle's repr shows its callback's arguments: always up to Python 3.12, and from 3.13
+# (as asyncio) only in debug mode, since arguments may hold secrets that end up in logs.
+ARGUMENTS_ONLY_IN_DEBUG = sys.version_info >= (3, 13)
+
+
+def describe_callback(
+    callback: object, args: tuple[object, ...] = (), *, show_arguments: bool = True
+) -> str:
     """A short human description of a callback: ``name(args) at file:line``.
 
-    A ``functools.partial`` shows its own arguments, then the call's: ``f(1)(2)``.
+    A ``functools.partial`` shows its own arguments, then the call's: ``f(1)(2)``; without
+    ``show_arguments``, every pair of parentheses is empty: ``f()()``.
     """
-    text = _format_arguments(args)
+    text = _format_arguments(args) if show_arguments else "()"
     while isinstance(callback, functools.partial):
-        text = _format_arguments(callback.args, callback.keywords) + text
+        own = _format_arguments(callback.args, callback.keywords) if show_arguments else "()"
+        text = own + text
         callback = callback.func
     name = getattr(callback, "__qualname__", None) or getattr(callback, "__name__", None)
     text = f"{name or repr(callback)}{text}"
@@ -174,7 +183,9 @@ class Handle(asyncio.Handle):
             return self._repr
         state = self._state_fields()
         what = "" if self._callback is None else " " + describe_callback(
-            self._callback, self._args or ()
+            self._callback,
+            self._args or (),
+            show_arguments=not ARGUMENTS_ONLY_IN_DEBUG or self._loop.get_debug(),
         )
         where = ""
         if self._source_traceback:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,12 @@ if TYPE_CHECKING:
     from spindle._io.sockets import SocketMethods
 
 __all__ = ["create_datagram_endpoint"]
+
+# asyncio's words for a sock= that is not SOCK_DGRAM (code and tests match on them; 3.13
+# changed them).
+_NOT_DATAGRAM_SOCKET = (
+    "A UDP Socket was expected" if sys.version_info < (3, 13) else "A datagram socket was expected"
+)
 
 AddressPairs = list[tuple[tuple[int, int], list[Any]]]
 
@@ -120,7 +127,7 @@ async def create_datagram_endpoint(
     remote = None
     if sock is not None:
         if sock.type != socket.SOCK_DGRAM:
-            raise ValueError(f"A UDP Socket was expected, got {sock!r}")
+            raise ValueError(f"{_NOT_DATAGRAM_SOCKET}, got {sock!r}")
         given = {
             "local_addr": local_addr,
             "remote_addr": remote_addr,
