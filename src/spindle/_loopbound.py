@@ -18,6 +18,7 @@ import asyncio
 import threading
 
 from spindle._compat import get_running_loop_or_none
+from spindle._core import current
 
 __all__ = ["LoopBound"]
 
@@ -36,8 +37,7 @@ class LoopBound:
         loop = get_running_loop_or_none()
         if loop is self._loop and loop is not None:
             return loop  # the common case: bound already, to the running loop
-        if loop is None:
-            raise RuntimeError("no running event loop")
+        loop = current.get_running_loop()  # RuntimeError outside a running loop
         if self._loop is None:
             with _binding_lock:
                 if self._loop is None:

@@ -82,13 +82,11 @@ class TaskGroup:
         self._errors: list[BaseException] = []
         self._base_error: BaseException | None = None
         self._on_completed: asyncio.Future[bool] | None = None
-        # The bound method every task of the group gets as its done-callback: made once, not
-        # once per task.  (It refers back to the group; __aexit__ drops it.)
-        self._task_done: collections.abc.Callable[[asyncio.Task[Any]], None] | None = (
-            self._on_task_done
-        )
-        # The context _on_task_done runs in, for every task: a copy of the parent's, made on
-        # entry (asyncio makes one per task; the callback reads no context variable).
+        # Set from entry to exit: the done-callback every task of the group gets, one bound
+        # method rather than one per task (it refers back to the group, so exit drops it), and
+        # the context it runs in, a copy of the parent's (asyncio copies one per task; the
+        # callback reads no context variable).
+        self._task_done: collections.abc.Callable[[asyncio.Task[Any]], None] | None = None
         self._callback_context: contextvars.Context | None = None
 
     def __repr__(self) -> str:
@@ -112,6 +110,7 @@ class TaskGroup:
         if parent is None:
             raise RuntimeError(f"cannot enter: TaskGroup {self!r} cannot determine the parent task")
         self._parent_task = parent
+        self._task_done = self._on_task_done
         self._callback_context = contextvars.copy_context()
         self._state = GroupState.ENTERED
         if self._cancel_on_enter:
@@ -133,6 +132,7 @@ class TaskGroup:
             self._errors = []
             self._base_error = None
             self._task_done = None
+            self._callback_context = None
             exc = None
 
     def create_task(
@@ -156,10 +156,9 @@ class TaskGroup:
         # Even a task that finished eagerly gets the callback (scheduled, not run now): a
         # failure must not cancel the parent before create_task has returned (gh-128550).
         self._tasks.add(task)
-        callback = self._task_done
-        assert callback is not None  # dropped only once the group has exited
-        assert self._callback_context is not None  # made on entry
-        add_bookkeeping_callback(task, callback, self._callback_context)
+        callback, callback_context = self._task_done, self._callback_context
+        assert callback is not None and callback_context is not None  # open: checked above
+        add_bookkeeping_callback(task, callback, callback_context)
         if self._aborting and not task.done():
             task.cancel()  # an eager task shut the group down while it was being created
         return task
