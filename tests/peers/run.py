@@ -1,0 +1,286 @@
+"""Run other projects' test suites on spindle's loop and on stock asyncio's, and judge the results.
+
+    .venv/bin/python -m tests.peers                         # every suite, on both loops
+    .venv/bin/python -m tests.peers anyio uvloop            # some suites
+    .venv/bin/python -m tests.peers --targets spindle       # spindle only
+    .venv/bin/python -m tests.peers uvloop -- -k test_tcp   # extra pytest arguments
+
+For each suite: fetch and check its pinned source (``sources.py``), make its environment
+(``venvs.py``), run its tests with pytest in the unpacked source, once per loop, with
+``plugin/spindle_peers.py`` pointing them at that loop and recording every test's outcome;
+then judge the outcomes against the suite's registered expectations (``expected/``).
+
+A test that fails where nothing registers a failure is run once more, alone with the others
+like it, in a new pytest process: suites with real servers and short time-outs have tests
+that fail now and then on a loaded machine, on either loop.  A test that passes the second
+time counts as passed, and the report says how many did.
+
+The run fails (exit status 1) when, on spindle, a test fails that is not registered, a
+registered failure passes (so its entry must go), an entry names no collected test (stale), or
+spindle passes fewer tests than stock asyncio did in the same run; and when a failure that is
+registered as happening on stock asyncio too passes there.  A failure on stock asyncio that is
+not registered is reported but does not fail the run: asyncio is the reference, not the
+subject.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.peers import expected as expectations
+from tests.peers import sources, venvs
+from tests.peers.outcomes import Expectation, Kind, Outcome, Target, Verdict, combine, judge
+from tests.peers.suites import SUITES, Suite
+
+__all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGIN_DIR = Path(__file__).resolve().parent / "plugin"
+# More unexpected failures than this are not a flaky test or two: they are not run again.
+RERUN_LIMIT = 40
+
+
+@dataclass
+class Run:
+    """One suite on one loop."""
+
+    target: Target
+    outcomes: dict[str, Outcome]
+    loops: dict[str, int]
+    policy_replaced: int
+    seconds: float
+    log: Path
+    verdict: Verdict
+    passed_on_rerun: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def cache_dir() -> Path:
+    configured = os.environ.get("SPINDLE_PEERS_CACHE")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "spindle-peers"
+
+
+def pytest_run(
+    suite: Suite,
+    target: Target,
+    python: Path,
+    source_dir: Path,
+    work: Path,
+    selection: list[str],
+    not_run: dict[str, str],
+    label: str,
+) -> tuple[dict[str, Outcome], dict[str, object], Path]:
+    """Run pytest once; return each test's outcome, the plugin's other records and the log."""
+    work.mkdir(parents=True, exist_ok=True)
+    out = work / f"{suite.name}-{target.value}-{label}.json"
+    log = work / f"{suite.name}-{target.value}-{label}.log"
+    config = work / f"{suite.name}-{target.value}-{label}.config.json"
+    out.unlink(missing_ok=True)
+    config.write_text(
+        json.dumps({"select": suite.select, "not_run": not_run, "out": str(out)}),
+        encoding="utf-8",
+    )
+    env = dict(os.environ)
+    env.update(suite.env)
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(PLUGIN_DIR)]),
+        PYTEST_PLUGINS="spindle_peers",
+        SPINDLE_PEERS_TARGET=target.value,
+        SPINDLE_PEERS_CONFIG=str(config),
+    )
+    env.pop("PYTEST_ADDOPTS", None)
+    ini = [option for setting in suite.ini for option in ("-o", setting)]
+    # -P: the unpacked source's directory is not put first on sys.path, so the installed
+    # release (with its compiled extensions) is the one imported, not the source tree.
+    command = [
+        str(python), "-P", "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfE",
+        *ini, *selection,
+    ]  # fmt: skip
+    with log.open("w", encoding="utf-8") as file:
+        file.write(" ".join(command) + "\n\n")
+        file.flush()
+        try:
+            subprocess.run(
+                command, cwd=source_dir, env=env, stdout=file, stderr=subprocess.STDOUT,
+                timeout=suite.time_limit, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            file.write(f"\n\nstopped after {suite.time_limit} s\n")
+    if not out.exists():
+        return {}, {"crashed": True}, log
+    results = json.loads(out.read_text(encoding="utf-8"))
+    outcomes = {}
+    for nodeid, phases in results.pop("phases").items():
+        outcome = combine(None if phase is None else Outcome(phase) for phase in phases)
+        if outcome is not None:
+            outcomes[nodeid] = outcome
+    return outcomes, results, log
+
+
+def run_target(
+    suite: Suite,
+    target: Target,
+    python: Path,
+    source_dir: Path,
+    work: Path,
+    expected: dict[str, Expectation],
+    extra: list[str],
+) -> Run:
+    not_run = {nodeid: e.reason for nodeid, e in expected.items() if e.kind is Kind.NOT_RUN}
+    started = time.monotonic()
+    outcomes, records, log = pytest_run(
+        suite, target, python, source_dir, work, [*suite.args, *extra], not_run, "all"
+    )
+    problems = []
+    if records.get("crashed"):
+        problems.append(f"pytest ended without writing results (see {log})")
+    verdict = judge(target, outcomes, expected)
+    passed_again: list[str] = []
+    if 0 < len(verdict.unexpected_failures) <= RERUN_LIMIT:
+        again, _, _ = pytest_run(
+            suite, target, python, source_dir, work,
+            verdict.unexpected_failures, not_run, "rerun",
+        )  # fmt: skip
+        passed_again = [n for n in verdict.unexpected_failures if again.get(n) is Outcome.PASSED]
+        for nodeid in passed_again:
+            outcomes[nodeid] = Outcome.PASSED
+        verdict = judge(target, outcomes, expected)
+    if extra:  # a partial run: entries for tests it did not select are not stale
+        verdict = Verdict(verdict.counts, verdict.unexpected_failures, verdict.unexpected_passes)
+    loops = dict(records.get("loops", {}))  # type: ignore[call-overload]
+    if target is Target.SPINDLE and outcomes and not any("spindle" in k for k in loops):
+        problems.append("no spindle loop was made: the suite did not run on spindle")
+    if target is Target.SPINDLE and any("spindle" not in k for k in loops):
+        problems.append(f"the policy made loops other than spindle's: {loops}")
+    return Run(
+        target=target,
+        outcomes=outcomes,
+        loops=loops,
+        policy_replaced=int(records.get("policy_replaced", 0)),  # type: ignore[call-overload]
+        seconds=time.monotonic() - started,
+        log=log,
+        verdict=verdict,
+        passed_on_rerun=passed_again,
+        problems=problems,
+    )
+
+
+def failures(suite: Suite, runs: dict[Target, Run]) -> list[str]:
+    """What makes this suite's result a failure of the whole run (empty: it passed)."""
+    found = []
+    spindle = runs.get(Target.SPINDLE)
+    reference = runs.get(Target.ASYNCIO)
+    if spindle is not None:
+        v = spindle.verdict
+        found += [f"fails on spindle, not registered: {n}" for n in v.unexpected_failures]
+        found += [f"registered failure passes on spindle: {n}" for n in v.unexpected_passes]
+        found += [f"registered test not collected: {n}" for n in v.stale]
+        found += spindle.problems
+    if reference is not None:
+        found += [
+            f"registered as failing on asyncio too, passes there: {n}"
+            for n in reference.verdict.unexpected_passes
+        ]
+        found += reference.problems
+    if spindle is not None and reference is not None:
+        ours, theirs = spindle.verdict.counts.passed, reference.verdict.counts.passed
+        if ours < theirs:
+            found.append(f"spindle passed {ours} tests, stock asyncio {theirs}")
+    return found
+
+
+def describe(suite: Suite, run: Run, expected: dict[str, Expectation]) -> str:
+    registered = sum(
+        1
+        for nodeid, outcome in run.outcomes.items()
+        if outcome is Outcome.FAILED and nodeid in expected
+    )
+    notes = [f"{registered} registered failures"] if registered else []
+    if run.passed_on_rerun:
+        notes.append(f"{len(run.passed_on_rerun)} passed on a second run")
+    if run.policy_replaced:
+        notes.append(f"policy put back {run.policy_replaced} times")
+    loops = sum(run.loops.values())
+    notes.append(f"{loops} loops")
+    return (
+        f"  {suite.name} on {run.target.value:<8} {run.verdict.counts.line():<40}"
+        f"{run.seconds:6.0f} s  ({'; '.join(notes)})"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
+    own = argv[: argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.peers", description="Run other projects' suites on spindle."
+    )
+    parser.add_argument("suites", nargs="*", help=f"default: all of {', '.join(SUITES)}")
+    parser.add_argument(
+        "--targets", default="spindle,asyncio", help="comma-separated: spindle, asyncio"
+    )
+    parser.add_argument("--python", default=sys.executable, help="the Python to run suites on")
+    args = parser.parse_args(own)
+    unknown = [name for name in args.suites if name not in SUITES]
+    if unknown:
+        parser.error(f"unknown suites {unknown}; known: {', '.join(SUITES)}")
+    names = args.suites or list(SUITES)
+    targets = [Target(name) for name in args.targets.split(",") if name]
+    cache = cache_dir()
+    work = ROOT / "build" / "peers"
+    summary: list[tuple[Suite, dict[Target, Run]]] = []
+    failed: list[str] = []
+    for name in names:
+        suite = SUITES[name]
+        print(f"== {suite.name} {suite.source.release} ({suite.source.origin.value})", flush=True)
+        try:
+            archive = sources.fetch(suite.source, cache)
+            source_dir = sources.unpack(suite.source, archive, work / "src")
+            python = venvs.ensure(suite, cache, args.python)
+        except (sources.SourceError, venvs.VenvError) as error:
+            print(f"  cannot run {suite.name}: {error}", flush=True)
+            failed.append(f"{suite.name}: cannot run: {error}")
+            continue
+        expected = expectations.load(suite.name)
+        runs = {}
+        for target in targets:
+            run = run_target(suite, target, python, source_dir, work, expected, extra)
+            runs[target] = run
+            print(describe(suite, run, expected), flush=True)
+        summary.append((suite, runs))
+        for problem in failures(suite, runs):
+            failed.append(f"{suite.name}: {problem}")
+            print(f"  FAIL {problem}", flush=True)
+        reference = runs.get(Target.ASYNCIO)
+        if reference is not None:
+            for nodeid in reference.verdict.unexpected_failures:
+                print(f"  note: fails on stock asyncio, not registered: {nodeid}", flush=True)
+    print(table(summary))
+    if failed:
+        print(f"peers: {len(failed)} problems (above); logs in {work}")
+        return 1
+    return 0
+
+
+def table(summary: list[tuple[Suite, dict[Target, Run]]]) -> str:
+    """The per-suite table, spindle beside stock asyncio, as the README shows it."""
+    lines = [
+        "| suite | release | spindle | stock asyncio (same run) |",
+        "|:--|:--|:--|:--|",
+    ]
+    for suite, runs in summary:
+        cells = []
+        for target in (Target.SPINDLE, Target.ASYNCIO):
+            run = runs.get(target)
+            cells.append(run.verdict.counts.line() if run is not None else "not run")
+        lines.append(f"| {suite.name} | {suite.source.release} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
