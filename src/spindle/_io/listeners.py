@@ -28,7 +28,13 @@ from spindle._io import resolve
 if TYPE_CHECKING:
     from spindle._io.sockets import SocketMethods
 
-__all__ = ["remove_stale_unix_socket", "set_reuse_port", "tcp_listeners", "unix_listener"]
+__all__ = [
+    "remove_files",
+    "remove_stale_unix_socket",
+    "set_reuse_port",
+    "tcp_listeners",
+    "unix_listener",
+]
 
 logger = logging.getLogger("asyncio")
 
@@ -138,6 +144,16 @@ def remove_stale_unix_socket(path: str) -> None:
         pass
     except OSError as exc:
         logger.error("Unable to check or remove stale UNIX socket %r: %r", path, exc)
+
+
+def remove_files(to_remove: list[tuple[str, int]]) -> None:
+    """Remove each ``(path, inode)`` socket file a server made, if it is still that file."""
+    for path, inode in to_remove:
+        try:
+            if os.stat(path).st_ino == inode:
+                os.unlink(path)
+        except OSError:
+            pass  # already gone, or replaced by someone else's socket: leave it
 
 
 def unix_listener(

@@ -27,6 +27,7 @@ from typing import Any, TypeVarTuple, Unpack
 from spindle._core.clock import Clock
 from spindle._core.handles import Handle
 from spindle._core.loop import BaseLoop
+from spindle._io.offload import Offload
 from spindle._io.poller import READ, WRITE, Poller, new_poller
 from spindle._io.waker import Waker
 
@@ -55,6 +56,8 @@ class ReadinessLoop(BaseLoop):
     def __init__(self, *, clock: Clock | None = None, poller: Poller | None = None) -> None:
         super().__init__(clock=clock)
         self._poller: Poller = new_poller() if poller is None else poller
+        # Worker threads for the loop's own blocking system calls (offload.py).
+        self._offload = Offload(self)
         # fd -> [reader handle or None, writer handle or None]
         self._fd_handlers: dict[int, list[Handle | None]] = {}
         # fd -> the transport that owns it (weak: a dropped transport owns nothing)
@@ -92,6 +95,7 @@ class ReadinessLoop(BaseLoop):
                     handle.cancel()
         self._poller.close()
         self._waker.close()
+        self._offload.close()
 
     # -- readers and writers -------------------------------------------------------------
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import errno
-import os
 import socket
 import warnings
 import weakref
@@ -25,7 +24,7 @@ from asyncio import trsock
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from spindle._io import tls_bridge
+from spindle._io import listeners, tls_bridge
 from spindle._io.poller import READ
 from spindle._io.tcp import SocketTransport
 
@@ -137,12 +136,7 @@ class Server(asyncio.AbstractServer):
                 self._loop._remove_handler(sock.fileno(), READ)
             sock.close()
         self._sockets = []
-        for path, inode in self._unix_paths:
-            try:
-                if os.stat(path).st_ino == inode:
-                    os.unlink(path)
-            except OSError:
-                pass  # already gone, or replaced by someone else's socket: leave it
+        listeners.remove_files(self._unix_paths)
         if self._serving_forever is not None and not self._serving_forever.done():
             self._serving_forever.cancel()
         if not self._clients:

@@ -1,11 +1,12 @@
 """Child processes: ``subprocess_exec`` and ``subprocess_shell`` (signal handlers: ``signals``).
 
 A child is started with ``subprocess.Popen``, which already knows every option people pass
-(``cwd``, ``env``, ``start_new_session``, ``pass_fds``, ...).  The child is handed to the
-loop's child watcher (``child_watcher``), which reaps it without races, and its pipes become
-the loop's own pipe transports (``pipes``, through ``connect_read_pipe`` /
-``connect_write_pipe``).  ``subprocess_transport`` puts the pieces together and orders the
-protocol's events.
+(``cwd``, ``env``, ``start_new_session``, ``pass_fds``, ...), on a worker thread (``offload``):
+``Popen`` waits on a pipe until the child has called ``exec``, which must not stall the loop.
+The child is handed to the loop's child watcher (``child_watcher``), which reaps it without
+races, and its pipes become the loop's own pipe transports (``pipes``, through
+``connect_read_pipe`` / ``connect_write_pipe``).  ``subprocess_transport`` puts the pieces
+together and orders the protocol's events.
 
 The options that would make ``Popen`` buffer or decode are refused, as asyncio refuses
 them: the protocol receives the raw bytes, and decoding is the stream's business.
@@ -14,15 +15,16 @@ them: the protocol receives the raw bytes, and decoding is the stream's business
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 from collections.abc import Callable
 from typing import IO, Any, Literal, TypeVar
 
-from spindle._io.child_watcher import ChildWatcher, new_child_watcher
+from spindle._io.child_watcher import ChildWatcher, new_child_watcher, reap_in_background
 from spindle._io.signals import SignalMethods
 from spindle._io.subprocess_transport import SubprocessTransport
 
-__all__ = ["SubprocessMethods", "check_popen_options"]
+__all__ = ["SubprocessMethods", "check_popen_options", "discard_child"]
 
 _ProtocolT = TypeVar("_ProtocolT", bound=asyncio.BaseProtocol)
 
@@ -130,14 +132,14 @@ class SubprocessMethods(SignalMethods):
         watcher = self._child_watcher
         if watcher is None:
             watcher = self._child_watcher = new_child_watcher(self)
-        popen = subprocess.Popen(
-            args, shell=shell, stdin=stdin, stdout=stdout, stderr=stderr, bufsize=0, **kwargs
+        # Popen waits for the child's exec on a pipe: on a worker thread, not the loop's.
+        popen = await self._offload.run(
+            _popen, args, shell, stdin, stdout, stderr, kwargs, on_cancel=discard_child
         )
         try:
             transport = SubprocessTransport(self, protocol, popen, watcher)
         except BaseException:
-            with popen:  # closes the pipes and reaps the child
-                popen.kill()
+            discard_child(popen)
             raise
         waiter: asyncio.Future[None] = self.create_future()
         transport._connect(waiter)
@@ -157,3 +159,21 @@ class SubprocessMethods(SignalMethods):
         if self._child_watcher is not None:
             self._child_watcher.close()
             self._child_watcher = None
+
+
+def _popen(
+    args: Any, shell: bool, stdin: Stdio, stdout: Stdio, stderr: Stdio, kwargs: dict[str, Any]
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        args, shell=shell, stdin=stdin, stdout=stdout, stderr=stderr, bufsize=0, **kwargs
+    )
+
+
+def discard_child(popen: subprocess.Popen[bytes]) -> None:
+    """Kill a child nobody will use, close its pipes, and reap it without waiting for it."""
+    with contextlib.suppress(ProcessLookupError):
+        popen.kill()
+    for pipe in (popen.stdin, popen.stdout, popen.stderr):
+        if pipe is not None:
+            pipe.close()
+    reap_in_background(popen)

@@ -206,7 +206,11 @@ class TransportMethods(SocketMethods):
             shutdown_timeout=ssl_shutdown_timeout,
             server=True,
         )
-        listener, to_remove = listeners.unix_listener(path, sock, cleanup_socket)
+        # A stale socket file's stat and removal, the bind that makes the new file and the stat
+        # of its inode touch the file system: on a worker thread, not the loop's.
+        listener, to_remove = await self._offload.run(
+            listeners.unix_listener, path, sock, cleanup_socket, on_cancel=_close_listener
+        )
         server = Server(
             self,
             [listener],
@@ -282,3 +286,10 @@ class TransportMethods(SocketMethods):
     ) -> int:
         """Send ``file`` through ``transport``: os.sendfile when possible; bytes sent."""
         return await sendfile.transport_sendfile(self, transport, file, offset, count, fallback)
+
+
+def _close_listener(made: tuple[socket.socket, list[tuple[str, int]]]) -> None:
+    """A Unix listener made for a cancelled ``create_unix_server``: closed, its file removed."""
+    listener, to_remove = made
+    listener.close()
+    listeners.remove_files(to_remove)

@@ -80,9 +80,9 @@ class LoopCensus:
     def check(self) -> None:
         """Before each test: the policy the target wants is still the current one."""
         if TARGET == "spindle":
-            import spindle
+            import spindle.patch
 
-            if not spindle.is_installed():
+            if not spindle.patch.is_installed():
                 self.policy_replaced += 1
                 _install()
         elif type(asyncio.get_event_loop_policy()) is not asyncio.DefaultEventLoopPolicy:
