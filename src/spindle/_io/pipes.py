@@ -164,7 +164,15 @@ class ReadPipeTransport(_PipeCore, asyncio.ReadTransport):
         self._unwatch()
 
 
-class WritePipeTransport(_PipeCore, BufferedWrites, asyncio.WriteTransport):
+class WritePipeTransport(_PipeCore, BufferedWrites, asyncio.Transport):
+    """The write end of a pipe.
+
+    A ``Transport`` (read and write), not only a ``WriteTransport``, as asyncio's is: its
+    ``pause_reading``/``resume_reading``/``is_reading`` are ``ReadTransport``'s, raising
+    ``NotImplementedError``, and code that checks for ``ReadTransport`` sees what it sees
+    on asyncio.
+    """
+
     def __init__(
         self,
         loop: SocketMethods,
