@@ -4,6 +4,7 @@
     .venv/bin/python -m tests.peers anyio uvloop            # some suites
     .venv/bin/python -m tests.peers --targets spindle       # spindle only
     .venv/bin/python -m tests.peers uvloop -- -k test_tcp   # extra pytest arguments
+    .venv/bin/python -m tests.peers anyio -- tests/test_x.py  # only these tests
 
 For each suite: fetch and check its pinned source (``sources.py``), make its environment
 (``venvs.py``), run its tests with pytest in the unpacked source, once per loop, with
@@ -137,8 +138,11 @@ def run_target(
 ) -> Run:
     not_run = {nodeid: e.reason for nodeid, e in expected.items() if e.kind is Kind.NOT_RUN}
     started = time.monotonic()
+    # Test paths among the extra arguments replace the suite's own; options add to them.
+    paths = [arg for arg in extra if not arg.startswith("-")]
+    selection = [*extra] if paths else [*suite.args, *extra]
     outcomes, records, log = pytest_run(
-        suite, target, python, source_dir, work, [*suite.args, *extra], not_run, "all"
+        suite, target, python, source_dir, work, selection, not_run, "all"
     )
     problems = []
     if records.get("crashed"):
@@ -257,18 +261,29 @@ def main(argv: list[str] | None = None) -> int:
             runs[target] = run
             print(describe(suite, run, expected), flush=True)
         summary.append((suite, runs))
-        for problem in failures(suite, runs):
-            failed.append(f"{suite.name}: {problem}")
-            print(f"  FAIL {problem}", flush=True)
+        problems = failures(suite, runs)
+        failed += [f"{suite.name}: {problem}" for problem in problems]
+        notes = []
         reference = runs.get(Target.ASYNCIO)
         if reference is not None:
-            for nodeid in reference.verdict.unexpected_failures:
-                print(f"  note: fails on stock asyncio, not registered: {nodeid}", flush=True)
+            notes = [
+                f"note: fails on stock asyncio, not registered: {nodeid}"
+                for nodeid in reference.verdict.unexpected_failures
+            ]
+        for line in shorten([f"FAIL {p}" for p in problems] + notes):
+            print(f"  {line}", flush=True)
     print(table(summary))
     if failed:
         print(f"peers: {len(failed)} problems (above); logs in {work}")
         return 1
     return 0
+
+
+def shorten(lines: list[str], most: int = 40) -> list[str]:
+    """At most ``most`` lines; the logs have the rest."""
+    if len(lines) <= most:
+        return lines
+    return [*lines[:most], f"... and {len(lines) - most} more (see the logs)"]
 
 
 def table(summary: list[tuple[Suite, dict[Target, Run]]]) -> str:
