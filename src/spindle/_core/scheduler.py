@@ -39,6 +39,7 @@ import asyncio
 import contextvars
 import enum
 import logging
+import math
 import os
 import sys
 import threading
@@ -67,6 +68,9 @@ _copy_context = contextvars.copy_context
 
 # How many frames coroutines remember about where they were created, in debug mode.
 DEBUG_STACK_DEPTH = 10
+# The longest single poll (asyncio's MAXIMUM_SELECT_TIMEOUT): a far-off timer is reached by
+# polls of at most a day each, and no poller is handed a number it cannot represent.
+MAX_POLL_TIMEOUT = 24 * 3600.0
 
 
 class LoopState(enum.Enum):
@@ -94,13 +98,15 @@ def poll_timeout(work_waiting: bool, next_deadline: float | None, clock: Clock) 
 
     ``work_waiting``: callbacks are ready or the loop is stopping, so the poll must not block.
     ``next_deadline``: the earliest live timer's deadline (loop time), or None without timers.
-    The clock turns a deadline into a wait (a virtual clock jumps to it and answers zero).
+    The clock turns a deadline into a wait (a virtual clock jumps to it and answers zero); a wait
+    is at most ``MAX_POLL_TIMEOUT``, and a deadline at infinity (``call_later(math.inf)``, which
+    asyncio accepts) is no deadline.
     """
     if work_waiting:
         return 0.0
-    if next_deadline is None:
-        return None
-    return clock.timeout_until(next_deadline)
+    if next_deadline is None or next_deadline == math.inf:
+        return None  # a timer at infinity never fires: only I/O can end the wait
+    return min(clock.timeout_until(next_deadline), MAX_POLL_TIMEOUT)
 
 
 def _debug_from_environment() -> bool:
