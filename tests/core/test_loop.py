@@ -317,6 +317,15 @@ def test_run_in_executor_returns_the_threads_result(any_loop: asyncio.AbstractEv
     assert run(any_loop, main()) == (6, True)
 
 
+def test_default_executor_threads_are_named_as_asyncio_names_them(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    name = any_loop.run_until_complete(
+        any_loop.run_in_executor(None, lambda: threading.current_thread().name)
+    )
+    assert name.startswith("asyncio_")
+
+
 def test_run_in_executor_propagates_the_exception(any_loop: asyncio.AbstractEventLoop) -> None:
     def fail() -> None:
         raise ValueError("in a thread")

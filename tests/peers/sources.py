@@ -77,6 +77,8 @@ def unpack(source: Source, archive: Path, into: Path) -> Path:
         tar.extractall(into, filter="data")
     if not top.is_dir():
         raise SourceError(f"{archive.name} has no top directory {source.top}")
+    if source.library:
+        shutil.rmtree(top / source.library)
     stamp.touch()
     return top
 

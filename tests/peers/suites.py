@@ -37,6 +37,10 @@ class Source:
     sha256: str
     debian_release: str = ""  # for DEBIAN_ORIG: the Debian release whose archive carries it
     top: str = ""  # the archive's top directory
+    # The library's own source in the archive, removed after unpacking: the installed release
+    # (with its compiled extensions) must be what the tests, and the children they start
+    # (``python -c "import uvloop"`` in the source directory), import.
+    library: str = ""
 
     @property
     def release(self) -> str:
@@ -66,6 +70,7 @@ ANYIO = Suite(
         "4.16.0",
         "59bb03251907983d1603d27c3087ddb1e93299ea2163adcdba37899a4fb12ffb",
         top="anyio-4.16.0",
+        library="src",
     ),
     requirements=(
         "anyio==4.16.0",
@@ -89,6 +94,7 @@ AIOHTTP = Suite(
         "3.14.5",
         "5558a7f5a05af9ecf744af91e5baefc436f93c9333e656c27ec253f9a6bbe178",
         top="aiohttp-3.14.5",
+        library="aiohttp",
     ),
     requirements=(
         "aiohttp[speedups]==3.14.5",
@@ -117,6 +123,7 @@ UVLOOP = Suite(
         "0.23.0",
         "28d160f51ab4da3b187063652e643dea6831072add4adc1e6d62afbe73b6be27",
         top="uvloop-0.23.0",
+        library="uvloop",
     ),
     requirements=(
         "uvloop==0.23.0",
@@ -139,6 +146,7 @@ WEBSOCKETS = Suite(
         "8451495265af3e368f794c4dc15c99ce90c771d95560f542bff8c64b5455af3b",
         debian_release="trixie",
         top="websockets-15.0.1",
+        library="src",
     ),
     requirements=("websockets==15.0.1", "python-socks[asyncio]==3.2.1", *_PYTEST),
     # The parts of the suite that run on an event loop: the asyncio implementation and the
@@ -156,6 +164,7 @@ UVICORN = Suite(
         "0.55.0",
         "b65ae5f0f30cdcbc26a104b93d7d19723aa5f46fec3915a6c247d5795449331c",
         top="uvicorn-0.55.0",
+        library="uvicorn",
     ),
     requirements=(
         "uvicorn==0.55.0",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 from collections.abc import Callable, Sequence
 from typing import IO, Any, TypeVar
 
@@ -197,9 +198,15 @@ class TransportMethods(SocketMethods):
         ssl_handshake_timeout: float | None = None,
         ssl_shutdown_timeout: float | None = None,
         start_serving: bool = True,
-        cleanup_socket: bool = True,
+        cleanup_socket: bool | None = None,
     ) -> Server:
-        """Listen on the Unix socket ``path`` (or on ``sock``); the file goes when it closes."""
+        """Listen on the Unix socket ``path`` (or on ``sock``).
+
+        ``cleanup_socket``: remove the socket file when the server closes.  The default is the
+        running Python's: yes from 3.13 on (where asyncio added the option), no before.
+        """
+        if cleanup_socket is None:
+            cleanup_socket = sys.version_info >= (3, 13)
         tls_bridge.check_tls_arguments(
             ssl,
             handshake_timeout=ssl_handshake_timeout,
