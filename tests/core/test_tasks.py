@@ -405,3 +405,39 @@ def test_repr_names_the_task_and_its_coroutine() -> None:
     loop.run_until_complete(task)
     assert repr(task).startswith("<Task finished name='w1'")
     loop.close()
+
+
+def _pending_cancellation(task: Any) -> bool:
+    """anyio's question, asked the way anyio asks it, with the waiter's own type."""
+    waiter = task._fut_waiter
+    return bool(task._must_cancel or (waiter is not None and waiter.cancelled()))
+
+
+def test_a_cancelled_task_waiting_on_a_future_shows_its_pending_cancellation(impl: Impl) -> None:
+    seen: dict[str, bool] = {}
+
+    async def wait_on(awaitable: Any) -> None:
+        await awaitable
+
+    async def main() -> None:
+        waiter = impl.loop.create_task(wait_on(impl.loop.create_future()))
+        inner = impl.loop.create_task(asyncio.sleep(10))
+        on_task = impl.loop.create_task(wait_on(inner))  # a task waited on may refuse to stop
+        await asyncio.sleep(0)
+        seen["before"] = _pending_cancellation(waiter)
+        waiter.cancel()
+        on_task.cancel()
+        seen["waiting on a future"] = _pending_cancellation(waiter)
+        seen["waiting on a task"] = _pending_cancellation(on_task)
+        for task in (waiter, on_task):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        seen["after"] = _pending_cancellation(waiter)
+
+    impl.run(main())
+    assert seen == {
+        "before": False,
+        "waiting on a future": True,
+        "waiting on a task": False,
+        "after": False,
+    }

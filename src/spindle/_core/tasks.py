@@ -46,7 +46,14 @@ CancelledError.  The coroutine may catch it; ``uncancel()`` lets structured-conc
 (``timeout``, ``TaskGroup``) take back a request it made itself.
 
 The attribute names ``_must_cancel``, ``_fut_waiter``, ``_coro`` and (from Future)
-``_callbacks`` keep asyncio's meaning on purpose: anyio reads them.
+``_callbacks`` keep asyncio's meaning on purpose: anyio reads them.  One addition: a task
+cancelled while WAITING on a future that is thereby cancelled (not on a task, which may refuse)
+also sets ``_must_cancel`` until its next step.  anyio asks "is a cancellation pending?" as
+``task._must_cancel or (isinstance(task._fut_waiter, asyncio.Future) and
+task._fut_waiter.cancelled())``, and spindle's futures are not ``asyncio.Future`` instances, so
+without it a cancelled waiting task would look uncancelled (anyio's memory streams would hand
+it an item it never receives).  The next step clears the flag as it throws the waiter's
+CancelledError in, exactly as it would have anyway.
 
 spindle keeps every task that is not yet done in a strong set, so a fire-and-forget task
 cannot be garbage-collected halfway through (asyncio keeps only weak references and warns
@@ -227,7 +234,11 @@ class Task(Future[T]):
         self._num_cancels_requested += 1
         waiter = self._fut_waiter
         if waiter is not None and waiter.cancel(msg=msg):
-            # The waiter's cancellation wakes us, and the step throws CancelledError.
+            # The waiter's cancellation wakes us, and the step throws CancelledError.  A plain
+            # future is cancelled for good now, so the flag says so until then (see the module
+            # docstring); a task waited on may still refuse, and then no CancelledError comes.
+            if waiter.cancelled():
+                self._must_cancel = True
             return True
         self._must_cancel = True
         self._cancel_message = msg
