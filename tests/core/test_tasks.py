@@ -407,13 +407,25 @@ def test_repr_names_the_task_and_its_coroutine() -> None:
     loop.close()
 
 
-def _pending_cancellation(task: Any) -> bool:
-    """anyio's question, asked the way anyio asks it, with the waiter's own type."""
+
+# anyio's two questions about a task, asked in anyio's own words (its asyncio backend reads
+# these private attributes): spindle must answer them as asyncio does.
+
+
+def _anyio_pending_cancellation(task: Any) -> bool:
     waiter = task._fut_waiter
-    return bool(task._must_cancel or (waiter is not None and waiter.cancelled()))
+    return bool(task._must_cancel or (isinstance(waiter, asyncio.Future) and waiter.cancelled()))
 
 
-def test_a_cancelled_task_waiting_on_a_future_shows_its_pending_cancellation(impl: Impl) -> None:
+def _anyio_leaves_alone(task: Any) -> bool:
+    """CancelScope._deliver_cancellation does not cancel such a task (yet)."""
+    if task._must_cancel:
+        return True
+    waiter = task._fut_waiter
+    return isinstance(waiter, asyncio.Future) and waiter.done()
+
+
+def test_anyio_sees_a_cancellation_pending_on_a_task_waiting_on_a_future(impl: Impl) -> None:
     seen: dict[str, bool] = {}
 
     async def wait_on(awaitable: Any) -> None:
@@ -424,15 +436,15 @@ def test_a_cancelled_task_waiting_on_a_future_shows_its_pending_cancellation(imp
         inner = impl.loop.create_task(asyncio.sleep(10))
         on_task = impl.loop.create_task(wait_on(inner))  # a task waited on may refuse to stop
         await asyncio.sleep(0)
-        seen["before"] = _pending_cancellation(waiter)
+        seen["before"] = _anyio_pending_cancellation(waiter)
         waiter.cancel()
         on_task.cancel()
-        seen["waiting on a future"] = _pending_cancellation(waiter)
-        seen["waiting on a task"] = _pending_cancellation(on_task)
+        seen["waiting on a future"] = _anyio_pending_cancellation(waiter)
+        seen["waiting on a task"] = _anyio_pending_cancellation(on_task)
         for task in (waiter, on_task):
             with pytest.raises(asyncio.CancelledError):
                 await task
-        seen["after"] = _pending_cancellation(waiter)
+        seen["after"] = _anyio_pending_cancellation(waiter)
 
     impl.run(main())
     assert seen == {
@@ -441,3 +453,26 @@ def test_a_cancelled_task_waiting_on_a_future_shows_its_pending_cancellation(imp
         "waiting on a task": False,
         "after": False,
     }
+
+
+def test_anyio_leaves_alone_a_task_whose_waiter_is_done_and_the_result_is_delivered(
+    impl: Impl,
+) -> None:
+    # anyio's cancel scope must not cancel a task whose future has its result already: the
+    # result (an item taken from a stream) would be lost.
+    seen: dict[str, bool] = {}
+
+    async def receive(fut: asyncio.Future[str]) -> str:
+        return await fut
+
+    async def main() -> str:
+        fut = impl.loop.create_future()
+        task = impl.loop.create_task(receive(fut))
+        await asyncio.sleep(0)
+        seen["waiting"] = _anyio_leaves_alone(task)
+        fut.set_result("item")
+        seen["woken, not yet run"] = _anyio_leaves_alone(task)
+        return await task
+
+    assert impl.run(main()) == "item"
+    assert seen == {"waiting": False, "woken, not yet run": True}

@@ -99,6 +99,7 @@ AIOHTTP = Suite(
     requirements=(
         "aiohttp[speedups]==3.14.5",
         "blockbuster==1.5.29",
+        "coverage==7.17.5",  # only named by the suite's warning filters
         "freezegun==1.5.5",
         "gunicorn==27.0.1",
         "isal==1.9.1",

@@ -33,7 +33,7 @@ is pending, it is in one of three places, and the fields say which:
   done-callback.
 
 ``cancel()`` does not move the task itself: from WAITING it cancels ``_fut_waiter`` (whose
-done-callback wakes the task with CancelledError), from SCHEDULED it sets ``_must_cancel`` so
+done-callback wakes the task with CancelledError), from SCHEDULED it sets ``_cancel_next_step`` so
 the coming step throws CancelledError in.  Either way the task next passes through RUNNING,
 where the coroutine decides: let CancelledError out (CANCELLED) or catch it and go on.
 An eager task (``eager_start``) takes its first step inside ``create_task``, skipping
@@ -41,19 +41,21 @@ SCHEDULED once.
 
 Cancellation follows asyncio 3.11.  ``cancel()`` counts a request (``cancelling()``), and
 either cancels the future the task is waiting on (whose CancelledError then flows into the
-coroutine) or, when there is none, sets ``_must_cancel`` so the *next* step throws
+coroutine) or, when there is none, sets ``_cancel_next_step`` so the *next* step throws
 CancelledError.  The coroutine may catch it; ``uncancel()`` lets structured-concurrency code
 (``timeout``, ``TaskGroup``) take back a request it made itself.
 
-The attribute names ``_must_cancel``, ``_fut_waiter``, ``_coro`` and (from Future)
-``_callbacks`` keep asyncio's meaning on purpose: anyio reads them.  One addition: a task
-cancelled while WAITING on a future that is thereby cancelled (not on a task, which may refuse)
-also sets ``_must_cancel`` until its next step.  anyio asks "is a cancellation pending?" as
-``task._must_cancel or (isinstance(task._fut_waiter, asyncio.Future) and
-task._fut_waiter.cancelled())``, and spindle's futures are not ``asyncio.Future`` instances, so
-without it a cancelled waiting task would look uncancelled (anyio's memory streams would hand
-it an item it never receives).  The next step clears the flag as it throws the waiter's
-CancelledError in, exactly as it would have anyway.
+The attribute names ``_fut_waiter``, ``_coro`` and (from Future) ``_callbacks`` keep asyncio's
+meaning on purpose: anyio reads them.  anyio also reads ``_must_cancel``, and reads it next to
+``isinstance(task._fut_waiter, asyncio.Future)``: it leaves alone a task whose waiter is
+already done (its wake-up is queued: cancelling it now would throw away the waiter's result,
+an item of a memory stream, say) and counts a cancelled waiter as a pending cancellation.
+spindle's futures are not ``asyncio.Future`` instances, so that half of anyio's test is always
+false here.  So the flag the steps use is ``_cancel_next_step`` (asyncio's ``_must_cancel``,
+renamed), and ``_must_cancel`` is a property for such readers: true when a cancellation will be
+thrown in at the next step, or when the task waits on a future that is already done (its next
+step is queued and will deliver that future's outcome, CancelledError for a cancelled one).
+anyio then sees on spindle what it sees on asyncio.
 
 spindle keeps every task that is not yet done in a strong set, so a fire-and-forget task
 cannot be garbage-collected halfway through (asyncio keeps only weak references and warns
@@ -116,7 +118,7 @@ class Task(Future[T]):
         "_coro",
         "_fut_waiter",
         "_log_destroy_pending",
-        "_must_cancel",
+        "_cancel_next_step",
         "_name",
         "_num_cancels_requested",
         "_origin",
@@ -127,7 +129,7 @@ class Task(Future[T]):
     _context: contextvars.Context
     _name: str | int  # an int until the default name "Task-<int>" is first asked for
     _fut_waiter: Any
-    _must_cancel: bool
+    _cancel_next_step: bool
     _num_cancels_requested: int
     _log_destroy_pending: bool
     # (filename, line, function) of the create_task call, when the loop tracks origins.
@@ -178,7 +180,7 @@ class Task(Future[T]):
         self._name = next(_task_numbers) if name is None else str(name)
         self._context = contextvars.copy_context() if context is None else context
         self._fut_waiter = None
-        self._must_cancel = False
+        self._cancel_next_step = False
         self._num_cancels_requested = 0
         self._origin = None
         self._step_handle = None
@@ -234,15 +236,23 @@ class Task(Future[T]):
         self._num_cancels_requested += 1
         waiter = self._fut_waiter
         if waiter is not None and waiter.cancel(msg=msg):
-            # The waiter's cancellation wakes us, and the step throws CancelledError.  A plain
-            # future is cancelled for good now, so the flag says so until then (see the module
-            # docstring); a task waited on may still refuse, and then no CancelledError comes.
-            if waiter.cancelled():
-                self._must_cancel = True
+            # The waiter's cancellation wakes us, and the step throws CancelledError.
             return True
-        self._must_cancel = True
+        self._cancel_next_step = True
         self._cancel_message = msg
         return True
+
+    @property
+    def _must_cancel(self) -> bool:
+        """asyncio's flag, as code that peeks at it (anyio) must see it (module docstring)."""
+        if self._cancel_next_step:
+            return True
+        waiter = self._fut_waiter
+        return waiter is not None and bool(waiter.done())
+
+    @_must_cancel.setter
+    def _must_cancel(self, value: bool) -> None:
+        self._cancel_next_step = value
 
     def cancelling(self) -> int:
         """How many cancellation requests are pending (not taken back by ``uncancel``)."""
@@ -253,7 +263,7 @@ class Task(Future[T]):
         if self._num_cancels_requested > 0:
             self._num_cancels_requested -= 1
             if self._num_cancels_requested == 0:
-                self._must_cancel = False
+                self._cancel_next_step = False
         return self._num_cancels_requested
 
     # -- stepping ------------------------------------------------------------------------
@@ -266,10 +276,10 @@ class Task(Future[T]):
         """Resume the coroutine until it suspends or finishes (one scheduled callback)."""
         if self._state is not _PENDING:
             raise InvalidStateError(f"_step(): already done: {self!r}, {exc!r}")
-        if self._must_cancel:
+        if self._cancel_next_step:
             if not isinstance(exc, CancelledError):
                 exc = self._make_cancelled_error()
-            self._must_cancel = False
+            self._cancel_next_step = False
         self._fut_waiter = None
         loop = self._loop
         coro = self._coro
@@ -277,9 +287,9 @@ class Task(Future[T]):
         try:
             result = coro.send(None) if exc is None else coro.throw(exc)
         except StopIteration as stop:
-            if self._must_cancel:
+            if self._cancel_next_step:
                 # cancel() arrived while the last step ran: honour it over the result.
-                self._must_cancel = False
+                self._cancel_next_step = False
                 self._settle_cancelled(self._cancel_message)
             else:
                 # Future.set_result without its state check: a pending task only gets here.
@@ -331,8 +341,8 @@ class Task(Future[T]):
                     self._bad_yield(result)
                     return
                 self._fut_waiter = result
-                if self._must_cancel and result.cancel(msg=self._cancel_message):
-                    self._must_cancel = False
+                if self._cancel_next_step and result.cancel(msg=self._cancel_message):
+                    self._cancel_next_step = False
         finally:
             _leave_task(loop, self)
             # This frame may end up in the traceback of the exception the task keeps: drop
