@@ -15,6 +15,9 @@ An expectation registers a test that is known not to pass, with its reason:
   in the README).  It must fail on spindle and pass on asyncio.
 * ``NOT_RUN``: it is not run at all (it needs something the sandbox cannot give and would only
   wait for a time-out); it counts as skipped on both.
+* ``TIMING``: it checks that something happens within a fixed time (a pytest subprocess that
+  must start within 3 s, say), so on a loaded machine it fails on either loop now and then.
+  It runs and is counted as it comes out; its failure is not held against the run.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class Kind(enum.Enum):
     BOTH = "fails on stock asyncio too"
     SPINDLE = "deliberate difference"
     NOT_RUN = "not run"
+    TIMING = "may miss a fixed time limit under load, on either loop"
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,8 @@ def judge(
     for nodeid, outcome in sorted(outcomes.items()):
         expectation = expected.get(nodeid)
         expects_failure = expectation is not None and expectation.expects_failure(target)
-        if outcome is Outcome.FAILED and not expects_failure:
+        tolerated = expectation is not None and expectation.kind is Kind.TIMING
+        if outcome is Outcome.FAILED and not expects_failure and not tolerated:
             unexpected_failures.append(nodeid)
         elif outcome is Outcome.PASSED and expects_failure:
             unexpected_passes.append(nodeid)

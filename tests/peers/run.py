@@ -142,7 +142,7 @@ def run_target(
     paths = [arg for arg in extra if not arg.startswith("-")]
     selection = [*extra] if paths else [*suite.args, *extra]
     outcomes, records, log = pytest_run(
-        suite, target, python, source_dir, work, selection, not_run, "all"
+        suite, target, python, source_dir, work, selection, not_run, "some" if extra else "all"
     )
     problems = []
     if records.get("crashed"):
@@ -152,7 +152,7 @@ def run_target(
     if 0 < len(verdict.unexpected_failures) <= RERUN_LIMIT:
         again, _, _ = pytest_run(
             suite, target, python, source_dir, work,
-            verdict.unexpected_failures, not_run, "rerun",
+            verdict.unexpected_failures, not_run, "some-again" if extra else "again",
         )  # fmt: skip
         passed_again = [n for n in verdict.unexpected_failures if again.get(n) is Outcome.PASSED]
         for nodeid in passed_again:

@@ -42,6 +42,7 @@ def test_one_outcome_per_test(phases: list[Outcome | None], outcome: Outcome | N
 BOTH = Expectation(Kind.BOTH, "no IPv6 here")
 OURS = Expectation(Kind.SPINDLE, "on purpose")
 OFF = Expectation(Kind.NOT_RUN, "needs DNS")
+SLOW = Expectation(Kind.TIMING, "3 s to start a process")
 
 
 @pytest.mark.parametrize(
@@ -59,6 +60,9 @@ OFF = Expectation(Kind.NOT_RUN, "needs DNS")
         (Target.ASYNCIO, P, BOTH, False, True),
         (Target.SPINDLE, S, OFF, False, False),
         (Target.SPINDLE, S, None, False, False),
+        (Target.SPINDLE, F, SLOW, False, False),
+        (Target.SPINDLE, P, SLOW, False, False),
+        (Target.ASYNCIO, F, SLOW, False, False),
     ],
 )
 def test_judge_against_expectations(

@@ -11,7 +11,7 @@ import importlib
 
 from tests.peers.outcomes import Expectation, Kind
 
-__all__ = ["both", "load", "not_run", "spindle_only"]
+__all__ = ["both", "load", "not_run", "spindle_only", "timing"]
 
 
 def both(reason: str) -> Expectation:
@@ -27,6 +27,11 @@ def spindle_only(reason: str) -> Expectation:
 def not_run(reason: str) -> Expectation:
     """Not run at all: it needs what the sandbox cannot give."""
     return Expectation(Kind.NOT_RUN, reason)
+
+
+def timing(reason: str) -> Expectation:
+    """Has a fixed time limit that a loaded machine may miss, on either loop."""
+    return Expectation(Kind.TIMING, reason)
 
 
 def load(suite: str) -> dict[str, Expectation]:
