@@ -13,3 +13,9 @@ echo "== mypy --strict"
 $py -m mypy
 echo "== pytest"
 $py -m pytest "$@"
+# Other projects' test suites on spindle's loop (a separate step; see scripts/peers.sh).  Left
+# out when pytest was given arguments (a partial run) or SPINDLE_PEERS=0.
+if [ "$#" -eq 0 ] && [ "${SPINDLE_PEERS:-1}" != 0 ]; then
+    echo "== other projects' suites"
+    bash "$root/scripts/peers.sh"
+fi

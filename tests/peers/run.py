@@ -100,6 +100,10 @@ def pytest_run(
     )
     env.pop("PYTEST_ADDOPTS", None)
     ini = [option for setting in suite.ini for option in ("-o", setting)]
+    if suite.needs_config:
+        own = work / f"{suite.name}.ini"
+        own.write_text("[pytest]\n", encoding="utf-8")
+        ini += ["-c", str(own), "--rootdir", str(source_dir)]
     # -P: the unpacked source's directory is not put first on sys.path, so the installed
     # release (with its compiled extensions) is the one imported, not the source tree.
     command = [
@@ -147,6 +151,8 @@ def run_target(
     problems = []
     if records.get("crashed"):
         problems.append(f"pytest ended without writing results (see {log})")
+    elif not outcomes:
+        problems.append(f"no test ran (see {log})")
     verdict = judge(target, outcomes, expected)
     passed_again: list[str] = []
     if 0 < len(verdict.unexpected_failures) <= RERUN_LIMIT:

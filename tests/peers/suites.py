@@ -58,6 +58,9 @@ class Suite:
     env: dict[str, str] = field(default_factory=dict)
     # Seconds for one run of the suite on one loop, after which it is stopped (a hang).
     time_limit: int = 1500
+    # For a suite without a pytest configuration of its own: pytest would otherwise take the
+    # nearest one above it, spindle's.
+    needs_config: bool = False
 
 
 _PYTEST = ("pytest==9.2.0", "pytest-timeout==2.4.0")
@@ -149,12 +152,18 @@ WEBSOCKETS = Suite(
         top="websockets-15.0.1",
         library="src",
     ),
-    requirements=("websockets==15.0.1", "python-socks[asyncio]==3.2.1", *_PYTEST),
+    requirements=(
+        "websockets==15.0.1",
+        "python-socks[asyncio]==3.2.1",
+        "werkzeug==3.1.9",  # the router's tests
+        *_PYTEST,
+    ),
     # The parts of the suite that run on an event loop: the asyncio implementation and the
     # legacy one (also asyncio).  The Sans-I/O core and the threaded implementation do not
     # touch a loop; the trio implementation needs trio.
     args=("tests/asyncio", "tests/legacy"),
     ini=("timeout=120",),
+    needs_config=True,
 )
 
 UVICORN = Suite(
