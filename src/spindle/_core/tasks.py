@@ -114,11 +114,11 @@ class Task(Future[T]):
     """A coroutine scheduled on a loop, and the Future of its outcome."""
 
     __slots__ = (
+        "_cancel_next_step",
         "_context",
         "_coro",
         "_fut_waiter",
         "_log_destroy_pending",
-        "_cancel_next_step",
         "_name",
         "_num_cancels_requested",
         "_origin",
