@@ -14,6 +14,7 @@ import logging
 import sys
 import threading
 import time
+import weakref
 from typing import Any
 
 import pytest
@@ -324,6 +325,34 @@ def test_default_executor_threads_are_named_as_asyncio_names_them(
         any_loop.run_in_executor(None, lambda: threading.current_thread().name)
     )
     assert name.startswith("asyncio_")
+
+
+def test_run_in_executor_keeps_no_reference_to_the_result_once_delivered(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    # A result (or the exception that carries one, such as an HTTP error holding its socket)
+    # must go when the caller drops it, without waiting for the cyclic garbage collector.
+    class Result:
+        pass
+
+    refs: list[weakref.ref[Result]] = []
+
+    def make() -> Result:
+        result = Result()
+        refs.append(weakref.ref(result))
+        return result
+
+    async def main() -> None:
+        result = await any_loop.run_in_executor(None, make)
+        del result
+        await asyncio.sleep(0)
+
+    gc.disable()
+    try:
+        any_loop.run_until_complete(main())
+        assert refs[0]() is None
+    finally:
+        gc.enable()
 
 
 def test_run_in_executor_propagates_the_exception(any_loop: asyncio.AbstractEventLoop) -> None:
