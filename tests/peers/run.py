@@ -29,11 +29,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.peers import expected as expectations
 from tests.peers import sources, venvs
@@ -57,7 +59,7 @@ class Run:
     loops: dict[str, int]
     policy_replaced: int
     seconds: float
-    log: Path
+    logs: list[Path]
     verdict: Verdict
     passed_on_rerun: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -70,7 +72,45 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "spindle-peers"
 
 
-def pytest_run(
+def shard(selection: list[str], source_dir: Path, shards: int) -> list[list[str]]:
+    """Split a pytest selection into ``shards`` selections of whole test files, same options.
+
+    Directories are expanded to their ``test_*.py`` files (less those under an ``--ignore``),
+    dealt out in turn, so each shard gets a like mix; node ids and files stay as given.
+    """
+    options = [arg for arg in selection if arg.startswith("-")]
+    ignored = [
+        (source_dir / arg.split("=", 1)[1]).resolve()
+        for arg in options
+        if arg.startswith("--ignore=")
+    ]
+    files: list[str] = []
+    for arg in selection:
+        if arg.startswith("-"):
+            continue
+        path = source_dir / arg
+        if "::" in arg or not path.is_dir():
+            files.append(arg)
+            continue
+        for found in sorted(path.rglob("test_*.py")):
+            if not any(found.resolve().is_relative_to(skip) for skip in ignored):
+                files.append(str(found.relative_to(source_dir)))
+    if shards <= 1 or len(files) < 2:
+        return [selection]
+    return [[*files[i::shards], *options] for i in range(shards) if files[i::shards]]
+
+
+@dataclass
+class Running:
+    """One pytest process of a run, its files, and when it must be stopped."""
+
+    process: subprocess.Popen[bytes]
+    out: Path
+    log: Path
+    deadline: float
+
+
+def start_pytest(
     suite: Suite,
     target: Target,
     python: Path,
@@ -79,8 +119,7 @@ def pytest_run(
     selection: list[str],
     not_run: dict[str, str],
     label: str,
-) -> tuple[dict[str, Outcome], dict[str, object], Path]:
-    """Run pytest once; return each test's outcome, the plugin's other records and the log."""
+) -> Running:
     work.mkdir(parents=True, exist_ok=True)
     out = work / f"{suite.name}-{target.value}-{label}.json"
     log = work / f"{suite.name}-{target.value}-{label}.log"
@@ -112,23 +151,76 @@ def pytest_run(
     ]  # fmt: skip
     with log.open("w", encoding="utf-8") as file:
         file.write(" ".join(command) + "\n\n")
-        file.flush()
+    process = subprocess.Popen(
+        command, cwd=source_dir, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
+    )
+    return Running(process, out, log, time.monotonic() + suite.time_limit)
+
+
+def finish(running: Running) -> tuple[dict[str, Outcome], dict[str, Any], Path]:
+    """Wait for one pytest; each test's outcome, the plugin's other records, the log.
+
+    A pytest past its deadline is interrupted (SIGINT), so that it still writes what it has
+    recorded, then killed if it does not end.
+    """
+    process = running.process
+    try:
+        process.wait(timeout=max(0.0, running.deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGINT)
         try:
-            subprocess.run(
-                command, cwd=source_dir, env=env, stdout=file, stderr=subprocess.STDOUT,
-                timeout=suite.time_limit, check=False,
-            )  # fmt: skip
+            process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            file.write(f"\n\nstopped after {suite.time_limit} s\n")
-    if not out.exists():
-        return {}, {"crashed": True}, log
-    results = json.loads(out.read_text(encoding="utf-8"))
+            process.kill()
+            process.wait()
+        with running.log.open("a", encoding="utf-8") as file:
+            file.write("\n\nstopped: the suite's time limit was reached\n")
+        stopped = True
+    else:
+        stopped = False
+    if not running.out.exists():
+        return {}, {"crashed": True, "stopped": stopped}, running.log
+    results = json.loads(running.out.read_text(encoding="utf-8"))
+    results["stopped"] = stopped
     outcomes = {}
     for nodeid, phases in results.pop("phases").items():
         outcome = combine(None if phase is None else Outcome(phase) for phase in phases)
         if outcome is not None:
             outcomes[nodeid] = outcome
-    return outcomes, results, log
+    return outcomes, results, running.log
+
+
+def pytest_run(
+    suite: Suite,
+    target: Target,
+    python: Path,
+    source_dir: Path,
+    work: Path,
+    selection: list[str],
+    not_run: dict[str, str],
+    label: str,
+) -> tuple[dict[str, Outcome], dict[str, Any], list[Path]]:
+    """Run the selection, in ``suite.shards`` pytest processes at once; merge what they found."""
+    parts = shard(selection, source_dir, suite.shards)
+    labels = [label] if len(parts) == 1 else [f"{label}-{i + 1}" for i in range(len(parts))]
+    running = [
+        start_pytest(suite, target, python, source_dir, work, part, not_run, name)
+        for part, name in zip(parts, labels, strict=True)
+    ]
+    outcomes: dict[str, Outcome] = {}
+    records: dict[str, Any] = {"loops": {}, "policy_replaced": 0}
+    logs = []
+    for one in running:
+        found, more, log = finish(one)
+        outcomes.update(found)
+        logs.append(log)
+        for flag in ("crashed", "stopped"):
+            if more.get(flag):
+                records[flag] = True
+        for kind, number in more.get("loops", {}).items():
+            records["loops"][kind] = records["loops"].get(kind, 0) + number
+        records["policy_replaced"] += more.get("policy_replaced", 0)
+    return outcomes, records, logs
 
 
 def run_target(
@@ -145,14 +237,17 @@ def run_target(
     # Test paths among the extra arguments replace the suite's own; options add to them.
     paths = [arg for arg in extra if not arg.startswith("-")]
     selection = [*extra] if paths else [*suite.args, *extra]
-    outcomes, records, log = pytest_run(
+    outcomes, records, logs = pytest_run(
         suite, target, python, source_dir, work, selection, not_run, "some" if extra else "all"
     )
     problems = []
+    where = ", ".join(str(log) for log in logs)
+    if records.get("stopped"):
+        problems.append(f"stopped at the time limit of {suite.time_limit} s (see {where})")
     if records.get("crashed"):
-        problems.append(f"pytest ended without writing results (see {log})")
+        problems.append(f"pytest ended without writing results (see {where})")
     elif not outcomes:
-        problems.append(f"no test ran (see {log})")
+        problems.append(f"no test ran (see {where})")
     verdict = judge(target, outcomes, expected)
     passed_again: list[str] = []
     if 0 < len(verdict.unexpected_failures) <= RERUN_LIMIT:
@@ -164,9 +259,9 @@ def run_target(
         for nodeid in passed_again:
             outcomes[nodeid] = Outcome.PASSED
         verdict = judge(target, outcomes, expected)
-    if extra:  # a partial run: entries for tests it did not select are not stale
+    if extra or problems:  # a partial run: entries for tests it did not run are not stale
         verdict = Verdict(verdict.counts, verdict.unexpected_failures, verdict.unexpected_passes)
-    loops = dict(records.get("loops", {}))  # type: ignore[call-overload]
+    loops = dict(records.get("loops", {}))
     if target is Target.SPINDLE and outcomes and not any("spindle" in k for k in loops):
         problems.append("no spindle loop was made: the suite did not run on spindle")
     if target is Target.SPINDLE and any("spindle" not in k for k in loops):
@@ -175,9 +270,9 @@ def run_target(
         target=target,
         outcomes=outcomes,
         loops=loops,
-        policy_replaced=int(records.get("policy_replaced", 0)),  # type: ignore[call-overload]
+        policy_replaced=int(records.get("policy_replaced", 0)),
         seconds=time.monotonic() - started,
-        log=log,
+        logs=logs,
         verdict=verdict,
         passed_on_rerun=passed_again,
         problems=problems,

@@ -58,6 +58,8 @@ class Suite:
     env: dict[str, str] = field(default_factory=dict)
     # Seconds for one run of the suite on one loop, after which it is stopped (a hang).
     time_limit: int = 1500
+    # pytest processes run at once, each on its share of the test files (CI has 2 cores).
+    shards: int = 2
     # For a suite without a pytest configuration of its own: pytest would otherwise take the
     # nearest one above it, spindle's.
     needs_config: bool = False

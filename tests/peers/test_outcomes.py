@@ -109,3 +109,22 @@ def test_the_plugin_imports_nothing_but_the_standard_library_pytest_and_spindle(
         if line.startswith(("import ", "from "))
     }
     assert imported <= {"__future__", "asyncio", "json", "os", "collections", "typing", "pytest"}
+
+
+def test_a_selection_is_dealt_out_as_whole_files_with_the_same_options(tmp_path: Path) -> None:
+    from tests.peers.run import shard
+
+    for name in ("test_a.py", "test_b.py", "test_c.py", "bench/test_d.py"):
+        (tmp_path / "tests" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "tests" / name).touch()
+    selection = ["tests", "--ignore=tests/bench", "-x"]
+    assert shard(selection, tmp_path, 2) == [
+        ["tests/test_a.py", "tests/test_c.py", "--ignore=tests/bench", "-x"],
+        ["tests/test_b.py", "--ignore=tests/bench", "-x"],
+    ]
+    assert shard(selection, tmp_path, 1) == [selection]
+    # Node ids stay whole.
+    assert shard(["tests/test_a.py::t1", "tests/test_a.py::t2"], tmp_path, 2) == [
+        ["tests/test_a.py::t1"],
+        ["tests/test_a.py::t2"],
+    ]
