@@ -119,6 +119,7 @@ AIOHTTP = Suite(
     # The project's addopts ask for xdist, coverage and doctests of every module; its marker
     # filter (the autobahn and dev-mode jobs run separately) is kept.
     ini=("addopts=--strict-markers -m 'not dev_mode and not autobahn and not internal'",),
+    time_limit=2400,
 )
 
 UVLOOP = Suite(
