@@ -537,3 +537,10 @@ def test_abandoned_async_generator_is_finalized_on_the_loop(
 
     run(any_loop, main())
     assert closed == [True]
+
+
+def test_the_private_closed_flag_reads_as_asyncio_s(any_loop: asyncio.AbstractEventLoop) -> None:
+    # Code that peeks at loop._closed (uvloop's test suite does) sees asyncio's answer.
+    assert any_loop._closed is False  # type: ignore[attr-defined]
+    any_loop.close()
+    assert any_loop._closed is True  # type: ignore[attr-defined]

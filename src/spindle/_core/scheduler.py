@@ -303,6 +303,11 @@ class Scheduler(asyncio.AbstractEventLoop):
     def is_closed(self) -> bool:
         return self._state is _CLOSED
 
+    @property
+    def _closed(self) -> bool:
+        """asyncio's private flag, read by code that peeks at it (uvloop's tests)."""
+        return self._state is _CLOSED
+
     # -- one pass ------------------------------------------------------------------------
 
     def _run_once(self) -> None:
