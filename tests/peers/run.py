@@ -79,7 +79,7 @@ def shard(selection: list[str], source_dir: Path, shards: int) -> list[list[str]
     Directories are expanded to their ``test_*.py`` files (less those under an ``--ignore``),
     dealt out in turn, so each shard gets a like mix; node ids and files stay as given.
     """
-    options = [arg for arg in selection if arg.startswith("-")]
+    options = [arg for arg in selection if not _is_test_path(arg, source_dir)]
     ignored = [
         (source_dir / arg.split("=", 1)[1]).resolve()
         for arg in options
@@ -87,10 +87,10 @@ def shard(selection: list[str], source_dir: Path, shards: int) -> list[list[str]
     ]
     files: list[str] = []
     for arg in selection:
-        if arg.startswith("-"):
+        if not _is_test_path(arg, source_dir):
             continue
         path = source_dir / arg
-        if "::" in arg or not path.is_dir():
+        if not path.is_dir():
             files.append(arg)
             continue
         for found in sorted(path.rglob("test_*.py")):
@@ -99,6 +99,11 @@ def shard(selection: list[str], source_dir: Path, shards: int) -> list[list[str]
     if shards <= 1 or len(files) < 2:
         return [selection]
     return [[*files[i::shards], *options] for i in range(shards) if files[i::shards]]
+
+
+def _is_test_path(arg: str, source_dir: Path) -> bool:
+    """A node id, or a file or directory of the suite (anything else is a pytest option)."""
+    return not arg.startswith("-") and ("::" in arg or (source_dir / arg).exists())
 
 
 @dataclass
@@ -236,7 +241,7 @@ def run_target(
     not_run = {nodeid: e.reason for nodeid, e in expected.items() if e.kind is Kind.NOT_RUN}
     started = time.monotonic()
     # Test paths among the extra arguments replace the suite's own; options add to them.
-    paths = [arg for arg in extra if not arg.startswith("-")]
+    paths = [arg for arg in extra if _is_test_path(arg, source_dir)]
     selection = [*extra] if paths else [*suite.args, *extra]
     outcomes, records, logs = pytest_run(
         suite, target, python, source_dir, work, selection, not_run, "some" if extra else "all"
