@@ -342,6 +342,10 @@ def describe(suite: Suite, run: Run, expected: dict[str, Expectation]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A shell starts a background job with SIGINT ignored, and an ignored signal stays ignored
+    # in every process started after: the suites' own children would then never see the
+    # Ctrl-C their tests send (uvloop's signal tests).  Python's usual handler is put back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     argv = sys.argv[1:] if argv is None else argv
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     own = argv[: argv.index("--")] if "--" in argv else argv
