@@ -16,6 +16,7 @@ import threading
 import time
 import weakref
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -544,3 +545,19 @@ def test_the_private_closed_flag_reads_as_asyncio_s(any_loop: asyncio.AbstractEv
     assert any_loop._closed is False  # type: ignore[attr-defined]
     any_loop.close()
     assert any_loop._closed is True  # type: ignore[attr-defined]
+
+
+def test_patching_loop_time_moves_the_timers(any_loop: asyncio.AbstractEventLoop) -> None:
+    # A common way to test time-outs without waiting (aiohttp's keep-alive tests): replace
+    # loop.time; the loop asks it what time it is when it looks for due timers.
+    fired: list[str] = []
+
+    async def main() -> None:
+        now = any_loop.time()
+        any_loop.call_at(now + 3600, fired.append, "an hour later")
+        with mock.patch.object(any_loop, "time", return_value=now + 3600):
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+
+    any_loop.run_until_complete(main())
+    assert fired == ["an hour later"]

@@ -327,9 +327,11 @@ class Scheduler(asyncio.AbstractEventLoop):
             timeout = poll_timeout(False, next_deadline, self._clock)
         # 3. poll: the I/O layer queues the handlers of ready file descriptors.
         self._poll(timeout)
-        # 4. timers: those now due join the ready queue, in deadline order.
+        # 4. timers: those now due join the ready queue, in deadline order.  "Now" is asked of
+        # time(), the method, as asyncio asks it: tests that patch loop.time to move the
+        # loop's timers (aiohttp's keep-alive tests do) move spindle's too.
         if self._timer_entries:
-            timers.pop_due(self._time() + self._clock_resolution, self._ready)
+            timers.pop_due(self.time() + self._clock_resolution, self._ready)
         # 5. run what was ready when the pass began (what it schedules waits a pass).
         if self._debug:
             self._run_ready_timed(len(self._ready))
