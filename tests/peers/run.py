@@ -131,6 +131,7 @@ def start_pytest(
     log = work / f"{suite.name}-{target.value}-{label}.log"
     config = work / f"{suite.name}-{target.value}-{label}.config.json"
     out.unlink(missing_ok=True)
+    out.with_name(out.name + ".lines").unlink(missing_ok=True)
     config.write_text(
         json.dumps({"select": suite.select, "not_run": not_run, "out": str(out)}),
         encoding="utf-8",
@@ -184,9 +185,18 @@ def finish(running: Running) -> tuple[dict[str, Outcome], dict[str, Any], Path]:
         stopped = True
     else:
         stopped = False
-    if not running.out.exists():
+    lines = running.out.with_name(running.out.name + ".lines")
+    if running.out.exists():
+        results = json.loads(running.out.read_text(encoding="utf-8"))
+    elif lines.exists():
+        # Stopped before the end: what ran is in the plugin's running record.
+        phases: dict[str, list[str | None]] = {}
+        for line in lines.read_text(encoding="utf-8").splitlines():
+            nodeid, phase = json.loads(line)
+            phases.setdefault(nodeid, []).append(phase)
+        results = {"phases": phases, "crashed": not stopped}
+    else:
         return {}, {"crashed": True, "stopped": stopped}, running.log
-    results = json.loads(running.out.read_text(encoding="utf-8"))
     results["stopped"] = stopped
     outcomes = {}
     for nodeid, phases in results.pop("phases").items():

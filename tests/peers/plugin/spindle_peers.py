@@ -133,6 +133,8 @@ class Recorder:
 
     def __init__(self, out: str) -> None:
         self.out = out
+        with open(f"{out}.lines", "w", encoding="utf-8"):
+            pass
         self.phases: dict[str, list[str | None]] = {}
         self.census = LoopCensus()
         self.census.watch()
@@ -158,7 +160,12 @@ class Recorder:
         self.census.check()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.phases.setdefault(report.nodeid, []).append(_phase(report))
+        phase = _phase(report)
+        self.phases.setdefault(report.nodeid, []).append(phase)
+        # Also as it happens, one line per phase: a run stopped before its end (a hang past
+        # the time limit) still tells what ran, and where it stopped.
+        with open(f"{self.out}.lines", "a", encoding="utf-8") as file:
+            file.write(json.dumps([report.nodeid, phase]) + "\n")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         results = {
