@@ -7,7 +7,6 @@ so the two cannot drift apart.  ``grep -rn "FAST PATH" src`` lists them all.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 from typing import Any
 
@@ -17,12 +16,35 @@ from spindle._core.scheduler import poll_timeout
 from spindle._core.tasks import Task
 from spindle.testing import VirtualClock
 
+HANDLE_FIELDS = (
+    "_callback",
+    "_args",
+    "_cancelled",
+    "_loop",
+    "_context",
+    "_repr",
+    "_source_traceback",
+)
+TIMER_FIELDS = (*HANDLE_FIELDS, "_when", "_scheduled")
+FUTURE_FIELDS = (
+    "_loop",
+    "_log_traceback",
+    "_state",
+    "_result",
+    "_exception",
+    "_exception_tb",
+    "_callback0",
+    "_context0",
+    "_more_callbacks",
+    "_cancel_message",
+    "_cancelled_exc",
+    "_asyncio_future_blocking",
+    "_source_traceback",
+)
 
-def slot_values(handle: asyncio.Handle) -> dict[str, Any]:
-    names = [*asyncio.Handle.__slots__, *getattr(type(handle), "__slots__", ())]
-    if isinstance(handle, asyncio.TimerHandle):
-        names += asyncio.TimerHandle.__slots__
-    return {name: getattr(handle, name, "<unset>") for name in names if name != "__weakref__"}
+
+def field_values(obj: object, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(obj, name, "<unset>") for name in names}
 
 
 def test_handles_built_on_the_fast_path_match_handles_built_by_init() -> None:
@@ -32,11 +54,12 @@ def test_handles_built_on_the_fast_path_match_handles_built_by_init() -> None:
     context = contextvars.copy_context()
     try:
         soon = loop.call_soon(print, 1, context=context)
-        assert slot_values(soon) == slot_values(Handle(print, (1,), loop, context))  # type: ignore[arg-type]
+        built = Handle(print, (1,), loop, context)
+        assert field_values(soon, HANDLE_FIELDS) == field_values(built, HANDLE_FIELDS)
         later = loop.call_later(5, print, 2, context=context)
-        expected = TimerHandle(later.when(), print, (2,), loop, context)  # type: ignore[arg-type]
+        expected = TimerHandle(later.when(), print, (2,), loop, context)
         expected._scheduled = True  # pushed on the timer queue, as call_later's is
-        assert slot_values(later) == slot_values(expected)
+        assert field_values(later, TIMER_FIELDS) == field_values(expected, TIMER_FIELDS)
 
         async def nothing() -> None:
             pass
@@ -44,9 +67,26 @@ def test_handles_built_on_the_fast_path_match_handles_built_by_init() -> None:
         task = Task(nothing(), loop=loop)
         step = task._step_handle
         assert step is not None
-        assert slot_values(step) == slot_values(Handle(task._step, (), loop, task._context))  # type: ignore[arg-type]
+        built = Handle(task._step, (), loop, task._context)
+        assert field_values(step, HANDLE_FIELDS) == field_values(built, HANDLE_FIELDS)
         soon.cancel()
         later.cancel()
+        loop.run_until_complete(task)
+    finally:
+        loop.close()
+
+
+def test_a_task_starts_with_the_fields_future_init_sets() -> None:
+    # Task.__init__ writes Future.__init__'s fields out instead of calling it.
+    loop = spindle.new_event_loop()
+    try:
+
+        async def nothing() -> None:
+            pass
+
+        task = Task(nothing(), loop=loop)
+        future = spindle.Future(loop=loop)
+        assert field_values(task, FUTURE_FIELDS) == field_values(future, FUTURE_FIELDS)
         loop.run_until_complete(task)
     finally:
         loop.close()

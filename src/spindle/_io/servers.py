@@ -25,6 +25,7 @@ from asyncio import trsock
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from spindle._core.handles import TimerHandle
 from spindle._io import tls_bridge
 from spindle._io.poller import READ
 from spindle._io.tcp import SocketTransport
@@ -74,7 +75,7 @@ class Server(asyncio.AbstractServer):
         self._clients: weakref.WeakSet[SocketTransport] = weakref.WeakSet()
         self._waiters: list[asyncio.Future[None]] | None = []
         self._serving_forever: asyncio.Future[None] | None = None
-        self._retry_timer: asyncio.TimerHandle | None = None
+        self._retry_timer: TimerHandle | None = None
         self._state = ServerState.CREATED
 
     def __repr__(self) -> str:
@@ -115,7 +116,7 @@ class Server(asyncio.AbstractServer):
     # -- the AbstractServer interface ----------------------------------------------------
 
     def get_loop(self) -> asyncio.AbstractEventLoop:
-        return self._loop
+        return self._loop._as_asyncio_loop()
 
     def is_serving(self) -> bool:
         return self._state is ServerState.SERVING

@@ -134,7 +134,7 @@ class SubprocessMethods(SignalMethods):
             args, shell=shell, stdin=stdin, stdout=stdout, stderr=stderr, bufsize=0, **kwargs
         )
         try:
-            transport = SubprocessTransport(self, protocol, popen, watcher)
+            transport = SubprocessTransport(self._as_asyncio_loop(), protocol, popen, watcher)
         except BaseException:
             with popen:  # closes the pipes and reaps the child
                 popen.kill()

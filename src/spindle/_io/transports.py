@@ -128,7 +128,7 @@ class TransportMethods(SocketMethods):
         )
         return transport, protocol  # type: ignore[return-value]
 
-    async def create_server(  # type: ignore[override]
+    async def create_server(
         self,
         protocol_factory: ProtocolFactory,
         host: str | Sequence[str] | None = None,
@@ -186,7 +186,7 @@ class TransportMethods(SocketMethods):
             server._start()
         return server
 
-    async def create_unix_server(  # type: ignore[override]
+    async def create_unix_server(
         self,
         protocol_factory: ProtocolFactory,
         path: Any = None,
