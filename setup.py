@@ -78,7 +78,7 @@ class AllOrNothingBuildExt(build_ext):
 
 def extensions() -> list[object]:
     if os.environ.get("SPINDLE_PURE", "").strip() not in ("", "0"):
-        print("spindle build: SPINDLE_PURE is set: building the pure-Python spindle", file=sys.stderr)
+        print("spindle build: SPINDLE_PURE is set: building pure-Python spindle", file=sys.stderr)
         return []
     try:
         from mypyc.build import mypycify
