@@ -28,7 +28,7 @@ from __future__ import annotations
 from spindle.diagnostics.frames import display_path
 from spindle.diagnostics.snapshot import FrameInfo, LoopInfo, TaskInfo
 
-__all__ = ["render_header", "render_list", "render_tree"]
+__all__ = ["location", "render_header", "render_list", "render_tree"]
 
 
 def _where(frame: FrameInfo) -> str:
@@ -43,6 +43,11 @@ def _at(frame: FrameInfo) -> str:
     """``file:12 in ping(): await pong.wait()``."""
     source = f": {frame.source}" if frame.source else ""
     return f"{_where(frame)} in {_function(frame)}{source}"
+
+
+def location(frame: FrameInfo) -> str:
+    """``file:12``, relative to the working directory when below it."""
+    return _where(frame)
 
 
 def _user_frames(task: TaskInfo) -> list[FrameInfo]:
