@@ -286,7 +286,7 @@ def test_the_dump_signal_prints_the_dump_and_the_program_goes_on() -> None:
         result = ps("ps", str(program.pid))  # still running, and still answering
     finally:
         program.proc.send_signal(signal.SIGINT)
-        status, err = program.finish()
+        _, err = program.finish()
     assert result.returncode == 0
     first = err.split("spindle: interrupted (Ctrl-C)")[0]
     assert first.startswith(DEADLOCK_LIST.format(pid=program.pid) + "\ncall tree:\n")

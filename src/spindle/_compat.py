@@ -17,6 +17,7 @@ import asyncio.tasks
 from typing import Any
 
 __all__ = [
+    "asyncio_callback_futures",
     "asyncio_gather_children",
     "asyncio_queue_getters",
     "asyncio_stream_transport",
@@ -90,3 +91,25 @@ def asyncio_queue_getters(queue: Any) -> list[Any]:
 def asyncio_stream_transport(reader: Any) -> Any:
     """The transport an asyncio.StreamReader reads from, or None."""
     return getattr(reader, "_transport", None)
+
+
+def asyncio_callback_futures(callback: Any) -> list[Any]:
+    """The futures an asyncio done-callback completes or wakes (its closure, its partial).
+
+    asyncio's shield, wait_for (3.11) and wait register a callback on the awaited future
+    that settles a future of their own, which the calling task awaits: whoever awaits that
+    one awaits this one.
+    """
+    if getattr(callback, "func", None) is not None and hasattr(callback, "args"):
+        found = list(callback.args)  # functools.partial(_release_waiter, waiter)
+        callback = callback.func
+    else:
+        found = []
+    if not (getattr(callback, "__module__", None) or "").startswith("asyncio"):
+        return []
+    for cell in getattr(callback, "__closure__", None) or ():
+        try:
+            found.append(cell.cell_contents)
+        except ValueError:  # an empty cell
+            continue
+    return [f for f in found if hasattr(type(f), "_asyncio_future_blocking")]

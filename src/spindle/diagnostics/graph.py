@@ -159,6 +159,7 @@ def capture_call_graph(
     loop = get_running_loop_or_none()
     if future is not None:
         if loop is None or future is not current_task(loop):
+            _check_future(future)
             return _graph_of(future, _view(future), limit)
     else:
         if loop is None:

@@ -253,6 +253,10 @@ class LoopView:
         for parent in _group_parents(fut):
             if parent not in found:
                 found.append(parent)
+        for settled in _settled_by(fut):
+            for waiter in self.awaiters(settled) if settled is not fut else ():
+                if waiter is not fut and waiter not in found:
+                    found.append(waiter)
         return found
 
     def awaited(self, task: Any) -> list[Any]:
@@ -333,6 +337,18 @@ def _group_parents(fut: Any) -> list[Any]:
         if parent is not None and not parent.done():
             parents.append(parent)
     return parents
+
+
+def _settled_by(fut: Any) -> list[Any]:
+    """Pending futures that asyncio's shield/wait_for/wait settle when ``fut`` is done."""
+    if not isinstance(fut, Future):
+        return []
+    found = []
+    for callback, _ in fut._callbacks:
+        for settled in _compat.asyncio_callback_futures(callback):
+            if settled is not fut and not settled.done() and not isinstance(settled, Task):
+                found.append(settled)
+    return found
 
 
 def _asyncio_owner(task: Any) -> Any:
