@@ -436,7 +436,10 @@ def _timers_by_future(loop: asyncio.AbstractEventLoop) -> dict[int, float]:
     found: dict[int, float] = {}
     if not isinstance(entries, list):
         return found
-    for when, _, handle in list(entries):
+    # Timers already due wait in the ready queue for this pass: they end now.
+    ready = getattr(loop, "_ready", ())
+    due = [(loop.time(), 0, handle) for handle in list(ready) if hasattr(handle, "_when")]
+    for when, _, handle in list(entries) + due:
         if getattr(handle, "_cancelled", True):
             continue
         for arg in getattr(handle, "_args", ()) or ():
