@@ -34,7 +34,7 @@ def virtual_run(main: Any) -> Any:
 
 async def stubborn(times: int) -> None:
     for _ in range(times):
-        try:
+        try:  # noqa: SIM105 (the line numbers below are this shape's)
             await asyncio.sleep(1)
         except asyncio.CancelledError:
             pass  # swallowed
@@ -99,9 +99,9 @@ def test_a_swallowed_cancellation_text() -> None:
     caught = Location("app.py", 12, "Worker.run")
     assert format_swallowed("Task-2 run()", caught, None) == (
         "spindle: Task-2 run() swallowed its cancellation: the CancelledError was caught in "
-        "Worker.run() at app.py:12 and not re-raised, so the task goes on running.  A cancelled task "
-        "should re-raise CancelledError once it has cleaned up (or call uncancel() if it means "
-        "to go on)."
+        "Worker.run() at app.py:12 and not re-raised, so the task goes on running.  A cancelled "
+        "task should re-raise CancelledError once it has cleaned up (or call uncancel() if it "
+        "means to go on)."
     )
 
 
@@ -116,7 +116,7 @@ def test_a_slow_shutdown_says_which_tasks_it_waits_for(
     monkeypatch.setenv("SPINDLE_SHUTDOWN_GRACE", "2")
 
     async def main() -> None:
-        asyncio.create_task(stubborn(20), name="stubborn")
+        asyncio.create_task(stubborn(20), name="stubborn")  # noqa: RUF006 (spindle keeps it)
         await asyncio.sleep(0)
 
     virtual_run(main())  # the runner waits for it, as asyncio's does, until it ends
