@@ -46,7 +46,9 @@ async def lifespan(receive: Receive, send: Send) -> None:
         message = await receive()
         phase = message["type"].removeprefix("lifespan.")
         here = where()
-        print(f"asgi-app: {phase} on {here['loop']} in {here['pid']}", file=sys.stderr, flush=True)
+        # One write for the whole line: the workers of a server share this stderr.
+        sys.stderr.write(f"asgi-app: {phase} on {here['loop']} in {here['pid']}\n")
+        sys.stderr.flush()
         await send({"type": f"{message['type']}.complete"})
         if phase == "shutdown":
             return

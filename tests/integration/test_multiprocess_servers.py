@@ -1,6 +1,6 @@
 """spindle's loop in every worker of a multi-process server: gunicorn and ``uvicorn --workers``.
 
-Each server runs as a real process tree (``server_tree``) with two workers on a port the kernel
+Each server runs as a real process tree (``process_tree``) with two workers on a port the kernel
 picks, serving ``asgi_app``, which reports the class of its loop and of its current Task and its
 pid.  The test reaches every worker (``reach_every_worker``), has the master replace its workers
 (SIGHUP: a graceful reload) and then lose one to SIGKILL (the master starts a replacement), and
@@ -19,24 +19,22 @@ How each server gets spindle's loop into its workers is what a user would write:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+import spindle
+from tests.integration.asgi_app import qualified_name
 from tests.integration.conftest import run_on_spindle
-from tests.integration.server_tree import (
-    ServerTree,
-    assert_on_spindle,
-    client,
-    get,
-    pids_of,
-    reach_every_worker,
-    server_tree,
-)
+from tests.integration.process_tree import TIMEOUT, ProcessTree, process_tree
 
 pytestmark = [pytest.mark.usefixtures("fd_guard"), pytest.mark.timeout(180)]
 
@@ -77,6 +75,60 @@ SERVERS = {
 }
 
 
+# What a spindle worker reports: the loop a runner gets from spindle.new_event_loop(), or the
+# one spindle.install()'s policy makes (gunicorn's own asgi worker asks the policy for it).
+SPINDLE_LOOPS = {
+    qualified_name(spindle.EventLoop),
+    qualified_name(spindle.patch.RunnerAwareEventLoop),
+}
+SPINDLE_TASK = qualified_name(spindle.Task)
+
+
+def client() -> httpx.AsyncClient:
+    """A client that opens a new connection for every request, so workers take turns."""
+    limits = httpx.Limits(max_keepalive_connections=0)
+    return httpx.AsyncClient(trust_env=False, limits=limits, timeout=TIMEOUT)
+
+
+async def get(http: httpx.AsyncClient, url: str) -> dict[str, Any]:
+    response = await http.get(f"{url}/where")
+    response.raise_for_status()
+    report: dict[str, Any] = response.json()
+    return report
+
+
+async def reach_every_worker(
+    http: httpx.AsyncClient, url: str, pids: Iterable[int], attempts: int = 8
+) -> dict[int, dict[str, Any]]:
+    """One report from each of ``pids``: a ``/hold`` request blocks the worker that takes it
+    (see ``asgi_app``), so the next connection is accepted by another worker."""
+    wanted = set(pids)
+    reports: dict[int, dict[str, Any]] = {}
+    for _ in range(attempts):
+        async with http.stream("GET", f"{url}/hold") as held:
+            lines = held.aiter_lines()
+            first = json.loads(await anext(lines))
+            reports[first["pid"]] = first
+            other = await get(http, url)  # the held worker is blocked: another one accepts
+            reports[other["pid"]] = other
+            async for _ in lines:  # the held worker's end of the answer
+                pass
+        if wanted <= reports.keys():
+            break
+    assert reports.keys() == wanted, f"answers came from {sorted(reports)}, workers are {wanted}"
+    return reports
+
+
+def assert_on_spindle(reports: Iterable[dict[str, Any]]) -> None:
+    for report in reports:
+        assert report["loop"] in SPINDLE_LOOPS, report
+        assert report["task"] == SPINDLE_TASK, report
+
+
+def pids_of(matches: Iterable[re.Match[str]]) -> list[int]:
+    return [int(m.group("pid")) for m in matches]
+
+
 @dataclass
 class Story:
     """What the test saw, checked after the loop has closed."""
@@ -87,15 +139,15 @@ class Story:
     replacement: int
     reports: list[dict[str, object]]
     status: int
-    tree: ServerTree
+    tree: ProcessTree
 
 
-async def started_workers(tree: ServerTree, since: int) -> list[int]:
+async def started_workers(tree: ProcessTree, since: int) -> list[int]:
     return pids_of(await tree.wait_for(STARTED, WORKERS, since))
 
 
 async def run_the_story(server: Server) -> Story:
-    async with server_tree(*server.args, "asgi_app:app") as tree, client() as http:
+    async with process_tree(*server.args, "asgi_app:app") as tree, client() as http:
         [listening] = await tree.wait_for(server.listening)
         url = listening.group("url")
         first = await started_workers(tree, 0)
