@@ -184,7 +184,7 @@ def test_every_worker_runs_spindle_across_a_reload_and_a_crash_and_sigterm_stops
     assert {report["pid"] for report in story.reports} == workers
     assert story.status == 0
     # Every worker ran its lifespan startup; every one not killed ran its shutdown.
-    log = story.tree
-    assert sorted(pids_of(log.matches(STARTED))) == sorted(workers)
-    assert sorted(pids_of(log.matches(STOPPED))) == sorted(workers - {story.killed})
-    assert not [line for line in log.log if "Traceback" in line], "\n".join(log.log)
+    tree = story.tree
+    assert sorted(pids_of(tree.matches(STARTED))) == sorted(workers)
+    assert sorted(pids_of(tree.matches(STOPPED))) == sorted(workers - {story.killed})
+    assert not [line for line in tree.log if "Traceback" in line], tree
