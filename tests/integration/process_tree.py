@@ -91,12 +91,13 @@ def group_alive(pgid: int) -> bool:
 
 
 @asynccontextmanager
-async def process_tree(*args: str) -> AsyncIterator[ProcessTree]:
-    """Runs ``python args...`` in a new session; kills its whole process group at the end."""
+async def process_tree(*args: str, **env: str) -> AsyncIterator[ProcessTree]:
+    """Runs ``python args...`` (``env`` added to the environment) in a new session; kills its
+    whole process group at the end."""
     process = await spindle.create_subprocess_exec(
         sys.executable, *args,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stderr=asyncio.subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
         start_new_session=True,
     )  # fmt: skip
     tree = ProcessTree(process)

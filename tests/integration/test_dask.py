@@ -37,15 +37,19 @@ EXPECTED = [
 SLOW_STEP = re.compile(r"spindle: .* blocked the event loop for [\d.]+ s at ")
 
 
-async def run_example() -> tuple[int, ProcessTree]:
-    async with process_tree("-W", "error::ResourceWarning", str(EXAMPLE)) as tree:
+async def run_example(scratch: Path) -> tuple[int, ProcessTree]:
+    args = ("-W", "error::ResourceWarning", str(EXAMPLE))
+    # The workers' scratch space (spilled data, lock files) goes to the test's own directory.
+    async with process_tree(*args, DASK_TEMPORARY_DIRECTORY=str(scratch)) as tree:
         status = await tree.exited()
         await tree.wait_until_group_is_empty()
         return status, tree
 
 
-def test_dask_cluster_example_schedules_on_spindle_and_computes_in_the_workers() -> None:
-    status, tree = run_on_spindle(run_example())
+def test_dask_cluster_example_schedules_on_spindle_and_computes_in_the_workers(
+    tmp_path: Path,
+) -> None:
+    status, tree = run_on_spindle(run_example(tmp_path))
     assert status == 0, tree
     printed = [line for line in tree.log if not SLOW_STEP.match(line)]
     assert len(printed) == len(EXPECTED), tree
