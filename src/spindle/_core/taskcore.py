@@ -19,6 +19,8 @@ import asyncio
 import contextvars
 import inspect
 import itertools
+import os
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +31,7 @@ from spindle._core.coroutines import _COROUTINE_TYPES
 from spindle._core.futures import _FINISHED, _PENDING, Future, FutureState
 from spindle._core.handles import Handle, capture_source_traceback
 from spindle._core.native import mypyc_attr
+from spindle._core.observers import TaskObserver
 from spindle._core.scheduler import Scheduler
 from spindle.exceptions import CancelledError, InvalidStateError
 
@@ -37,7 +40,9 @@ __all__ = [
     "add_bookkeeping_callback",
     "forget_tasks_of",
     "live_tasks",
+    "set_hide_runtime_frames",
     "set_plain_task_class",
+    "set_task_observer",
 ]
 
 _new_object = object.__new__
@@ -62,6 +67,26 @@ def set_plain_task_class(cls: type[TaskCore]) -> None:
     """Called once by ``tasks.py``: ``cls`` is spindle's Task class, not a user subclass."""
     global _plain_task_class
     _plain_task_class = cls
+
+
+_observer: TaskObserver | None = None
+
+# Whether a failed task's traceback loses spindle's own frames (``_hide_runtime_frames``);
+# SPINDLE_SHOW_INTERNAL_FRAMES=1 keeps them, for debugging spindle itself.
+_hide_frames = True
+
+
+def set_task_observer(observer: TaskObserver | None) -> TaskObserver | None:
+    """Install ``observer`` (None: none); returns the one it replaces."""
+    global _observer
+    previous, _observer = _observer, observer
+    return previous
+
+
+def set_hide_runtime_frames(hide: bool) -> None:
+    """Whether failed tasks' tracebacks lose spindle's own frames (the default: True)."""
+    global _hide_frames
+    _hide_frames = hide
 
 
 def live_tasks() -> set[TaskCore]:
@@ -242,7 +267,13 @@ class TaskCore(Future):
         coro = self._coro
         _enter_task(loop, self)
         try:
-            result = coro.send(None) if exc is None else coro.throw(exc)
+            if exc is None:
+                result = coro.send(None)
+            else:
+                result = coro.throw(exc)
+                # Only when an exception was thrown in and the coroutine went on: rare.
+                if _observer is not None and isinstance(exc, CancelledError):
+                    _observer.cancellation_caught(self, exc)
         except StopIteration as stop:
             if self._must_cancel:
                 # cancel() arrived while the last step ran: honour it over the result.
@@ -254,6 +285,8 @@ class TaskCore(Future):
                 TaskCore._finish(self, _FINISHED)
                 _live_tasks.discard(self)
         except CancelledError as cancelled:
+            if _hide_frames:
+                _hide_runtime_frames(cancelled)
             self._cancelled_exc = cancelled
             TaskCore._settle_cancelled(self, None)
         except (KeyboardInterrupt, SystemExit) as fatal:
@@ -261,8 +294,12 @@ class TaskCore(Future):
             _live_tasks.discard(self)
             raise
         except BaseException as error:
+            if _hide_frames:
+                _hide_runtime_frames(error)
             Future.set_exception(self, error)
             _live_tasks.discard(self)
+            if _observer is not None:
+                _observer.failed(self)
         else:
             if result is None:
                 # A bare yield (sleep(0)): let everything else that is ready run first.
@@ -418,6 +455,36 @@ class TaskCore(Future):
         if unretrieved:
             super().__del__()
 
+
+
+_SPINDLE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _hide_runtime_frames(error: BaseException) -> None:
+    """Drop spindle's own frames from the traceback a failed task keeps.
+
+    An exception reaching the task passes through frames that say nothing to the user:
+    ``_step`` (which caught it), and, for an exception that came from an awaited future,
+    ``Future.__await__``, ``Future.result`` and ``_wakeup``.  asyncio's C Task and Future
+    have no frames there (nor does spindle's compiled build).  The traceback is rebuilt
+    without them (new traceback entries for the same frames; the rare path of a failure
+    only).  A traceback made of spindle frames alone (an error of spindle's own) is kept
+    whole.
+    """
+    tb = error.__traceback__
+    kept: list[types.TracebackType] = []
+    total = 0
+    while tb is not None:
+        total += 1
+        if not tb.tb_frame.f_code.co_filename.startswith(_SPINDLE_DIR):
+            kept.append(tb)
+        tb = tb.tb_next
+    if not kept or len(kept) == total:
+        return
+    rebuilt: types.TracebackType | None = None
+    for entry in reversed(kept):
+        rebuilt = types.TracebackType(rebuilt, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    error.__traceback__ = rebuilt
 
 
 def _loop_of(future: Any) -> Any:

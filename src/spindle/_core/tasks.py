@@ -72,10 +72,17 @@ from typing import IO, Any, Generic, TypeVar
 from spindle._core import current
 from spindle._core.coroutines import iscoroutine, iscoroutinefunction
 from spindle._core.futures import _PENDING, isfuture
-from spindle._core.taskcore import TaskCore, set_plain_task_class
+from spindle._core.observers import TaskObserver
+from spindle._core.taskcore import (
+    TaskCore,
+    set_hide_runtime_frames,
+    set_plain_task_class,
+    set_task_observer,
+)
 
 __all__ = [
     "Task",
+    "TaskObserver",
     "all_tasks",
     "create_eager_task_factory",
     "current_task",
@@ -83,6 +90,8 @@ __all__ = [
     "ensure_future",
     "iscoroutine",
     "iscoroutinefunction",
+    "set_hide_runtime_frames",
+    "set_task_observer",
 ]
 
 T = TypeVar("T")
