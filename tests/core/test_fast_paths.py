@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextvars
 from typing import Any
 
+import pytest
+
 import spindle
 from spindle._core.handles import Handle, TimerHandle
 from spindle._core.scheduler import poll_timeout
@@ -113,5 +115,65 @@ def test_a_pass_with_work_waiting_does_not_block_as_poll_timeout_says() -> None:
         # First pass: a callback ready (0.0); second: only the timer (the clock jumps: 0.0).
         assert polled[0] == 0.0
         assert clock.time() == 5.0
+    finally:
+        loop.close()
+
+
+def drive(awaiting: Any, fut: spindle.Future, outcome: str) -> list[str]:
+    """What one way of awaiting ``fut`` does, step by step, as text."""
+    seen = []
+    try:
+        seen.append(f"yield {next(awaiting) is fut}")
+        if outcome == "result":
+            fut.set_result(42)
+        elif outcome == "error":
+            fut.set_exception(ValueError("boom"))
+        else:
+            fut.cancel()
+        awaiting.send(None)
+    except StopIteration as stop:
+        seen.append(f"return {stop.value!r}")
+    except BaseException as exc:
+        seen.append(f"raise {exc!r}")
+    return seen
+
+
+def test_future_iter_awaits_as_the_generator_does() -> None:
+    # The compiled build awaits futures through FutureIter; the pure build through
+    # Future._await_steps.  Both must do the same.
+    from spindle._core.futures import FutureIter
+
+    loop = spindle.new_event_loop()
+    try:
+        for outcome in ("result", "error", "cancelled"):
+            a, b = spindle.Future(loop=loop), spindle.Future(loop=loop)
+            assert drive(FutureIter(a), a, outcome) == drive(b._await_steps(), b, outcome)
+        # A future that is done already returns at once.
+        done = spindle.Future(loop=loop)
+        done.set_result("early")
+        with pytest.raises(StopIteration) as stop:
+            next(FutureIter(done))
+        assert stop.value.value == "early"
+        # Exceptions thrown in come out with their traceback, and bad throws are refused
+        # as a generator refuses them.
+        try:
+            raise KeyError("thrown")
+        except KeyError as exc:
+            thrown = exc
+        pending = spindle.Future(loop=loop)
+        iterator = FutureIter(pending)
+        next(iterator)
+        with pytest.raises(KeyError) as caught:
+            iterator.throw(thrown)
+        assert caught.value.__traceback__ is not None
+        assert caught.value.__traceback__.tb_frame.f_code is not None
+        def python_generator() -> Any:
+            yield  # CPython's own generator: the reference for throw()'s checks
+
+        for bad in ((Exception, Exception("x"), 32), (Exception("x"), Exception("x")), (list,)):
+            with pytest.raises(TypeError):
+                FutureIter(spindle.Future(loop=loop)).throw(*bad)
+            with pytest.raises(TypeError):
+                python_generator().throw(*bad)
     finally:
         loop.close()

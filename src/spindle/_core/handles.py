@@ -26,19 +26,34 @@ from typing import Any
 
 __all__ = [
     "RUNTIME_DIRS",
+    "SPINDLE_DIR",
     "Handle",
     "TimerHandle",
     "capture_source_traceback",
     "describe_callback",
+    "is_runtime_file",
+    "is_spindle_file",
     "report_callback_error",
 ]
 
 # Frames in these directories are the runtime's own (spindle's and asyncio's): "where was this
 # created" skips them to name the user's line.
-RUNTIME_DIRS = (
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    os.path.dirname(os.path.abspath(asyncio.__file__)),
-)
+SPINDLE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+RUNTIME_DIRS = (SPINDLE_DIR, os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep)
+
+# Compiled spindle functions show up in tracebacks under the path mypyc was given when the
+# build was made (relative: ``src/spindle/...``), not where spindle is installed.
+_COMPILED_SOURCE_PREFIX = os.path.join("src", "spindle", "")
+
+
+def is_spindle_file(filename: str) -> bool:
+    """Whether ``filename`` (a code object's) is spindle's own code, in either build."""
+    return filename.startswith((SPINDLE_DIR, _COMPILED_SOURCE_PREFIX))
+
+
+def is_runtime_file(filename: str) -> bool:
+    """Whether ``filename`` is the runtime's own code: spindle's or asyncio's."""
+    return filename.startswith(RUNTIME_DIRS) or filename.startswith(_COMPILED_SOURCE_PREFIX)
 
 
 def capture_source_traceback() -> traceback.StackSummary:
@@ -48,7 +63,7 @@ def capture_source_traceback() -> traceback.StackSummary:
     have no frames, so no fixed depth would be right in both builds.
     """
     frame = sys._getframe(0)
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(RUNTIME_DIRS):
+    while frame.f_back is not None and is_runtime_file(frame.f_code.co_filename):
         frame = frame.f_back
     return traceback.extract_stack(frame)
 

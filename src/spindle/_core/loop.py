@@ -24,7 +24,7 @@ from spindle import _compat
 from spindle._core import tasks
 from spindle._core.clock import Clock
 from spindle._core.futures import Future, isfuture, wrap_concurrent_future
-from spindle._core.handles import RUNTIME_DIRS
+from spindle._core.handles import is_runtime_file
 from spindle._core.native import mypyc_attr
 from spindle._core.scheduler import LoopState, Scheduler, logger
 from spindle._core.taskcore import TaskCore, forget_tasks_of
@@ -310,7 +310,7 @@ def _caller_outside_runtime() -> tuple[str, int, str] | None:
     frame: Any = sys._getframe(0)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(RUNTIME_DIRS):
+        if not is_runtime_file(filename):
             return (filename, frame.f_lineno or 0, frame.f_code.co_name)
         frame = frame.f_back
     return None

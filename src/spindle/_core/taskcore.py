@@ -19,7 +19,6 @@ import asyncio
 import contextvars
 import inspect
 import itertools
-import os
 import types
 from collections.abc import Callable
 from typing import Any
@@ -28,8 +27,8 @@ from spindle import _compat
 from spindle._core import current
 from spindle._core.build import COMPILED
 from spindle._core.coroutines import _COROUTINE_TYPES
-from spindle._core.futures import _FINISHED, _PENDING, Future, FutureState
-from spindle._core.handles import Handle, capture_source_traceback
+from spindle._core.futures import _CANCELLED, _FINISHED, _PENDING, Future, FutureState
+from spindle._core.handles import Handle, capture_source_traceback, is_spindle_file
 from spindle._core.native import mypyc_attr
 from spindle._core.observers import TaskObserver
 from spindle._core.scheduler import Scheduler
@@ -254,8 +253,15 @@ class TaskCore(Future):
     # task.  Its common path (resume, then suspend on a future or a bare yield) is written
     # out in one function on purpose; the rare outcomes are delegated to ``_bad_yield``.
 
-    def _step(self, exc: BaseException | None = None) -> None:
-        """Resume the coroutine until it suspends or finishes (one scheduled callback)."""
+    def _step(
+        self, exc: BaseException | None = None, delivered: CancelledError | None = None
+    ) -> None:
+        """Resume the coroutine until it suspends or finishes (one scheduled callback).
+
+        ``exc`` is thrown into the coroutine; ``delivered`` is a CancelledError that the
+        coroutine is about to raise itself, when it reads the cancelled future it awaited
+        (see ``_wakeup``): either way, a coroutine that goes on afterwards caught it.
+        """
         if self._state is not _PENDING:
             raise InvalidStateError(f"_step(): already done: {self!r}, {exc!r}")
         if self._must_cancel:
@@ -269,6 +275,8 @@ class TaskCore(Future):
         try:
             if exc is None:
                 result = coro.send(None)
+                if delivered is not None and _observer is not None:
+                    _observer.cancellation_caught(self, delivered)
             else:
                 result = coro.throw(exc)
                 # Only when an exception was thrown in and the coroutine went on: rare.
@@ -408,12 +416,20 @@ class TaskCore(Future):
     def _wakeup(self, future: Any) -> None:
         """Done-callback of the future the task waited on: take the next step."""
         try:
-            if (
-                isinstance(future, Future)
-                and future._state is _FINISHED
-                and future._exception is None
-            ):
-                TaskCore._step(self)  # the common case, without calling result()
+            if isinstance(future, Future):
+                # One of spindle's futures: resume the coroutine, and Future.__await__ reads
+                # the outcome itself (result() raises a failure with its whole traceback).
+                # Throwing the exception in, as for other futures below, would lose that
+                # traceback in the compiled build: mypyc's generators drop an exception's
+                # traceback in throw().
+                if future._state is _CANCELLED:
+                    # The CancelledError result() will raise, made now and kept for it, so
+                    # the step can tell diagnostics which one the coroutine saw.
+                    cancelled = future._make_cancelled_error()
+                    future._cancelled_exc = cancelled
+                    TaskCore._step(self, None, cancelled)
+                else:
+                    TaskCore._step(self)
                 return
             try:
                 future.result()
@@ -457,9 +473,6 @@ class TaskCore(Future):
 
 
 
-_SPINDLE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-
-
 def _hide_runtime_frames(error: BaseException) -> None:
     """Drop spindle's own frames from the traceback a failed task keeps.
 
@@ -476,7 +489,7 @@ def _hide_runtime_frames(error: BaseException) -> None:
     total = 0
     while tb is not None:
         total += 1
-        if not tb.tb_frame.f_code.co_filename.startswith(_SPINDLE_DIR):
+        if not is_spindle_file(tb.tb_frame.f_code.co_filename):
             kept.append(tb)
         tb = tb.tb_next
     if not kept or len(kept) == total:
