@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 import spindle
-from spindle._io.pipes import ReadPipeTransport, WritePipeTransport
-from spindle._io.transport_base import write_buffer_limits
+from spindle._io.transports.base import write_buffer_limits
+from spindle._io.transports.pipes import ReadPipeTransport, WritePipeTransport
 from tests.io.conftest import Recorder, run
 
 pytestmark = pytest.mark.usefixtures("fd_guard")

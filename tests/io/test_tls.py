@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from spindle._io.tls import TLSProtocol
-from spindle._io.tls_states import TLSState, check_move, water_marks
+from spindle._io.tls.start_tls import TLSProtocol
+from spindle._io.tls.states import TLSState, check_move, water_marks
 from tests.io.tls_support import (
     PKI,
     App,

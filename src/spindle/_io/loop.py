@@ -7,10 +7,10 @@ module.  ``EventLoop`` is simply all of them together.
 
 from __future__ import annotations
 
+from spindle._io.connect.methods import TransportMethods
 from spindle._io.sockets import SocketMethods
-from spindle._io.subprocesses import SubprocessMethods
-from spindle._io.tls import TLSMethods
-from spindle._io.transports import TransportMethods
+from spindle._io.subprocess.methods import SubprocessMethods
+from spindle._io.tls.start_tls import TLSMethods
 
 __all__ = ["EventLoop"]
 

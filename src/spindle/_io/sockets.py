@@ -170,7 +170,7 @@ class SocketMethods(ReadinessLoop):
         fallback: bool | None = True,
     ) -> int:
         """Send ``file`` (from ``offset``, ``count`` bytes or to its end) with os.sendfile."""
-        from spindle._io import sendfile  # sendfile builds on this class
+        from spindle._io.connect import sendfile  # sendfile builds on this class
 
         check_socket(sock, "send a file")
         return await sendfile.sock_sendfile(self, sock, file, offset, count, bool(fallback))

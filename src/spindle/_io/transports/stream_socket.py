@@ -23,13 +23,13 @@ from asyncio import trsock
 from collections import deque
 from typing import IO, TYPE_CHECKING, Any
 
-from spindle._io import sendfile
+from spindle._io.connect import sendfile
 from spindle._io.poller import READ
-from spindle._io.transport_base import TransportState, settle_waiter
-from spindle._io.write_buffer import BufferedWrites, Data
+from spindle._io.transports.base import TransportState, settle_waiter
+from spindle._io.transports.write_buffer import BufferedWrites, Data
 
 if TYPE_CHECKING:
-    from spindle._io.servers import Server
+    from spindle._io.connect.servers import Server
     from spindle._io.sockets import SocketMethods
 
 __all__ = ["SocketTransport", "set_nodelay"]

@@ -33,9 +33,9 @@ import asyncio
 import ssl
 from typing import Any, cast
 
-from spindle._io.tls_app import AppEnd
-from spindle._io.tls_engine import TLSEngine
-from spindle._io.tls_states import (
+from spindle._io.tls.app_end import AppEnd
+from spindle._io.tls.engine import TLSEngine
+from spindle._io.tls.states import (
     HANDSHAKE_TIMEOUT,
     SHUTDOWN_TIMEOUT,
     TLSState,
@@ -44,7 +44,7 @@ from spindle._io.tls_states import (
     positive_timeout,
     water_marks,
 )
-from spindle._io.tls_transport import SSLTransport
+from spindle._io.tls.transport import SSLTransport
 
 __all__ = ["TLSProtocol"]
 

@@ -25,11 +25,11 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
-from spindle._io.tls_states import AppState, water_marks
+from spindle._io.tls.states import AppState, water_marks
 
 if TYPE_CHECKING:
-    from spindle._io.tls_engine import TLSEngine
-    from spindle._io.tls_transport import SSLTransport
+    from spindle._io.tls.engine import TLSEngine
+    from spindle._io.tls.transport import SSLTransport
 
 __all__ = ["PLAINTEXT_BUFFER", "WRITE_HIGH_WATER", "AppEnd"]
 

@@ -23,7 +23,7 @@ def tls_protocol_class() -> Any:
     """``spindle._io.tls.TLSProtocol`` (or a clear error on a Python without ssl)."""
     if ssl is None:
         raise RuntimeError("cannot use ssl=: Python's ssl module is not available")
-    from spindle._io.tls import TLSProtocol  # imported late: the TLS layer loads ssl
+    from spindle._io.tls.start_tls import TLSProtocol  # imported late: the TLS layer loads ssl
 
     return TLSProtocol
 

@@ -21,9 +21,11 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from spindle._io import happy_eyeballs, resolve, tls_bridge
-from spindle._io.tcp import SocketTransport
-from spindle._io.transport_base import until_started
+from spindle._io import resolve
+from spindle._io.connect import happy_eyeballs
+from spindle._io.tls import arguments as tls_bridge
+from spindle._io.transports.base import until_started
+from spindle._io.transports.stream_socket import SocketTransport
 
 if TYPE_CHECKING:
     from spindle._io.sockets import SocketMethods

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from spindle._io.tls_protocol import TLSProtocol
+    from spindle._io.tls.protocol import TLSProtocol
 
 __all__ = ["SSLTransport", "SSLTransportState"]
 

@@ -20,11 +20,12 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import IO, Any, TypeVar
 
-from spindle._io import connections, datagram_endpoints, listeners, sendfile, tls_bridge
-from spindle._io.pipes import ReadPipeTransport, WritePipeTransport
-from spindle._io.servers import Server
+from spindle._io.connect import connections, datagram_endpoints, listeners, sendfile
+from spindle._io.connect.servers import Server
 from spindle._io.sockets import SocketMethods
-from spindle._io.transport_base import until_started
+from spindle._io.tls import arguments as tls_bridge
+from spindle._io.transports.base import until_started
+from spindle._io.transports.pipes import ReadPipeTransport, WritePipeTransport
 
 __all__ = ["TransportMethods"]
 

@@ -18,9 +18,9 @@ import subprocess
 from collections.abc import Callable
 from typing import IO, Any, Literal, TypeVar
 
-from spindle._io.child_watcher import ChildWatcher, new_child_watcher
 from spindle._io.signals import SignalMethods
-from spindle._io.subprocess_transport import SubprocessTransport
+from spindle._io.subprocess.child_watcher import ChildWatcher, new_child_watcher
+from spindle._io.subprocess.transport import SubprocessTransport
 
 __all__ = ["SubprocessMethods", "check_popen_options"]
 

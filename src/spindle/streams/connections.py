@@ -21,10 +21,10 @@ import socket
 from typing import Any
 
 from spindle import events
-from spindle.streams_flow import FlowControlMixin
-from spindle.streams_protocol import ClientConnectedCallback, StreamReaderProtocol
-from spindle.streams_reader import DEFAULT_LIMIT, StreamReader
-from spindle.streams_writer import StreamWriter
+from spindle.streams.flow_control import FlowControlMixin
+from spindle.streams.protocol import ClientConnectedCallback, StreamReaderProtocol
+from spindle.streams.reader import DEFAULT_LIMIT, StreamReader
+from spindle.streams.writer import StreamWriter
 
 __all__ = [
     "FlowControlMixin",

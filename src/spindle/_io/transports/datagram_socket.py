@@ -18,9 +18,9 @@ from asyncio import trsock
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from spindle._io.flow_control import WritableCore
 from spindle._io.poller import READ, WRITE
-from spindle._io.transport_base import TransportState, settle_waiter
+from spindle._io.transports.base import TransportState, settle_waiter
+from spindle._io.transports.writable import WritableCore
 
 if TYPE_CHECKING:
     from spindle._io.sockets import SocketMethods

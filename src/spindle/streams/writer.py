@@ -20,8 +20,8 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from spindle.streams_flow import FlowControlMixin
-from spindle.streams_reader import StreamReader
+from spindle.streams.flow_control import FlowControlMixin
+from spindle.streams.reader import StreamReader
 from spindle.tasks import sleep
 
 __all__ = ["StreamWriter"]

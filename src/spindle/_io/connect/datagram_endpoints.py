@@ -20,9 +20,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from spindle._io import resolve
-from spindle._io.listeners import remove_stale_unix_socket, set_reuse_port
-from spindle._io.transport_base import until_started
-from spindle._io.udp import DatagramSocketTransport
+from spindle._io.connect.listeners import remove_stale_unix_socket, set_reuse_port
+from spindle._io.transports.base import until_started
+from spindle._io.transports.datagram_socket import DatagramSocketTransport
 
 if TYPE_CHECKING:
     from spindle._io.sockets import SocketMethods

@@ -15,10 +15,10 @@ import asyncio
 import ssl
 
 from spindle._io.readiness import ReadinessLoop
-from spindle._io.tls_protocol import TLSProtocol
-from spindle._io.tls_states import default_client_context
-from spindle._io.tls_transport import SSLTransport
-from spindle._io.transport_base import until_started
+from spindle._io.tls.protocol import TLSProtocol
+from spindle._io.tls.states import default_client_context
+from spindle._io.tls.transport import SSLTransport
+from spindle._io.transports.base import until_started
 
 __all__ = ["SSLTransport", "TLSMethods", "TLSProtocol", "default_client_context", "upgrade_to_tls"]
 

@@ -26,9 +26,9 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import cast
 
-from spindle.streams_flow import FlowControlMixin
-from spindle.streams_reader import StreamReader
-from spindle.streams_writer import StreamWriter
+from spindle.streams.flow_control import FlowControlMixin
+from spindle.streams.reader import StreamReader
+from spindle.streams.writer import StreamWriter
 
 __all__ = ["ClientConnectedCallback", "StreamReaderProtocol"]
 

@@ -22,9 +22,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from spindle._io.flow_control import WritableCore
 from spindle._io.poller import WRITE
-from spindle._io.transport_base import TransportState
+from spindle._io.transports.base import TransportState
+from spindle._io.transports.writable import WritableCore
 
 __all__ = ["IOV_MAX", "BufferedWrites", "as_bytes", "retained"]
 

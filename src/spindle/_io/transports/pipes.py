@@ -31,8 +31,8 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from spindle._io.poller import READ
-from spindle._io.transport_base import TransportCore, TransportState, settle_waiter
-from spindle._io.write_buffer import BufferedWrites, Data
+from spindle._io.transports.base import TransportCore, TransportState, settle_waiter
+from spindle._io.transports.write_buffer import BufferedWrites, Data
 
 if TYPE_CHECKING:
     from spindle._io.sockets import SocketMethods

@@ -42,7 +42,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from spindle._io.child_watcher import ChildWatcher
+from spindle._io.subprocess.child_watcher import ChildWatcher
 
 __all__ = ["ProcessState", "SubprocessTransport"]
 

@@ -136,7 +136,7 @@ async def transport_sendfile(
     count: int | None,
     fallback: bool,
 ) -> int:
-    from spindle._io.tcp import SocketTransport
+    from spindle._io.transports.stream_socket import SocketTransport
 
     if transport.is_closing():
         raise RuntimeError("cannot send a file: the transport is closing")

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Sized
 from typing import TYPE_CHECKING, Any
 
-from spindle._io.transport_base import TransportCore, TransportState, write_buffer_limits
+from spindle._io.transports.base import TransportCore, TransportState, write_buffer_limits
 
 if TYPE_CHECKING:
     from spindle._io.sockets import SocketMethods

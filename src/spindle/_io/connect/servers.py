@@ -25,9 +25,9 @@ from asyncio import trsock
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from spindle._io import tls_bridge
 from spindle._io.poller import READ
-from spindle._io.tcp import SocketTransport
+from spindle._io.tls import arguments as tls_bridge
+from spindle._io.transports.stream_socket import SocketTransport
 
 if TYPE_CHECKING:
     import ssl

@@ -1,0 +1,1 @@
+"""TLS over any stream transport: engine, states, application end, transport, protocol."""
