@@ -19,16 +19,14 @@ import functools
 import os
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from spindle._io import resolve
 from spindle._io.connect import happy_eyeballs
+from spindle._io.contract import IOLoop
 from spindle._io.tls import arguments as tls_bridge
 from spindle._io.transports.base import until_started
 from spindle._io.transports.stream_socket import SocketTransport
-
-if TYPE_CHECKING:
-    from spindle._io.sockets import SocketMethods
 
 __all__ = ["connect_sock", "create_connection", "create_unix_connection", "open_transport"]
 
@@ -36,7 +34,7 @@ ProtocolFactory = Callable[[], asyncio.BaseProtocol]
 
 
 async def open_transport(
-    loop: SocketMethods,
+    loop: IOLoop,
     sock: socket.socket,
     protocol_factory: ProtocolFactory,
     ssl: Any = None,
@@ -86,7 +84,7 @@ def _bind_local(sock: socket.socket, local_infos: list[resolve.AddrInfo]) -> Non
 
 
 async def connect_sock(
-    loop: SocketMethods,
+    loop: IOLoop,
     errors: list[Exception],
     info: resolve.AddrInfo,
     local_infos: list[resolve.AddrInfo] | None,
@@ -121,7 +119,7 @@ def _combined_error(errors: list[Exception], all_errors: bool) -> Exception:
 
 
 async def create_connection(
-    loop: SocketMethods,
+    loop: IOLoop,
     protocol_factory: ProtocolFactory,
     host: str | None,
     port: int | str | None,
@@ -211,7 +209,7 @@ async def create_connection(
 
 
 async def create_unix_connection(
-    loop: SocketMethods,
+    loop: IOLoop,
     protocol_factory: ProtocolFactory,
     path: Any,
     *,

@@ -17,15 +17,13 @@ import asyncio
 import socket
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from spindle._io import resolve
 from spindle._io.connect.listeners import remove_stale_unix_socket, set_reuse_port
+from spindle._io.contract import IOLoop
 from spindle._io.transports.base import until_started
 from spindle._io.transports.datagram_socket import DatagramSocketTransport
-
-if TYPE_CHECKING:
-    from spindle._io.sockets import SocketMethods
 
 __all__ = ["create_datagram_endpoint"]
 
@@ -39,7 +37,7 @@ AddressPairs = list[tuple[tuple[int, int], list[Any]]]
 
 
 async def _address_pairs(
-    loop: SocketMethods, local_addr: Any, remote_addr: Any, family: int, proto: int, flags: int
+    loop: IOLoop, local_addr: Any, remote_addr: Any, family: int, proto: int, flags: int
 ) -> AddressPairs:
     """``[((family, proto), [local, remote]), ...]`` for every usable family."""
     if not (local_addr or remote_addr):
@@ -77,7 +75,7 @@ async def _address_pairs(
 
 
 async def _open_socket(
-    loop: SocketMethods,
+    loop: IOLoop,
     pairs: AddressPairs,
     reuse_port: bool | None,
     allow_broadcast: bool | None,
@@ -106,7 +104,7 @@ async def _open_socket(
 
 
 async def create_datagram_endpoint(
-    loop: SocketMethods,
+    loop: IOLoop,
     protocol_factory: Callable[[], asyncio.BaseProtocol],
     local_addr: Any,
     remote_addr: Any,

@@ -19,9 +19,13 @@ import itertools
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
+from spindle._io.contract import IOLoop
+
 __all__ = ["interleave", "staggered_race"]
 
 T = TypeVar("T")
+# Any loop will do: the race uses only create_future, create_task and call_later.
+AnyLoop = asyncio.AbstractEventLoop | IOLoop
 
 
 def interleave(infos: Sequence[T], first_family_count: int = 1) -> list[T]:
@@ -39,7 +43,7 @@ def interleave(infos: Sequence[T], first_family_count: int = 1) -> list[T]:
 
 
 async def staggered_race(
-    loop: asyncio.AbstractEventLoop,
+    loop: AnyLoop,
     attempts: Iterable[Callable[[], Coroutine[Any, Any, T]]],
     delay: float | None,
     discard: Callable[[T], object],
@@ -68,7 +72,7 @@ class _Race(Generic[T]):
 
     def __init__(
         self,
-        loop: asyncio.AbstractEventLoop,
+        loop: AnyLoop,
         attempts: Iterable[Callable[[], Coroutine[Any, Any, T]]],
         delay: float | None,
         discard: Callable[[T], object],

@@ -21,12 +21,10 @@ import socket
 import stat
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from spindle._io import resolve
-
-if TYPE_CHECKING:
-    from spindle._io.sockets import SocketMethods
+from spindle._io.contract import IOLoop
 
 __all__ = ["remove_stale_unix_socket", "set_reuse_port", "tcp_listeners", "unix_listener"]
 
@@ -67,7 +65,7 @@ def _configure(
 
 
 async def tcp_listeners(
-    loop: SocketMethods,
+    loop: IOLoop,
     host: Any,
     port: Any,
     *,

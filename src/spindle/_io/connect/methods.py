@@ -27,13 +27,13 @@ from spindle._io.tls import arguments as tls_bridge
 from spindle._io.transports.base import until_started
 from spindle._io.transports.pipes import ReadPipeTransport, WritePipeTransport
 
-__all__ = ["TransportMethods"]
+__all__ = ["ConnectionMethods"]
 
 P = TypeVar("P", bound=asyncio.BaseProtocol)
 ProtocolFactory = Callable[[], asyncio.BaseProtocol]
 
 
-class TransportMethods(SocketMethods):
+class ConnectionMethods(SocketMethods):
     """TCP, Unix and UDP transports; connections, servers, datagram endpoints, pipes, sendfile."""
 
     async def create_connection(

@@ -23,8 +23,9 @@ import warnings
 import weakref
 from asyncio import trsock
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from spindle._io.contract import IOLoop
 from spindle._io.poller import READ
 from spindle._io.tls import arguments as tls_bridge
 from spindle._io.transports.stream_socket import SocketTransport
@@ -32,7 +33,6 @@ from spindle._io.transports.stream_socket import SocketTransport
 if TYPE_CHECKING:
     import ssl
 
-    from spindle._io.sockets import SocketMethods
 
 __all__ = ["Server", "ServerState"]
 
@@ -53,7 +53,7 @@ class Server(asyncio.AbstractServer):
 
     def __init__(
         self,
-        loop: SocketMethods,
+        loop: IOLoop,
         sockets: list[socket.socket],
         protocol_factory: Callable[[], asyncio.BaseProtocol],
         ssl_context: ssl.SSLContext | None,
@@ -115,7 +115,9 @@ class Server(asyncio.AbstractServer):
     # -- the AbstractServer interface ----------------------------------------------------
 
     def get_loop(self) -> asyncio.AbstractEventLoop:
-        return self._loop
+        # The loop that made a server is spindle's EventLoop, an AbstractEventLoop; the
+        # server itself uses only what the IOLoop contract lists.
+        return cast(asyncio.AbstractEventLoop, self._loop)
 
     def is_serving(self) -> bool:
         return self._state is ServerState.SERVING
@@ -257,7 +259,7 @@ class Server(asyncio.AbstractServer):
 
 
 def _after_handshake(
-    loop: SocketMethods, raw: SocketTransport, waiter: asyncio.Future[None]
+    loop: IOLoop, raw: SocketTransport, waiter: asyncio.Future[None]
 ) -> None:
     """A failed server-side handshake closes the connection (reported in debug mode only:
     scanners and impatient clients make failed handshakes routine on a public server)."""

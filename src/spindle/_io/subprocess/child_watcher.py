@@ -34,7 +34,8 @@ import subprocess
 import threading
 from collections.abc import Callable
 
-from spindle._io.readiness import ReadinessLoop
+from spindle._io.contract import IOLoop
+from spindle._io.poller import READ
 
 __all__ = ["ChildWatcher", "PidfdWatcher", "ThreadWatcher", "new_child_watcher"]
 
@@ -100,7 +101,7 @@ class ChildWatcher:
 
 
 class PidfdWatcher(ChildWatcher):
-    def __init__(self, loop: ReadinessLoop) -> None:
+    def __init__(self, loop: IOLoop) -> None:
         self._loop = loop
         # pid -> (pidfd, popen, on_exit)
         self._children: dict[int, tuple[int, Popen, ExitCallback]] = {}
@@ -108,7 +109,7 @@ class PidfdWatcher(ChildWatcher):
     def watch(self, popen: Popen, on_exit: ExitCallback) -> None:
         pidfd = os.pidfd_open(popen.pid)
         self._children[popen.pid] = (pidfd, popen, on_exit)
-        self._loop.add_reader(pidfd, self._exited, popen.pid)
+        self._loop._add_handler(pidfd, READ, self._exited, (popen.pid,))
 
     def _exited(self, pid: int) -> None:
         pidfd, popen, on_exit = self._children[pid]
@@ -116,7 +117,7 @@ class PidfdWatcher(ChildWatcher):
         if returncode is None:
             return  # not really gone yet: the descriptor will be reported again
         del self._children[pid]
-        self._loop.remove_reader(pidfd)
+        self._loop._remove_handler(pidfd, READ)
         os.close(pidfd)
         on_exit(returncode)
 
@@ -129,13 +130,13 @@ class PidfdWatcher(ChildWatcher):
     def close(self) -> None:
         children, self._children = self._children, {}
         for pidfd, popen, _ in children.values():
-            self._loop.remove_reader(pidfd)
+            self._loop._remove_handler(pidfd, READ)
             os.close(pidfd)
             reap_in_background(popen)
 
 
 class ThreadWatcher(ChildWatcher):
-    def __init__(self, loop: ReadinessLoop) -> None:
+    def __init__(self, loop: IOLoop) -> None:
         self._loop = loop
         self._children: dict[int, tuple[Popen, ExitCallback]] = {}
         self._lock = threading.Lock()  # orders a waiter thread's hand-over against close()
@@ -198,6 +199,6 @@ def _pidfd_works() -> bool:
 PIDFD_WORKS = _pidfd_works()
 
 
-def new_child_watcher(loop: ReadinessLoop) -> ChildWatcher:
+def new_child_watcher(loop: IOLoop) -> ChildWatcher:
     """The best watcher this system supports."""
     return PidfdWatcher(loop) if PIDFD_WORKS else ThreadWatcher(loop)

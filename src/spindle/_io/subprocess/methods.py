@@ -18,7 +18,7 @@ import subprocess
 from collections.abc import Callable
 from typing import IO, Any, Literal, TypeVar
 
-from spindle._io.signals import SignalMethods
+from spindle._io.readiness import ReadinessLoop
 from spindle._io.subprocess.child_watcher import ChildWatcher, new_child_watcher
 from spindle._io.subprocess.transport import SubprocessTransport
 
@@ -54,7 +54,7 @@ def check_popen_options(
         raise ValueError("errors must be None")
 
 
-class SubprocessMethods(SignalMethods):
+class SubprocessMethods(ReadinessLoop):
     """``subprocess_exec`` / ``subprocess_shell`` (see the module docstring)."""
 
     _child_watcher: ChildWatcher | None

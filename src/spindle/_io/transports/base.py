@@ -30,12 +30,10 @@ import logging
 import traceback
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from spindle._core.handles import capture_source_traceback
-
-if TYPE_CHECKING:
-    from spindle._io.sockets import SocketMethods
+from spindle._io.contract import IOLoop
 
 __all__ = [
     "TransportCore",
@@ -95,7 +93,7 @@ class TransportCore(asyncio.BaseTransport):
     _fd: int
 
     def __init__(
-        self, loop: SocketMethods, protocol: asyncio.BaseProtocol, extra: dict[str, Any] | None
+        self, loop: IOLoop, protocol: asyncio.BaseProtocol, extra: dict[str, Any] | None
     ) -> None:
         super().__init__(extra)
         self._loop = loop

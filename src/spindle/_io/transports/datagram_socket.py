@@ -16,14 +16,12 @@ import asyncio
 import socket
 from asyncio import trsock
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from spindle._io.contract import IOLoop
 from spindle._io.poller import READ, WRITE
 from spindle._io.transports.base import TransportState, settle_waiter
 from spindle._io.transports.writable import WritableCore
-
-if TYPE_CHECKING:
-    from spindle._io.sockets import SocketMethods
 
 __all__ = ["DatagramSocketTransport"]
 
@@ -37,7 +35,7 @@ class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport, asyncio.T
 
     def __init__(
         self,
-        loop: SocketMethods,
+        loop: IOLoop,
         sock: socket.socket,
         protocol: asyncio.BaseProtocol,
         address: Any = None,

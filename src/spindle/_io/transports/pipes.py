@@ -28,14 +28,12 @@ import functools
 import os
 import stat
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from spindle._io.contract import IOLoop
 from spindle._io.poller import READ
 from spindle._io.transports.base import TransportCore, TransportState, settle_waiter
 from spindle._io.transports.write_buffer import BufferedWrites, Data
-
-if TYPE_CHECKING:
-    from spindle._io.sockets import SocketMethods
 
 __all__ = ["ReadPipeTransport", "WritePipeTransport"]
 
@@ -97,7 +95,7 @@ class _PipeCore(TransportCore):
 class ReadPipeTransport(_PipeCore, asyncio.ReadTransport):
     def __init__(
         self,
-        loop: SocketMethods,
+        loop: IOLoop,
         pipe: Any,
         protocol: asyncio.BaseProtocol,
         waiter: asyncio.Future[None] | None = None,
@@ -167,7 +165,7 @@ class ReadPipeTransport(_PipeCore, asyncio.ReadTransport):
 class WritePipeTransport(_PipeCore, BufferedWrites, asyncio.WriteTransport):
     def __init__(
         self,
-        loop: SocketMethods,
+        loop: IOLoop,
         pipe: Any,
         protocol: asyncio.BaseProtocol,
         waiter: asyncio.Future[None] | None = None,

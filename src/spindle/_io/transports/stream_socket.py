@@ -21,18 +21,15 @@ import contextlib
 import socket
 from asyncio import trsock
 from collections import deque
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 
-from spindle._io.connect import sendfile
+from spindle._io.contract import IOLoop
 from spindle._io.poller import READ
+from spindle._io.sock_sendfile import native_sendfile
 from spindle._io.transports.base import TransportState, settle_waiter
 from spindle._io.transports.write_buffer import BufferedWrites, Data
 
-if TYPE_CHECKING:
-    from spindle._io.connect.servers import Server
-    from spindle._io.sockets import SocketMethods
-
-__all__ = ["SocketTransport", "set_nodelay"]
+__all__ = ["ConnectionOwner", "SocketTransport", "set_nodelay"]
 
 _OPEN = TransportState.OPEN
 
@@ -49,17 +46,25 @@ def set_nodelay(sock: socket.socket) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+class ConnectionOwner(Protocol):
+    """Who keeps a list of the connections it accepted (``connect/servers.Server``)."""
+
+    def _attach(self, transport: SocketTransport) -> None: ...
+
+    def _detach(self, transport: SocketTransport) -> None: ...
+
+
 class SocketTransport(BufferedWrites, asyncio.Transport):
     """A stream transport over a connected, non-blocking socket (TCP or Unix)."""
 
     def __init__(
         self,
-        loop: SocketMethods,
+        loop: IOLoop,
         sock: socket.socket,
         protocol: asyncio.BaseProtocol,
         waiter: asyncio.Future[None] | None = None,
         extra: dict[str, Any] | None = None,
-        server: Server | None = None,
+        server: ConnectionOwner | None = None,
     ) -> None:
         super().__init__(loop, protocol, extra)
         self._sock = sock
@@ -232,7 +237,7 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
         if server is not None:
             server._detach(self)
 
-    # -- sendfile (native path; see sendfile.py) -----------------------------------------
+    # -- sendfile (native path; see sock_sendfile.py) --------------------------------------
 
     async def sendfile_native(self, file: IO[bytes], offset: int, count: int | None) -> int:
         """Send ``file`` with ``os.sendfile`` once everything written before has gone out."""
@@ -243,7 +248,7 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
             if self._buffer:
                 self._flush_waiter = self._loop.create_future()
                 await self._flush_waiter
-            return await sendfile.native_sendfile(self._loop, self._sock, file, offset, count)
+            return await native_sendfile(self._loop, self._sock, file, offset, count)
         finally:
             self._sendfile_active = False
             self._flush_waiter = None

@@ -18,12 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sized
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from spindle._io.contract import IOLoop
 from spindle._io.transports.base import TransportCore, TransportState, write_buffer_limits
-
-if TYPE_CHECKING:
-    from spindle._io.sockets import SocketMethods
 
 __all__ = ["WritableCore"]
 
@@ -67,7 +65,7 @@ class WritableCore(TransportCore):
         self._lose(None)
 
     def __init__(
-        self, loop: SocketMethods, protocol: asyncio.BaseProtocol, extra: dict[str, Any] | None
+        self, loop: IOLoop, protocol: asyncio.BaseProtocol, extra: dict[str, Any] | None
     ) -> None:
         super().__init__(loop, protocol, extra)
         self._high, self._low = write_buffer_limits()
