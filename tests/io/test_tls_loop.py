@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from spindle._io.tls.start_tls import SSLTransport, TLSProtocol
+from spindle._io.tls import SSLTransport, TLSProtocol
 from tests.io.tls_support import (
     PKI,
     App,

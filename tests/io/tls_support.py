@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from spindle._io.tls.start_tls import SSLTransport, TLSProtocol, upgrade_to_tls
+from spindle._io.tls import SSLTransport, TLSProtocol, upgrade_to_tls
 
 Loop = asyncio.AbstractEventLoop
 

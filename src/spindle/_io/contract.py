@@ -30,7 +30,7 @@ from typing import Any, Protocol, TypeVar, TypeVarTuple, Unpack
 
 from spindle._core.handles import Handle
 
-__all__ = ["IOLoop"]
+__all__ = ["AnyLoop", "IOLoop"]
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
@@ -118,3 +118,8 @@ class IOLoop(Protocol):
     def _shared_read_buffer(self) -> bytearray: ...
 
     async def _wait_ready(self, fd: int, which: int) -> None: ...
+
+
+# What code that needs only the public surface they share accepts: spindle's loop as the
+# transports see it, or any asyncio loop.
+AnyLoop = asyncio.AbstractEventLoop | IOLoop

@@ -23,7 +23,7 @@ from spindle._io.readiness import ReadinessLoop
 from spindle._io.signals import SignalMethods
 from spindle._io.sockets import SocketMethods
 from spindle._io.subprocess.methods import SubprocessMethods
-from spindle._io.tls.start_tls import TLSMethods
+from spindle._io.tls import TLSMethods
 
 __all__ = ["EventLoop"]
 

@@ -24,7 +24,7 @@ from typing import Any
 from spindle._io import resolve
 from spindle._io.connect import happy_eyeballs
 from spindle._io.contract import IOLoop
-from spindle._io.tls import arguments as tls_bridge
+from spindle._io.tls import TLSProtocol, check_tls_arguments, client_context
 from spindle._io.transports.base import until_started
 from spindle._io.transports.stream_socket import SocketTransport
 
@@ -49,8 +49,8 @@ async def open_transport(
     protocol = protocol_factory()
     waiter: asyncio.Future[None] = loop.create_future()
     if ssl:
-        context = ssl if server_side else tls_bridge.client_context(ssl, server_hostname)
-        tls = tls_bridge.tls_protocol_class()(
+        context = ssl if server_side else client_context(ssl, server_hostname)
+        tls = TLSProtocol(
             loop,
             protocol,
             context,
@@ -137,7 +137,7 @@ async def create_connection(
     interleave: int | None,
     all_errors: bool,
 ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
-    tls_bridge.check_tls_arguments(
+    check_tls_arguments(
         ssl,
         server_hostname=server_hostname,
         handshake_timeout=ssl_handshake_timeout,
@@ -219,7 +219,7 @@ async def create_unix_connection(
     ssl_handshake_timeout: float | None,
     ssl_shutdown_timeout: float | None,
 ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
-    tls_bridge.check_tls_arguments(
+    check_tls_arguments(
         ssl,
         server_hostname=server_hostname,
         handshake_timeout=ssl_handshake_timeout,

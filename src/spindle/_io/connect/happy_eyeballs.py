@@ -19,13 +19,11 @@ import itertools
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from spindle._io.contract import IOLoop
+from spindle._io.contract import AnyLoop
 
 __all__ = ["interleave", "staggered_race"]
 
 T = TypeVar("T")
-# Any loop will do: the race uses only create_future, create_task and call_later.
-AnyLoop = asyncio.AbstractEventLoop | IOLoop
 
 
 def interleave(infos: Sequence[T], first_family_count: int = 1) -> list[T]:

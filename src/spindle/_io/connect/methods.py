@@ -23,7 +23,7 @@ from typing import IO, Any, TypeVar
 from spindle._io.connect import connections, datagram_endpoints, listeners, sendfile
 from spindle._io.connect.servers import Server
 from spindle._io.sockets import SocketMethods
-from spindle._io.tls import arguments as tls_bridge
+from spindle._io.tls import check_tls_arguments
 from spindle._io.transports.base import until_started
 from spindle._io.transports.pipes import ReadPipeTransport, WritePipeTransport
 
@@ -112,7 +112,7 @@ class ConnectionMethods(SocketMethods):
         """Wrap a socket accepted outside the loop (server side, for ``ssl``)."""
         if sock.type != socket.SOCK_STREAM:
             raise ValueError(f"A Stream Socket was expected, got {sock!r}")
-        tls_bridge.check_tls_arguments(
+        check_tls_arguments(
             ssl,
             handshake_timeout=ssl_handshake_timeout,
             shutdown_timeout=ssl_shutdown_timeout,
@@ -148,7 +148,7 @@ class ConnectionMethods(SocketMethods):
         start_serving: bool = True,
     ) -> Server:
         """Listen on every address of ``host`` (one or several hosts) or on ``sock``."""
-        tls_bridge.check_tls_arguments(
+        check_tls_arguments(
             ssl,
             handshake_timeout=ssl_handshake_timeout,
             shutdown_timeout=ssl_shutdown_timeout,
@@ -201,7 +201,7 @@ class ConnectionMethods(SocketMethods):
         cleanup_socket: bool = True,
     ) -> Server:
         """Listen on the Unix socket ``path`` (or on ``sock``); the file goes when it closes."""
-        tls_bridge.check_tls_arguments(
+        check_tls_arguments(
             ssl,
             handshake_timeout=ssl_handshake_timeout,
             shutdown_timeout=ssl_shutdown_timeout,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from spindle._io.contract import IOLoop
 from spindle._io.poller import READ
-from spindle._io.tls import arguments as tls_bridge
+from spindle._io.tls import TLSProtocol
 from spindle._io.transports.stream_socket import SocketTransport
 
 if TYPE_CHECKING:
@@ -245,7 +245,7 @@ class Server(asyncio.AbstractServer):
         self, conn: socket.socket, protocol: asyncio.BaseProtocol, extra: dict[str, Any]
     ) -> None:
         waiter: asyncio.Future[None] = self._loop.create_future()
-        tls = tls_bridge.tls_protocol_class()(
+        tls = TLSProtocol(
             self._loop,
             protocol,
             self._ssl_context,

@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from spindle._io.subprocess.child_watcher import ChildWatcher
+from spindle._io.transports.policy import call_protocol
 
 __all__ = ["ProcessState", "SubprocessTransport"]
 
@@ -182,21 +183,9 @@ class SubprocessTransport(asyncio.SubprocessTransport):
         else:
             handler(*args)
 
-    def _deliver(self, callback: Callable[..., object], *args: Any) -> None:
+    def _deliver(self, method: Callable[..., object], *args: Any) -> None:
         """Call a protocol method now; what it raises goes to the exception handler."""
-        try:
-            callback(*args)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler(
-                {
-                    "message": f"subprocess protocol callback {callback!r} failed",
-                    "exception": exc,
-                    "transport": self,
-                    "protocol": self._protocol,
-                }
-            )
+        call_protocol(self._loop, self, self._protocol, method, *args)
 
     def _pipe_connected(self, pipe: _PipeProtocol, transport: asyncio.BaseTransport) -> None:
         self._pipes[pipe.fd] = transport

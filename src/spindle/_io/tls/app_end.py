@@ -12,7 +12,7 @@ drops its transport.  asyncio lets go the same way (a lost transport's protocol 
 
 It also holds the application's side of flow control: whether it paused reading, and the
 water marks of its write buffer, with ``pause_writing``/``resume_writing`` called on the
-crossings (their errors go to the loop's exception handler, as asyncio's transports do).
+crossings (their errors go to the loop's exception handler: ``transports.policy``).
 
 Plaintext is delivered from a ``TLSEngine``: a ``BufferedProtocol`` gets it decrypted straight
 into its own buffer; a plain ``Protocol`` gets ``bytes`` made from a reusable 64 KiB buffer
@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
-from spindle._io.tls.states import AppState, water_marks
-
-if TYPE_CHECKING:
-    from spindle._io.tls.engine import TLSEngine
-    from spindle._io.tls.transport import SSLTransport
+from spindle._io.contract import AnyLoop
+from spindle._io.tls.engine import TLSEngine
+from spindle._io.tls.states import AppState
+from spindle._io.tls.transport import SSLTransport
+from spindle._io.transports.policy import call_protocol, water_marks
 
 __all__ = ["PLAINTEXT_BUFFER", "WRITE_HIGH_WATER", "AppEnd"]
 
@@ -40,7 +40,7 @@ WRITE_HIGH_WATER = 512 * 1024  # asyncio's default for TLS transports
 class AppEnd:
     def __init__(
         self,
-        loop: asyncio.AbstractEventLoop,
+        loop: AnyLoop,
         protocol: asyncio.BaseProtocol,
         transport: SSLTransport,
         *,
@@ -140,24 +140,12 @@ class AppEnd:
         """Pause or resume the application's writing, given what is still unsent."""
         if self.state is not AppState.CONNECTED and self.state is not AppState.EOF:
             return
+        protocol = self.protocol
+        if protocol is None:
+            return
         if not self.writing_paused and unsent > self.write_high:
             self.writing_paused = True
-            self._call("pause_writing")
+            call_protocol(self._loop, self.transport, protocol, protocol.pause_writing)
         elif self.writing_paused and unsent <= self.write_low:
             self.writing_paused = False
-            self._call("resume_writing")
-
-    def _call(self, method: str) -> None:
-        try:
-            getattr(self.protocol, method)()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler(
-                {
-                    "message": f"protocol.{method}() failed",
-                    "exception": exc,
-                    "transport": self.transport,
-                    "protocol": self.protocol,
-                }
-            )
+            call_protocol(self._loop, self.transport, protocol, protocol.resume_writing)

@@ -2,10 +2,11 @@
 
 The TLS layer is a protocol to the transport below it (TCP, a Unix socket, even
 another TLS transport) and a transport to the application above it.  Three helpers do the
-parts that do not need the loop: ``TLSEngine`` (``tls_engine.py``: OpenSSL on memory
-buffers), ``AppEnd`` (``tls_app.py``: the application protocol and asyncio's contract with
-it) and ``SSLTransport`` (``tls_transport.py``: what the application holds).  This class is
-the state machine that joins them to the loop (states in ``tls_states.py``):
+parts that do not need the loop: ``TLSEngine`` (``engine.py``: OpenSSL on memory buffers),
+``AppEnd`` (``app_end.py``: the application protocol and asyncio's contract with it) and
+``SSLTransport`` (``transport.py``: what the application holds, which asks this class for
+everything through the methods of its ``TLSLayer``).  This class is the state machine that
+joins them to the loop (states in ``states.py``):
 
 * ciphertext arrives (``buffer_updated``): it is fed to the engine and the current state takes
   its next step: handshake, decrypt for the application, or shutdown;
@@ -33,18 +34,19 @@ import asyncio
 import ssl
 from typing import Any, cast
 
+from spindle._io.contract import AnyLoop
 from spindle._io.tls.app_end import AppEnd
+from spindle._io.tls.arguments import client_context
 from spindle._io.tls.engine import TLSEngine
 from spindle._io.tls.states import (
     HANDSHAKE_TIMEOUT,
     SHUTDOWN_TIMEOUT,
     TLSState,
     check_move,
-    default_client_context,
     positive_timeout,
-    water_marks,
 )
-from spindle._io.tls.transport import SSLTransport
+from spindle._io.tls.transport import Data, SSLTransport
+from spindle._io.transports.policy import water_marks
 
 __all__ = ["TLSProtocol"]
 
@@ -59,7 +61,7 @@ class TLSProtocol(asyncio.BufferedProtocol):
 
     def __init__(
         self,
-        loop: asyncio.AbstractEventLoop,
+        loop: AnyLoop,
         app_protocol: asyncio.BaseProtocol,
         sslcontext: ssl.SSLContext | None,
         waiter: asyncio.Future[None] | None,
@@ -76,8 +78,10 @@ class TLSProtocol(asyncio.BufferedProtocol):
         )
         self._shutdown_timeout = positive_timeout(shutdown_timeout, SHUTDOWN_TIMEOUT, "shutdown")
         if sslcontext is None:
-            sslcontext = default_client_context(server_side, server_hostname)
-        self.engine = TLSEngine(
+            if server_side:
+                raise ValueError("cannot serve TLS without an ssl.SSLContext holding a certificate")
+            sslcontext = client_context(None, server_hostname)
+        self._engine = TLSEngine(
             sslcontext, server_side=server_side, server_hostname=server_hostname
         )
         self._extra: dict[str, Any] = {"sslcontext": sslcontext}
@@ -91,21 +95,21 @@ class TLSProtocol(asyncio.BufferedProtocol):
         self._below_paused_us = False  # the transport below asked us to stop writing
         self._we_paused_below = False  # we paused the transport below's reading
         self._read_scheduled = False
-        self.read_high, self.read_low = water_marks(None, None, READ_HIGH_WATER)
+        self._read_high, self._read_low = water_marks(None, None, READ_HIGH_WATER)
         self._handshake_timer: asyncio.TimerHandle | None = None
         self._shutdown_timer: asyncio.TimerHandle | None = None
-        self.app = AppEnd(
+        self._app = AppEnd(
             loop, app_protocol, SSLTransport(loop, self), connected=not call_connection_made
         )
 
     def __repr__(self) -> str:
-        side = "server" if self.engine.sslobj.server_side else "client"
+        side = "server" if self._engine.sslobj.server_side else "client"
         return f"<TLSProtocol {side} {self._state.name}>"
 
     @property
     def app_transport(self) -> SSLTransport:
         """The transport the application holds (until the connection is lost)."""
-        transport = self.app.transport
+        transport = self._app.transport
         if transport is None:
             raise RuntimeError("cannot use the TLS connection's transport: the connection is lost")
         return transport
@@ -128,14 +132,14 @@ class TLSProtocol(asyncio.BufferedProtocol):
         return self._raw
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.engine.feed(self._raw[:nbytes])
+        self._engine.feed(self._raw[:nbytes])
         self._advance()
 
     def eof_received(self) -> bool:
         self._raw_eof = True
         if self._state is S.DO_HANDSHAKE:
             self._fail(ConnectionResetError("cannot complete the TLS handshake: the peer closed"))
-        elif not (self._state is S.WRAPPED and self.app.reading_paused):
+        elif not (self._state is S.WRAPPED and self._app.reading_paused):
             self._advance()
         # else: the rest is delivered, then the EOF, when the application resumes reading
         return True  # keep the transport open: we close it ourselves, when TLS is done
@@ -157,8 +161,8 @@ class TLSProtocol(asyncio.BufferedProtocol):
         self._wake_waiter(
             error or ConnectionResetError("cannot complete the TLS handshake: connection lost")
         )
-        self.engine.drop()
-        self.app.lost(error)
+        self._engine.drop()
+        self._app.lost(error)
         self._transport = None  # it refers to us: no cycle to outlive the connection
 
     def _advance(self) -> None:
@@ -180,7 +184,7 @@ class TLSProtocol(asyncio.BufferedProtocol):
 
     def _step_handshake(self) -> None:
         try:
-            done = self.engine.handshake()
+            done = self._engine.handshake()
         except ssl.SSLError as exc:  # includes SSLCertVerificationError
             self._fail(exc, graceful=True)  # graceful: the peer gets our alert, and learns why
             return
@@ -189,9 +193,9 @@ class TLSProtocol(asyncio.BufferedProtocol):
             return
         self._cancel_timers()
         self._move(S.WRAPPED)
-        self._extra.update(self.engine.details())
+        self._extra.update(self._engine.details())
         self._flush()  # our last handshake message (and TLS 1.3 session tickets)
-        self.app.connect()
+        self._app.connect()
         self._wake_waiter(None)
         if self._state is S.WRAPPED:  # connection_made may have closed it already
             self._step_reading()
@@ -212,35 +216,35 @@ class TLSProtocol(asyncio.BufferedProtocol):
         return self._state is S.WRAPPED
 
     def _step_reading(self) -> None:
-        if self.app.reading_paused:
+        if self._app.reading_paused:
             self._control_reading_below()
             return
-        peer_closed = self.app.deliver(self.engine, self._still_wrapped)
+        peer_closed = self._app.deliver(self._engine, self._still_wrapped)
         if self._state is not S.WRAPPED:
             return  # the application closed or aborted from one of its callbacks
-        engine = self.engine
+        engine = self._engine
         if engine.backlog:
             engine.encrypt_backlog()  # a renegotiation that held writes back may be done
         if engine.has_output():
             self._flush()  # reading can produce output too (alerts, key updates)
-        if peer_closed or (self._raw_eof and not self.app.reading_paused):
-            self.app.eof()
+        if peer_closed or (self._raw_eof and not self._app.reading_paused):
+            self._app.eof()
             self.begin_close()
         else:
             self._control_reading_below()
 
     def _control_reading_below(self) -> None:
-        pending = self.engine.ciphertext_in()
+        pending = self._engine.ciphertext_in()
         if self._transport is None:
             return
-        if not self._we_paused_below and pending > self.read_high:
+        if not self._we_paused_below and pending > self._read_high:
             self._we_paused_below = True
             self._transport.pause_reading()
-        elif self._we_paused_below and pending <= self.read_low:
+        elif self._we_paused_below and pending <= self._read_low:
             self._we_paused_below = False
             self._transport.resume_reading()
 
-    def write_app_data(self, data: bytes | bytearray | memoryview) -> bool:
+    def write_app_data(self, data: Data) -> bool:
         """Encrypt ``data`` and send what the transport will take.
 
         False when the connection takes no more data (our close_notify is out, or the
@@ -249,7 +253,7 @@ class TLSProtocol(asyncio.BufferedProtocol):
         if self._state in (S.SHUTDOWN, S.CLOSED):
             return False
         try:
-            self.engine.encrypt(data)
+            self._engine.encrypt(data)
         except ssl.SSLError as exc:
             self._fail(exc)
             return False
@@ -260,17 +264,17 @@ class TLSProtocol(asyncio.BufferedProtocol):
         """Hand our output to the transport below, unless it asked us to wait."""
         transport = self._transport
         sendable = self._state is not S.CLOSED and not self._below_paused_us
-        if transport is not None and sendable and self.engine.has_output():
-            transport.write(self.engine.take_output())
-        unsent = self.engine.unsent()
-        if unsent > self.app.write_high or self.app.writing_paused:
-            self.app.control_writing(unsent)
+        if transport is not None and sendable and self._engine.has_output():
+            transport.write(self._engine.take_output())
+        unsent = self._engine.unsent()
+        if unsent > self._app.write_high or self._app.writing_paused:
+            self._app.control_writing(unsent)
 
     # -- closing -----------------------------------------------------------------------------
 
     def begin_close(self) -> None:
         """Start the close_notify exchange (the application's close(), or the peer's)."""
-        self.app.closing()
+        self._app.closing()
         if self._state in (S.UNWRAPPED, S.DO_HANDSHAKE):
             self.abort()
         elif self._state is S.WRAPPED:
@@ -285,22 +289,22 @@ class TLSProtocol(asyncio.BufferedProtocol):
             self._advance()
 
     def _step_flushing(self) -> None:
-        self.engine.discard_reads(self.app.scratch)
-        self.engine.encrypt_backlog()
-        if self.engine.backlog and not self._raw_eof:
+        self._engine.discard_reads(self._app.scratch)
+        self._engine.encrypt_backlog()
+        if self._engine.backlog and not self._raw_eof:
             self._flush()
             return  # OpenSSL waits for the peer before it takes the rest
         self._move(S.SHUTDOWN)
         self._step_shutdown()
 
     def _step_shutdown(self) -> None:
-        self.engine.discard_reads(self.app.scratch)  # data the peer sent before close_notify
+        self._engine.discard_reads(self._app.scratch)  # data the peer sent before close_notify
         if self._raw_eof:
             # The peer has closed its end: no close_notify back (asyncio sends none either);
             # its EOF ends the connection as its close_notify would have.
-            self.app.eof()
-        elif self.engine.shutdown():
-            self.app.eof()  # the peer's close_notify came (asyncio says so even after close())
+            self._app.eof()
+        elif self._engine.shutdown():
+            self._app.eof()  # the peer's close_notify came (asyncio says so even after close())
         else:
             self._flush()
             return  # until the peer's close_notify, or its EOF
@@ -308,7 +312,7 @@ class TLSProtocol(asyncio.BufferedProtocol):
 
     def _close_transport(self) -> None:
         self._close_when_flushed = True
-        if self._below_paused_us and self.engine.has_output():
+        if self._below_paused_us and self._engine.has_output():
             return  # resume_writing() comes back here
         self._flush()
         if self._transport is not None:
@@ -326,7 +330,7 @@ class TLSProtocol(asyncio.BufferedProtocol):
 
     def abort(self) -> None:
         """Drop the connection now: no close_notify, buffered data lost."""
-        self.app.closing()
+        self._app.closing()
         if self._state is not S.CLOSED:
             self._move(S.CLOSED)
         self._cancel_timers()
@@ -340,7 +344,7 @@ class TLSProtocol(asyncio.BufferedProtocol):
         self._error = exc
         self._move(S.CLOSED)
         self._cancel_timers()
-        self.app.closing()
+        self._app.closing()
         self._wake_waiter(exc)
         if not isinstance(exc, OSError):  # OSErrors (SSLError too) reach connection_lost only
             self._loop.call_exception_handler(
@@ -353,8 +357,8 @@ class TLSProtocol(asyncio.BufferedProtocol):
             )
         if self._transport is None:
             return
-        if graceful and self.engine.has_output():
-            self._transport.write(self.engine.take_output())  # e.g. the alert saying why
+        if graceful and self._engine.has_output():
+            self._transport.write(self._engine.take_output())  # e.g. the alert saying why
             self._transport.close()
         else:
             self._transport.abort()
@@ -374,7 +378,7 @@ class TLSProtocol(asyncio.BufferedProtocol):
         else:
             waiter.set_exception(exc)
 
-    # -- for SSLTransport --------------------------------------------------------------------
+    # -- what SSLTransport asks (its TLSLayer) ---------------------------------------------
 
     def extra_info(self, name: str, default: Any) -> Any:
         if name in self._extra:
@@ -383,10 +387,22 @@ class TLSProtocol(asyncio.BufferedProtocol):
             return self._transport.get_extra_info(name, default)
         return default
 
+    def app_protocol(self) -> asyncio.BaseProtocol | None:
+        return self._app.protocol
+
+    def set_app_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._app.set_protocol(protocol)
+
+    def app_reading_paused(self) -> bool:
+        return self._app.reading_paused
+
+    def pause_app_reading(self) -> None:
+        self._app.reading_paused = True
+
     def resume_app_reading(self) -> None:
-        if not self.app.reading_paused:
+        if not self._app.reading_paused:
             return
-        self.app.reading_paused = False
+        self._app.reading_paused = False
         if not self._read_scheduled:
             # Not now: resume_reading() is often called from inside a callback of ours.
             self._read_scheduled = True
@@ -397,6 +413,21 @@ class TLSProtocol(asyncio.BufferedProtocol):
         if self._state is S.WRAPPED:
             self._advance()
 
-    def set_read_limits(self, high: int | None, low: int | None) -> None:
-        self.read_high, self.read_low = water_marks(high, low, READ_HIGH_WATER)
+    def write_buffer_limits(self) -> tuple[int, int]:
+        return self._app.write_low, self._app.write_high
+
+    def set_write_buffer_limits(self, high: int | None, low: int | None) -> None:
+        self._app.set_write_limits(high, low, self._engine.unsent())
+
+    def write_buffer_size(self) -> int:
+        return self._engine.unsent()
+
+    def read_buffer_limits(self) -> tuple[int, int]:
+        return self._read_low, self._read_high
+
+    def set_read_buffer_limits(self, high: int | None, low: int | None) -> None:
+        self._read_high, self._read_low = water_marks(high, low, READ_HIGH_WATER)
         self._control_reading_below()
+
+    def read_buffer_size(self) -> int:
+        return self._engine.ciphertext_in()

@@ -1,6 +1,6 @@
-"""TLS on the loop: ``start_tls``, and the pieces ``create_connection(ssl=...)`` uses.
+"""``start_tls``: TLS slid under an application on a connection that is already open.
 
-The TLS machinery itself is a protocol (``tls_protocol.TLSProtocol``) that can sit on any
+The TLS machinery itself is a protocol (``protocol.TLSProtocol``) that can sit on any
 stream transport, so the loop needs very little: ``create_connection``/``create_server`` put a
 ``TLSProtocol`` between their transport and the application's protocol, and ``start_tls``
 slides one under an application on a connection that is already open (STARTTLS).
@@ -16,11 +16,10 @@ import ssl
 
 from spindle._io.readiness import ReadinessLoop
 from spindle._io.tls.protocol import TLSProtocol
-from spindle._io.tls.states import default_client_context
 from spindle._io.tls.transport import SSLTransport
 from spindle._io.transports.base import until_started
 
-__all__ = ["SSLTransport", "TLSMethods", "TLSProtocol", "default_client_context", "upgrade_to_tls"]
+__all__ = ["TLSMethods", "upgrade_to_tls"]
 
 
 async def upgrade_to_tls(

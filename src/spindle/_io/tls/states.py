@@ -1,5 +1,4 @@
-"""The states of a TLS connection, and the pure policies the TLS layer runs on (water
-marks, timeouts, the default client context).
+"""The states of a TLS connection, and its timeouts.
 
 A TLS connection (``tls_protocol.TLSProtocol``) moves forward only:
 
@@ -24,7 +23,6 @@ with it is strict: ``connection_made`` once, then ``data_received`` any number o
 from __future__ import annotations
 
 import enum
-import ssl
 
 __all__ = [
     "HANDSHAKE_TIMEOUT",
@@ -32,9 +30,7 @@ __all__ = [
     "AppState",
     "TLSState",
     "check_move",
-    "default_client_context",
     "positive_timeout",
-    "water_marks",
 ]
 
 HANDSHAKE_TIMEOUT = 60.0  # seconds; asyncio's default
@@ -76,23 +72,6 @@ class AppState(enum.Enum):
     LOST = "LOST"  # connection_lost called: nothing more, ever
 
 
-def water_marks(high: int | None, low: int | None, default_high: int) -> tuple[int, int]:
-    """``(high, low)`` buffer limits from what the user gave, asyncio's way.
-
-    Neither given: ``default_high`` and a quarter of it.  Only ``low``: four times it.
-    Only ``high``: a quarter of it.  They must satisfy ``high >= low >= 0``.
-    """
-    if high is None:
-        high = default_high if low is None else 4 * low
-    if low is None:
-        low = high // 4
-    if not high >= low >= 0:
-        raise ValueError(
-            f"cannot set buffer limits: high ({high!r}) must be >= low ({low!r}) must be >= 0"
-        )
-    return high, low
-
-
 def positive_timeout(value: float | None, default: float, name: str) -> float:
     """A TLS timeout in seconds: ``default`` for None; anything but a positive number fails."""
     if value is None:
@@ -100,13 +79,3 @@ def positive_timeout(value: float | None, default: float, name: str) -> float:
     if value <= 0:
         raise ValueError(f"the TLS {name} timeout must be a positive number, got {value!r}")
     return float(value)
-
-
-def default_client_context(server_side: bool, server_hostname: str | None) -> ssl.SSLContext:
-    """The context for ``ssl=True``: secure defaults; no hostname check without a hostname."""
-    if server_side:
-        raise ValueError("cannot serve TLS without an ssl.SSLContext holding a certificate")
-    context = ssl.create_default_context()
-    if not server_hostname:
-        context.check_hostname = False
-    return context

@@ -1,8 +1,10 @@
 """``SSLTransport``: the transport an application holds on a TLS connection.
 
-It carries plaintext; all the work is done by its ``TLSProtocol`` (``tls_protocol.py``), which
-it calls.  Its name follows Python's ``ssl`` module (``SSLContext``, ``SSLObject``,
-``SSLSocket``), as asyncio's TLS transport's does: code that asks whether a transport is
+It carries plaintext; all the work is done by the TLS protocol under it
+(``protocol.TLSProtocol``), which it asks through the methods of ``TLSLayer``, one for each
+of its own: it never reaches into the protocol's application end or its engine.  Its name
+follows Python's ``ssl`` module (``SSLContext``, ``SSLObject``, ``SSLSocket``), as asyncio's
+TLS transport's does: code that asks whether a transport is
 encrypted may look for "ssl" in its class name (CPython's own tests do).
 
 What it keeps itself is its lifecycle, as every spindle transport does:
@@ -14,27 +16,22 @@ given gets a ``ResourceWarning`` naming it (one that was never handed out, becau
 handshake failed, does not warn).
 
 Writes that can no longer be sent (after close(), or once the connection is gone) are
-dropped, as asyncio does (its own tests require that such a write does not raise); unlike
-asyncio, the warning says how much was lost, and repeats each time the count doubles.
+dropped and counted, as every spindle transport does (``transports.policy.DroppedWrites``;
+asyncio's own tests require that such a write does not raise).
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
-import logging
 import warnings
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from spindle._io.tls.protocol import TLSProtocol
+from spindle._io.contract import AnyLoop
+from spindle._io.transports.policy import DroppedWrites
 
-__all__ = ["SSLTransport", "SSLTransportState"]
-
-logger = logging.getLogger("asyncio")
-
-DROPPED_WRITES_WARNING = 5  # asyncio's threshold for its warning
+__all__ = ["SSLTransport", "SSLTransportState", "TLSLayer"]
 
 
 class SSLTransportState(enum.Enum):
@@ -46,23 +43,70 @@ class SSLTransportState(enum.Enum):
 Data = bytes | bytearray | memoryview
 
 
+class TLSLayer(Protocol):
+    """What an ``SSLTransport`` asks of the TLS protocol under it."""
+
+    def extra_info(self, name: str, default: Any) -> Any:
+        """The TLS details ('ssl_object', 'peercert', ...), then the transport below's."""
+        ...
+
+    def app_protocol(self) -> asyncio.BaseProtocol | None:
+        """The application's protocol; None once the connection is lost."""
+        ...
+
+    def set_app_protocol(self, protocol: asyncio.BaseProtocol) -> None: ...
+
+    def write_app_data(self, data: Data) -> bool:
+        """Encrypt and send ``data``; False when the connection takes no more data."""
+        ...
+
+    def begin_close(self) -> None:
+        """Send close_notify after what was written, then close."""
+        ...
+
+    def abort(self) -> None:
+        """Close at once: no close_notify."""
+        ...
+
+    def app_reading_paused(self) -> bool: ...
+
+    def pause_app_reading(self) -> None: ...
+
+    def resume_app_reading(self) -> None: ...
+
+    def write_buffer_limits(self) -> tuple[int, int]:
+        """``(low, high)`` of what the application has written and is not sent yet."""
+        ...
+
+    def set_write_buffer_limits(self, high: int | None, low: int | None) -> None: ...
+
+    def write_buffer_size(self) -> int: ...
+
+    def read_buffer_limits(self) -> tuple[int, int]:
+        """``(low, high)`` of the ciphertext held while the application does not read."""
+        ...
+
+    def set_read_buffer_limits(self, high: int | None, low: int | None) -> None: ...
+
+    def read_buffer_size(self) -> int: ...
+
+
 class SSLTransport(asyncio.Transport):
     """Plaintext over TLS; see the module docstring."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, tls: TLSProtocol) -> None:
+    def __init__(self, loop: AnyLoop, tls: TLSLayer) -> None:
         super().__init__()
         self._loop = loop
         self._tls = tls
         self._state = SSLTransportState.OPEN
         self._given_to_app = False
-        self._dropped_writes = 0
-        self._dropped_bytes = 0
+        self._dropped = DroppedWrites()
 
     def __repr__(self) -> str:
         peer = self._tls.extra_info("peername", None)
         return f"<SSLTransport {self._state.value} peer={peer!r}>"
 
-    # -- what TLSProtocol tells us -----------------------------------------------------------
+    # -- what the TLS protocol tells us ------------------------------------------------------
 
     def _handed_out(self) -> None:
         self._given_to_app = True
@@ -83,10 +127,10 @@ class SSLTransport(asyncio.Transport):
 
     def get_protocol(self) -> asyncio.BaseProtocol | None:  # type: ignore[override]
         """The application's protocol; None once the connection is lost (as in asyncio)."""
-        return self._tls.app.protocol
+        return self._tls.app_protocol()
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        self._tls.app.set_protocol(protocol)
+        self._tls.set_app_protocol(protocol)
 
     def is_closing(self) -> bool:
         return self._state is not SSLTransportState.OPEN
@@ -110,7 +154,8 @@ class SSLTransport(asyncio.Transport):
         if not data:
             return
         if self._state is not SSLTransportState.OPEN or not self._tls.write_app_data(data):
-            self._drop_write(len(data))
+            closing = self._state is SSLTransportState.CLOSING
+            self._dropped.add(self, len(data), closing=closing)
 
     def writelines(self, list_of_data: Iterable[Data]) -> None:
         # One TLS record stream for the lot: joining costs a copy, but saves a record
@@ -124,52 +169,37 @@ class SSLTransport(asyncio.Transport):
         return False
 
     def is_reading(self) -> bool:
-        return self._state is SSLTransportState.OPEN and not self._tls.app.reading_paused
+        return self._state is SSLTransportState.OPEN and not self._tls.app_reading_paused()
 
     def pause_reading(self) -> None:
         """Stop calling data_received() until resume_reading()."""
-        self._tls.app.reading_paused = True
+        self._tls.pause_app_reading()
 
     def resume_reading(self) -> None:
         self._tls.resume_app_reading()
 
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        self._tls.app.set_write_limits(high, low, self._tls.engine.unsent())
+        self._tls.set_write_buffer_limits(high, low)
 
     def get_write_buffer_limits(self) -> tuple[int, int]:
         """``(low, high)``, in asyncio's order."""
-        return self._tls.app.write_low, self._tls.app.write_high
+        return self._tls.write_buffer_limits()
 
     def get_write_buffer_size(self) -> int:
         """What was written and not yet taken by the transport below (asyncio counts so)."""
-        return self._tls.engine.unsent()
+        return self._tls.write_buffer_size()
 
     def set_read_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         """Limits on ciphertext held for a paused application before the peer is paused."""
-        self._tls.set_read_limits(high, low)
+        self._tls.set_read_buffer_limits(high, low)
 
     def get_read_buffer_limits(self) -> tuple[int, int]:
-        return self._tls.read_low, self._tls.read_high
+        return self._tls.read_buffer_limits()
 
     def get_read_buffer_size(self) -> int:
-        return self._tls.engine.ciphertext_in()
+        return self._tls.read_buffer_size()
 
     # -- the end -----------------------------------------------------------------------------
-
-    def _drop_write(self, nbytes: int) -> None:
-        self._dropped_writes += 1
-        self._dropped_bytes += nbytes
-        count = self._dropped_writes
-        # Warn at 5, 10, 20, 40...: a few lines, however long a program keeps writing.
-        multiple = count // DROPPED_WRITES_WARNING
-        if count % DROPPED_WRITES_WARNING == 0 and multiple & (multiple - 1) == 0:
-            logger.warning(
-                "%r: %d writes (%d bytes) dropped: cannot write, the TLS connection is %s",
-                self,
-                count,
-                self._dropped_bytes,
-                "closing" if self._state is SSLTransportState.CLOSING else "lost",
-            )
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
         if self._given_to_app and self._state is SSLTransportState.OPEN:

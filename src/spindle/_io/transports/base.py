@@ -1,4 +1,5 @@
-"""What every spindle transport shares: its lifecycle (``flow_control`` adds the write side).
+"""What every spindle transport shares: its lifecycle and its read side (``writable`` adds
+the write side; ``policy`` has the rules all transports follow).
 
 Lifecycle.  A transport moves through four states, in order, and only forward:
 
@@ -18,8 +19,12 @@ A transport lost after its loop has closed releases its descriptor at once: no c
 run any more to tell the protocol, and the other end (often a child process that outlives the
 loop) must see the connection end now, not whenever the transport is garbage-collected.
 
-The write-buffer water marks are computed here by the pure ``write_buffer_limits``: pipe
-transports and their tests use them too.
+Reading.  Every transport watches its descriptor for readability once the protocol has been
+told it is connected (``_start``): sockets and read pipes to read, a write pipe to hear that
+its reader has gone (the poller reports the hang-up as readable).  One set of flags says
+whether it does: it watches exactly while it is OPEN, started, not paused by its protocol and
+not at end of file, and ``_start_reading`` / ``_stop_reading`` are the only places that
+register and unregister the callback.  Each transport's ``_on_readable`` does the reading.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import os
 import traceback
 import warnings
 from collections.abc import Callable
@@ -34,18 +40,17 @@ from typing import Any
 
 from spindle._core.handles import capture_source_traceback
 from spindle._io.contract import IOLoop
+from spindle._io.poller import READ
 
 __all__ = [
     "TransportCore",
     "TransportState",
     "settle_waiter",
     "until_started",
-    "write_buffer_limits",
 ]
 
 logger = logging.getLogger("asyncio")
 
-DEFAULT_HIGH_WATER = 64 * 1024
 # What stands in for the protocol once connection_lost has run: every callback a late caller
 # could still make on it is a no-op (see the module docstring).
 _NO_PROTOCOL = asyncio.Protocol()
@@ -56,17 +61,6 @@ class TransportState(enum.Enum):
     CLOSING = "closing"  # close() called: flushing the write buffer
     LOST = "lost"  # connection_lost scheduled: no more I/O
     CLOSED = "closed"  # connection_lost called, descriptor released
-
-
-def write_buffer_limits(high: int | None = None, low: int | None = None) -> tuple[int, int]:
-    """``(high, low)`` water marks from what the user gave (asyncio's defaults and rules)."""
-    if high is None:
-        high = DEFAULT_HIGH_WATER if low is None else 4 * low
-    if low is None:
-        low = high // 4
-    if not high >= low >= 0:
-        raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
-    return high, low
 
 
 def settle_waiter(waiter: asyncio.Future[None] | None) -> None:
@@ -99,13 +93,22 @@ class TransportCore(asyncio.BaseTransport):
         self._loop = loop
         self._protocol = protocol
         self._state = TransportState.OPEN
+        self._fileobj: Any = None  # what _own() was given, until released
         # Where it was made, for the unclosed-transport warning (debug mode only: it costs).
         self._created_at: traceback.StackSummary | None = (
             capture_source_traceback() if loop.get_debug() else None
         )
+        # The read side (see the module docstring).
+        self._reading = False  # a reader is registered
+        self._read_started = False  # connection_made has been called
+        self._read_paused = False  # the protocol paused reading
+        self._read_ended = False  # end of file: nothing more to read
 
-    def _take_fd(self, fd: int) -> None:
-        """Own ``fd``: while open, the loop refuses outside readers and writers on it."""
+    def _own(self, fileobj: Any, fd: int) -> None:
+        """Own ``fileobj`` (a socket, a file object or a bare descriptor number) and its
+        descriptor ``fd``: it is closed when the transport ends, and while the transport is
+        open the loop refuses outside readers and writers on ``fd``."""
+        self._fileobj = fileobj
         self._fd = fd
         self._loop._claim_fd(fd, self)
 
@@ -128,21 +131,71 @@ class TransportCore(asyncio.BaseTransport):
             return False
         return True
 
+    def _start(self, waiter: asyncio.Future[None] | None) -> None:
+        """(Scheduled by the constructor.)  connection_made, then reading, then the waiter."""
+        self._read_started = True
+        if self._call_connection_made(waiter):
+            self._start_reading()
+            settle_waiter(waiter)
+
+    # -- the read side -------------------------------------------------------------------
+
+    def _start_reading(self) -> None:
+        if self._reading or not self._read_started or self._read_paused or self._read_ended:
+            return
+        if self._state is TransportState.OPEN:
+            self._reading = True
+            self._loop._add_handler(self._fd, READ, self._on_readable, ())
+
+    def _stop_reading(self) -> None:
+        if self._reading:
+            self._reading = False
+            self._loop._remove_handler(self._fd, READ)
+
+    def is_reading(self) -> bool:
+        return self._state is TransportState.OPEN and not self._read_paused
+
+    def pause_reading(self) -> None:
+        if self.is_reading():
+            self._read_paused = True
+            self._stop_reading()
+
+    def resume_reading(self) -> None:
+        if self._state is TransportState.OPEN and self._read_paused:
+            self._read_paused = False
+            self._start_reading()
+
+    def _end_reading(self) -> None:
+        """End of file: stop watching, for good."""
+        self._read_ended = True
+        self._stop_reading()
+
     # -- hooks for the concrete transports -----------------------------------------------
+
+    def _on_readable(self) -> None:
+        """The descriptor is readable (or hung up): read, or act on it."""
 
     def _describe(self) -> str:
         """What identifies this transport in its repr (e.g. ``fd=7``)."""
         return ""
 
     def _stop_io(self) -> None:
-        """Stop reading and writing (entering LOST)."""
+        """Stop reading and writing (entering LOST); writable transports add to it."""
+        self._stop_reading()
 
     def _release(self) -> None:
-        """Close the descriptor (entering CLOSED); must be safe to call twice."""
+        """Close the descriptor (entering CLOSED); safe to call twice."""
+        fileobj, self._fileobj = self._fileobj, None
+        if fileobj is None:
+            return
+        if isinstance(fileobj, int):
+            os.close(fileobj)
+        else:
+            fileobj.close()
 
     def _holds_descriptor(self) -> bool:
         """Whether there is still a descriptor to release (asked by ``__del__``)."""
-        return True
+        return self._fileobj is not None
 
     # -- the lifecycle -------------------------------------------------------------------
 

@@ -19,8 +19,8 @@ from collections import deque
 from typing import Any
 
 from spindle._io.contract import IOLoop
-from spindle._io.poller import READ, WRITE
-from spindle._io.transports.base import TransportState, settle_waiter
+from spindle._io.poller import WRITE
+from spindle._io.transports.base import TransportState
 from spindle._io.transports.writable import WritableCore
 
 __all__ = ["DatagramSocketTransport"]
@@ -44,7 +44,7 @@ class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport, asyncio.T
     ) -> None:
         super().__init__(loop, protocol, extra)
         self._sock = sock
-        self._take_fd(sock.fileno())
+        self._own(sock, sock.fileno())
         self._extra["socket"] = trsock.TransportSocket(sock)  # as in tcp.py
         for key, getter in (("sockname", sock.getsockname), ("peername", sock.getpeername)):
             try:
@@ -55,39 +55,10 @@ class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport, asyncio.T
         self._connected = self._extra["peername"] is not None
         self._view = memoryview(loop._shared_read_buffer())
         self._buffer: deque[tuple[bytes, Any]] = deque()
-        self._started = False
-        self._reading = False  # a reader is registered
-        self._reading_paused = False
         loop.call_soon(self._start, waiter)
 
     def _describe(self) -> str:
         return f"fd={self._fd} write=<bufsize={self._buffer_size}>"
-
-    def _start(self, waiter: asyncio.Future[None] | None) -> None:
-        self._started = True
-        if self._call_connection_made(waiter):
-            self._start_reading()
-            settle_waiter(waiter)
-
-    def _start_reading(self) -> None:
-        if self._reading or not self._started or self._reading_paused:
-            return
-        if self._state is TransportState.OPEN:
-            self._reading = True
-            self._loop._add_handler(self._fd, READ, self._on_readable, ())
-
-    def is_reading(self) -> bool:
-        return self._state is TransportState.OPEN and not self._reading_paused
-
-    def pause_reading(self) -> None:
-        if self.is_reading():
-            self._reading_paused = True
-            self._stop_reading()
-
-    def resume_reading(self) -> None:
-        if self._state is TransportState.OPEN and self._reading_paused:
-            self._reading_paused = False
-            self._start_reading()
 
     def _error_received(self, exc: OSError) -> None:
         try:
@@ -178,18 +149,3 @@ class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport, asyncio.T
     def _drop_head(self) -> None:
         data, _ = self._buffer.popleft()
         self._buffer_size -= len(data) + DATAGRAM_HEADER_SIZE
-
-    def _stop_reading(self) -> None:
-        if self._reading:
-            self._reading = False
-            self._loop._remove_handler(self._fd, READ)
-
-    def _stop_io(self) -> None:
-        self._stop_reading()
-        if self._buffer:
-            self._buffer.clear()
-            self._buffer_size = 0
-            self._loop._remove_handler(self._fd, WRITE)
-
-    def _release(self) -> None:
-        self._sock.close()

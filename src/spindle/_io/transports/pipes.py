@@ -28,11 +28,11 @@ import functools
 import os
 import stat
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 from spindle._io.contract import IOLoop
-from spindle._io.poller import READ
-from spindle._io.transports.base import TransportCore, TransportState, settle_waiter
+from spindle._io.transports.base import TransportCore, TransportState
 from spindle._io.transports.write_buffer import BufferedWrites, Data
 
 __all__ = ["ReadPipeTransport", "WritePipeTransport"]
@@ -52,47 +52,11 @@ def _pipe_fd(pipe: Any, what: str) -> tuple[int, int]:
     return fd, mode
 
 
-class _PipeCore(TransportCore):
-    """The descriptor-owning part both pipe transports share."""
-
-    _pipe: Any = None
-    _watching = False  # a reader is registered on the descriptor
-
-    def _init_pipe(self, pipe: Any, fd: int) -> None:
-        self._pipe = pipe
-        self._take_fd(fd)
-        self._extra["pipe"] = pipe
-
-    def _describe(self) -> str:
-        return f"fd={self._fd}"
-
-    def _holds_descriptor(self) -> bool:
-        return self._pipe is not None
-
-    def _release(self) -> None:
-        pipe, self._pipe = self._pipe, None
-        if pipe is None:
-            return
-        if isinstance(pipe, int):
-            os.close(pipe)
-        else:
-            pipe.close()
-
-    def _start(self, waiter: asyncio.Future[None] | None, watch: int, callback: Any) -> None:
-        if not self._call_connection_made(waiter):
-            return
-        if watch and self._state is _OPEN:
-            self._loop._add_handler(self._fd, READ, callback, ())
-            self._watching = True
-        settle_waiter(waiter)
-
-    def _unwatch(self) -> None:
-        if self._watching:
-            self._watching = False
-            self._loop._remove_handler(self._fd, READ)
+def _writev(fd: int, pieces: Iterable[Data]) -> int:
+    return os.writev(fd, list(pieces))
 
 
-class ReadPipeTransport(_PipeCore, asyncio.ReadTransport):
+class ReadPipeTransport(TransportCore, asyncio.ReadTransport):
     def __init__(
         self,
         loop: IOLoop,
@@ -103,24 +67,13 @@ class ReadPipeTransport(_PipeCore, asyncio.ReadTransport):
     ) -> None:
         fd, _ = _pipe_fd(pipe, "read")
         super().__init__(loop, protocol, extra)
-        self._init_pipe(pipe, fd)
+        self._own(pipe, fd)
+        self._extra["pipe"] = pipe
         self._view = memoryview(loop._shared_read_buffer())
-        self._paused = False
-        loop.call_soon(self._start, waiter, READ, self._on_readable)
+        loop.call_soon(self._start, waiter)
 
-    def is_reading(self) -> bool:
-        return self._state is _OPEN and not self._paused
-
-    def pause_reading(self) -> None:
-        if self.is_reading():
-            self._paused = True
-            self._unwatch()
-
-    def resume_reading(self) -> None:
-        if self._state is _OPEN and self._paused:
-            self._paused = False
-            self._loop._add_handler(self._fd, READ, self._on_readable, ())
-            self._watching = True
+    def _describe(self) -> str:
+        return f"fd={self._fd}"
 
     def _on_readable(self) -> None:
         protocol: Any = self._protocol
@@ -143,7 +96,7 @@ class ReadPipeTransport(_PipeCore, asyncio.ReadTransport):
             return
         try:
             if not nbytes:
-                self._unwatch()
+                self._end_reading()
                 protocol.eof_received()
                 self._lose(None)
             elif buffered:
@@ -158,11 +111,11 @@ class ReadPipeTransport(_PipeCore, asyncio.ReadTransport):
     def close(self) -> None:
         self._lose(None)
 
-    def _stop_io(self) -> None:
-        self._unwatch()
 
+class WritePipeTransport(BufferedWrites, asyncio.WriteTransport):
+    """Writes to a pipe; its read side only watches for the reader's hang-up (a FIFO's or a
+    socket's: a character device reports none)."""
 
-class WritePipeTransport(_PipeCore, BufferedWrites, asyncio.WriteTransport):
     def __init__(
         self,
         loop: IOLoop,
@@ -173,17 +126,19 @@ class WritePipeTransport(_PipeCore, BufferedWrites, asyncio.WriteTransport):
     ) -> None:
         fd, mode = _pipe_fd(pipe, "write")
         super().__init__(loop, protocol, extra)
-        self._init_pipe(pipe, fd)
+        self._own(pipe, fd)
+        self._extra["pipe"] = pipe
         self._buffer: deque[Data] = deque()
         self._send_one = functools.partial(os.write, fd)
-        self._send_many = lambda pieces: os.writev(fd, list(pieces))
-        watch = READ if (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)) else 0
-        loop.call_soon(self._start, waiter, watch, self._on_peer_gone)
+        self._send_many = functools.partial(_writev, fd)
+        self._read_ended = not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode))  # nothing to watch
+        loop.call_soon(self._start, waiter)
 
     def _describe(self) -> str:
         return f"fd={self._fd} bufsize={self._buffer_size}"
 
-    def _on_peer_gone(self) -> None:
+    def _on_readable(self) -> None:
+        """The reader has gone (a write pipe has nothing to read)."""
         self._lose(BrokenPipeError() if self._buffer else None)
 
     _write_error = "Fatal write error on pipe transport"
@@ -209,7 +164,3 @@ class WritePipeTransport(_PipeCore, BufferedWrites, asyncio.WriteTransport):
 
     def abort(self) -> None:
         self._lose(None)
-
-    def _stop_io(self) -> None:
-        self._unwatch()
-        self._drop_buffer()

@@ -24,9 +24,8 @@ from collections import deque
 from typing import IO, Any, Protocol
 
 from spindle._io.contract import IOLoop
-from spindle._io.poller import READ
 from spindle._io.sock_sendfile import native_sendfile
-from spindle._io.transports.base import TransportState, settle_waiter
+from spindle._io.transports.base import TransportState
 from spindle._io.transports.write_buffer import BufferedWrites, Data
 
 __all__ = ["ConnectionOwner", "SocketTransport", "set_nodelay"]
@@ -68,7 +67,7 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
     ) -> None:
         super().__init__(loop, protocol, extra)
         self._sock = sock
-        self._take_fd(sock.fileno())
+        self._own(sock, sock.fileno())
         # What get_extra_info("socket") gives, as in asyncio: a wrapper refusing what would
         # break the transport (blocking mode, timeouts); the transport keeps the socket.
         self._extra["socket"] = trsock.TransportSocket(sock)
@@ -84,10 +83,6 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
         self._buffer: deque[Data] = deque()
         self._send_one = sock.send
         self._send_many = sock.sendmsg if hasattr(sock, "sendmsg") else _first_only(sock)
-        self._started = False
-        self._reading = False  # a reader is registered
-        self._reading_paused = False
-        self._read_eof = False
         self._eof = False  # write_eof() called
         self._sendfile_active = False
         self._flush_waiter: asyncio.Future[None] | None = None
@@ -102,42 +97,11 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
             f"write=<bufsize={self._buffer_size}>"
         )
 
-    def _start(self, waiter: asyncio.Future[None] | None) -> None:
-        self._started = True
-        if self._call_connection_made(waiter):
-            self._start_reading()
-            settle_waiter(waiter)
-
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self._protocol = protocol
         self._buffered_protocol = isinstance(protocol, asyncio.BufferedProtocol)
 
-    # -- reading -------------------------------------------------------------------------
-
-    def _start_reading(self) -> None:
-        if self._reading or not self._started or self._reading_paused or self._read_eof:
-            return
-        if self._state is _OPEN:
-            self._reading = True
-            self._loop._add_handler(self._fd, READ, self._on_readable, ())
-
-    def _stop_reading(self) -> None:
-        if self._reading:
-            self._reading = False
-            self._loop._remove_handler(self._fd, READ)
-
-    def is_reading(self) -> bool:
-        return self._state is _OPEN and not self._reading_paused
-
-    def pause_reading(self) -> None:
-        if self._state is _OPEN and not self._reading_paused:
-            self._reading_paused = True
-            self._stop_reading()
-
-    def resume_reading(self) -> None:
-        if self._state is _OPEN and self._reading_paused:
-            self._reading_paused = False
-            self._start_reading()
+    # -- reading (watching is TransportCore's) ------------------------------------------
 
     def _on_readable(self) -> None:
         protocol: Any = self._protocol
@@ -176,8 +140,7 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
             self._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
 
     def _on_eof(self) -> None:
-        self._read_eof = True
-        self._stop_reading()
+        self._end_reading()
         try:
             keep_open = self._protocol.eof_received()  # type: ignore[attr-defined]
         except (SystemExit, KeyboardInterrupt):
@@ -225,14 +188,13 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
     # -- closing -------------------------------------------------------------------------
 
     def _stop_io(self) -> None:
-        self._stop_reading()
-        self._drop_buffer()
+        super()._stop_io()
         waiter = self._flush_waiter
         if waiter is not None and not waiter.done():
             waiter.set_exception(ConnectionError("cannot send a file: the connection is lost"))
 
     def _release(self) -> None:
-        self._sock.close()
+        super()._release()
         server, self._server = self._server, None
         if server is not None:
             server._detach(self)

@@ -2,43 +2,48 @@
 
 Flow control.  A writable transport keeps a byte count of its write buffer and tells its
 protocol to pause when the count rises above the high-water mark and to resume when it falls
-to the low-water mark.  The marks come from the pure ``transport_base.write_buffer_limits``.
+to the low-water mark (``policy.water_marks``; what the protocol raises there goes to the
+exception handler, ``policy.call_protocol``).
 
 Closing waits for the buffer to drain, except when the loop has closed: nothing can send it
 any more, so the transport is lost at once and a warning says how many bytes were dropped.
 
-Writes after the connection is lost cannot be delivered.  Raising would break the many
-protocols that write from callbacks racing with a peer's reset, so, as asyncio does, they are
-dropped; unlike asyncio the warning says what happened and how much was lost, and it repeats
-only each time the count doubles.
+Writes that can no longer be delivered are dropped and counted (``policy.DroppedWrites``).
+What is buffered, and how it is sent, is the subclass's: a byte stream
+(``write_buffer.BufferedWrites``) or datagrams (``datagram_socket``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sized
+from collections import deque
 from typing import Any
 
 from spindle._io.contract import IOLoop
-from spindle._io.transports.base import TransportCore, TransportState, write_buffer_limits
+from spindle._io.poller import WRITE
+from spindle._io.transports.base import TransportCore, TransportState
+from spindle._io.transports.policy import DroppedWrites, call_protocol, water_marks
 
 __all__ = ["WritableCore"]
 
 logger = logging.getLogger("asyncio")
-
-# Writes dropped after the connection was lost before the first warning (asyncio's number).
-DROPPED_WRITES_WARNING = 5
 
 
 class WritableCore(TransportCore):
     """A transport with a write buffer: byte count, water marks, pause/resume of the protocol."""
 
     # What is still to be sent (its subclasses' own kind of queue).
-    _buffer: Sized
+    _buffer: deque[Any]
 
-    def _stop_reading(self) -> None:
-        raise NotImplementedError
+    def __init__(
+        self, loop: IOLoop, protocol: asyncio.BaseProtocol, extra: dict[str, Any] | None
+    ) -> None:
+        super().__init__(loop, protocol, extra)
+        self._high, self._low = water_marks(None, None)
+        self._buffer_size = 0
+        self._writing_paused = False
+        self._dropped = DroppedWrites()
 
     def close(self) -> None:
         """Stop reading; the connection is lost once the write buffer has been sent."""
@@ -64,17 +69,6 @@ class WritableCore(TransportCore):
     def abort(self) -> None:
         self._lose(None)
 
-    def __init__(
-        self, loop: IOLoop, protocol: asyncio.BaseProtocol, extra: dict[str, Any] | None
-    ) -> None:
-        super().__init__(loop, protocol, extra)
-        self._high, self._low = write_buffer_limits()
-        self._buffer_size = 0
-        self._writing_paused = False
-        self._dropped_writes = 0
-        self._dropped_bytes = 0
-        self._next_drop_warning = DROPPED_WRITES_WARNING
-
     def get_write_buffer_size(self) -> int:
         return self._buffer_size
 
@@ -83,40 +77,34 @@ class WritableCore(TransportCore):
         return self._low, self._high
 
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        self._high, self._low = write_buffer_limits(high, low)
+        self._high, self._low = water_marks(high, low)
         self._maybe_pause_protocol()
 
     def _maybe_pause_protocol(self) -> None:
         if self._buffer_size <= self._high or self._writing_paused:
             return
         self._writing_paused = True
-        try:
-            self._protocol.pause_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._report("protocol.pause_writing() failed", exc)
+        protocol = self._protocol
+        call_protocol(self._loop, self, protocol, protocol.pause_writing)
 
     def _maybe_resume_protocol(self) -> None:
         if not self._writing_paused or self._buffer_size > self._low:
             return
         self._writing_paused = False
-        try:
-            self._protocol.resume_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._report("protocol.resume_writing() failed", exc)
+        protocol = self._protocol
+        call_protocol(self._loop, self, protocol, protocol.resume_writing)
 
     def _drop_write(self, nbytes: int) -> None:
-        """A write after the connection was lost: count it, and warn as the count grows."""
-        self._dropped_writes += 1
-        self._dropped_bytes += nbytes
-        if self._dropped_writes == self._next_drop_warning:
-            self._next_drop_warning *= 2
-            logger.warning(
-                "%r: %d writes (%d bytes) dropped: cannot write, the connection is lost",
-                self,
-                self._dropped_writes,
-                self._dropped_bytes,
-            )
+        """A write that can no longer be delivered: count it (see the module docstring)."""
+        self._dropped.add(self, nbytes, closing=self._state is TransportState.CLOSING)
+
+    def _stop_io(self) -> None:
+        super()._stop_io()
+        self._drop_buffer()
+
+    def _drop_buffer(self) -> None:
+        """Forget what is buffered (abort, fatal error) and stop waiting to write it."""
+        if self._buffer:
+            self._buffer.clear()
+            self._buffer_size = 0
+            self._loop._remove_handler(self._fd, WRITE)

@@ -157,10 +157,3 @@ class BufferedWrites(WritableCore):
             return
         self._loop._remove_handler(self._fd, WRITE)
         self._buffer_flushed()
-
-    def _drop_buffer(self) -> None:
-        """Forget what is buffered (abort, fatal error) and stop waiting to write it."""
-        if self._buffer:
-            self._buffer.clear()
-            self._buffer_size = 0
-            self._loop._remove_handler(self._fd, WRITE)
