@@ -1,4 +1,4 @@
-"""TLS connections (``spindle._io.tls_protocol``): handshake, data both ways, flow control,
+"""TLS connections (``spindle._io.tls.protocol``): handshake, data both ways, flow control,
 certificate checks, timeouts, close_notify, abort and a peer's EOF.
 
 Every connection test runs on spindle's loop and on asyncio's (the ``loop`` fixture), with

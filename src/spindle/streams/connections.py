@@ -1,4 +1,4 @@
-"""Streams: ``open_connection`` and ``start_server``, and the classes they are made of.
+"""``open_connection`` and ``start_server`` (and their Unix variants): streams over the loop.
 
 asyncio's high-level networking API.  Each helper below is a few lines of assembly on the
 *running* loop's transport methods (``create_connection``, ``create_server``, and the Unix
@@ -7,10 +7,6 @@ and a ``StreamWriter`` over the transport.  They are written against the public
 ``AbstractEventLoop`` surface only, so they behave the same on spindle's loop and on any
 other; every extra keyword (``ssl=``, ``family=``, ``reuse_port=``, ``keep_alive=``, ...) goes
 straight to the loop method.
-
-The pieces live in their own modules: ``streams_reader`` (buffering and the ``read*``
-methods), ``streams_flow`` (the pause/resume/drain handshake), ``streams_protocol`` and
-``streams_writer``.  This module is the public face, with asyncio's ``asyncio.streams`` names.
 """
 
 from __future__ import annotations
@@ -21,23 +17,11 @@ import socket
 from typing import Any
 
 from spindle import events
-from spindle.streams.flow_control import FlowControlMixin
 from spindle.streams.protocol import ClientConnectedCallback, StreamReaderProtocol
 from spindle.streams.reader import DEFAULT_LIMIT, StreamReader
 from spindle.streams.writer import StreamWriter
 
-__all__ = [
-    "FlowControlMixin",
-    "StreamReader",
-    "StreamReaderProtocol",
-    "StreamWriter",
-    "open_connection",
-    "open_unix_connection",
-    "start_server",
-    "start_unix_server",
-]
-
-_DEFAULT_LIMIT = DEFAULT_LIMIT  # asyncio's name, which some libraries import
+__all__ = ["open_connection", "open_unix_connection", "start_server", "start_unix_server"]
 
 StrPath = str | os.PathLike[str]
 

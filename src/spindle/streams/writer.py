@@ -2,7 +2,7 @@
 
 ``write()`` never blocks and never refuses: the transport sends what it can and buffers the
 rest.  Backpressure is ``drain()``: it waits while the transport has told the protocol to pause
-writing (see ``streams_flow``), so ``write(); await drain()`` in a loop keeps the buffer
+writing (see ``flow_control``), so ``write(); await drain()`` in a loop keeps the buffer
 bounded however fast the producer is.  ``drain()`` is also where a broken connection surfaces:
 it raises the reader's error if there is one, and when the transport is already closing it
 first gives the loop one turn, so that ``connection_lost`` runs and the next ``drain()``

@@ -1,16 +1,17 @@
-"""The loop's transport methods: connections, servers, datagram endpoints, pipes, sendfile.
+"""The loop's connection methods: connections, servers, datagram endpoints, pipes, sendfile.
 
 This class is the public face only: each method checks nothing beyond its signature and
-hands over to the module that does the work.
+hands over to the module of this room that does the work.
 
     connections.py         create_connection, create_unix_connection, connect_accepted_socket
+    happy_eyeballs.py      address interleaving and the staggered connection race
     listeners.py           the listening sockets of create_server / create_unix_server
     servers.py             Server: accepting, and the connections it owns
     datagram_endpoints.py  create_datagram_endpoint
-    tcp.py / udp.py / pipes.py   the transports themselves; what they share:
-        transport_base.py  the lifecycle      flow_control.py / write_buffer.py  the write side
-    happy_eyeballs.py      address interleaving and the staggered connection race
-    sendfile.py            loop.sendfile (and loop.sock_sendfile)
+    sendfile.py            loop.sendfile (loop.sock_sendfile is ``sock_sendfile.py``'s)
+
+The transports themselves are the room below (``transports/``), and TLS is reached through
+its one door (``spindle._io.tls``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ ProtocolFactory = Callable[[], asyncio.BaseProtocol]
 
 
 class ConnectionMethods(SocketMethods):
-    """TCP, Unix and UDP transports; connections, servers, datagram endpoints, pipes, sendfile."""
+    """Connections, servers, datagram endpoints, pipes and sendfile (see the module docstring)."""
 
     async def create_connection(
         self,

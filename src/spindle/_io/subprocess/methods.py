@@ -1,11 +1,12 @@
-"""Child processes: ``subprocess_exec`` and ``subprocess_shell`` (signal handlers: ``signals``).
+"""Child processes: the loop's ``subprocess_exec`` and ``subprocess_shell``.
 
 A child is started with ``subprocess.Popen``, which already knows every option people pass
 (``cwd``, ``env``, ``start_new_session``, ``pass_fds``, ...).  The child is handed to the
-loop's child watcher (``child_watcher``), which reaps it without races, and its pipes become
-the loop's own pipe transports (``pipes``, through ``connect_read_pipe`` /
-``connect_write_pipe``).  ``subprocess_transport`` puts the pieces together and orders the
-protocol's events.
+loop's child watcher (``child_watcher.py``), which reaps it without races, and its pipes
+become the loop's own pipe transports (``transports/pipes.py``, through
+``connect_read_pipe`` / ``connect_write_pipe``).  ``transport.py`` puts the pieces together
+and orders the protocol's events.  (Signal handlers are ``signals.py``'s, a facility of
+their own.)
 
 The options that would make ``Popen`` buffer or decode are refused, as asyncio refuses
 them: the protocol receives the raw bytes, and decoding is the stream's business.

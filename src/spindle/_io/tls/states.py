@@ -1,6 +1,6 @@
 """The states of a TLS connection, and its timeouts.
 
-A TLS connection (``tls_protocol.TLSProtocol``) moves forward only:
+A TLS connection (``protocol.TLSProtocol``) moves forward only:
 
     UNWRAPPED ─connection_made─▶ DO_HANDSHAKE ─done─▶ WRAPPED ─close()/peer closed─▶ FLUSHING
                                                                                        │

@@ -45,7 +45,7 @@ class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport, asyncio.T
         super().__init__(loop, protocol, extra)
         self._sock = sock
         self._own(sock, sock.fileno())
-        self._extra["socket"] = trsock.TransportSocket(sock)  # as in tcp.py
+        self._extra["socket"] = trsock.TransportSocket(sock)  # as in stream_socket.py
         for key, getter in (("sockname", sock.getsockname), ("peername", sock.getpeername)):
             try:
                 self._extra[key] = getter()

@@ -1,7 +1,7 @@
 """Pipe transports: ``ReadPipeTransport`` and ``WritePipeTransport``.
 
 They serve ``connect_read_pipe`` / ``connect_write_pipe``, and through them the standard
-streams of child processes (``subprocess_transport``).  Both take either a file object
+streams of child processes (``subprocess/transport.py``).  Both take either a file object
 (closed when the transport is done) or a bare file descriptor (``os.close``-d when the
 transport is done).
 
@@ -10,13 +10,13 @@ into a ``BufferedProtocol``'s buffer).  End of file on a read pipe means the wri
 the protocol gets ``eof_received`` and then ``connection_lost(None)``.
 
 A write pipe writes as every stream transport does (``write_buffer.BufferedWrites``: at once,
-buffering the rest and flushing it with ``os.writev``).  To learn
-that the reading side has gone even while idle, it also watches its own descriptor for
-*readability* when it is a FIFO or socket: the poller reports a hang-up there.  Closing a
+buffering the rest and flushing it with ``os.writev``).  To learn that the reading side has
+gone even while idle, its read side (``base``) watches its own descriptor for *readability*
+when it is a FIFO or socket: the poller reports a hang-up there.  Closing a
 write pipe is ``write_eof``: flush, then close the descriptor, which is the EOF the reader sees.
 
 A pipe closed after its loop has closed lets its descriptor go at once, as every transport
-does (``transport_base``): the other end, often a child process that outlives the loop, must
+does (``base``): the other end, often a child process that outlives the loop, must
 see the EOF now.
 """
 

@@ -1,9 +1,10 @@
 """``SocketTransport``: the stream transport over a connected TCP or Unix socket.
 
-Reading.  When the socket is readable the transport receives into the loop's shared buffer
-(``recv_into``: no 256 KiB allocation per read) and hands the protocol a ``bytes`` copy of
-just the bytes that arrived.  A ``BufferedProtocol`` is served directly: the transport
-receives into the protocol's own buffer (``get_buffer``/``buffer_updated``), with no copy.
+Reading.  When the socket is readable (``base`` watches it) the transport receives into the
+loop's shared buffer (``recv_into``: no 256 KiB allocation per read) and hands the protocol
+a ``bytes`` copy of just the bytes that arrived.  A ``BufferedProtocol`` is served directly:
+the transport receives into the protocol's own buffer (``get_buffer``/``buffer_updated``),
+with no copy.
 
 Writing is ``write_buffer.BufferedWrites`` (send at once, buffer the rest, one ``sendmsg``
 per flush) with ``send``/``sendmsg`` as its system calls.  ``write_eof`` shuts the write side
@@ -11,7 +12,7 @@ down once the buffer is empty; ``sendfile_native`` hands the socket to ``os.send
 the buffer has drained.
 
 Closing.  ``close()`` stops reading and lets the buffer drain before ``connection_lost(None)``;
-``abort()`` drops the buffer.  Both end in ``TransportCore._lose`` (see transport_base).
+``abort()`` drops the buffer.  Both end in ``TransportCore._lose`` (see base).
 """
 
 from __future__ import annotations
