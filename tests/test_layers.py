@@ -116,9 +116,10 @@ ROOMS: dict[str, dict[str, int]] = {
     "spindle._io.transports": {
         "policy": 0,
         "base": 1,
-        "writable": 2,
-        "write_buffer": 3,
-        "stream_socket": 4, "datagram_socket": 4, "pipes": 4,
+        "reading": 2,
+        "writable": 3,
+        "write_buffer": 4,
+        "stream_socket": 5, "datagram_socket": 5, "pipes": 5,
     },
     "spindle._io.tls": {
         "engine": 0, "states": 0, "arguments": 0,

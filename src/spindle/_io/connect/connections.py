@@ -23,6 +23,7 @@ from typing import Any
 
 from spindle._io import resolve
 from spindle._io.connect import happy_eyeballs
+from spindle._io.connect.listeners import bind_error
 from spindle._io.contract import IOLoop
 from spindle._io.tls import TLSProtocol, check_tls_arguments, client_context
 from spindle._io.transports.base import until_started
@@ -77,9 +78,7 @@ def _bind_local(sock: socket.socket, local_infos: list[resolve.AddrInfo]) -> Non
             sock.bind(address)
             return
         except OSError as exc:
-            reason = (exc.strerror or str(exc)).lower()
-            message = f"error while attempting to bind on address {address!r}: {reason}"
-            error = OSError(exc.errno, message)
+            error = bind_error(exc, address)
     raise error or OSError(f"no matching local address with family={sock.family!r} found")
 
 

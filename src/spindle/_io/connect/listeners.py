@@ -26,7 +26,13 @@ from typing import Any
 from spindle._io import resolve
 from spindle._io.contract import IOLoop
 
-__all__ = ["remove_stale_unix_socket", "set_reuse_port", "tcp_listeners", "unix_listener"]
+__all__ = [
+    "bind_error",
+    "remove_stale_unix_socket",
+    "set_reuse_port",
+    "tcp_listeners",
+    "unix_listener",
+]
 
 logger = logging.getLogger("asyncio")
 
@@ -37,6 +43,12 @@ def _hosts(host: Any) -> list[Any]:
     if isinstance(host, str) or not isinstance(host, Iterable):
         return [host]
     return list(host)
+
+
+def bind_error(exc: OSError, address: Any) -> OSError:
+    """What a failed ``bind`` raises: asyncio's words, naming the address (same errno)."""
+    reason = (exc.strerror or str(exc)).lower()
+    return OSError(exc.errno, f"error while attempting to bind on address {address!r}: {reason}")
 
 
 def set_reuse_port(sock: socket.socket) -> None:
@@ -113,10 +125,7 @@ async def tcp_listeners(
             try:
                 sock.bind(address)
             except OSError as exc:
-                reason = (exc.strerror or str(exc)).lower()
-                raise OSError(
-                    exc.errno, f"error while attempting to bind on address {address!r}: {reason}"
-                ) from None
+                raise bind_error(exc, address) from None
             sock.setblocking(False)
     except BaseException:
         for sock in sockets:

@@ -1,5 +1,5 @@
-"""What every spindle transport shares: its lifecycle and its read side (``writable`` adds
-the write side; ``policy`` has the rules all transports follow).
+"""What every spindle transport shares: its lifecycle (``reading`` adds the read side,
+``writable`` the write side; ``policy`` has the rules all transports follow).
 
 Lifecycle.  A transport moves through four states, in order, and only forward:
 
@@ -19,12 +19,9 @@ A transport lost after its loop has closed releases its descriptor at once: no c
 run any more to tell the protocol, and the other end (often a child process that outlives the
 loop) must see the connection end now, not whenever the transport is garbage-collected.
 
-Reading.  Every transport watches its descriptor for readability once the protocol has been
-told it is connected (``_start``): sockets and read pipes to read, a write pipe to hear that
-its reader has gone (the poller reports the hang-up as readable).  One set of flags says
-whether it does: it watches exactly while it is OPEN, started, not paused by its protocol and
-not at end of file, and ``_start_reading`` / ``_stop_reading`` are the only places that
-register and unregister the callback.  Each transport's ``_on_readable`` does the reading.
+A transport owns its descriptor (``_own``: a socket, a file object or a bare number): the
+loop refuses outside readers and writers on it while the transport is open, and the
+transport closes it when it ends.
 """
 
 from __future__ import annotations
@@ -40,7 +37,6 @@ from typing import Any
 
 from spindle._core.handles import capture_source_traceback
 from spindle._io.contract import IOLoop
-from spindle._io.poller import READ
 
 __all__ = [
     "TransportCore",
@@ -98,11 +94,6 @@ class TransportCore(asyncio.BaseTransport):
         self._created_at: traceback.StackSummary | None = (
             capture_source_traceback() if loop.get_debug() else None
         )
-        # The read side (see the module docstring).
-        self._reading = False  # a reader is registered
-        self._read_started = False  # connection_made has been called
-        self._read_paused = False  # the protocol paused reading
-        self._read_ended = False  # end of file: nothing more to read
 
     def _own(self, fileobj: Any, fd: int) -> None:
         """Own ``fileobj`` (a socket, a file object or a bare descriptor number) and its
@@ -131,57 +122,14 @@ class TransportCore(asyncio.BaseTransport):
             return False
         return True
 
-    def _start(self, waiter: asyncio.Future[None] | None) -> None:
-        """(Scheduled by the constructor.)  connection_made, then reading, then the waiter."""
-        self._read_started = True
-        if self._call_connection_made(waiter):
-            self._start_reading()
-            settle_waiter(waiter)
-
-    # -- the read side -------------------------------------------------------------------
-
-    def _start_reading(self) -> None:
-        if self._reading or not self._read_started or self._read_paused or self._read_ended:
-            return
-        if self._state is TransportState.OPEN:
-            self._reading = True
-            self._loop._add_handler(self._fd, READ, self._on_readable, ())
-
-    def _stop_reading(self) -> None:
-        if self._reading:
-            self._reading = False
-            self._loop._remove_handler(self._fd, READ)
-
-    def is_reading(self) -> bool:
-        return self._state is TransportState.OPEN and not self._read_paused
-
-    def pause_reading(self) -> None:
-        if self.is_reading():
-            self._read_paused = True
-            self._stop_reading()
-
-    def resume_reading(self) -> None:
-        if self._state is TransportState.OPEN and self._read_paused:
-            self._read_paused = False
-            self._start_reading()
-
-    def _end_reading(self) -> None:
-        """End of file: stop watching, for good."""
-        self._read_ended = True
-        self._stop_reading()
-
     # -- hooks for the concrete transports -----------------------------------------------
-
-    def _on_readable(self) -> None:
-        """The descriptor is readable (or hung up): read, or act on it."""
 
     def _describe(self) -> str:
         """What identifies this transport in its repr (e.g. ``fd=7``)."""
         return ""
 
     def _stop_io(self) -> None:
-        """Stop reading and writing (entering LOST); writable transports add to it."""
-        self._stop_reading()
+        """Stop reading and writing (entering LOST); the read and write sides add to it."""
 
     def _release(self) -> None:
         """Close the descriptor (entering CLOSED); safe to call twice."""

@@ -53,7 +53,6 @@ class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport, asyncio.T
                 self._extra[key] = None
         self._address = address  # the only destination allowed, when given
         self._connected = self._extra["peername"] is not None
-        self._view = memoryview(loop._shared_read_buffer())
         self._buffer: deque[tuple[bytes, Any]] = deque()
         loop.call_soon(self._start, waiter)
 
@@ -68,18 +67,23 @@ class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport, asyncio.T
         except BaseException as error:
             self._fatal_error(error, "Fatal error: protocol.error_received() call failed.")
 
+    def _failed(self, exc: BaseException, message: str) -> None:
+        """An error about one datagram (an ``OSError``) goes to ``error_received`` and the
+        transport carries on; anything else ends it."""
+        if isinstance(exc, OSError):
+            self._error_received(exc)
+        else:
+            self._fatal_error(exc, message)
+
     def _on_readable(self) -> None:
         try:
             nbytes, address = self._sock.recvfrom_into(self._view)
         except (BlockingIOError, InterruptedError):
             return
-        except OSError as exc:
-            self._error_received(exc)
-            return
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fatal_error(exc, "Fatal read error on datagram transport")
+            self._failed(exc, "Fatal read error on datagram transport")
             return
         try:
             self._protocol.datagram_received(self._view[:nbytes].tobytes(), address)  # type: ignore[attr-defined]
@@ -111,13 +115,10 @@ class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport, asyncio.T
                 return
             except (BlockingIOError, InterruptedError):
                 self._loop._add_handler(self._fd, WRITE, self._on_writable, ())
-            except OSError as exc:
-                self._error_received(exc)
-                return
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
-                self._fatal_error(exc, "Fatal write error on datagram transport")
+                self._failed(exc, "Fatal write error on datagram transport")
                 return
         self._buffer.append((bytes(data), addr))
         self._buffer_size += len(data) + DATAGRAM_HEADER_SIZE

@@ -5,13 +5,13 @@ streams of child processes (``subprocess/transport.py``).  Both take either a fi
 (closed when the transport is done) or a bare file descriptor (``os.close``-d when the
 transport is done).
 
-Reads go into the loop's shared buffer with ``os.readv`` and are copied out (or straight
-into a ``BufferedProtocol``'s buffer).  End of file on a read pipe means the writer has gone:
-the protocol gets ``eof_received`` and then ``connection_lost(None)``.
+A read pipe reads as every stream transport does (``reading.ReadingCore``), with
+``os.readv`` as its system call.  End of file on a read pipe means the writer has gone: the
+protocol gets ``eof_received`` and then ``connection_lost(None)``.
 
 A write pipe writes as every stream transport does (``write_buffer.BufferedWrites``: at once,
 buffering the rest and flushing it with ``os.writev``).  To learn that the reading side has
-gone even while idle, its read side (``base``) watches its own descriptor for *readability*
+gone even while idle, its read side (``reading``) watches its own descriptor for *readability*
 when it is a FIFO or socket: the poller reports a hang-up there.  Closing a
 write pipe is ``write_eof``: flush, then close the descriptor, which is the EOF the reader sees.
 
@@ -32,7 +32,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from spindle._io.contract import IOLoop
-from spindle._io.transports.base import TransportCore, TransportState
+from spindle._io.transports.base import TransportState
+from spindle._io.transports.reading import ReadingCore
 from spindle._io.transports.write_buffer import BufferedWrites, Data
 
 __all__ = ["ReadPipeTransport", "WritePipeTransport"]
@@ -52,11 +53,15 @@ def _pipe_fd(pipe: Any, what: str) -> tuple[int, int]:
     return fd, mode
 
 
+def _readv_into(fd: int, buffer: Any) -> int:
+    return os.readv(fd, [buffer])
+
+
 def _writev(fd: int, pieces: Iterable[Data]) -> int:
     return os.writev(fd, list(pieces))
 
 
-class ReadPipeTransport(TransportCore, asyncio.ReadTransport):
+class ReadPipeTransport(ReadingCore, asyncio.ReadTransport):
     def __init__(
         self,
         loop: IOLoop,
@@ -69,44 +74,23 @@ class ReadPipeTransport(TransportCore, asyncio.ReadTransport):
         super().__init__(loop, protocol, extra)
         self._own(pipe, fd)
         self._extra["pipe"] = pipe
-        self._view = memoryview(loop._shared_read_buffer())
+        self._recv_into = functools.partial(_readv_into, fd)
         loop.call_soon(self._start, waiter)
 
     def _describe(self) -> str:
         return f"fd={self._fd}"
 
-    def _on_readable(self) -> None:
-        protocol: Any = self._protocol
-        buffered = isinstance(protocol, asyncio.BufferedProtocol)
-        try:
-            buf = protocol.get_buffer(-1) if buffered else self._view
-            nbytes = os.readv(self._fd, [buf])
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            if exc.errno == errno.EIO:  # the other side of a pty went away: an EOF
-                self._lose(exc)
-            else:
-                self._fatal_error(exc, "Fatal read error on pipe transport")
-            return
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
-            return
-        try:
-            if not nbytes:
-                self._end_reading()
-                protocol.eof_received()
-                self._lose(None)
-            elif buffered:
-                protocol.buffer_updated(nbytes)
-            else:
-                protocol.data_received(self._view[:nbytes].tobytes())
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, "Fatal error: the protocol failed on data from a pipe.")
+    _read_error = "Fatal read error on pipe transport"
+
+    def _read_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, OSError) and exc.errno == errno.EIO:
+            self._lose(exc)  # the other side of a pty went away: an EOF
+        else:
+            super()._read_failed(exc)
+
+    def _on_eof(self) -> None:
+        super()._on_eof()
+        self._lose(None)  # the writer has gone for good: a pipe does not stay half-open
 
     def close(self) -> None:
         self._lose(None)

@@ -1,10 +1,7 @@
 """``SocketTransport``: the stream transport over a connected TCP or Unix socket.
 
-Reading.  When the socket is readable (``base`` watches it) the transport receives into the
-loop's shared buffer (``recv_into``: no 256 KiB allocation per read) and hands the protocol
-a ``bytes`` copy of just the bytes that arrived.  A ``BufferedProtocol`` is served directly:
-the transport receives into the protocol's own buffer (``get_buffer``/``buffer_updated``),
-with no copy.
+Reading is ``reading.ReadingCore`` (watch, receive into the loop's shared buffer or a
+``BufferedProtocol``'s own, hand over) with ``recv_into`` as its system call.
 
 Writing is ``write_buffer.BufferedWrites`` (send at once, buffer the rest, one ``sendmsg``
 per flush) with ``send``/``sendmsg`` as its system calls.  ``write_eof`` shuts the write side
@@ -79,9 +76,8 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
                 except OSError:
                     self._extra[key] = None
         set_nodelay(sock)
-        self._view = memoryview(loop._shared_read_buffer())
-        self._buffered_protocol = isinstance(protocol, asyncio.BufferedProtocol)
         self._buffer: deque[Data] = deque()
+        self._recv_into = sock.recv_into
         self._send_one = sock.send
         self._send_many = sock.sendmsg if hasattr(sock, "sendmsg") else _first_only(sock)
         self._eof = False  # write_eof() called
@@ -98,59 +94,7 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
             f"write=<bufsize={self._buffer_size}>"
         )
 
-    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        self._protocol = protocol
-        self._buffered_protocol = isinstance(protocol, asyncio.BufferedProtocol)
-
-    # -- reading (watching is TransportCore's) ------------------------------------------
-
-    def _on_readable(self) -> None:
-        protocol: Any = self._protocol
-        try:
-            if self._buffered_protocol:
-                buf = protocol.get_buffer(-1)
-                if not len(buf):
-                    raise RuntimeError("get_buffer() returned an empty buffer")
-            else:
-                buf = self._view
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
-            return
-        try:
-            nbytes = self._sock.recv_into(buf)
-        except (BlockingIOError, InterruptedError):
-            return
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, "Fatal read error on socket transport")
-            return
-        if not nbytes:
-            self._on_eof()
-            return
-        try:
-            if self._buffered_protocol:
-                protocol.buffer_updated(nbytes)
-            else:
-                protocol.data_received(self._view[:nbytes].tobytes())
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
-
-    def _on_eof(self) -> None:
-        self._end_reading()
-        try:
-            keep_open = self._protocol.eof_received()  # type: ignore[attr-defined]
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, "Fatal error: protocol.eof_received() call failed.")
-            return
-        if not keep_open:
-            self.close()
+    _read_error = "Fatal read error on socket transport"
 
     # -- writing (the rest is BufferedWrites) ------------------------------------------
 

@@ -22,15 +22,16 @@ from typing import Any
 
 from spindle._io.contract import IOLoop
 from spindle._io.poller import WRITE
-from spindle._io.transports.base import TransportCore, TransportState
+from spindle._io.transports.base import TransportState
 from spindle._io.transports.policy import DroppedWrites, call_protocol, water_marks
+from spindle._io.transports.reading import ReadingCore
 
 __all__ = ["WritableCore"]
 
 logger = logging.getLogger("asyncio")
 
 
-class WritableCore(TransportCore):
+class WritableCore(ReadingCore):
     """A transport with a write buffer: byte count, water marks, pause/resume of the protocol."""
 
     # What is still to be sent (its subclasses' own kind of queue).
