@@ -53,6 +53,13 @@ def _pipe_fd(pipe: Any, what: str) -> tuple[int, int]:
     return fd, mode
 
 
+def _still_holds(transport: ReadPipeTransport | WritePipeTransport) -> bool:
+    """Whether a pipe transport still holds its pipe.  CPython's tests disown a pipe by
+    setting asyncio's attribute ``_pipe`` to None: the transport then neither closes it
+    nor warns about it."""
+    return transport._pipe is not None and transport._fileobj is not None
+
+
 def _readv_into(fd: int, buffer: Any) -> int:
     return os.readv(fd, [buffer])
 
@@ -73,12 +80,16 @@ class ReadPipeTransport(ReadingCore, asyncio.ReadTransport):
         fd, _ = _pipe_fd(pipe, "read")
         super().__init__(loop, protocol, extra)
         self._own(pipe, fd)
+        self._pipe = pipe  # asyncio's name (see _holds_descriptor)
         self._extra["pipe"] = pipe
         self._recv_into = functools.partial(_readv_into, fd)
         loop.call_soon(self._start, waiter)
 
     def _describe(self) -> str:
         return f"fd={self._fd}"
+
+    def _holds_descriptor(self) -> bool:
+        return _still_holds(self)
 
     _read_error = "Fatal read error on pipe transport"
 
@@ -111,6 +122,7 @@ class WritePipeTransport(BufferedWrites, asyncio.WriteTransport):
         fd, mode = _pipe_fd(pipe, "write")
         super().__init__(loop, protocol, extra)
         self._own(pipe, fd)
+        self._pipe = pipe  # asyncio's name (see _holds_descriptor)
         self._extra["pipe"] = pipe
         self._buffer: deque[Data] = deque()
         self._send_one = functools.partial(os.write, fd)
@@ -120,6 +132,9 @@ class WritePipeTransport(BufferedWrites, asyncio.WriteTransport):
 
     def _describe(self) -> str:
         return f"fd={self._fd} bufsize={self._buffer_size}"
+
+    def _holds_descriptor(self) -> bool:
+        return _still_holds(self)
 
     def _on_readable(self) -> None:
         """The reader has gone (a write pipe has nothing to read)."""
