@@ -17,22 +17,20 @@ from __future__ import annotations
 import asyncio
 import enum
 import errno
+import functools
 import os
 import socket
+import ssl
 import warnings
 import weakref
 from asyncio import trsock
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from spindle._io.contract import IOLoop
 from spindle._io.poller import READ
 from spindle._io.tls import TLSProtocol
 from spindle._io.transports.stream_socket import SocketTransport
-
-if TYPE_CHECKING:
-    import ssl
-
 
 __all__ = ["Server", "ServerState"]
 
@@ -255,7 +253,7 @@ class Server(asyncio.AbstractServer):
             shutdown_timeout=self._ssl_shutdown_timeout,
         )
         raw = SocketTransport(self._loop, conn, tls, None, extra, server=self)
-        waiter.add_done_callback(lambda fut: _after_handshake(self._loop, raw, fut))
+        waiter.add_done_callback(functools.partial(_after_handshake, self._loop, raw))
 
 
 def _after_handshake(

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 from asyncio import trsock
 from collections import deque
+from collections.abc import Iterable
 from typing import IO, Any, Protocol
 
 from spindle._io.contract import IOLoop
@@ -79,7 +81,10 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
         self._buffer: deque[Data] = deque()
         self._recv_into = sock.recv_into
         self._send_one = sock.send
-        self._send_many = sock.sendmsg if hasattr(sock, "sendmsg") else _first_only(sock)
+        if hasattr(sock, "sendmsg"):
+            self._send_many = sock.sendmsg
+        else:
+            self._send_many = functools.partial(_send_first, sock)
         self._eof = False  # write_eof() called
         self._sendfile_active = False
         self._flush_waiter: asyncio.Future[None] | None = None
@@ -163,6 +168,6 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
                 self.resume_reading()
 
 
-def _first_only(sock: socket.socket) -> Any:
+def _send_first(sock: socket.socket, pieces: Iterable[Data]) -> int:
     """A stand-in for ``sendmsg`` where there is none: send the first piece."""
-    return lambda pieces: sock.send(next(iter(pieces)))
+    return sock.send(next(iter(pieces)))
