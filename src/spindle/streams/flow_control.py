@@ -26,6 +26,7 @@ import collections
 import enum
 
 from spindle import events
+from spindle._core.futures import note_owner
 
 __all__ = ["FlowControlMixin", "WritingState"]
 
@@ -86,6 +87,7 @@ class FlowControlMixin(asyncio.Protocol):
         if self._writing is WritingState.FLOWING:
             return
         waiter: asyncio.Future[None] = self._loop.create_future()
+        note_owner(waiter, self)
         self._drain_waiters.append(waiter)
         try:
             await waiter

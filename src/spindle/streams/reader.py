@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from typing import cast
 
 from spindle import events
+from spindle._core.futures import note_owner
 from spindle.exceptions import IncompleteReadError, LimitOverrunError
 
 __all__ = ["DEFAULT_LIMIT", "StreamReader", "find_separator", "sorted_separators"]
@@ -307,6 +308,7 @@ class StreamReader:
         self._awaited_separators = separators
         self._scan_from = scan_from
         self._waiter = self._loop.create_future()
+        note_owner(self._waiter, self)
         try:
             await self._waiter
         finally:
