@@ -35,11 +35,13 @@ import types
 import weakref
 from typing import Any
 
-from spindle import _compat, locks, queues, streams_flow, streams_reader, subprocess
+from spindle import _compat, locks, queues, subprocess
 from spindle import tasks as api_tasks
 from spindle._core.futures import Future, isfuture
 from spindle._core.tasks import Task
 from spindle.diagnostics.frames import FrameKind, classify
+from spindle.streams import flow_control as streams_flow
+from spindle.streams import reader as streams_reader
 from spindle.taskgroups import TaskGroup
 
 __all__ = ["LoopView", "Wait", "WaitKind", "await_chain", "declared_awaiters", "name_in"]
