@@ -229,12 +229,13 @@ class TimerHandle(Handle):
 
     __slots__ = ("_scheduled", "_when")
 
-    _when: float
+    # A loop time as given (call_at(123) shows when=123, as asyncio's does): int or float.
+    _when: int | float
     _scheduled: bool
 
     def __init__(
         self,
-        when: float,
+        when: int | float,
         callback: Callable[..., object],
         args: tuple[Any, ...],
         loop: Any,
@@ -245,7 +246,7 @@ class TimerHandle(Handle):
         self._when = when
         self._scheduled = False
 
-    def when(self) -> float:
+    def when(self) -> int | float:
         """The deadline, in the loop's time."""
         return self._when
 
