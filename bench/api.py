@@ -16,9 +16,17 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, runtime_checkable
 
-__all__ = ["Api", "QueueLike", "ReaderLike", "TaskGroupLike", "WriterLike", "asyncio_api"]
+__all__ = [
+    "Api",
+    "QueueLike",
+    "ReaderLike",
+    "TaskGroupLike",
+    "TransportLike",
+    "WriterLike",
+    "asyncio_api",
+]
 
 
 class TaskGroupLike(Protocol):
@@ -60,6 +68,19 @@ class WriterLike(Protocol):
     def close(self) -> None: ...
 
     async def wait_closed(self) -> None: ...
+
+
+@runtime_checkable
+class TransportLike(Protocol):
+    """What the echo protocols use of a transport.
+
+    A protocol rather than ``asyncio.Transport``: uvloop's transports implement the API without
+    deriving from asyncio's classes, so ``isinstance(t, asyncio.Transport)`` is false for them.
+    """
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ class Worker:
             bufsize=1,
         )
         hello = self._read()
+        self.hello = hello  # the whole first line: a worker may say more than its version
         self.version: str | None = hello.get("ready")
         self.build: str = str(hello.get("build", ""))
         self.unavailable: str | None = hello.get("unavailable")
@@ -77,6 +78,10 @@ class Worker:
             raise WorkerFailed(f"cannot read from the {self.impl} worker: it hung or died")
         reply: dict[str, Any] = json.loads(line)
         return reply
+
+    @property
+    def alive(self) -> bool:
+        return self._proc.poll() is None
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         """Send one request; the worker's reply."""

@@ -25,7 +25,8 @@ import traceback
 
 from bench.api import Api, asyncio_api
 from bench.cases import Case, by_name
-from bench.impls import Impl, Unavailable, load
+from bench.impls import Impl
+from bench.lines import load_or_report, send
 
 __all__ = ["main", "measure"]
 
@@ -58,24 +59,17 @@ def _answer(
         return {"error": traceback.format_exc()}
 
 
-def _send(reply: dict[str, object]) -> None:
-    sys.stdout.write(json.dumps(reply) + "\n")
-    sys.stdout.flush()
-
-
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m bench.worker IMPL", file=sys.stderr)
         return 2
-    try:
-        impl = load(argv[0])
-    except Unavailable as exc:
-        _send({"unavailable": str(exc)})
+    impl = load_or_report(argv[0])
+    if impl is None:
         return 0
-    _send({"ready": impl.version, "build": impl.build})
+    send({"ready": impl.version, "build": impl.build})
     warmed: set[tuple[str, str]] = set()
     for line in sys.stdin:
-        _send(_answer(json.loads(line), impl, warmed))
+        send(_answer(json.loads(line), impl, warmed))
     return 0
 
 
