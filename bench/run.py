@@ -16,7 +16,7 @@ if not __package__:
     # Run as a script (``python bench/run.py``): make the ``bench`` package importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import columns, driver, options, report
+from bench import columns, driver, options, report, targets
 from bench.cases import API_MODES, CASES, by_name, rows
 
 __all__ = ["main"]
@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" if args.markdown else "", end="")
     rows_ = report.table(results, means=_means(plan, args.api))
     print(report.render(rows_, markdown=args.markdown))
+    print(targets.section(results, markdown=args.markdown))
     return 0
 
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from bench import builds, report
+from bench import builds, report, targets
 from bench.cases import by_name, rows
 from bench.echo.run import rows as echo_rows
 from bench.impls import check, ordered
@@ -137,3 +137,31 @@ def test_pyperf_values_are_read_without_the_warmups(tmp_path: Path) -> None:
     path = tmp_path / "bench.json"
     path.write_text(json.dumps(data))
     assert values_of(path) == [1.0, 2.0]
+
+
+def test_targets_pair_rounds_and_give_a_verdict_per_row() -> None:
+    impls = ["asyncio", "spindle", "spindle-diag", "spindle-pure", "spindle@main", "uvloop"]
+    results = report.Results(sizes={"fast": 1, "slow": 1}, impls=impls)
+    # seconds per implementation: spindle beats uvloop on "fast" only; diagnostics cost 4%, 10%.
+    timings = {
+        "fast": {"asyncio": 2.0, "spindle": 1.0, "spindle-diag": 1.04, "uvloop": 1.1},
+        "slow": {"asyncio": 2.0, "spindle": 1.0, "spindle-diag": 1.1, "uvloop": 0.9},
+    }
+    for row, by_impl in timings.items():
+        for impl, seconds in {**by_impl, "spindle-pure": 1.0, "spindle@main": 1.0}.items():
+            results.record(row, impl, 0, seconds)
+    wanted = targets.for_columns(impls, beat_asyncio=True)
+    assert [t.title for t in wanted] == [
+        "spindle vs uvloop (>= 1.00)",
+        "spindle vs asyncio (> 1.00)",
+        "spindle-diag vs spindle (>= 0.95)",
+        "spindle-pure vs spindle@main (>= 1.00)",
+    ]
+    rows_ = targets.table(results, wanted)
+    assert rows_[1] == ["fast", "1.10x ok", "2.00x ok", "0.96x ok", "1.00x ok"]
+    assert rows_[2] == ["slow", "0.90x MISS", "2.00x ok", "0.91x MISS", "1.00x ok"]
+    assert rows_[3] == ["rows met", "1/2", "2/2", "1/2", "2/2"]
+
+
+def test_no_targets_without_the_columns_they_compare() -> None:
+    assert targets.for_columns(["asyncio", "uvloop"]) == []

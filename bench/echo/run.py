@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench import columns, options, report
+from bench import columns, options, report, targets
 from bench.driver import Worker, WorkerFailed, rotated
 from bench.echo.client import DEFAULT_IMPL
 
@@ -192,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{title}\n")
         rows_ = report.table(results, cell=cell, unit=unit, first="server")
         print(report.render(rows_, markdown=args.markdown))
+    # The targets are about the server's CPU per request.
+    print(targets.section(cpu, first="server", markdown=args.markdown))
     return 0
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import columns, options, report
+from bench import columns, options, report, targets
 from bench.driver import ROOT, rotated
 from bench.pyperf.suite import DEFAULT, asyncio_group
 
@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" if args.markdown else "", end="")
     rows = report.table(results, cell=report.time_cell, unit="time", first="benchmark")
     print(report.render(rows, markdown=args.markdown))
+    print(targets.section(results, first="benchmark", beat_asyncio=True, markdown=args.markdown))
     return 0
 
 
