@@ -103,13 +103,21 @@ class FactoryPolicy(asyncio.DefaultEventLoopPolicy):
         return self._factory()
 
 
-def _loop_only(name: str, version: str, factory: LoopFactory) -> Impl:
-    """An implementation that ships only a loop: asyncio's primitives run on it."""
+def _loop_only(
+    name: str, version: str, factory: LoopFactory, install: Callable[[], None] | None = None
+) -> Impl:
+    """An implementation that ships only a loop: asyncio's primitives run on it.
 
-    def install() -> None:
+    Its ``install`` sets a policy whose loops come from ``factory``, unless one is given.
+    """
+
+    def set_policy() -> None:
         asyncio.set_event_loop_policy(FactoryPolicy(factory))
 
-    return Impl(name, version, "", lambda: plain_loop(factory), install, asyncio_api())
+    def open_loop() -> AbstractContextManager[asyncio.AbstractEventLoop]:
+        return plain_loop(factory)
+
+    return Impl(name, version, "", open_loop, install or set_policy, asyncio_api())
 
 
 def load(name: str) -> Impl:
@@ -130,12 +138,13 @@ def load(name: str) -> Impl:
         raise Unavailable(f"cannot load {name}: {exc!r}") from exc
 
 
-def _load_asyncio() -> Impl:
-    def install() -> None:
-        asyncio.set_event_loop_policy(None)  # the default policy: asyncio's own loops
+def _default_policy() -> None:
+    asyncio.set_event_loop_policy(None)  # asyncio's own loops
 
-    impl = _loop_only("asyncio", platform.python_version(), asyncio.new_event_loop)
-    return Impl(impl.name, impl.version, "", impl.open_loop, install, impl.api)
+
+def _load_asyncio() -> Impl:
+    version = platform.python_version()
+    return _loop_only("asyncio", version, asyncio.new_event_loop, install=_default_policy)
 
 
 def _load_uvloop() -> Impl:
