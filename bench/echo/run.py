@@ -7,6 +7,8 @@ Method.  Per round, one server process per implementation (``bench.echo.server``
 client process (``bench.echo.client``, on uvloop for every server).  For each row (server kind x
 message size), the servers take turns in an order that rotates with the round and the row:
 
+0. (once per round, for each server: every row served untimed on connections of its own; see
+   ``warm_up`` for why)
 1. the client opens the connections to that server's port and runs a warm-up (a tenth of the
    round trips), so connection set-up and first-call costs are not measured;
 2. the driver asks the server for its CPU time (user + system, every thread of the process);
@@ -86,14 +88,34 @@ def _ok(reply: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
+def _warm(row: EchoRow) -> dict[str, int]:
+    return {"size": row.size, "per_conn": max(1, row.per_conn // 10)}
+
+
+def warm_up(client: Worker, server: Worker, rows: list[EchoRow], conns: int) -> None:
+    """Serve every row once, untimed, on connections of its own, before any is measured.
+
+    A server process's first connections cost it about twice as much per request as any later
+    ones for as long as they stay open (asyncio's server here: 30-45 us per 1 KiB request
+    instead of 13-18), whatever the warm-up on them; only a process that has served and closed
+    a first set of connections is in its steady state.
+    """
+    for row in rows:
+        port = int(server.hello["ports"][row.kind])
+        _ok(client.ask({"connect": port, "conns": conns}))
+        try:
+            _ok(client.ask({"run": _warm(row)}))
+        finally:
+            client.ask({"close": True})
+
+
 def measure(client: Worker, server: Worker, row: EchoRow, conns: int) -> tuple[float, float]:
     """(server CPU seconds, client wall seconds) for ``conns * row.per_conn`` requests."""
     port = int(server.hello["ports"][row.kind])
     work = {"size": row.size, "per_conn": row.per_conn}
-    warm = {"size": row.size, "per_conn": max(1, row.per_conn // 10)}
     _ok(client.ask({"connect": port, "conns": conns}))
     try:
-        _ok(client.ask({"run": warm}))
+        _ok(client.ask({"run": _warm(row)}))
         before = float(_ok(server.ask({"mark": True}))["cpu"])
         done = _ok(client.ask({"run": work}))
         after = float(_ok(server.ask({"mark": True}))["cpu"])
@@ -110,6 +132,15 @@ def _run_round(
     try:
         for impl in plan.impls:
             servers[impl] = Worker(impl, "bench.echo.server")
+        for impl, server in list(servers.items()):
+            try:
+                warm_up(client, server, plan.rows, plan.conns)
+            except (MeasureFailed, WorkerFailed) as exc:
+                if not client.alive:
+                    log(f"the client died, ending round {round_no + 1}: {exc}")
+                    return
+                log(f"{impl} cannot serve, sitting out round {round_no + 1}: {exc}")
+                servers.pop(impl).close()
         for index, row in enumerate(plan.rows):
             for impl in rotated(list(servers), round_no + index):
                 seen = (row.label, impl) in cpu.notes
