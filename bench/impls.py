@@ -8,8 +8,10 @@ without it.
 
 An implementation offers its loops two ways, because the suites drive loops two ways:
 
-* ``open_loop()``: a context manager giving a fresh loop and closing it after (``bench.run``'s
-  cases and ``bench.echo``'s server run inside it);
+* ``open_loop()``: a context manager giving a fresh loop, and the way a program runs a
+  coroutine on it to completion (``Running``), and closing it after (``bench.run``'s cases and
+  ``bench.echo``'s server run inside it): ``loop.run_until_complete`` on a bare loop,
+  ``Runner.run`` for ``spindle-diag``, whose loop is a runner's;
 * ``install()``: make asyncio's own entry points (``asyncio.new_event_loop``, ``asyncio.run``)
   create this implementation's loops, for programs run unmodified (``bench.pyperf``).  For
   uvloop and rloop that is a loop policy, as their users set it; for spindle, ``spindle.install``.
@@ -20,15 +22,25 @@ from __future__ import annotations
 import asyncio
 import importlib
 import platform
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Any
 
 from bench import builds
 from bench.api import Api, asyncio_api
 
-__all__ = ["DEFAULT_IMPLS", "Impl", "Unavailable", "check", "load", "ordered", "plain_loop"]
+__all__ = [
+    "DEFAULT_IMPLS",
+    "Impl",
+    "Running",
+    "Unavailable",
+    "check",
+    "load",
+    "ordered",
+    "plain_loop",
+]
 
 # The columns of a run with no --impl, in table order; asyncio, the reference, comes first.
 DEFAULT_IMPLS: tuple[str, ...] = (
@@ -49,13 +61,21 @@ class Unavailable(Exception):
 
 
 @dataclass(frozen=True)
+class Running:
+    """An open loop, and how a program runs a coroutine on it: ``run(coro)`` to completion."""
+
+    loop: asyncio.AbstractEventLoop
+    run: Callable[[Coroutine[Any, Any, Any]], Any]
+
+
+@dataclass(frozen=True)
 class Impl:
     """A loaded implementation: name, version, which build, its loops and its primitives."""
 
     name: str
     version: str
     build: str  # which build this is, for the report ("pure Python, /path"); "" if only one
-    open_loop: Callable[[], AbstractContextManager[asyncio.AbstractEventLoop]]
+    open_loop: Callable[[], AbstractContextManager[Running]]
     install: Callable[[], None]
     api: Api  # the implementation's own primitives (asyncio's for a loop-only implementation)
 
@@ -83,11 +103,11 @@ def ordered(names: list[str]) -> list[str]:
 
 
 @contextmanager
-def plain_loop(factory: LoopFactory) -> Iterator[asyncio.AbstractEventLoop]:
-    """A loop from ``factory``, closed on the way out."""
+def plain_loop(factory: LoopFactory) -> Iterator[Running]:
+    """A loop from ``factory``, run with ``run_until_complete``, closed on the way out."""
     loop = factory()
     try:
-        yield loop
+        yield Running(loop, loop.run_until_complete)
     finally:
         loop.close()
 
@@ -114,7 +134,7 @@ def _loop_only(
     def set_policy() -> None:
         asyncio.set_event_loop_policy(FactoryPolicy(factory))
 
-    def open_loop() -> AbstractContextManager[asyncio.AbstractEventLoop]:
+    def open_loop() -> AbstractContextManager[Running]:
         return plain_loop(factory)
 
     return Impl(name, version, "", open_loop, install or set_policy, asyncio_api())

@@ -11,8 +11,9 @@ tracking and the blocking watchdog's thread (``spindle.diagnostics``).  A bare
 
 * ``spindle``: diagnostics off, the bare loop (``SPINDLE_DIAGNOSTICS`` does not matter);
 * ``spindle-diag``: the loop of a ``spindle.Runner``, whose diagnostics session is active for the
-  loop's whole life, as under ``spindle.run``; forced on with ``diagnostics.configure``, so a
-  ``SPINDLE_DIAGNOSTICS=0`` in the environment cannot quietly make it the same as ``spindle``.
+  loop's whole life, each coroutine run by ``runner.run`` as ``spindle.run`` runs ``main()``;
+  forced on with ``diagnostics.configure``, so a ``SPINDLE_DIAGNOSTICS=0`` in the environment
+  cannot quietly make it the same as ``spindle``.
 
 For programs run unmodified (``install``), both go through spindle's policy; its loops start
 diagnostics when asyncio's runner runs its main *task* (``spindle.patch``).  pyperf's harness
@@ -37,7 +38,7 @@ from typing import Any, TypeVar
 
 from bench import builds
 from bench.api import Api, QueueLike
-from bench.impls import Impl, plain_loop
+from bench.impls import Impl, Running, plain_loop
 
 __all__ = ["load_spindle"]
 
@@ -103,21 +104,23 @@ def _version(spindle: ModuleType) -> str:
 
 
 def _configure_diagnostics(spindle: ModuleType, enabled: bool) -> None:
+    """Diagnostics on or off for every runner of this process, whatever the environment says."""
     diagnostics = getattr(spindle, "diagnostics", None)
-    configure = getattr(diagnostics, "configure", None)
-    if configure is not None:
-        configure(enabled=enabled)
-    elif enabled:
-        raise RuntimeError("this build of spindle has no diagnostics to turn on")
+    if diagnostics is None or not hasattr(diagnostics, "configure"):
+        if enabled:
+            raise RuntimeError("this build of spindle has no diagnostics to turn on")
+        return
+    diagnostics.reset()  # earlier configure() calls in this process do not carry over
+    diagnostics.configure(enabled=enabled)
 
 
 @contextmanager
-def _runner_loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """The loop of a ``spindle.Runner``: its diagnostics session runs until the runner closes."""
+def _runner_loop() -> Iterator[Running]:
+    """A ``spindle.Runner``'s loop, run by ``runner.run``: diagnostics on until it closes."""
     import spindle
 
     with spindle.Runner() as runner:
-        yield runner.get_loop()
+        yield Running(runner.get_loop(), runner.run)
 
 
 def _install() -> None:

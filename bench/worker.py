@@ -8,8 +8,9 @@ calls: the implementation's own, or asyncio's on the implementation's loop.  The
 (``bench.run``) keeps one worker per implementation alive for one round and interleaves its
 requests across them.
 
-Each measurement runs in a fresh loop (``Impl.open_loop``: for ``spindle-diag``, a runner's),
-after ``gc.collect()`` so no case pays for the garbage of the one before.  The first time a
+Each measurement runs in a fresh loop (``Impl.open_loop``: for ``spindle-diag``, a runner's, the
+case run by ``runner.run`` as ``spindle.run`` runs ``main()``), after ``gc.collect()`` so no case
+pays for the garbage of the one before.  The first time a
 case runs in this process it is run once, untimed, at a tenth of its size: imports, code objects
 and free lists are then warm for every implementation alike, and what is timed is the steady
 state rather than the first call.
@@ -36,10 +37,11 @@ def measure(impl: Impl, case: Case, n: int, api: Api | None = None) -> float:
 
     The case calls ``api``'s primitives; by default the implementation's own.
     """
-    with impl.open_loop() as loop:
+    with impl.open_loop() as running:
+        body = case.body(running.loop, impl.api if api is None else api, n)
         gc.collect()
         start = time.perf_counter()
-        loop.run_until_complete(case.body(loop, impl.api if api is None else api, n))
+        running.run(body)
         return time.perf_counter() - start
 
 

@@ -123,12 +123,12 @@ def main(argv: list[str]) -> int:
     impl = load_or_report(argv[0] if argv else DEFAULT_IMPL)
     if impl is None:
         return 0
-    with impl.open_loop() as loop:
-        load_ = Load(loop)
+    with impl.open_loop() as running:
+        load_ = Load(running.loop)
         send({"ready": impl.version, "build": impl.build})
         for line in sys.stdin:
-            send(loop.run_until_complete(_answer(load_, json.loads(line))))
-        loop.run_until_complete(load_.close())
+            send(running.run(_answer(load_, json.loads(line))))
+        running.run(load_.close())
     return 0
 
 

@@ -132,8 +132,8 @@ def main(argv: list[str]) -> int:
     impl = load_or_report(argv[0])
     if impl is None:
         return 0
-    with impl.open_loop() as loop:
-        loop.run_until_complete(serve(impl, sys.stdin.fileno()))
+    with impl.open_loop() as running:
+        running.run(serve(impl, sys.stdin.fileno()))
     return 0
 
 
