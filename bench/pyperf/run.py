@@ -10,11 +10,16 @@ mean of its values.  Within a round, for each benchmark, the implementations tak
 order that rotates with the round and the benchmark, so each goes first equally often and the
 runs of one benchmark are seconds apart (what the paired ratio in ``report`` relies on on a
 shared machine).  A fresh process for each keeps one benchmark's heap and caches out of the next.
+
+A benchmark an implementation fails (an error, or no result within ``--timeout``: rloop 0.5 hangs
+in ``asyncio_tcp``) is not asked of it again in later rounds: its cell reads "n/a" and the reason
+is logged once, and a hang costs one timeout per run, not one per round.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -32,8 +37,9 @@ from bench.pyperf.suite import DEFAULT, asyncio_group
 __all__ = ["Settings", "main", "run", "values_of"]
 
 DEFAULT_ROUNDS = 3
-# A run of asyncio_tcp_ssl takes seconds; a process that takes this long has hung.
-TIMEOUT = 900.0
+# A process runs a benchmark twice (warm-up, value): asyncio_tcp_ssl, the longest, takes about
+# 20 s so here on a busy machine.  One that takes this long has hung.
+DEFAULT_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class Settings:
     rounds: int
     values: int
     warmups: int
+    timeout: float = DEFAULT_TIMEOUT
 
 
 def values_of(path: Path) -> list[float]:
@@ -65,7 +72,7 @@ def values_of(path: Path) -> list[float]:
     return values
 
 
-def measure(impl: str, name: str, values: int, warmups: int) -> float | str:
+def measure(impl: str, name: str, values: int, warmups: int, timeout: float) -> float | str:
     """Mean seconds per run of benchmark ``name`` on ``impl``; a string saying why if it failed."""
     with tempfile.TemporaryDirectory(prefix="spindle-bench-pyperf-") as tmp:
         output = Path(tmp) / "values.json"
@@ -73,10 +80,10 @@ def measure(impl: str, name: str, values: int, warmups: int) -> float | str:
         command += [str(values), str(warmups)]
         try:
             done = subprocess.run(
-                command, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT
+                command, cwd=ROOT, capture_output=True, text=True, timeout=timeout
             )
         except subprocess.TimeoutExpired:
-            return f"no result after {TIMEOUT:.0f} s"
+            return f"no result after {timeout:.0f} s (hung?)"
         if done.returncode != 0 or not output.is_file():
             lines = (done.stderr or done.stdout).strip().splitlines()
             return f"exit status {done.returncode}: " + " / ".join(lines[-3:])
@@ -90,10 +97,11 @@ def run(settings: Settings, log: Callable[[str], None]) -> report.Results:
         log(f"round {round_no + 1}/{settings.rounds}")
         for index, name in enumerate(settings.names):
             for impl in rotated(list(settings.impls), round_no + index):
-                outcome = measure(impl, name, settings.values, settings.warmups)
+                if (name, impl) in results.notes:
+                    continue  # failed in an earlier round: not asked again
+                outcome = measure(impl, name, settings.values, settings.warmups, settings.timeout)
                 if isinstance(outcome, str):
-                    if (name, impl) not in results.notes:
-                        log(f"{name} on {impl}: {outcome}")
+                    log(f"{name} on {impl}: {outcome}")
                     results.note(name, impl, outcome)
                 else:
                     results.record(name, impl, round_no, outcome)
@@ -109,6 +117,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--quick", action="store_true", help="1 round, no warm-up: a sanity check, not numbers"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds a process may take before it counts as hung (default {DEFAULT_TIMEOUT:.0f})",
     )
     p.add_argument(
         "--only",
@@ -144,9 +158,12 @@ def _settings(args: argparse.Namespace) -> Settings:
         names = list(DEFAULT)
     rounds = args.rounds if args.rounds is not None else (1 if args.quick else DEFAULT_ROUNDS)
     warmups = args.warmups if args.warmups is not None else (0 if args.quick else 1)
-    if rounds < 1 or args.values < 1 or warmups < 0:
-        raise SystemExit("cannot run: --rounds and --values must be at least 1, --warmups >= 0")
-    return Settings(names, options.impls(args), rounds, args.values, warmups)
+    if rounds < 1 or args.values < 1 or warmups < 0 or args.timeout <= 0:
+        raise SystemExit(
+            "cannot run: --rounds and --values must be at least 1, --warmups >= 0, "
+            "--timeout positive"
+        )
+    return Settings(names, options.impls(args), rounds, args.values, warmups, args.timeout)
 
 
 def _log(message: str) -> None:
@@ -160,9 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     if not found:
         _log("cannot run: no implementation is available")
         return 1
-    settings = Settings(
-        settings.names, [c.name for c in found], settings.rounds, settings.values, settings.warmups
-    )
+    settings = dataclasses.replace(settings, impls=[c.name for c in found])
     started = time.perf_counter()
     results = run(settings, _log)
     elapsed = time.perf_counter() - started
