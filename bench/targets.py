@@ -78,7 +78,8 @@ def table(results: Results, targets: list[Target], *, first: str = "case") -> li
                 continue
             ok = target.met(ratio)
             met[index] += ok
-            cells.append(f"{ratio:.2f}x {'ok' if ok else 'MISS'}")
+            # Three decimals: a ratio just under its bar must not print as the bar itself.
+            cells.append(f"{ratio:.3f}x {'ok' if ok else 'MISS'}")
         rows.append(cells)
     rows.append(["rows met"] + [f"{m}/{len(results.sizes)}" for m in met])
     return rows

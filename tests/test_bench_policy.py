@@ -158,8 +158,8 @@ def test_targets_pair_rounds_and_give_a_verdict_per_row() -> None:
         "spindle-pure vs spindle@main (>= 1.00)",
     ]
     rows_ = targets.table(results, wanted)
-    assert rows_[1] == ["fast", "1.10x ok", "2.00x ok", "0.96x ok", "1.00x ok"]
-    assert rows_[2] == ["slow", "0.90x MISS", "2.00x ok", "0.91x MISS", "1.00x ok"]
+    assert rows_[1] == ["fast", "1.100x ok", "2.000x ok", "0.962x ok", "1.000x ok"]
+    assert rows_[2] == ["slow", "0.900x MISS", "2.000x ok", "0.909x MISS", "1.000x ok"]
     assert rows_[3] == ["rows met", "1/2", "2/2", "1/2", "2/2"]
 
 
