@@ -18,8 +18,11 @@ from bench.api import Api, QueueLike, asyncio_api
 
 __all__ = ["IMPLS", "Impl", "Unavailable", "load"]
 
-# The order of the table's columns; asyncio, the reference, comes first.
-IMPLS: tuple[str, ...] = ("asyncio", "spindle", "uvloop", "rloop")
+# The order of the table's columns; asyncio, the reference, comes first.  "spindle" is spindle's
+# loop on its own (diagnostics off: nothing watches it); "spindle-diag" is spindle as users run
+# it: every measurement under ``spindle.Runner`` with the default diagnostics on (the blocking
+# watchdog thread, task-origin tracking), so the two columns side by side are their cost.
+IMPLS: tuple[str, ...] = ("asyncio", "spindle", "spindle-diag", "uvloop", "rloop")
 
 
 class Unavailable(Exception):
@@ -34,6 +37,9 @@ class Impl:
     version: str
     new_event_loop: Callable[[], asyncio.AbstractEventLoop]
     api: Api
+    # Run each measurement under ``spindle.Runner`` (and so with spindle's diagnostics, when
+    # they are on) instead of ``loop.run_until_complete`` on a bare loop.
+    under_runner: bool = False
 
 
 def load(name: str) -> Impl:
@@ -41,6 +47,7 @@ def load(name: str) -> Impl:
     loaders = {
         "asyncio": _load_asyncio,
         "spindle": _load_spindle,
+        "spindle-diag": _load_spindle_diag,
         "uvloop": _load_uvloop,
         "rloop": _load_rloop,
     }
@@ -70,7 +77,7 @@ def _load_rloop() -> Impl:
     return Impl("rloop", metadata.version("rloop"), factory, asyncio_api())
 
 
-def _load_spindle() -> Impl:
+def _load_spindle(name: str = "spindle") -> Impl:
     import spindle
     from spindle import queues, taskgroups, tasks
 
@@ -83,4 +90,14 @@ def _load_spindle() -> Impl:
     # spindle's own primitives, never asyncio's: these are the objects spindle exports as
     # spindle.sleep, spindle.gather, spindle.TaskGroup and spindle.Queue.
     api = Api(sleep=tasks.sleep, gather=tasks.gather, task_group=taskgroups.TaskGroup, queue=queue)
-    return Impl("spindle", metadata.version("spindle"), spindle.new_event_loop, api)
+    return Impl(name, metadata.version("spindle"), spindle.new_event_loop, api)
+
+
+def _load_spindle_diag() -> Impl:
+    from spindle import diagnostics
+
+    # Whatever the environment says: this column is spindle with its default diagnostics.
+    diagnostics.reset()
+    diagnostics.configure(enabled=True)
+    impl = _load_spindle("spindle-diag")
+    return Impl(impl.name, impl.version, impl.new_event_loop, impl.api, under_runner=True)

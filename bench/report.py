@@ -11,6 +11,11 @@ Pure functions over plain data, so the arithmetic can be read (and checked) with
   apart, so a round in which the machine was busy slows both and the pair cancels it out;
   this is why the ratio can differ slightly from the quotient of the two medians.
 - the last row is the geometric mean of each implementation's ratios over the cases it ran.
+
+When both ``spindle`` (diagnostics off) and ``spindle-diag`` (as users run it: under the runner,
+diagnostics on) ran, a second table gives what the diagnostics cost on each case: the median of
+the per-round paired ratios ``spindle-diag seconds / spindle seconds``, minus one.  The target
+is at most 5% on every row.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-__all__ = ["Results", "Summary", "render", "summarise", "table"]
+__all__ = ["Results", "Summary", "diagnostics_cost", "render", "summarise", "table"]
 
 REFERENCE = "asyncio"
+# (with diagnostics, without): the pair whose paired ratio is the diagnostics' cost.
+DIAGNOSTICS_PAIR = ("spindle-diag", "spindle")
 
 
 @dataclass
@@ -113,9 +120,36 @@ def table(results: Results) -> list[list[str]]:
     return rows
 
 
+def diagnostics_cost(results: Results) -> list[list[str]] | None:
+    """Header row and one row per case: spindle-diag's extra time over spindle's, or None.
+
+    None when the run did not time both.  The cost is the median over rounds of the paired
+    ratio ``with / without - 1`` (positive: the diagnostics made the case slower).
+    """
+    with_diag, without = DIAGNOSTICS_PAIR
+    if with_diag not in results.impls or without not in results.impls:
+        return None
+    rows = [["case", f"{with_diag} vs {without}"]]
+    for case in results.sizes:
+        on = results.seconds.get((case, with_diag), {})
+        off = results.seconds.get((case, without), {})
+        paired = [on[r] / off[r] for r in on if r in off]
+        cell = f"{(statistics.median(paired) - 1) * 100:+.1f}%" if paired else "n/a"
+        rows.append([case, cell])
+    return rows
+
+
 def render(results: Results, *, markdown: bool = False) -> str:
-    """The table as aligned text, or as a GitHub markdown table."""
-    rows = table(results)
+    """The tables as aligned text, or as GitHub markdown tables."""
+    out = _render_rows(table(results), markdown)
+    cost = diagnostics_cost(results)
+    if cost is not None:
+        title = "What the default diagnostics cost (time with them on vs off, same run):"
+        out += "\n\n" + title + "\n\n" + _render_rows(cost, markdown)
+    return out
+
+
+def _render_rows(rows: list[list[str]], markdown: bool) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
 
     def line(row: list[str]) -> str:

@@ -61,7 +61,14 @@ class RunnerState(enum.Enum):
 
 
 class RunnerHooks(Protocol):
-    """What a runner tells the tools watching it, at three moments of its life."""
+    """What a runner tells the tools watching it, at four moments of its life."""
+
+    def interrupted(self) -> None:
+        """The first Ctrl-C arrived while main ran (called in the signal handler).
+
+        The runner has just cancelled the main task; a loop blocked in a step will not see
+        that until the step yields, so this is the moment to say what holds it.
+        """
 
     def main_finished(self) -> None:
         """``run_until_complete`` returned (or raised): the loop has stopped."""
@@ -249,6 +256,8 @@ class Runner:
             self._interrupt_count += 1
             if self._interrupt_count == 1 and not main_task.done():
                 main_task.cancel()
+                for hooks in self._hooks:
+                    hooks.interrupted()
                 # The loop may be asleep in its poll: wake it so it sees the cancellation.
                 loop.call_soon_threadsafe(_nothing)
                 return

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RUNTIME_DIRS",
+    "RUNTIME_FILES",
     "Handle",
     "TimerHandle",
     "capture_source_traceback",
@@ -43,6 +44,24 @@ RUNTIME_DIRS = (
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     os.path.dirname(os.path.abspath(asyncio.__file__)),
 )
+
+
+
+
+def _python_files_under(directories: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(
+        os.path.join(root, name)
+        for directory in directories
+        for root, _, names in os.walk(directory)
+        for name in names
+        if name.endswith(".py")
+    )
+
+
+# The same, as the set of the runtime's source files: ``co_filename in RUNTIME_FILES`` is one
+# set lookup of a string whose hash is cached, where ``startswith(RUNTIME_DIRS)`` compares
+# prefixes.  Task-origin tracking (default-on diagnostics) asks it for every task created.
+RUNTIME_FILES = _python_files_under(RUNTIME_DIRS)
 
 
 def capture_source_traceback() -> traceback.StackSummary:

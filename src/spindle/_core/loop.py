@@ -15,6 +15,7 @@ import contextlib
 import contextvars
 import sys
 import threading
+import types
 import warnings
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator
@@ -24,7 +25,7 @@ from spindle import _compat
 from spindle._core import tasks
 from spindle._core.clock import Clock
 from spindle._core.futures import Future, isfuture, wrap_concurrent_future
-from spindle._core.handles import RUNTIME_DIRS
+from spindle._core.handles import RUNTIME_FILES
 from spindle._core.scheduler import Scheduler, logger
 
 __all__ = ["BaseLoop"]
@@ -34,6 +35,8 @@ Ts = TypeVarTuple("Ts")
 
 # run() gives the default executor this long to finish its work (asyncio's constant).
 EXECUTOR_SHUTDOWN_TIMEOUT = 300.0
+
+_getframe = sys._getframe
 
 
 def _stop_loop_when_done(fut: Any) -> None:
@@ -86,9 +89,26 @@ class BaseLoop(Scheduler):
             if name is not None:
                 task.set_name(name)
         if self._track_task_origins and isinstance(task, tasks.Task):
-            task._origin = _caller_outside_runtime()
+            # FAST PATH: tasks.note_origin(task) written out.  Where the program created the
+            # task: the innermost frame outside the runtime.  Diagnostics turn this on for
+            # every task, so it is kept cheap: one set lookup per frame, the code object and
+            # offset stored as they are (origin_of makes a line of them when a report asks).
+            # tests/core/test_loop.py holds the two to the same result.
+            frame: Any = _getframe(_CALLER_DEPTH)
+            code = frame.f_code
+            while code.co_filename in RUNTIME_FILES:
+                frame = frame.f_back
+                if frame is None:
+                    break
+                code = frame.f_code
+            else:
+                task._origin_code = code
+                task._origin_lasti = frame.f_lasti
         result: asyncio.Task[T] = task
         return result
+
+    def _task_of_step(self, handle: Any) -> Any:
+        return tasks.task_of_step(handle._callback)
 
     def set_task_factory(self, factory: Callable[..., Any] | None) -> None:
         if factory is not None and not callable(factory):
@@ -164,7 +184,7 @@ class BaseLoop(Scheduler):
         if self._debug:
             logger.debug("Close %r", self)
         self._closed = True
-        self._plain = False
+        self._update_mode()
         self._ready.clear()
         self._timers.clear()
         self._executor_shutdown_called = True
@@ -294,12 +314,7 @@ def _settle(fut: asyncio.Future[bool], value: bool) -> None:
         fut.set_result(value)
 
 
-def _caller_outside_runtime() -> tuple[str, int, str] | None:
-    """(file, line, function) of the innermost frame outside spindle and asyncio."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if not filename.startswith(RUNTIME_DIRS):
-            return (filename, frame.f_lineno or 0, frame.f_code.co_name)
-        frame = frame.f_back  # type: ignore[assignment]
-    return None
+# The frame create_task starts looking from: its caller's, when create_task is a Python
+# function with a frame of its own (this build); the innermost Python frame when it is
+# compiled (no frame of its own).  Runtime frames are skipped either way.
+_CALLER_DEPTH = 1 if isinstance(BaseLoop.create_task, types.FunctionType) else 0

@@ -17,6 +17,12 @@ The loop repeats one *pass* (``_run_once``) until ``stop()`` is called:
    first one runs).  Callbacks they schedule wait for the next pass, which polls for I/O first,
    so a task that keeps rescheduling itself cannot starve I/O or timers.
 
+While it runs a callback the loop records which (``_running``: one attribute store per
+callback), so that the blocking watchdog, in its own thread, knows what holds the loop without
+reading the loop's frames.  In debug mode, or with an instrument installed
+(``spindle._core.instruments``), the pass is the *observed* one, ``_run_once_observed``: the same
+phases, calling the instruments' hooks and timing each callback.
+
 Errors that cannot propagate (a failing callback) go to the exception handler, and debug mode
 names callbacks that hold the loop too long.  The I/O layer supplies ``_poll``, ``_wakeup`` and
 ``_close_io``; this module knows nothing about file descriptors.  ``loop.BaseLoop`` builds the
@@ -40,6 +46,7 @@ from typing import Any, TypeVarTuple, Unpack
 from spindle._core.clock import Clock, MonotonicClock
 from spindle._core.coroutines import iscoroutine, iscoroutinefunction
 from spindle._core.handles import Handle, TimerHandle, report_callback_error
+from spindle._core.instruments import InstrumentSet
 from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue
 
 __all__ = ["Scheduler", "logger"]
@@ -68,6 +75,31 @@ def _debug_from_environment() -> bool:
 class Scheduler(asyncio.AbstractEventLoop):
     """The ready queue, the timer queue, the pass that runs them, and error reporting."""
 
+    # FAST PATH: what every pass, callback or fast path reads or writes lives in slots.
+    # CPython 3.11+ reads an instance's attributes fastest while its class's attribute names
+    # fit the shared-keys table of the instance dict (under 30 names for all of a class's
+    # instances); past that every ``self._x`` of the loop takes the slower hinted lookup
+    # (measured: ~5% more instructions per callback).  The loop has more than 30 attributes
+    # once every facility is in, so the hot ones are slots, and the others (the executor,
+    # signals, async generators, subclasses' own) stay in the dict, with room to grow.
+    # tests/core/test_fast_paths.py holds the loop to specialised attribute reads.
+    __slots__ = (
+        "_clock",
+        "_clock_resolution",
+        "_closed",
+        "_debug",
+        "_instruments",
+        "_pass_count",
+        "_plain",
+        "_ready",
+        "_running",
+        "_stopping",
+        "_thread_id",
+        "_time",
+        "_timer_entries",
+        "_timers",
+    )
+
     slow_callback_duration: float
 
     def __init__(self, *, clock: Clock | None = None) -> None:
@@ -86,12 +118,26 @@ class Scheduler(asyncio.AbstractEventLoop):
         self._thread_id: int | None = None
         self._pass_count = 0
         self._debug = _debug_from_environment()
-        # Open and not in debug mode: futures and tasks of this loop may then append handles
-        # to the ready queue directly, skipping call_soon's checks (their hot path).
-        self._plain = not self._debug
+        self._instruments: InstrumentSet | None = None
+        # The handle whose callback runs now; None between callbacks' passes (see the module
+        # docstring).  Read by other threads: one attribute, replaced whole.
+        self._running: Handle | None = None
+        self._plain = True
+        self._update_mode()
         self.slow_callback_duration = 0.1
         self._exception_handler: Callable[[Any, dict[str, Any]], object] | None = None
         self._saved_origin_depth: int | None = None
+
+    def _update_mode(self) -> None:
+        """Decide, in one place, which pass and which paths the loop takes.
+
+        ``_plain``: open, not in debug mode, no instrument.  Futures and tasks of this loop may
+        then append handles to the ready queue directly, skipping call_soon's checks (their hot
+        path), and handles are built without ``__init__``.  A loop that runs is open, so when it
+        is not plain it is in debug mode or has an instrument: its passes are observed
+        (``_run_once_observed``).
+        """
+        self._plain = not self._debug and not self._closed and self._instruments is None
 
     def __repr__(self) -> str:
         return (
@@ -142,6 +188,10 @@ class Scheduler(asyncio.AbstractEventLoop):
         if not self._plain or not callable(callback):
             self._check_schedule(callback, "call_soon")
             handle = Handle(callback, args, self, context)
+            if self._instruments is not None:
+                self._ready.append(handle)
+                self._instruments.handle_scheduled(handle)
+                return handle
         else:
             # Handle.__init__'s body for a plain loop, written out: one Python call less on
             # the loop's most frequent operation.  Keep the two in step.
@@ -168,6 +218,9 @@ class Scheduler(asyncio.AbstractEventLoop):
         handle = Handle(callback, args, self, context)
         self._ready.append(handle)  # deque.append is atomic
         self._wakeup()
+        instruments = self._instruments
+        if instruments is not None and threading.get_ident() == self._thread_id:
+            instruments.handle_scheduled(handle)  # hooks run on the loop's thread only
         return handle
 
     def call_later(
@@ -187,6 +240,10 @@ class Scheduler(asyncio.AbstractEventLoop):
         if not self._plain or not callable(callback):
             self._check_schedule(callback, "call_later")
             timer = TimerHandle(when, callback, args, self, context)
+            if self._instruments is not None:
+                self._timers.push(timer)
+                self._instruments.handle_scheduled(timer)
+                return timer
         else:
             # TimerHandle.__init__'s body for a plain loop, written out as in call_soon.
             timer = _new_object(TimerHandle)
@@ -216,6 +273,8 @@ class Scheduler(asyncio.AbstractEventLoop):
             self._check_schedule(callback, "call_at")
         timer = TimerHandle(when, callback, args, self, context)
         self._timers.push(timer)
+        if self._instruments is not None:
+            self._instruments.handle_scheduled(timer)
         return timer
 
     def _check_schedule(self, callback: object, method: str) -> None:
@@ -255,13 +314,13 @@ class Scheduler(asyncio.AbstractEventLoop):
             timeout = None if deadline is None else self._clock.timeout_until(deadline)
         else:
             timeout = None
+        if not self._plain:  # debug mode or instruments: the same phases, observed
+            self._run_once_observed(timeout)
+            return
         self._poll(timeout)
         if self._timer_entries:
             timers.pop_due(self._time() + self._clock_resolution, self._ready)
-        if self._debug:
-            self._run_ready_timed(len(self._ready))
-        else:
-            self._run_ready(len(self._ready))
+        self._run_ready(len(self._ready))
 
     def _run_ready(self, count: int) -> None:
         """Run the first ``count`` ready handles (the hot loop: the Handle._run body, inlined)."""
@@ -271,6 +330,8 @@ class Scheduler(asyncio.AbstractEventLoop):
             handle = popleft()
             if handle._cancelled:
                 continue
+            # RECORD: what the loop runs now, for the watchdog's thread (see the docstring).
+            self._running = handle
             try:
                 if handle._args:
                     handle._context.run(handle._callback, *handle._args)  # type: ignore[arg-type]
@@ -280,22 +341,87 @@ class Scheduler(asyncio.AbstractEventLoop):
                 raise
             except BaseException as exc:
                 report_callback_error(handle, exc)
-        handle = None  # type: ignore[assignment]  # drop the last reference promptly
+        self._running = handle = None  # type: ignore[assignment]  # drop the last reference
 
-    def _run_ready_timed(self, count: int) -> None:
-        """Debug mode: like ``_run_ready``, warning about callbacks slower than the limit."""
+    # -- the observed pass (debug mode, instruments) -------------------------------------
+
+    def _run_once_observed(self, timeout: float | None) -> None:
+        """``_run_once``'s last phases, telling the instruments (if any) what happens."""
+        hooks = self._instruments
+        if hooks is not None and hooks.wants_io:
+            hooks.before_io_wait(timeout)
+            self._poll(timeout)
+            hooks.after_io_wait(timeout)
+        else:
+            self._poll(timeout)
+        if self._timer_entries:
+            self._timers.pop_due(self._time() + self._clock_resolution, self._ready)
+        self._run_ready_observed(len(self._ready), hooks)
+
+    def _run_ready_observed(self, count: int, hooks: InstrumentSet | None) -> None:
+        """Like ``_run_ready``, timing each callback: the step hooks, slow callbacks."""
         popleft = self._ready.popleft
+        steps = hooks is not None and hooks.wants_steps
         while count:
             count -= 1
             handle = popleft()
             if handle._cancelled:
                 continue
+            task = self._task_of_step(handle) if steps else None
             started = self._time()
+            if task is not None and hooks is not None:
+                hooks.before_task_step(task, started)
+            self._running = handle
             handle._run()
-            elapsed = self._time() - started
-            if elapsed >= self.slow_callback_duration:
-                logger.warning("Executing %s took %.3f seconds", _describe_step(handle), elapsed)
-        handle = None  # type: ignore[assignment]  # as in _run_ready
+            ended = self._time()
+            if task is not None and hooks is not None:
+                hooks.after_task_step(task, ended)
+            if ended - started >= self.slow_callback_duration:
+                self._callback_was_slow(handle, ended - started, hooks)
+        self._running = handle = None  # type: ignore[assignment]  # as in _run_ready
+
+    def _callback_was_slow(
+        self, handle: Handle, seconds: float, hooks: InstrumentSet | None
+    ) -> None:
+        if self._debug:
+            logger.warning("Executing %s took %.3f seconds", _describe_step(handle), seconds)
+        if hooks is not None and hooks.wants_slow:
+            hooks.callback_slow(handle, seconds)
+
+    def _task_of_step(self, handle: Handle) -> Any:
+        """The task whose step ``handle`` runs, or None (tasks live a layer up: BaseLoop)."""
+        return None
+
+    # -- instruments ---------------------------------------------------------------------
+
+    def _add_instrument(self, instrument: object) -> None:
+        current = self._instruments
+        if current is not None and any(each is instrument for each in current.instruments):
+            return
+        if current is None:
+            self._instruments = InstrumentSet((instrument,), self._instrument_failed)
+        else:
+            self._instruments = current.with_(instrument)
+        self._update_mode()
+
+    def _remove_instrument(self, instrument: object) -> bool:
+        """Remove ``instrument``; whether it was installed."""
+        current = self._instruments
+        if current is None or not any(each is instrument for each in current.instruments):
+            return False
+        remaining = current.without(instrument)
+        self._instruments = remaining if remaining.instruments else None
+        self._update_mode()
+        return True
+
+    def _instrument_failed(self, instrument: object, hook: str, exc: BaseException) -> None:
+        self._remove_instrument(instrument)
+        self.call_exception_handler(
+            {
+                "message": f"instrument {instrument!r} raised in {hook}(); it was removed",
+                "exception": exc,
+            }
+        )
 
     # -- errors that cannot propagate ----------------------------------------------------
 
@@ -372,7 +498,7 @@ class Scheduler(asyncio.AbstractEventLoop):
 
     def set_debug(self, enabled: bool) -> None:
         self._debug = enabled
-        self._plain = not enabled and not self._closed
+        self._update_mode()
         if self.is_running():
             self.call_soon_threadsafe(self._set_origin_tracking, enabled)
 

@@ -43,7 +43,7 @@ from spindle import _compat
 from spindle._core import current
 from spindle._core.coroutines import _COROUTINE_TYPES, iscoroutine, iscoroutinefunction
 from spindle._core.futures import _FINISHED, _PENDING, Future, FutureState, isfuture
-from spindle._core.handles import Handle
+from spindle._core.handles import RUNTIME_FILES, Handle
 from spindle._core.scheduler import Scheduler
 from spindle.exceptions import CancelledError, InvalidStateError
 
@@ -58,6 +58,9 @@ __all__ = [
     "forget_tasks_of",
     "iscoroutine",
     "iscoroutinefunction",
+    "note_origin",
+    "origin_of",
+    "task_of_step",
 ]
 
 T = TypeVar("T")
@@ -85,7 +88,8 @@ class Task(Future[T]):
         "_must_cancel",
         "_name",
         "_num_cancels_requested",
-        "_origin",
+        "_origin_code",
+        "_origin_lasti",
         "_step_handle",
     )
 
@@ -96,8 +100,12 @@ class Task(Future[T]):
     _must_cancel: bool
     _num_cancels_requested: int
     _log_destroy_pending: bool
-    # (filename, line, function) of the create_task call, when the loop tracks origins.
-    _origin: tuple[str, int, str] | None
+    # Where the program created the task, when the loop tracks origins (diagnostics turn that
+    # on): the code object and instruction offset of the creating frame.  ``origin_of`` makes
+    # a (file, line, function) of them when a report needs it; working the line out for every
+    # task would cost each one a walk of a line table.
+    _origin_code: types.CodeType | None
+    _origin_lasti: int
     # The handle that runs the next step, kept while the task is pending so that a bare
     # ``yield`` (sleep(0)) requeues it instead of allocating a new one.  The task and its
     # handle refer to each other, so finishing (``_finish``) drops it.
@@ -146,7 +154,7 @@ class Task(Future[T]):
         self._fut_waiter = None
         self._must_cancel = False
         self._num_cancels_requested = 0
-        self._origin = None
+        self._origin_code = None
         self._step_handle = None
         self._log_destroy_pending = True
         _live_tasks.add(self)
@@ -165,6 +173,8 @@ class Task(Future[T]):
             handle._source_traceback = None
             plain._ready.append(handle)
         else:
+            if isinstance(loop, Scheduler) and loop._instruments is not None:
+                loop._instruments.task_spawned(self)  # INSTRUMENTS: never on a plain loop
             loop.call_soon(self._step, context=self._context)
 
     # -- identity ------------------------------------------------------------------------
@@ -320,6 +330,8 @@ class Task(Future[T]):
             or not (isinstance(loop, Scheduler) and loop._plain)
         ):
             Future._finish(self, state)
+            if isinstance(loop, Scheduler) and loop._instruments is not None:
+                loop._instruments.task_exited(self)  # INSTRUMENTS: never on a plain loop
             return
         self._state = state
         handle._callback = callback
@@ -351,6 +363,10 @@ class Task(Future[T]):
     def _eager_start(self) -> None:
         """Run the first step now, inside create_task, as the loop's current task."""
         loop = self._loop
+        hooks = loop._instruments if isinstance(loop, Scheduler) else None
+        if hooks is not None:
+            hooks.task_spawned(self)
+            hooks.before_task_step(self, loop.time())
         outer = asyncio.current_task(loop)
         if outer is not None:
             _leave_task(loop, outer)
@@ -359,6 +375,8 @@ class Task(Future[T]):
         finally:
             if outer is not None:
                 _enter_task(loop, outer)
+            if hooks is not None:
+                hooks.after_task_step(self, loop.time())
 
     def _wakeup(self, future: Any) -> None:
         """Done-callback of the future the task waited on: take the next step."""
@@ -450,6 +468,47 @@ class Task(Future[T]):
             self._loop.call_exception_handler(context)
         if unretrieved:
             super().__del__()
+
+
+def note_origin(task: Task[Any]) -> None:
+    """Record the innermost frame outside the runtime (spindle's, asyncio's) as ``task``'s origin.
+
+    ``BaseLoop.create_task`` does the same, written out; this one serves the tasks that were
+    created before origins were tracked (asyncio's runner makes its main task first).
+    """
+    frame: types.FrameType | None = sys._getframe()
+    while frame is not None and frame.f_code.co_filename in RUNTIME_FILES:
+        frame = frame.f_back
+    if frame is not None:
+        task._origin_code = frame.f_code
+        task._origin_lasti = frame.f_lasti
+
+
+def origin_of(task: object) -> tuple[str, int, str] | None:
+    """(file, line, function) where ``task`` was created, if its loop tracked origins."""
+    if not isinstance(task, Task) or task._origin_code is None:
+        return None
+    code = task._origin_code
+    return (code.co_filename, line_at(code, task._origin_lasti), code.co_qualname)
+
+
+def line_at(code: types.CodeType, offset: int) -> int:
+    """The source line of the instruction at byte ``offset`` of ``code`` (a frame's f_lasti)."""
+    for start, end, line in code.co_lines():
+        if start <= offset < end and line is not None:
+            return line
+    return code.co_firstlineno
+
+
+def task_of_step(callback: object) -> Task[Any] | None:
+    """The task whose step ``callback`` takes (its ``_step`` or ``_wakeup``), else None."""
+    task = getattr(callback, "__self__", None)
+    if isinstance(task, Task) and getattr(callback, "__func__", None) in _STEP_FUNCTIONS:
+        return task
+    return None
+
+
+_STEP_FUNCTIONS = (Task._step, Task._wakeup)
 
 
 def _loop_of(future: Any) -> Any:
