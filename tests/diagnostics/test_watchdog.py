@@ -81,7 +81,9 @@ def test_a_blocked_step_is_reported_while_it_runs_then_with_its_total(reports: R
     )
     assert re.fullmatch(r"  task Task-\d+ main\(\), created at .*", lines[1])
     assert lines[2] == "  the loop's thread, in this step (most recent call last):"
-    assert lines[3].startswith(f"    {REL}:") and lines[3].endswith(" in main: crunch()  # calls-helper")
+    assert lines[3].startswith(f"    {REL}:") and lines[3].endswith(
+        " in main: crunch()  # calls-helper"
+    )
     assert lines[4].endswith(" in crunch: time.sleep(0.6)  # blocks-in-helper")
     assert lines[5].startswith("  spindle says so again at 1 s, 2 s, 4 s")
     # And once more when it ended, with the whole time.
@@ -136,7 +138,9 @@ def test_a_block_inside_a_library_shows_the_library_and_the_users_line(
     run(main())
     lines = messages(reports)[0].splitlines()
     stack = lines[lines.index("  the loop's thread, in this step (most recent call last):") + 1 :]
-    assert stack[0].endswith(" in main: threading.Event().wait(0.5)  # waits-in-the-standard-library")
+    assert stack[0].endswith(
+        " in main: threading.Event().wait(0.5)  # waits-in-the-standard-library"
+    )
     # Below the user's line, the library's own (threading.py), down to where it waits.
     assert any(re.search(r"threading\.py:\d+ in (Event\.)?wait: ", line) for line in stack[1:])
     # The headline names the user's line, the one to change.
@@ -260,9 +264,7 @@ def test_a_c_function_called_as_a_callback_is_named_though_it_has_no_frame(
 
     run(main())
     said = messages(reports)
-    assert said[0].startswith(
-        "spindle: callback sleep() has been blocking the event loop for "
-    )
+    assert said[0].startswith("spindle: callback sleep() has been blocking the event loop for ")
     assert said[0].splitlines()[0].endswith(", in C code (no Python frame to show)")
     assert said[-1].startswith("spindle: callback sleep() blocked the event loop for ")
 
@@ -508,4 +510,3 @@ def test_the_watchdog_reads_the_loops_record_not_its_frames(
         monkeypatch.setattr(sys, "_current_frames", real_frames)
     assert said[0].startswith("spindle: callback blocker() has been blocking the event loop")
     assert said[-1].startswith("spindle: callback blocker() blocked the event loop for ")
-

@@ -6,11 +6,8 @@ sorted into one of three kinds by the file it runs: spindle's own code, the stan
 or *user code* (everything else, including third-party packages in site-packages: from
 spindle's point of view they are part of the program it runs).
 
-A stack of the loop's thread, read from the innermost frame outwards, then tells what the loop
-is doing.  If the first frame that is not the standard library is spindle's, the loop is busy
-with itself: polling for I/O (idle) or running its bookkeeping.  If it is user code, a callback
-or a task step is running; the outermost user frame before the next spindle frame is the one
-the loop called (the task's coroutine or the callback), the innermost one is where it is now.
+Reports show the user's frames and the libraries' below them, and leave spindle's own out
+(``stacks``); they point at the innermost user line.
 """
 
 from __future__ import annotations
@@ -18,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
-import inspect
 import linecache
 import os
 import sysconfig
@@ -28,11 +24,9 @@ from pathlib import Path
 __all__ = [
     "FrameKind",
     "Location",
-    "LoopActivity",
     "call_name",
     "classify",
     "display_path",
-    "read_activity",
 ]
 
 _SPINDLE_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
@@ -101,44 +95,3 @@ class Location:
         where = f"{display_path(self.filename)}:{self.lineno}"
         source = self.source()
         return f"{where}: {source}" if source else where
-
-
-@dataclasses.dataclass(frozen=True)
-class LoopActivity:
-    """The user code that the loop's thread is running right now."""
-
-    # The frame the loop called: a task's coroutine, or a callback.  Kept (not just its id) so
-    # that a later step cannot reuse its address while a report still compares against it.
-    entry: types.FrameType
-    # The innermost user frame: where that code is now.
-    location: Location
-
-    @property
-    def is_task_step(self) -> bool:
-        return bool(self.entry.f_code.co_flags & _COROUTINE_FLAGS)
-
-
-# A task steps a coroutine: ``async def``, or a generator-based one (@types.coroutine).
-_COROUTINE_FLAGS = inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE
-
-
-def read_activity(innermost: types.FrameType | None) -> LoopActivity | None:
-    """What user code the loop's thread runs, from its innermost frame; None if none.
-
-    None means the loop is inside itself (polling, bookkeeping) or not running at all (no
-    spindle frame on the stack).
-    """
-    first_user: types.FrameType | None = None
-    outermost_user: types.FrameType | None = None
-    frame = innermost
-    while frame is not None:
-        kind = classify(frame.f_code.co_filename)
-        if kind is FrameKind.SPINDLE:
-            if first_user is None or outermost_user is None:
-                return None
-            return LoopActivity(outermost_user, Location.of_frame(first_user))
-        if kind is FrameKind.USER:
-            first_user = first_user or frame
-            outermost_user = frame
-        frame = frame.f_back
-    return None

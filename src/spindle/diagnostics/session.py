@@ -8,7 +8,7 @@ task on: ``spindle.patch.RunnerAwareEventLoop``):
 * ``Session.start(loop)`` when the runner creates its loop: reads the settings, installs the
   program's own instruments (``configure(instruments=...)``), and, with diagnostics on, turns
   on task-origin tracking, starts the blocking watchdog and, if asked, the timeline's recorder
-  (spindle's loop only: they read what it records);
+  (spindle's loop only: they read what it records; another loop gets the pending-task report);
 * ``interrupted()`` on the first Ctrl-C, in the signal handler: the watchdog reports a step
   that blocks the loop, which the cancellation cannot reach;
 * ``main_finished()`` when ``run_until_complete`` returns: reports a step that blocked until the
@@ -56,14 +56,14 @@ class Session:
                 loop._add_instrument(instrument)
         if not config.enabled:
             return None
-        if not isinstance(loop, BaseLoop):
+        if not isinstance(loop, BaseLoop):  # another loop: only the pending-task report
             if config.timeline_path is not None:
                 logger.warning(
                     "spindle: no timeline is written for %r: the timeline needs spindle's "
                     "event loop",
                     loop,
                 )
-            return None
+            return cls(None, None)
         loop._track_task_origins = True
         for task in all_tasks(loop):  # made before (asyncio's runner makes main first)
             if isinstance(task, Task) and task._origin_code is None:

@@ -27,6 +27,7 @@ import dataclasses
 import difflib
 import math
 import os
+import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -150,7 +151,6 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
-_BY_FIELD = {setting.field: setting for setting in SETTINGS}
 
 
 def _shown(setting: Setting, value: Any) -> str:
@@ -288,13 +288,16 @@ def current() -> Settings:
 def help_text() -> str:
     """The settings as ``python -m spindle --help`` lists them."""
     width = max(len(setting.name) for setting in SETTINGS)
+    indent = " " * (width + 4)
     lines = ["settings (environment variables; a bad value warns and falls back):"]
     for setting in SETTINGS:
-        lines.append(f"  {setting.name.ljust(width)}  {setting.meaning}")
-        lines.append(
-            f"  {''.ljust(width)}  (default {setting.shown_default}; "
+        text = (
+            f"{setting.meaning} (default {setting.shown_default}; "
             f"e.g. {setting.name}={setting.example})"
         )
+        wrapped = textwrap.wrap(text, 78 - len(indent)) or [""]
+        lines.append(f"  {setting.name.ljust(width)}  {wrapped[0]}")
+        lines += [indent + line for line in wrapped[1:]]
     return "\n".join(lines)
 
 
