@@ -212,7 +212,7 @@ def summarize(tracks: list[Track], duration: float) -> Summary:
         name = members[0].name if len(members) == 1 else pattern
         running = sum(s.end - s.start for t in members for s in t.segments if s.kind == RUN)
         run_by_name.append((name, len(members), running))
-    run_by_name.sort(key=lambda row: (-row[2], row[0]))
+    run_by_name.sort(key=lambda row: (-row[2], -row[1], row[0]))
     steps = [
         (t.name, s.start, s.end - s.start) for t in tracks for s in t.segments if s.kind == RUN
     ]

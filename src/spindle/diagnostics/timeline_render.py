@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from importlib import resources
 from typing import Any
 
@@ -35,7 +36,7 @@ KIND_COLOURS = {
     "sleep": "#9cc4e4",
     "lock": "#f0a33a",
     "queue": "#b28ad8",
-    "I/O": "#4fb8b0",
+    "I/O": "#e07b91",
     "task": "#8a9bb5",
     "future": "#c9c9c9",
 }
@@ -59,7 +60,7 @@ def _bar(track: Track, end: float) -> str:
             if (segment.kind == RUN) != (wanted == RUN):
                 continue
             first = min(int(segment.start * scale), _BAR_WIDTH - 1)
-            last = max(first, min(int(segment.end * scale), _BAR_WIDTH - 1))
+            last = max(first, min(math.ceil(segment.end * scale) - 1, _BAR_WIDTH - 1))
             for column in range(first, last + 1):
                 cells[column] = "#" if wanted == RUN else "."
     return "|" + "".join(cells) + "|"

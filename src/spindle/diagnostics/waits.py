@@ -3,7 +3,7 @@
 A task suspends on a future; the future alone rarely says why (``Lock.acquire``, ``Queue.get``
 and ``sleep`` all wait on a plain future of the loop).  The coroutines above it do: the chain of
 awaits of the task's coroutine runs from the program's code into the runtime function it called
-(``Queue.get``, ``StreamReader.readline`` then ``_wait_for_data``, ``sleep``).  The innermost
+(``Queue.get``, ``StreamReader.readline`` then ``_wait_for_data``, ``sleep``).  The outermost
 runtime function that the table below knows names the wait; failing that, the future itself
 (another task, a ``gather``) does; failing that, it is a future.
 
@@ -79,14 +79,22 @@ def classify(chain: list[tuple[str, str]], waiter: str) -> tuple[WaitKind, str]:
     ``chain``: ``(filename, qualname)`` of the coroutines of the task's await chain, outermost
     first.  ``waiter``: what the task's future is: ``"task:NAME"`` for another task,
     ``"gather"`` for a gather's future, anything else for a plain future.
+
+    The outermost runtime function the table knows names the wait, as the program called it
+    (``StreamReader.readline``, not the helper it waits in; ``Queue.join``, not the event it is
+    built on).  Wrappers the table does not know are looked through: ``wait_for(queue.get())``
+    waits on a queue.
     """
-    for filename, qualname in reversed(chain):
+    known = []
+    for filename, qualname in chain:
         module = _runtime_module(filename)
         if module is None:
             continue
         kind = _kind_of_frame(module, qualname)
         if kind is not None:
-            return kind, qualname
+            known.append((kind, qualname))
+    if known:
+        return known[0]
     if waiter.startswith("task:"):
         return WaitKind.TASK, waiter[len("task:") :]
     if waiter == "gather":
