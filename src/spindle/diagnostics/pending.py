@@ -29,7 +29,14 @@ from typing import Any
 from spindle._core.tasks import origin_of
 from spindle.diagnostics.frames import FrameKind, Location, call_name, classify, display_path
 
-__all__ = ["HINT", "PendingTask", "describe_call", "describe_task", "format_pending"]
+__all__ = [
+    "HINT",
+    "PendingTask",
+    "describe_call",
+    "describe_task",
+    "format_pending",
+    "task_lines",
+]
 
 HINT = (
     "spindle: hint: a task runs only while the event loop runs, and the loop runs only while\n"
@@ -131,13 +138,18 @@ def _natural_order(task: PendingTask) -> tuple[int | str, ...]:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", task.name))
 
 
-def format_pending(main_qualname: str, tasks: Iterable[PendingTask]) -> str:
+def task_lines(tasks: Iterable[PendingTask]) -> list[str]:
+    """One line per task, by name (Task-2 before Task-10)."""
+    return [_task_line(task) for task in sorted(tasks, key=_natural_order)]
+
+
+def format_pending(main_qualname: str, tasks: Iterable[PendingTask], *, hint: bool = True) -> str:
     """The whole report: a heading, one line per task (by name), the hint."""
     main = call_name(main_qualname)
-    lines = [_task_line(task) for task in sorted(tasks, key=_natural_order)]
+    lines = task_lines(tasks)
     plural = "task was" if len(lines) == 1 else "tasks were"
     heading = (
         f"spindle: {main} returned while {len(lines)} {plural} still pending; "
         f"{'it was' if len(lines) == 1 else 'they were'} cancelled:"
     )
-    return "\n".join([heading, *lines, HINT.format(main=main)])
+    return "\n".join([heading, *lines, *([HINT.format(main=main)] if hint else [])])
