@@ -60,12 +60,28 @@ def classify(filename: str) -> FrameKind:
 
 
 def display_path(filename: str) -> str:
-    """``filename`` relative to the working directory when it lies below it."""
+    """``filename`` as a report shows it: relative to the working directory when it lies below
+    it; a standard-library or installed module as its import path shows it
+    (``urllib/request.py``); anything else in full."""
     try:
         relative = os.path.relpath(filename)
     except ValueError:  # another drive (Windows)
         return filename
-    return filename if relative.startswith(os.pardir) else relative
+    if not relative.startswith(os.pardir):
+        return relative
+    return _library_path(filename)
+
+
+@functools.lru_cache(maxsize=1024)
+def _library_path(filename: str) -> str:
+    for marker in _THIRD_PARTY_MARKERS:
+        if marker in filename:
+            return filename.rpartition(marker)[2]
+    path = os.path.realpath(filename)
+    for directory in _STDLIB_DIRS:
+        if path.startswith(directory):
+            return path[len(directory) :]
+    return filename
 
 
 def call_name(qualname: str) -> str:
