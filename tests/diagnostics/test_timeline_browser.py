@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,7 +57,8 @@ def test_running_and_waiting_are_drawn_in_their_colours(
 ) -> None:
     browser, data = page
     drawn = browser.evaluate(
-        "[...document.querySelectorAll('#rows rect')].map(r => [r.dataset.kind, r.getAttribute('fill')])"
+        "[...document.querySelectorAll('#rows rect')]"
+        ".map(r => [r.dataset.kind, r.getAttribute('fill')])"
     )
     colours = dict(map(tuple, drawn))
     assert colours["run"] == data["colours"]["run"]

@@ -88,7 +88,8 @@ NEIGHBOURS = """
     import spindle
 
     def loop_kind():
-        return "spindle" if type(asyncio.get_running_loop()).__module__.startswith("spindle") else "asyncio"
+        module = type(asyncio.get_running_loop()).__module__
+        return "spindle" if module.startswith("spindle") else "asyncio"
 
     @pytest.fixture
     async def spindle_side():
@@ -198,7 +199,7 @@ def test_leftover_tasks_and_unretrieved_exceptions_fail_with_spindles_report(
     assert (
         "spindle: 1 task was still pending after the test's fixtures were cleaned up; it was "
         "cancelled:\n"
-        f"  Task-" in out
+        "  Task-" in out
     )
     assert f"created at test_subject.py:{_line(LEAKS, 'fixture-creates')} in background()" in out
     assert "spindle: the event loop's exception handler was called 1 time during the test:" in out

@@ -88,20 +88,32 @@ class BaseLoop(Scheduler):
                 task = self._task_factory(self, coro, context=context)
             if name is not None:
                 task.set_name(name)
-        if self._track_task_origins and isinstance(task, tasks.Task):
+            if self._track_task_origins and isinstance(task, tasks.Task):
+                tasks.note_origin(task)
+            factory_task: asyncio.Task[T] = task
+            return factory_task
+        if self._track_task_origins:
             # FAST PATH: tasks.note_origin(task) written out.  Where the program created the
             # task: the innermost frame outside the runtime.  Diagnostics turn this on for
-            # every task, so it is kept cheap: one set lookup per frame, the code object and
-            # offset stored as they are (origin_of makes a line of them when a report asks).
+            # every task, so it is kept cheap: the code object and offset are stored as they
+            # are (origin_of makes a line of them when a report asks), and the code objects
+            # met last are remembered as the program's or the runtime's (a loop creating tasks
+            # meets the same ones again), sparing a file-name lookup per frame.
             # tests/core/test_loop.py holds the two to the same result.
             frame: Any = _getframe(_CALLER_DEPTH)
             code = frame.f_code
-            while code.co_filename in RUNTIME_FILES:
+            known = _known_code
+            while code is not known.program:
+                if code is not known.runtime:
+                    if code.co_filename not in RUNTIME_FILES:
+                        known.program = code
+                        break
+                    known.runtime = code
                 frame = frame.f_back
                 if frame is None:
                     break
                 code = frame.f_code
-            else:
+            if frame is not None:
                 task._origin_code = code
                 task._origin_lasti = frame.f_lasti
         result: asyncio.Task[T] = task
@@ -312,6 +324,17 @@ class BaseLoop(Scheduler):
 def _settle(fut: asyncio.Future[bool], value: bool) -> None:
     if not fut.done():
         fut.set_result(value)
+
+
+class _KnownCode:
+    """The code objects create_task met last: one of the program's, one of the runtime's."""
+
+    def __init__(self) -> None:
+        self.program: types.CodeType | None = None
+        self.runtime: types.CodeType | None = None
+
+
+_known_code = _KnownCode()
 
 
 # The frame create_task starts looking from: its caller's, when create_task is a Python

@@ -323,14 +323,10 @@ class Task(Future[T]):
         self._step_handle = None  # the task and its handle referred to each other
         loop = self._loop
         callback = self._callback0
-        if (
-            handle is None
-            or callback is None
-            or self._more_callbacks is not None
-            or not (isinstance(loop, Scheduler) and loop._plain)
-        ):
+        plain = loop if isinstance(loop, Scheduler) and loop._plain else None
+        if handle is None or callback is None or self._more_callbacks is not None or plain is None:
             Future._finish(self, state)
-            if isinstance(loop, Scheduler) and loop._instruments is not None:
+            if plain is None and isinstance(loop, Scheduler) and loop._instruments is not None:
                 loop._instruments.task_exited(self)  # INSTRUMENTS: never on a plain loop
             return
         self._state = state
@@ -338,7 +334,7 @@ class Task(Future[T]):
         handle._args = (self,)
         handle._context = self._context0  # type: ignore[assignment]
         self._callback0 = self._context0 = None
-        loop._ready.append(handle)
+        plain._ready.append(handle)
 
     def _bad_yield(self, result: Any) -> None:
         """The coroutine yielded something a task cannot wait on: throw an error into it."""

@@ -9,12 +9,14 @@ The texts are in ``blocking``.
 
 **How it sees.**  The loop records the handle it runs (``loop._running``, one attribute store
 per callback, see ``spindle._core.instruments``) next to its pass counter.  A thread of the
-watchdog's wakes every ``threshold / 2`` and reads the two: a step is one handle run in one pass,
-so the pair (handle, pass) names it.  Seen at two wake-ups, it has run at least the time
+watchdog's wakes every ``threshold`` seconds and reads the two: a step is one handle run in one
+pass, so the pair (handle, pass) names it.  Seen at two wake-ups, it has run at least the time
 between them; a step's start and end are each taken as the middle of the two wake-ups around
-them, so times are known to half a wake-up interval.  Only once a step has run past the
-threshold does the watchdog read the loop thread's stack (``stacks``): the rest of the time
-it reads two attributes and goes back to sleep.  Nothing here reads the loop's own frames, so
+them, so times are known to half a wake-up interval, and a step is reported at most two
+thresholds after it began.  (Waking more often would report sooner, and cost the loop more: each
+wake-up takes the GIL from it for a moment.)  Only once a step has run past the threshold does
+the watchdog read the loop thread's stack (``stacks``): the rest of the time it reads two
+attributes and goes back to sleep.  Nothing here reads the loop's own frames, so
 it works the same when the loop is compiled and has none.
 
 **Blocking in C.**  A step stuck in a C function that releases the GIL (``time.sleep``, a
@@ -73,6 +75,7 @@ class _Step:
     started: float  # time.monotonic(), estimated
     next_report: float  # seconds into the step
     reported: bool = False
+    sightings: int = 1  # wake-ups that found it running
     location: Location | None = None  # where it was at the last report
 
 
@@ -130,7 +133,7 @@ class Watchdog:
         # thread) alive for ever: the thread ends when the loop is gone.
         self._loop = weakref.ref(loop)
         self._threshold = threshold
-        self._interval = threshold / 2
+        self._interval = threshold
         self._report = report or _log
         # The thread, flush() and interrupted() (a signal handler on the loop's thread, which
         # may interrupt flush) all touch the step: re-entrant.
@@ -229,9 +232,15 @@ class Watchdog:
             if handle is not None and self._step is None:
                 what, _ = describe_step(handle._callback)
                 self._step = _Step(handle, count, what, between, next_report=self._threshold)
+            elif self._step is not None:
+                self._step.sightings += 1
             step = self._step
-            if step is not None and now - step.started >= step.next_report:
-                messages.append(self._live(loop, step, now - step.started))
+            # Due, or seen at two wake-ups: then it has run at least an interval, the threshold.
+            if step is not None and (
+                now - step.started >= step.next_report
+                or (step.sightings == 2 and not step.reported)
+            ):
+                messages.append(self._live(loop, step, max(now - step.started, self._threshold)))
         for message in messages:
             self._emit(message)
 
