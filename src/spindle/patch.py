@@ -119,13 +119,12 @@ class RunnerAwareEventLoop(EventLoop):
         return result
 
     def _watch_sigint(self) -> Callable[[], None]:
-        """Tell the hooks about Ctrl-C while main runs; return the function that undoes it.
+        """Tell the hooks of the first Ctrl-C, then let asyncio's runner handle it.
 
-        asyncio's runner has installed its own SIGINT handler by now (it cancels the main task
-        on the first Ctrl-C).  That handler is wrapped, not replaced: the hooks hear of the
-        first interrupt, then asyncio's handler does what it always does.  The wrapper is taken
-        out before run_until_complete returns, so asyncio finds its own handler in place when
-        it restores the default.
+        asyncio's runner sets its own SIGINT handler before it runs the main task (in the
+        main thread, when nobody else handles SIGINT): it is wrapped for the run, and put
+        back as it was before the runner looks for it again (it restores the default handler
+        only if its own is still in place).
         """
         if not self._runner_hooks or threading.current_thread() is not threading.main_thread():
             return _nothing
@@ -140,7 +139,7 @@ class RunnerAwareEventLoop(EventLoop):
             interrupts += 1
             if interrupts == 1:
                 for hooks in self._runner_hooks:
-                    hooks.interrupted()
+                    hooks.interrupted(frame)
             handler(signum, frame)
 
         try:

@@ -11,7 +11,6 @@ import concurrent.futures
 import contextvars
 import gc
 import logging
-import signal
 import sys
 import threading
 import time
@@ -20,8 +19,6 @@ from typing import Any
 import pytest
 
 import spindle
-from spindle._core.handles import Handle, TimerHandle
-from spindle._core.tasks import Task, note_origin, origin_of
 from spindle.testing import VirtualClock
 
 
@@ -103,40 +100,6 @@ def test_call_soon_rejects_non_callables_even_outside_debug_mode(
         spindle_loop.call_soon(42)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="callable"):
         spindle_loop.call_later(1, 42)  # type: ignore[arg-type]
-
-
-def slot_values(handle: asyncio.Handle) -> dict[str, Any]:
-    names = [*asyncio.Handle.__slots__, *getattr(type(handle), "__slots__", ())]
-    if isinstance(handle, asyncio.TimerHandle):
-        names += asyncio.TimerHandle.__slots__
-    return {name: getattr(handle, name, "<unset>") for name in names if name != "__weakref__"}
-
-
-def test_handles_built_on_the_fast_path_match_handles_built_by_init() -> None:
-    # call_soon, call_later and a task's first step write Handle.__init__'s fields out
-    # (spindle's hot paths); they must set exactly what __init__ sets.
-    loop = spindle.new_event_loop()
-    context = contextvars.copy_context()
-    try:
-        soon = loop.call_soon(print, 1, context=context)
-        assert slot_values(soon) == slot_values(Handle(print, (1,), loop, context))  # type: ignore[arg-type]
-        later = loop.call_later(5, print, 2, context=context)
-        expected = TimerHandle(later.when(), print, (2,), loop, context)  # type: ignore[arg-type]
-        expected._scheduled = True  # pushed on the timer queue, as call_later's is
-        assert slot_values(later) == slot_values(expected)
-
-        async def nothing() -> None:
-            pass
-
-        task = Task(nothing(), loop=loop)
-        step = task._step_handle
-        assert step is not None
-        assert slot_values(step) == slot_values(Handle(task._step, (), loop, task._context))  # type: ignore[arg-type]
-        soon.cancel()
-        later.cancel()
-        loop.run_until_complete(task)
-    finally:
-        loop.close()
 
 
 def test_failing_callback_goes_to_the_exception_handler(
@@ -536,69 +499,3 @@ def test_abandoned_async_generator_is_finalized_on_the_loop(
 
     run(any_loop, main())
     assert closed == [True]
-
-
-# -- fast paths: the loop's attributes, task origins -----------------------------------------
-
-
-HOT_ATTRIBUTES = {
-    "_clock",
-    "_clock_resolution",
-    "_closed",
-    "_debug",
-    "_instruments",
-    "_pass_count",
-    "_plain",
-    "_ready",
-    "_running",
-    "_stopping",
-    "_thread_id",
-    "_time",
-    "_timer_entries",
-    "_timers",
-}
-
-
-def test_the_loops_hot_attributes_are_slots_and_its_dict_stays_small() -> None:
-    # CPython reads an instance's attributes fastest while its class's names fit the dict's
-    # shared keys (under 30); the loop keeps what each pass touches in slots instead, and the
-    # rest in a dict with room to spare, even after using its facilities.
-    from spindle.patch import RunnerAwareEventLoop
-
-    for cls in (spindle.EventLoop, RunnerAwareEventLoop):
-        loop = cls()
-        try:
-            loop.run_until_complete(loop.run_in_executor(None, int))
-            loop.add_signal_handler(signal.SIGUSR1, int)
-            loop.remove_signal_handler(signal.SIGUSR1)
-            slots = {
-                name for klass in type(loop).__mro__ for name in getattr(klass, "__slots__", ())
-            }
-            assert slots >= HOT_ATTRIBUTES
-            assert not HOT_ATTRIBUTES & set(vars(loop))
-            assert len(vars(loop)) < 24, sorted(vars(loop))
-        finally:
-            loop.close()
-
-
-def test_create_task_notes_the_origin_note_origin_would() -> None:
-    # BaseLoop.create_task writes tasks.note_origin out (FAST PATH): they must agree.
-    loop = spindle.new_event_loop()
-    loop._track_task_origins = True  # type: ignore[attr-defined]
-
-    async def nothing() -> None:
-        pass
-
-    try:
-        written_out = loop.create_task(nothing())
-        plain = Task(nothing(), loop=loop)
-        note_origin(plain)
-        assert origin_of(written_out) == (
-            __file__,
-            origin_of(plain)[1] - 2,  # type: ignore[index]
-            "test_create_task_notes_the_origin_note_origin_would",
-        )
-        assert origin_of(plain)[0::2] == origin_of(written_out)[0::2]  # type: ignore[index]
-        loop.run_until_complete(asyncio.gather(written_out, plain))
-    finally:
-        loop.close()

@@ -18,7 +18,7 @@ import spindle
 from spindle import diagnostics
 from spindle.diagnostics.timeline import RUN, Segment, Track, summarize
 from spindle.diagnostics.timeline_render import render, render_json, render_text, trace_events
-from spindle.diagnostics.waits import WaitKind, classify
+from spindle.diagnostics.timeline_waits import WaitKind, classify
 from spindle.patch import RunnerAwareEventLoop
 from spindle.testing import VirtualClock
 from tests.diagnostics.conftest import ROOT, run_program

@@ -5,17 +5,27 @@ Everything a loop does is a callback in one of two queues:
 * the **ready queue**, a FIFO deque of handles to run as soon as possible, and
 * the **timer queue** (``timers.TimerQueue``), handles to move to the ready queue at a deadline.
 
-The loop repeats one *pass* (``_run_once``) until ``stop()`` is called:
+The loop repeats one *pass* (``_run_once``) until ``stop()`` is called.  A pass has five
+phases, numbered the same way in the code:
 
-1. rebuild the timer heap if it is mostly dead timers (``TimerQueue.purge_if_worthwhile``);
-2. compute how long the I/O poll may block: zero when something is ready or the loop is
-   stopping, the time to the earliest timer when there is one, forever otherwise;
-3. ``_poll``: wait for I/O (and the cross-thread wake-up) for at most that long; the I/O layer
-   appends the handles of ready file descriptors to the ready queue;
-4. move every timer whose deadline has come to the ready queue (``TimerQueue.pop_due``);
-5. ``_run_ready``: run the callbacks that were ready *when the pass began* (counted before the
-   first one runs).  Callbacks they schedule wait for the next pass, which polls for I/O first,
-   so a task that keeps rescheduling itself cannot starve I/O or timers.
+1. **purge**: rebuild the timer heap if it is mostly dead timers (``purge_if_worthwhile``);
+2. **poll timeout**: how long the I/O poll may block (``poll_timeout``, a pure function):
+   zero when something is ready or the loop is stopping, the time to the earliest timer when
+   there is one, forever otherwise;
+3. **poll**: wait for I/O (and the cross-thread wake-up) for at most that long; the I/O layer
+   appends the handles of ready file descriptors to the ready queue (``_poll``);
+4. **timers**: move every timer whose deadline has come to the ready queue (``pop_due``);
+5. **run**: run the callbacks that were ready *when the pass began* (counted before the first
+   one runs; ``_run_ready``).  Callbacks they schedule wait for the next pass, which polls
+   for I/O first, so a task that keeps rescheduling itself cannot starve I/O or timers.
+
+The loop's life is a small state machine (``LoopState``), changed only by ``_move_to``:
+
+    IDLE ──run_forever()──▶ RUNNING ──(the pass after stop())──▶ IDLE
+      └──────────────────close()──────────────────▶ CLOSED
+
+``stop()`` is a request, not a state: it ends the current run after its pass, or, asked while
+the loop is idle, the next run after its first pass (asyncio's rule).
 
 While it runs a callback the loop records which (``_running``: one attribute store per
 callback), so that the blocking watchdog, in its own thread, knows what holds the loop without
@@ -33,6 +43,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import enum
+import linecache
 import logging
 import os
 import sys
@@ -49,7 +61,7 @@ from spindle._core.handles import Handle, TimerHandle, report_callback_error
 from spindle._core.instruments import InstrumentSet
 from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue
 
-__all__ = ["Scheduler", "logger"]
+__all__ = ["LoopState", "Scheduler", "logger", "poll_timeout"]
 
 Ts = TypeVarTuple("Ts")
 
@@ -63,6 +75,40 @@ _copy_context = contextvars.copy_context
 
 # How many frames coroutines remember about where they were created, in debug mode.
 DEBUG_STACK_DEPTH = 10
+
+
+class LoopState(enum.Enum):
+    """Where a loop is in its life (see the module docstring for the moves)."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    CLOSED = "closed"
+
+
+_IDLE = LoopState.IDLE
+_RUNNING = LoopState.RUNNING
+_CLOSED = LoopState.CLOSED
+
+# The moves ``_move_to`` allows: from each state, the states it may go to.
+_MOVES: dict[LoopState, frozenset[LoopState]] = {
+    _IDLE: frozenset({_RUNNING, _CLOSED}),
+    _RUNNING: frozenset({_IDLE}),
+    _CLOSED: frozenset(),
+}
+
+
+def poll_timeout(work_waiting: bool, next_deadline: float | None, clock: Clock) -> float | None:
+    """How long the I/O poll of a pass may block, in seconds (None: until I/O arrives).
+
+    ``work_waiting``: callbacks are ready or the loop is stopping, so the poll must not block.
+    ``next_deadline``: the earliest live timer's deadline (loop time), or None without timers.
+    The clock turns a deadline into a wait (a virtual clock jumps to it and answers zero).
+    """
+    if work_waiting:
+        return 0.0
+    if next_deadline is None:
+        return None
+    return clock.timeout_until(next_deadline)
 
 
 def _debug_from_environment() -> bool:
@@ -86,13 +132,13 @@ class Scheduler(asyncio.AbstractEventLoop):
     __slots__ = (
         "_clock",
         "_clock_resolution",
-        "_closed",
         "_debug",
         "_instruments",
         "_pass_count",
         "_plain",
         "_ready",
         "_running",
+        "_state",
         "_stopping",
         "_thread_id",
         "_time",
@@ -113,8 +159,10 @@ class Scheduler(asyncio.AbstractEventLoop):
         self._ready: deque[Handle] = deque()
         self._timers = TimerQueue()
         self._timer_entries = self._timers.entries
-        self._closed = False
+        self._state = _IDLE
+        # stop() was asked for: the run ends after its current (or, idle, its first) pass.
         self._stopping = False
+        # The thread running the loop (read by diagnostics from other threads), or None.
         self._thread_id: int | None = None
         self._pass_count = 0
         self._debug = _debug_from_environment()
@@ -137,12 +185,12 @@ class Scheduler(asyncio.AbstractEventLoop):
         is not plain it is in debug mode or has an instrument: its passes are observed
         (``_run_once_observed``).
         """
-        self._plain = not self._debug and not self._closed and self._instruments is None
+        self._plain = not self._debug and self._state is not _CLOSED and self._instruments is None
 
     def __repr__(self) -> str:
         return (
             f"<{type(self).__module__}.{type(self).__qualname__} running={self.is_running()} "
-            f"closed={self._closed} debug={self._debug}>"
+            f"closed={self.is_closed()} debug={self._debug}>"
         )
 
     # -- hooks for the I/O layer ---------------------------------------------------------
@@ -160,8 +208,17 @@ class Scheduler(asyncio.AbstractEventLoop):
 
     # -- scheduling callbacks ------------------------------------------------------------
 
+    def _move_to(self, state: LoopState) -> None:
+        """The one place where the loop's state changes; refuses a move the machine lacks."""
+        if state not in _MOVES[self._state]:
+            raise RuntimeError(
+                f"an event loop cannot go from {self._state.value} to {state.value}"
+            )
+        self._state = state
+        self._update_mode()
+
     def _check_closed(self, operation: str) -> None:
-        if self._closed:
+        if self._state is _CLOSED:
             raise RuntimeError(f"cannot {operation}: the event loop is closed")
 
     def _check_callback(self, callback: object, method: str) -> None:
@@ -294,32 +351,37 @@ class Scheduler(asyncio.AbstractEventLoop):
         return self._time()
 
     def is_running(self) -> bool:
-        return self._thread_id is not None
+        return self._state is _RUNNING
 
     def is_closed(self) -> bool:
-        return self._closed
+        return self._state is _CLOSED
 
     # -- one pass ------------------------------------------------------------------------
 
     def _run_once(self) -> None:
+        """One pass: the five phases of the module docstring."""
         self._pass_count += 1
         timers = self._timers
+        # 1. purge: drop dead timers when they are most of the heap.
         if timers.cancelled_count >= PURGE_MIN_CANCELLED:
             timers.purge_if_worthwhile()
-        # How long may the poll block?  Not at all when work is waiting.
+        # 2. poll timeout.
         if self._ready or self._stopping:
+            # FAST PATH: poll_timeout(True, ...) is 0.0; most passes of a busy loop end here,
+            # without a call (tests/core/test_fast_paths.py holds the two together).
             timeout: float | None = 0.0
-        elif self._timer_entries:
-            deadline = timers.next_deadline()
-            timeout = None if deadline is None else self._clock.timeout_until(deadline)
         else:
-            timeout = None
-        if not self._plain:  # debug mode or instruments: the same phases, observed
+            next_deadline = timers.next_deadline() if self._timer_entries else None
+            timeout = poll_timeout(False, next_deadline, self._clock)
+        if not self._plain:  # debug mode or instruments: phases 3-5, observed
             self._run_once_observed(timeout)
             return
+        # 3. poll: the I/O layer queues the handlers of ready file descriptors.
         self._poll(timeout)
+        # 4. timers: those now due join the ready queue, in deadline order.
         if self._timer_entries:
             timers.pop_due(self._time() + self._clock_resolution, self._ready)
+        # 5. run what was ready when the pass began (what it schedules waits a pass).
         self._run_ready(len(self._ready))
 
     def _run_ready(self, count: int) -> None:
@@ -443,6 +505,7 @@ class Scheduler(asyncio.AbstractEventLoop):
         if exception is not None:
             exc_info = (type(exception), exception, exception.__traceback__)
         lines = [str(message)]
+        lines += _task_places(context.get("task") or context.get("future"), exception)
         for key in sorted(context):
             if key in {"message", "exception"}:
                 continue
@@ -542,3 +605,39 @@ def _describe_step(handle: Handle) -> str:
     if owner is not None and hasattr(owner, "get_coro"):
         return repr(owner)
     return repr(handle)
+
+
+def _task_places(subject: object, exception: object) -> list[str]:
+    """Where the task a report is about was created, and where it failed.
+
+    ``tasks.origin_of`` reads spindle's Task's record of its ``create_task`` call (kept while a
+    runner's diagnostics run); the failing line is the innermost entry of the exception's
+    traceback.
+    """
+    from spindle._core.tasks import origin_of  # a layer up in _core (tasks import this module)
+
+    lines = []
+    origin = origin_of(subject)
+    if origin is not None:
+        filename, lineno, function = origin
+        lines.append(f"task created at {_shown(filename)}:{lineno} in {function}()")
+    tb = getattr(exception, "__traceback__", None)
+    if callable(getattr(subject, "get_coro", None)):
+        last = None
+        while tb is not None:
+            last, tb = tb, tb.tb_next
+        if last is not None:
+            code = last.tb_frame.f_code
+            line = linecache.getline(code.co_filename, last.tb_lineno).strip()
+            where = f"{_shown(code.co_filename)}:{last.tb_lineno} in {code.co_name}()"
+            lines.append(f"task failed at {where}{f': {line}' if line else ''}")
+    return lines
+
+
+def _shown(filename: str) -> str:
+    """``filename`` relative to the working directory when below it."""
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:
+        return filename
+    return filename if relative.startswith(os.pardir) else relative

@@ -12,6 +12,33 @@ says why it suspended:
 
 When the coroutine returns or raises, the task finishes with that result or exception.
 
+A Task's states
+---------------
+As a Future, a task is PENDING until it is FINISHED or CANCELLED (``futures.py``).  While it
+is pending, it is in one of three places, and the fields say which:
+
+                       ┌───────────── bare yield ─────────────┐
+                       ▼                                      │
+    create_task ─▶ SCHEDULED ──the loop runs _step──▶ RUNNING ┤
+                       ▲                                      │ yields a future
+                       │                                      ▼
+                       └──── future done: _wakeup ──── WAITING (on _fut_waiter)
+
+    RUNNING ──coroutine returns / raises──▶ FINISHED
+    RUNNING ──CancelledError escapes──────▶ CANCELLED
+
+* SCHEDULED: its step handle is in the ready queue (``_fut_waiter`` is None);
+* RUNNING: ``_step`` is on the stack and the task is the loop's current task;
+* WAITING: ``_fut_waiter`` is the future it awaits; its ``_wakeup`` is that future's
+  done-callback.
+
+``cancel()`` does not move the task itself: from WAITING it cancels ``_fut_waiter`` (whose
+done-callback wakes the task with CancelledError), from SCHEDULED it sets ``_must_cancel`` so
+the coming step throws CancelledError in.  Either way the task next passes through RUNNING,
+where the coroutine decides: let CancelledError out (CANCELLED) or catch it and go on.
+An eager task (``eager_start``) takes its first step inside ``create_task``, skipping
+SCHEDULED once.
+
 Cancellation follows asyncio 3.11.  ``cancel()`` counts a request (``cancelling()``), and
 either cancels the future the task is waiting on (whose CancelledError then flows into the
 coroutine) or, when there is none, sets ``_must_cancel`` so the *next* step throws
@@ -33,11 +60,12 @@ import contextvars
 import inspect
 import itertools
 import linecache
+import os
 import sys
 import traceback
 import types
 from collections.abc import Callable, Coroutine
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 from spindle import _compat
 from spindle._core import current
@@ -49,6 +77,7 @@ from spindle.exceptions import CancelledError, InvalidStateError
 
 __all__ = [
     "Task",
+    "TaskObserver",
     "add_bookkeeping_callback",
     "all_tasks",
     "create_eager_task_factory",
@@ -60,6 +89,7 @@ __all__ = [
     "iscoroutinefunction",
     "note_origin",
     "origin_of",
+    "set_task_observer",
     "task_of_step",
 ]
 
@@ -76,6 +106,36 @@ _register_task = _compat.register_task
 
 # Every Task not yet done: the strong references promised above.
 _live_tasks: set[Task[Any]] = set()
+
+
+class TaskObserver(Protocol):
+    """What ``spindle.diagnostics`` is told about two rare moments of a task's life.
+
+    Both are called from ``Task._step`` on paths a step takes only when an exception is
+    involved, so an observer costs nothing on the common path, and no observer (None)
+    costs one global read there.  An observer must not raise.
+    """
+
+    def cancellation_caught(self, task: Task[Any], exc: CancelledError) -> None:
+        """A CancelledError thrown into the task's coroutine was caught: the coroutine
+        suspended again instead of ending (cleanup in ``finally``, or swallowing it)."""
+
+    def failed(self, task: Task[Any]) -> None:
+        """The task ended with an exception (now stored in it)."""
+
+
+_observer: TaskObserver | None = None
+
+# Whether a failed task's traceback loses spindle's own frames (``_hide_runtime_frames``);
+# SPINDLE_SHOW_INTERNAL_FRAMES=1 keeps them, for debugging spindle itself.
+hide_runtime_frames = True
+
+
+def set_task_observer(observer: TaskObserver | None) -> TaskObserver | None:
+    """Install ``observer`` (None: none); returns the one it replaces."""
+    global _observer
+    previous, _observer = _observer, observer
+    return previous
 
 class Task(Future[T]):
     """A coroutine scheduled on a loop, and the Future of its outcome."""
@@ -247,7 +307,13 @@ class Task(Future[T]):
         coro = self._coro
         _enter_task(loop, self)
         try:
-            result = coro.send(None) if exc is None else coro.throw(exc)
+            if exc is None:
+                result = coro.send(None)
+            else:
+                result = coro.throw(exc)
+                # Only when an exception was thrown in and the coroutine went on: rare.
+                if _observer is not None and isinstance(exc, CancelledError):
+                    _observer.cancellation_caught(self, exc)
         except StopIteration as stop:
             if self._must_cancel:
                 # cancel() arrived while the last step ran: honour it over the result.
@@ -259,6 +325,8 @@ class Task(Future[T]):
                 self._finish(_FINISHED)
                 _live_tasks.discard(self)
         except CancelledError as cancelled:
+            if hide_runtime_frames:
+                _hide_runtime_frames(cancelled)
             self._cancelled_exc = cancelled
             self._settle_cancelled(None)
         except (KeyboardInterrupt, SystemExit) as fatal:
@@ -266,8 +334,12 @@ class Task(Future[T]):
             _live_tasks.discard(self)
             raise
         except BaseException as error:
+            if hide_runtime_frames:
+                _hide_runtime_frames(error)
             Future.set_exception(self, error)
             _live_tasks.discard(self)
+            if _observer is not None:
+                _observer.failed(self)
         else:
             if result is None:
                 # A bare yield (sleep(0)): let everything else that is ready run first.
@@ -485,7 +557,7 @@ def origin_of(task: object) -> tuple[str, int, str] | None:
     if not isinstance(task, Task) or task._origin_code is None:
         return None
     code = task._origin_code
-    return (code.co_filename, line_at(code, task._origin_lasti), code.co_qualname)
+    return (code.co_filename, line_at(code, task._origin_lasti), code.co_name)
 
 
 def line_at(code: types.CodeType, offset: int) -> int:
@@ -505,6 +577,35 @@ def task_of_step(callback: object) -> Task[Any] | None:
 
 
 _STEP_FUNCTIONS = (Task._step, Task._wakeup)
+
+
+_SPINDLE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _hide_runtime_frames(error: BaseException) -> None:
+    """Drop spindle's own frames from the traceback a failed task keeps.
+
+    An exception reaching the task passes through frames that say nothing to the user:
+    ``_step`` (which caught it), and, for an exception that came from an awaited future,
+    ``Future.__await__``, ``Future.result`` and ``_wakeup``.  asyncio's C Task and Future
+    have no frames there.  The traceback is rebuilt without them (new traceback entries for
+    the same frames; the rare path of a failure only).  A traceback made of spindle frames
+    alone (an error of spindle's own) is kept whole.
+    """
+    tb = error.__traceback__
+    kept: list[types.TracebackType] = []
+    total = 0
+    while tb is not None:
+        total += 1
+        if not tb.tb_frame.f_code.co_filename.startswith(_SPINDLE_DIR):
+            kept.append(tb)
+        tb = tb.tb_next
+    if not kept or len(kept) == total:
+        return
+    rebuilt: types.TracebackType | None = None
+    for entry in reversed(kept):
+        rebuilt = types.TracebackType(rebuilt, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    error.__traceback__ = rebuilt
 
 
 def _loop_of(future: Any) -> Any:

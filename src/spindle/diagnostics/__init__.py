@@ -8,11 +8,17 @@ through the ``logging`` logger ``"spindle"`` (with a handler of its own: ``log``
 * a callback or task step that holds the event loop longer than a threshold (0.1 s by default),
   while it does, with its task, the tasks waiting for it and the stack of the loop's thread;
   again with backoff while it lasts; once more, with the total, when it ends (``watchdog``);
-* the same report on the first Ctrl-C, if a step is blocking the loop then;
 * tasks still pending when ``main()`` returned, which are about to be cancelled, with where each
   was created and where it was waiting (``pending``).
 
 Exceptions that no one retrieved are reported by the loop's exception handler, as in asyncio.
+
+What every task is doing, on demand: ``dump_tasks()`` prints each task, the line it waits at
+and what on, and the async call tree (``dump``); so does the first Ctrl-C under
+``spindle.run()`` (with the watchdog's report of a step that blocks the loop), and
+``SPINDLE_DUMP_SIGNAL=SIGUSR1``; ``python -m spindle ps PID`` / ``pstree PID`` ask a running
+process (``control``, ``ps``).  ``capture_call_graph`` and its siblings are Python 3.14's
+``asyncio.graph`` API (``graph``), exported by ``spindle``.
 
 On request (``SPINDLE_TIMELINE=path``), the runner also writes a timeline of the run's tasks
 when it closes: an HTML page, Chrome trace-event JSON or text (``timeline``).
@@ -27,6 +33,16 @@ environment, or ``configure(...)`` from code); ``SPINDLE_DIAGNOSTICS=0`` turns t
 from __future__ import annotations
 
 from spindle.diagnostics import log
+from spindle.diagnostics.dump import dump_tasks
+from spindle.diagnostics.graph import (
+    FrameCallGraphEntry,
+    FutureCallGraph,
+    capture_call_graph,
+    format_call_graph,
+    future_add_to_awaited_by,
+    future_discard_from_awaited_by,
+    print_call_graph,
+)
 from spindle.diagnostics.instruments import (
     Instrument,
     add_instrument,
@@ -40,12 +56,20 @@ from spindle.diagnostics.settings import Settings, configure, current, reset
 from spindle.runners import add_runner_hooks
 
 __all__ = [
+    "FrameCallGraphEntry",
+    "FutureCallGraph",
     "Instrument",
     "Settings",
     "add_instrument",
+    "capture_call_graph",
     "configure",
     "current",
+    "dump_tasks",
+    "format_call_graph",
+    "future_add_to_awaited_by",
+    "future_discard_from_awaited_by",
     "instruments",
+    "print_call_graph",
     "remove_instrument",
     "reset",
     "running_handle",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import inspect
 import linecache
 import os
 import sysconfig
@@ -24,9 +25,11 @@ from pathlib import Path
 __all__ = [
     "FrameKind",
     "Location",
+    "LoopActivity",
     "call_name",
     "classify",
     "display_path",
+    "read_activity",
 ]
 
 _SPINDLE_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
@@ -111,3 +114,44 @@ class Location:
         where = f"{display_path(self.filename)}:{self.lineno}"
         source = self.source()
         return f"{where}: {source}" if source else where
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopActivity:
+    """The user code that the loop's thread is running right now."""
+
+    # The frame the loop called: a task's coroutine, or a callback.  Kept (not just its id) so
+    # that a later step cannot reuse its address while a report still compares against it.
+    entry: types.FrameType
+    # The innermost user frame: where that code is now.
+    location: Location
+
+    @property
+    def is_task_step(self) -> bool:
+        return bool(self.entry.f_code.co_flags & _COROUTINE_FLAGS)
+
+
+# A task steps a coroutine: ``async def``, or a generator-based one (@types.coroutine).
+_COROUTINE_FLAGS = inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE
+
+
+def read_activity(innermost: types.FrameType | None) -> LoopActivity | None:
+    """What user code the loop's thread runs, from its innermost frame; None if none.
+
+    None means the loop is inside itself (polling, bookkeeping) or not running at all (no
+    spindle frame on the stack).
+    """
+    first_user: types.FrameType | None = None
+    outermost_user: types.FrameType | None = None
+    frame = innermost
+    while frame is not None:
+        kind = classify(frame.f_code.co_filename)
+        if kind is FrameKind.SPINDLE:
+            if first_user is None or outermost_user is None:
+                return None
+            return LoopActivity(outermost_user, Location.of_frame(first_user))
+        if kind is FrameKind.USER:
+            first_user = first_user or frame
+            outermost_user = frame
+        frame = frame.f_back
+    return None

@@ -27,6 +27,7 @@ import dataclasses
 import difflib
 import math
 import os
+import signal
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 DEFAULT_BLOCK_THRESHOLD = 0.1  # asyncio's own slow_callback_duration (debug mode)
+DEFAULT_SHUTDOWN_GRACE = 5.0
 
 _ON_WORDS = frozenset({"1", "true", "yes", "on"})
 _OFF_WORDS = frozenset({"0", "false", "no", "off"})
@@ -60,6 +62,10 @@ class Settings:
     block_threshold: float = DEFAULT_BLOCK_THRESHOLD
     timeline_path: str | None = None
     faulthandler: bool = True
+    dump_signal: signal.Signals | None = None
+    ps: bool = True
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
+    show_internal_frames: bool = False
     # Instruments (spindle.diagnostics.Instrument) installed on every runner's loop; from
     # configure() only.  They are the program's own, so they are installed even when
     # spindle's diagnostics are off.
@@ -86,6 +92,19 @@ def parse_seconds(text: str) -> float:
     if not (math.isfinite(seconds) and seconds > 0):
         raise ValueError("expected a number of seconds above 0, e.g. 0.25")
     return seconds
+
+
+def parse_signal(text: str) -> signal.Signals:
+    name = text.strip().upper()
+    try:
+        number: int | None = int(name)
+    except ValueError:
+        number = None
+    for candidate in signal.Signals:
+        named = candidate.value == number or candidate.name in (name, f"SIG{name}")
+        if named and candidate not in (signal.SIGKILL, signal.SIGSTOP):
+            return candidate
+    raise ValueError("expected a signal name such as SIGUSR1")
 
 
 def parse_path(text: str) -> str:
@@ -137,6 +156,38 @@ SETTINGS: tuple[Setting, ...] = (
         "when the program ends, write a timeline of its tasks there: *.html a page for a"
         " browser, *.json Chrome trace events (Perfetto, chrome://tracing), else text",
         "timeline.html",
+    ),
+    Setting(
+        "SPINDLE_DUMP_SIGNAL",
+        "dump_signal",
+        parse_signal,
+        "none",
+        "print the task dump (every task, what it waits on, where) on that signal",
+        "SIGUSR1",
+    ),
+    Setting(
+        "SPINDLE_PS",
+        "ps",
+        parse_switch,
+        "1",
+        "answer `python -m spindle ps PID` / `pstree PID` (a private Unix socket); 0 does not",
+        "0",
+    ),
+    Setting(
+        "SPINDLE_SHUTDOWN_GRACE",
+        "shutdown_grace",
+        parse_seconds,
+        "5",
+        "after that many seconds, say which cancelled tasks the runner's shutdown still waits for",
+        "2",
+    ),
+    Setting(
+        "SPINDLE_SHOW_INTERNAL_FRAMES",
+        "show_internal_frames",
+        parse_switch,
+        "0",
+        "keep spindle's own frames in task tracebacks (for debugging spindle)",
+        "1",
     ),
     Setting(
         "SPINDLE_FAULTHANDLER",

@@ -29,7 +29,7 @@ from spindle._core.scheduler import Scheduler
 from spindle._core.tasks import all_tasks, origin_of
 from spindle.diagnostics.frames import call_name, display_path
 from spindle.diagnostics.instruments import Instrument
-from spindle.diagnostics.waits import wait_of
+from spindle.diagnostics.timeline_waits import wait_of
 
 __all__ = ["RUN", "Recorder", "Segment", "Summary", "Track", "summarize"]
 

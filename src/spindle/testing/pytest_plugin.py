@@ -28,6 +28,14 @@ once the fixtures are cleaned up (an error at teardown).  A call of the loop's e
 (an exception nobody retrieved, a failing callback) fails the test too, with the message and the
 traceback, unless the test installed its own handler.  The loop is then closed.
 
+**Deadlocks fail at once.**  On the virtual clock, a loop with nothing ready, no timer, no
+socket or pipe to watch and no thread at work can never move again: every task waits for
+another.  A real-clock loop would sit there until the test's timeout; the plugin's loop fails
+the test right away with the task dump (``spindle.diagnostics``), headed by one line per
+waiting task::
+
+    deadlock: Task-2 ping() waits at test_x.py:12 on Event pong_ready (unset, waiting: 1)
+
 **With other plugins.**  pytest-asyncio (strict or auto mode) and anyio's plugin can be active in
 the same session: a test marked ``spindle``, and the async fixtures it uses, are spindle's; the
 others are theirs.  In auto mode pytest-asyncio wraps every async test and fixture; the wrapped
@@ -38,20 +46,27 @@ fixture that is no longer async.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import contextvars
 import functools
 import gc
 import inspect
+import threading
 import traceback
 from collections.abc import Callable, Generator, Iterator
-from typing import Any
+from typing import Any, TypeVar, TypeVarTuple, Unpack
 
 import pytest
 
 from spindle._core.tasks import Task, all_tasks
 from spindle._io.loop import EventLoop
+from spindle.diagnostics import render, snapshot
 from spindle.diagnostics.pending import describe_task, format_pending, task_lines
 from spindle.testing.clock import VirtualClock
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 __all__ = ["spindle_loop", "virtual_loop"]
 
@@ -76,11 +91,68 @@ class _Recorder:
         self.contexts.append(context)
 
 
+class Deadlock(Exception):
+    """Every task of a virtual-clock loop waits, and nothing can wake any of them."""
+
+
+def describe_deadlock(loop: asyncio.AbstractEventLoop) -> str:
+    """One ``deadlock: ...`` line per waiting task, then the whole task dump."""
+    info = snapshot.take(loop)
+    lines = []
+    for task in info.tasks:
+        user = [frame for frame in task.stack if frame.user]
+        where = f" waits at {render.location(user[-1])}" if user else " waits"
+        lines.append(f"deadlock: {task.name} {task.call}{where} on {task.waits_on}")
+    return "\n".join([*lines, render.render_list([info]), render.render_tree([info])])
+
+
+def _busy_threads() -> bool:
+    """Whether a thread other than this one and the runtime's idle helpers is alive."""
+    me = threading.current_thread()
+    return any(
+        thread is not me and not thread.daemon and not thread.name.startswith("spindle")
+        for thread in threading.enumerate()
+    )
+
+
+class DeadlockCheckingLoop(EventLoop):
+    """A virtual-clock loop that raises Deadlock instead of waiting for ever."""
+
+    def __init__(self) -> None:
+        super().__init__(clock=VirtualClock())
+        self._executor_jobs = 0
+
+    def run_in_executor(
+        self,
+        executor: concurrent.futures.Executor | None,
+        func: Callable[[Unpack[Ts]], T],
+        *args: *Ts,
+    ) -> asyncio.Future[T]:
+        fut = super().run_in_executor(executor, func, *args)
+        self._executor_jobs += 1
+        fut.add_done_callback(self._job_done)
+        return fut
+
+    def _job_done(self, _: object) -> None:
+        self._executor_jobs -= 1
+
+    def _poll(self, timeout: float | None) -> None:
+        # Only the loop's own wake-up descriptor is watched: no I/O can come.
+        if (
+            timeout is None
+            and len(self._fd_handlers) <= 1
+            and self._executor_jobs == 0
+            and not _busy_threads()
+        ):
+            raise Deadlock(describe_deadlock(self))
+        super()._poll(timeout)
+
+
 class TestLoop:
     """A test's loop, its exception recorder, and the context its fixtures and body share."""
 
     def __init__(self, virtual_clock: bool) -> None:
-        self.loop = EventLoop(clock=VirtualClock() if virtual_clock else None)
+        self.loop: EventLoop = DeadlockCheckingLoop() if virtual_clock else EventLoop()
         self.loop._track_task_origins = True  # reports say where each task was created
         self.recorder = _Recorder()
         self.loop.set_exception_handler(self.recorder)
@@ -155,7 +227,10 @@ def _finish(test_loop: TestLoop) -> None:
 def _cancel(test_loop: TestLoop, tasks: set[asyncio.Task[Any]]) -> None:
     for task in tasks:
         task.cancel()
-    test_loop.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    if tasks:
+        # Deadlock again: a task that swallows its cancellation; leave it.
+        with contextlib.suppress(Deadlock):
+            test_loop.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
 
 # -- the loop of a marked test ------------------------------------------------------------------
@@ -223,7 +298,14 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     names = inspect.signature(test).parameters
     kwargs = {name: pyfuncitem.funcargs[name] for name in names}
     before = test_loop.pending()  # the fixtures' own tasks
-    test_loop.run(test(**kwargs))
+    main = test_loop.loop.create_task(test(**kwargs), context=test_loop.context)
+    if isinstance(main, Task):
+        main._origin_code = None  # the plugin's; the test's own tasks say where they come from
+    try:
+        test_loop.loop.run_until_complete(main)
+    except Deadlock as exc:
+        _cancel(test_loop, test_loop.pending())
+        pytest.fail(str(exc), pytrace=False)
     leftover = test_loop.pending() - before
     if leftover:
         report = format_leftovers(pyfuncitem.name, leftover)  # where they wait, before cancelling
