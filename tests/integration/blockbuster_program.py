@@ -151,7 +151,7 @@ def run(kind: str, work: Path) -> int:
                 # spindle's equivalent is what a blockbuster fixture needs on 3.13 (README).
                 for call in ("os.stat", "os.unlink"):
                     blockbuster.functions[call].can_block_in(
-                        "spindle/_io/listeners.py", "remove_files"
+                        "spindle/_io/connect/listeners.py", "remove_files"
                     )
             loop.run_until_complete(main(work, *contexts))
     except BlockingError as error:

@@ -29,7 +29,7 @@ import asyncio
 import concurrent.futures
 import functools
 from collections.abc import Callable
-from typing import TypeVar, TypeVarTuple
+from typing import Any, Protocol, TypeVar, TypeVarTuple
 
 from spindle._core.futures import wrap_concurrent_future
 
@@ -42,10 +42,20 @@ Ts = TypeVarTuple("Ts")
 MAX_WORKERS = 4
 
 
+class _Loop(Protocol):
+    """What ``Offload`` needs of its loop: futures, and being woken from another thread."""
+
+    def create_future(self) -> asyncio.Future[Any]: ...
+
+    def call_soon_threadsafe(self, callback: Callable[..., object], *args: Any) -> Any: ...
+
+    def is_closed(self) -> bool: ...
+
+
 class Offload:
     """Worker threads for the loop's own blocking system calls (see the module docstring)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: _Loop) -> None:
         self._loop = loop
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
 
@@ -65,7 +75,9 @@ class Offload:
             self._executor = concurrent.futures.ThreadPoolExecutor(
                 MAX_WORKERS, thread_name_prefix="spindle-offload"
             )
-        done = wrap_concurrent_future(self._executor.submit(func, *args), loop=self._loop)
+        done: asyncio.Future[T] = wrap_concurrent_future(
+            self._executor.submit(func, *args), loop=self._loop
+        )
         cancelled: asyncio.CancelledError | None = None
         while not done.done():
             # Awaiting a waiter, not ``done``: a cancellation cancels the waiter only.
