@@ -33,12 +33,22 @@ from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Protocol, TypeVar, TypeVarTuple, Unpack
 
 from spindle._core.handles import Handle, TimerHandle
-from spindle._io.offload import Offload
 
-__all__ = ["AnyLoop", "Cancellable", "IOLoop"]
+__all__ = ["AnyLoop", "Cancellable", "IOLoop", "Offloader"]
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
+
+
+class Offloader(Protocol):
+    """``offload.Offload`` as a transport sees it: run a blocking call on a worker thread."""
+
+    async def run(
+        self,
+        func: Callable[[*Ts], T],
+        *args: *Ts,
+        on_cancel: Callable[[T], object] | None = None,
+    ) -> T: ...
 
 
 class IOLoop(Protocol):
@@ -112,7 +122,8 @@ class IOLoop(Protocol):
 
     # -- spindle's own, for transports -----------------------------------------------------
 
-    _offload: Offload
+    @property
+    def _offload(self) -> Offloader: ...
 
     def _add_handler(
         self, fd: int, which: int, callback: Callable[..., object], args: tuple[Any, ...]
