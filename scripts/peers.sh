@@ -2,8 +2,8 @@
 # Other projects' own test suites (anyio, aiohttp, uvloop, websockets, uvicorn) run on spindle's
 # loop: tests/peers/README.md.  Called by scripts/test.sh as its own step; runnable alone:
 #
-#   bash scripts/peers.sh                        # every suite, on spindle's loop
-#   bash scripts/peers.sh anyio uvloop           # some suites
+#   bash scripts/peers.sh                        # the default suites, on spindle's loop
+#   bash scripts/peers.sh anyio uvloop           # some suites (aiohttp only when named)
 #   SPINDLE_PEERS_TARGETS=spindle,asyncio bash scripts/peers.sh   # and on stock asyncio
 #
 # Needs the network on first use (PyPI, and Debian's archive for websockets' tests); the

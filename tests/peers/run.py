@@ -362,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.peers", description="Run other projects' suites on spindle."
     )
-    parser.add_argument("suites", nargs="*", help=f"default: all of {', '.join(SUITES)}")
+    defaults = [name for name, suite in SUITES.items() if suite.by_default]
+    parser.add_argument("suites", nargs="*", help=f"default: {', '.join(defaults)}")
     parser.add_argument(
         "--targets", default="spindle,asyncio", help="comma-separated: spindle, asyncio"
     )
@@ -371,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [name for name in args.suites if name not in SUITES]
     if unknown:
         parser.error(f"unknown suites {unknown}; known: {', '.join(SUITES)}")
-    names = args.suites or list(SUITES)
+    names = args.suites or defaults
     targets = [Target(name) for name in args.targets.split(",") if name]
     cache = cache_dir()
     work = ROOT / "build" / "peers"

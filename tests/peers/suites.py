@@ -60,6 +60,9 @@ class Suite:
     time_limit: int = 1500
     # pytest processes run at once, each on its share of the test files (CI has 2 cores).
     shards: int = 2
+    # Part of the default run (the test command's step).  aiohttp's is not yet: half of its
+    # files run past the time limit here with tests still to be identified (see the README).
+    by_default: bool = True
     # For a suite without a pytest configuration of its own: pytest would otherwise take the
     # nearest one above it, spindle's.
     needs_config: bool = False
@@ -123,6 +126,7 @@ AIOHTTP = Suite(
     # filter (the autobahn and dev-mode jobs run separately) is kept.
     ini=("addopts=--strict-markers -m 'not dev_mode and not autobahn and not internal'",),
     time_limit=2400,
+    by_default=False,
 )
 
 UVLOOP = Suite(
