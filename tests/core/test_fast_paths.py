@@ -8,6 +8,7 @@ so the two cannot drift apart.  ``grep -rn "FAST PATH" src`` lists them all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import signal
 from typing import Any
@@ -218,3 +219,27 @@ def test_create_task_notes_the_origin_note_origin_would() -> None:
         loop.run_until_complete(asyncio.gather(written_out, plain))
     finally:
         loop.close()
+
+
+def test_resume_steps_a_coroutine_as_send_and_throw_do() -> None:
+    # The compiled build steps tasks through resuming.resume (TaskCore._step's FAST PATH):
+    # what a coroutine yields comes back as it is, its return as Returned, its errors raised.
+    from spindle._core.resuming import Returned, resume
+
+    async def body() -> str:
+        await asyncio.sleep(0)
+        with contextlib.suppress(KeyError):
+            await asyncio.sleep(0)
+        return "done"
+
+    coro = body()
+    assert resume(coro, None) is None  # sleep(0) yields None
+    assert resume(coro, None) is None
+    ended = resume(coro, KeyError("caught"))
+    assert isinstance(ended, Returned) and ended.value == "done"
+
+    async def failing() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        resume(failing(), None)
