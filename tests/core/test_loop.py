@@ -375,6 +375,64 @@ def test_run_in_executor_keeps_no_reference_to_the_result_once_delivered(
         gc.enable()
 
 
+class Held:
+    """Something an outcome holds (a socket, in real programs), watched through a weak ref."""
+
+
+@pytest.mark.parametrize("wait", ["run_until_complete", "await", "gather"])
+def test_run_in_executor_keeps_no_reference_to_the_exception_once_delivered(
+    any_loop: asyncio.AbstractEventLoop, wait: str
+) -> None:
+    # websockets' TLS test: urllib's HTTPError (holding its response's socket), raised in a
+    # thread, was kept alive by reference cycles until the garbage collector ran, so the
+    # server never saw the client close.  The cycles: the callback the thread's future keeps
+    # (compiled closures share one environment, which held that future), and frames in the
+    # traceback holding the future that holds the exception (``await``'s generator,
+    # ``result()`` and the loop's pass when interpreted).  The thread waits until the loop
+    # runs, so its future is still pending when the loop wraps it (its callback is kept).
+    refs: list[weakref.ref[Held]] = []
+    loop_runs = threading.Event()
+    executor = concurrent.futures.ThreadPoolExecutor(1)
+
+    def fail() -> None:
+        loop_runs.wait(10)
+        held = Held()
+        refs.append(weakref.ref(held))
+        raise ValueError(held)
+
+    async def main() -> bool:
+        any_loop.call_soon(loop_runs.set)
+        try:
+            if wait == "await":
+                await any_loop.run_in_executor(executor, fail)
+            else:
+                await asyncio.gather(any_loop.run_in_executor(executor, fail))
+        except ValueError:
+            return True
+        return False
+
+    gc.collect()
+    gc.disable()
+    try:
+        if wait == "run_until_complete":
+            any_loop.call_soon(loop_runs.set)
+            try:
+                any_loop.run_until_complete(any_loop.run_in_executor(executor, fail))
+            except ValueError as exc:
+                # As unittest's assertRaises does: asyncio's run_until_complete is Python
+                # code, and its frame in the traceback holds the future (on either loop).
+                exc.with_traceback(None)
+                raised = True
+        else:
+            raised = any_loop.run_until_complete(main())
+        executor.shutdown()  # its thread lets go of the work item it ran
+        assert raised
+        assert refs[0]() is None
+    finally:
+        executor.shutdown()
+        gc.enable()
+
+
 def test_run_in_executor_propagates_the_exception(any_loop: asyncio.AbstractEventLoop) -> None:
     def fail() -> None:
         raise ValueError("in a thread")

@@ -28,4 +28,11 @@ def await_future(future: Future) -> Generator[Any, None, Any]:
         yield future  # the Task running us suspends until the future is done
     if not future.done():
         raise RuntimeError("await wasn't used with future")
-    return future.result()
+    try:
+        return future.result()
+    finally:
+        # An exception raised here carries this frame in its traceback, and the frame would
+        # hold the future, which holds the exception: a cycle that kept the exception (and
+        # what it refers to: an HTTP error and its socket, say) alive until the garbage
+        # collector ran, where asyncio's C future frees it as soon as the caller lets go.
+        del future

@@ -446,6 +446,10 @@ class Scheduler:
                 raise
             except BaseException as exc:
                 report_callback_error(handle, exc)
+            # Interpreted, this frame is the f_back of a callback's frame, which may end up in
+            # the traceback of an exception the handle's arguments hold (a task's wakeup with
+            # its future): keeping the handle would make a cycle (asyncio clears it as well).
+            del handle
         self._running = None
 
     # -- the observed pass (debug mode, instruments) -------------------------------------
