@@ -205,6 +205,20 @@ def test_cancelled_timer_does_not_fire(any_loop: asyncio.AbstractEventLoop) -> N
     assert fired == []
 
 
+def test_call_at_keeps_the_deadline_as_given(any_loop: asyncio.AbstractEventLoop) -> None:
+    # aiohttp's test_when_timeout_smaller_second_with_low_threshold: it rounds a deadline up
+    # to a whole second and reads the timer's int back (compiled, a float parameter had
+    # turned it into a float).
+    whole = any_loop.call_at(12, print)
+    fraction = any_loop.call_at(12.5, print)
+    try:
+        assert type(whole.when()) is int and whole.when() == 12
+        assert type(fraction.when()) is float and fraction.when() == 12.5
+    finally:
+        whole.cancel()
+        fraction.cancel()
+
+
 def test_call_later_rejects_a_delay_that_is_not_a_number(
     any_loop: asyncio.AbstractEventLoop,
 ) -> None:
@@ -515,6 +529,15 @@ def test_failing_custom_handler_falls_back_to_the_default(
         any_loop.call_exception_handler({"message": "original"})
     assert "Unhandled error in exception handler" in caplog.text
     assert "handler bug" in caplog.text
+
+
+def test_set_debug_takes_any_truth_value(any_loop: asyncio.AbstractEventLoop) -> None:
+    # aiohttp's tests call set_debug(1) and set_debug(0) (compiled, a bool parameter refused
+    # an int).
+    any_loop.set_debug(1)
+    assert any_loop.get_debug()
+    any_loop.set_debug(0)
+    assert not any_loop.get_debug()
 
 
 def test_debug_mode_warns_about_a_slow_callback_naming_it(

@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import pytest
 
-from tests.io.conftest import gc_disabled
+from tests.io.conftest import gc_disabled, is_spindle
 from tests.io.tls_support import (
     PKI,
     App,
@@ -128,3 +128,27 @@ def test_an_error_from_an_executor_thread_is_freed_and_its_socket_closes(
         finally:
             executor.shutdown()
             server.close()
+
+
+def test_start_tls_on_a_connection_that_is_closing_answers_none(loop: Loop, pki: PKI) -> None:
+    """aiohttp, ``test_connector.py::test_start_tls_connection_returns_none``: asyncio's
+    ``start_tls`` returns None for a transport closed before the upgrade, and aiohttp turns
+    that into its ClientConnectorError ("Failed to start TLS"); spindle raised a RuntimeError,
+    which went past aiohttp's error handling to the application."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        async def main() -> None:
+            old, new = App(loop), App(loop)
+            transport, _ = await loop.create_connection(lambda: old, *listener.getsockname())
+            transport.close()
+            upgraded = await loop.start_tls(
+                transport, new, pki.client_context(), server_hostname="localhost"
+            )
+            assert upgraded is None
+            await asyncio.sleep(0)
+            if is_spindle(loop):
+                # The transport is left alone: its own protocol hears the end, and the new
+                # one, never connected, hears nothing (asyncio tells the new one instead).
+                assert (old.events, new.events) == (["made", "lost"], [])
+
+        run(loop, main())

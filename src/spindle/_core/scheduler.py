@@ -346,7 +346,7 @@ class Scheduler:
 
     def call_at(
         self,
-        when: float,
+        when: int | float,  # not float: compiled, that would turn an int into a float
         callback: Callable[[Unpack[Ts]], object],
         *args: *Ts,
         context: contextvars.Context | None = None,
@@ -606,11 +606,13 @@ class Scheduler:
     def get_debug(self) -> bool:
         return self._debug
 
-    def set_debug(self, enabled: bool) -> None:
-        self._debug = enabled
+    def set_debug(self, enabled: object) -> None:
+        """Debug mode on or off; any truth value, as asyncio takes (``set_debug(1)``)."""
+        debug = bool(enabled)
+        self._debug = debug
         self._update_mode()
         if self.is_running():
-            self.call_soon_threadsafe(self._set_origin_tracking, enabled)
+            self.call_soon_threadsafe(self._set_origin_tracking, debug)
 
     def _set_origin_tracking(self, enabled: bool) -> None:
         """In debug mode, coroutines remember where they were created (for warnings)."""
