@@ -113,8 +113,10 @@ T = TypeVar("T")
 class Task(TaskCore, Generic[T]):
     """A coroutine scheduled on a loop, and the Future of its outcome."""
 
-    # The interpreter's weak-reference slot (see taskcore for why it lives here).
-    __slots__ = ("__weakref__",)
+    # The interpreter's weak-reference slot (see taskcore for why it lives here), and an
+    # instance dictionary: asyncio's C Task takes attributes of the caller's own (proxy.py
+    # tags each task it creates with ``task._work_id``).  Made on the first such attribute.
+    __slots__ = ("__dict__", "__weakref__")
 
     # -- introspection -------------------------------------------------------------------
 
