@@ -35,11 +35,12 @@ import types
 from typing import Any
 
 from spindle._core import tasks as core_tasks
+from spindle._core.loop import BaseLoop
 from spindle.diagnostics import cancellation, control, dump, settings
 from spindle.diagnostics.pending import describe_task, format_pending
 from spindle.diagnostics.shutdown import StuckReporter
 from spindle.diagnostics.timeline import Recorder, render
-from spindle.diagnostics.watchdog import ObservableLoop, Watchdog
+from spindle.diagnostics.watchdog import Watchdog
 
 __all__ = ["Session"]
 
@@ -72,7 +73,7 @@ class Session:
         if not config.enabled:
             return None
         watchdog = None
-        if isinstance(loop, ObservableLoop):
+        if isinstance(loop, BaseLoop):  # spindle's loop: asyncio's has no pass counter to watch
             loop._track_task_origins = True
             watchdog = Watchdog(loop, config.block_threshold)
             watchdog.start()

@@ -44,7 +44,7 @@ import time
 import types
 import weakref
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from spindle.diagnostics.frames import Location, LoopActivity, call_name, read_activity
 
@@ -53,7 +53,6 @@ __all__ = ["Blocked", "ObservableLoop", "Watchdog", "format_blocked"]
 logger = logging.getLogger("spindle")
 
 
-@runtime_checkable
 class ObservableLoop(Protocol):
     """What the watchdog reads from a loop (spindle's loop provides it; asyncio's does not)."""
 
