@@ -256,6 +256,7 @@ def test_the_scan_sees_each_kind_of_read(source: str, tmp_path: Path) -> None:
 TRIPWIRE = ROOT / "tests" / "asyncio_tripwire.py"
 
 
+@pytest.mark.timeout(180)
 def test_diagnostics_read_no_private_field_of_asyncios_objects() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     env.pop("SPINDLE_DIAGNOSTICS", None)
@@ -263,7 +264,7 @@ def test_diagnostics_read_no_private_field_of_asyncios_objects() -> None:
         [sys.executable, "-X", "dev", str(TRIPWIRE)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=150,
         env=env,
         cwd=ROOT,
     )
