@@ -70,9 +70,9 @@ from spindle._core.tasks import (
     iscoroutine,
     iscoroutinefunction,
 )
+from spindle._io.connect.servers import Server
 from spindle._io.loop import EventLoop
 from spindle._io.loop import EventLoop as SelectorEventLoop
-from spindle._io.servers import Server
 from spindle.events import (
     _get_running_loop,
     get_event_loop,

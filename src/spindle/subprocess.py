@@ -16,9 +16,9 @@ from typing import Any, cast
 
 from spindle import events, tasks
 from spindle._core.futures import note_owner
-from spindle.streams_flow import FlowControlMixin
-from spindle.streams_reader import DEFAULT_LIMIT, StreamReader
-from spindle.streams_writer import StreamWriter
+from spindle.streams.flow_control import FlowControlMixin
+from spindle.streams.reader import DEFAULT_LIMIT, StreamReader
+from spindle.streams.writer import StreamWriter
 
 __all__ = [
     "DEVNULL",

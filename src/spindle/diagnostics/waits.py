@@ -36,7 +36,7 @@ import types
 import weakref
 from typing import Any
 
-from spindle import locks, queues, streams_flow, streams_reader, subprocess
+from spindle import locks, queues, subprocess
 from spindle import tasks as api_tasks
 from spindle._core.futures import Future, isfuture
 from spindle._core.handles import TimerHandle
@@ -45,6 +45,8 @@ from spindle._core.tasks import Task
 from spindle._io.readiness import ReadinessLoop
 from spindle.diagnostics import asyncio_objects
 from spindle.diagnostics.asyncio_objects import PRIMITIVES, Links, await_chain
+from spindle.streams import flow_control as streams_flow
+from spindle.streams import reader as streams_reader
 from spindle.taskgroups import TaskGroup
 
 __all__ = [
