@@ -45,7 +45,6 @@ from typing import Any
 from spindle._core.futures import isfuture
 from spindle._core.tasks import Task
 from spindle.diagnostics.frames import FrameKind, classify
-from spindle.taskgroups import TaskGroup
 
 __all__ = [
     "PRIMITIVES",
@@ -143,14 +142,14 @@ def library_frames(coro: object) -> list[types.FrameType]:
 
 
 def groups_held(coro: object) -> list[Any]:
-    """The TaskGroups (spindle's or asyncio's) held by the frames of ``coro``'s chain, as
-    ``self`` or as a local: the groups whose ``async with`` the task may be inside (the
-    caller tells the group's own members apart).  Types are tested with ``type()``, so that
-    a program's proxy object runs no code of its own here."""
+    """The asyncio TaskGroups held by the frames of ``coro``'s chain, as ``self`` or as a
+    local: the groups whose ``async with`` the task may be inside (the caller tells the
+    group's own members apart).  Types are tested with ``type()``, so that a program's proxy
+    object runs no code of its own here."""
     found: list[Any] = []
     for frame in await_chain(coro):
         for value in list(frame.f_locals.values()):
-            if issubclass(type(value), (TaskGroup, asyncio.TaskGroup)) and not any(
+            if issubclass(type(value), asyncio.TaskGroup) and not any(
                 value is seen for seen in found
             ):
                 found.append(value)
@@ -188,12 +187,14 @@ class Links:
     ``settlers[id(obj)]``: the pending tasks whose asyncio callbacks refer to ``obj`` (a
     future they settle, a TaskGroup or as_completed iterator or queue they report to).
     ``gathered[id(outer)]``: the list of a gather's children, found as the closure cell that
-    holds the child itself next to the outer future.  ``held`` keeps every object named by a
-    key alive while the links are in use, so an id is not reused meanwhile.
+    holds the child itself next to the outer future.  ``groups``: the asyncio TaskGroups
+    among those objects.  ``held`` keeps every object named by a key alive while the links
+    are in use, so an id is not reused meanwhile.
     """
 
     settlers: dict[int, list[Any]] = dataclasses.field(default_factory=dict)
     gathered: dict[int, list[Any]] = dataclasses.field(default_factory=dict)
+    groups: set[int] = dataclasses.field(default_factory=set)
     held: list[object] = dataclasses.field(default_factory=list)
 
     @classmethod
@@ -202,7 +203,9 @@ class Links:
         for task in tasks:
             if isinstance(task, Task) and not task.done():
                 for callback, _ in task._callbacks:
-                    links._add(task, callback_refs(callback))
+                    refs = callback_refs(callback)
+                    if refs:
+                        links._add(task, refs)
         return links
 
     def _add(self, task: Any, refs: list[Any]) -> None:
@@ -218,6 +221,8 @@ class Links:
             self.held.append(ref)
             if siblings and isfuture(ref):
                 self.gathered[id(ref)] = list(siblings[0])
+            elif isinstance(ref, asyncio.TaskGroup):
+                self.groups.add(id(ref))
 
     def settled_by(self, obj: object) -> list[Any]:
         """The pending tasks whose asyncio callbacks report to ``obj``."""

@@ -134,17 +134,23 @@ class LoopView:
         self._groups = _spindle_groups(tasks)
         self._timers = _timers_by_future(loop)
         self._descriptors = _descriptors_by_future(loop)
+        self._targets: dict[int, tuple[Any, ...]] = {}  # what each task's wait stands for
         self._reached: dict[int, list[Any]] = {}
 
     # -- what a task waits on ------------------------------------------------------------
 
     def wait_of(self, task: Any, user_frame: types.FrameType | None = None) -> Wait | None:
         """What ``task`` waits on; None when it waits on nothing (running, or ready)."""
+        wait = self._wait_of(task, user_frame)
+        self._targets[id(task)] = () if wait is None else wait.targets
+        return wait
+
+    def _wait_of(self, task: Any, user_frame: types.FrameType | None) -> Wait | None:
         waiter = task_waiter(task)
         if waiter is None:
             return None
         owner = _owner_of(waiter)
-        if owner is not None:
+        if owner is not None or self._speaks_for_itself(waiter):
             return self.describe(waiter, owner, user_frame)
         # Not one of spindle's primitives: maybe asyncio's, seen in the task's await chain.
         frames = asyncio_objects.library_frames(task.get_coro())
@@ -257,6 +263,10 @@ class LoopView:
             return Wait(WaitKind.SHIELD, f"shield({inner.text})", (owner,))
         return None
 
+    def _speaks_for_itself(self, waiter: Any) -> bool:
+        """A task or a gather needs no look at the frames of the task awaiting it."""
+        return isinstance(waiter, (Task, asyncio.Task)) or self.gather_children(waiter) is not None
+
     # -- the pieces a wait is made of ------------------------------------------------------
 
     def gather_children(self, fut: Any) -> list[Any] | None:
@@ -279,16 +289,16 @@ class LoopView:
 
         spindle's groups say who entered them; an asyncio group (which keeps that private) is
         taken to be led by a task that holds it in its frames and is not one of its members.
+        Only groups with a task pending are looked for, so frames are read only when the loop
+        has such an asyncio group.
         """
         led = [g for g in self._groups if g._parent_task is task]
-        for group in asyncio_objects.groups_held(task.get_coro()):
-            if any(group is g for g in led):
-                continue
-            if isinstance(group, TaskGroup):
-                if group._parent_task is task:
-                    led.append(group)
-            elif not any(member is task for member in self._links.settled_by(group)):
-                led.append(group)  # held, and not as one of its members: the one in the body
+        if self._links.groups:
+            for group in asyncio_objects.groups_held(task.get_coro()):
+                if id(group) in self._links.groups and not any(
+                    member is task for member in self._links.settled_by(group)
+                ):
+                    led.append(group)  # held, and not as one of its members: the one in the body
         return led
 
     # -- who waits on a future -------------------------------------------------------------
@@ -302,9 +312,11 @@ class LoopView:
         waiter = task_waiter(task)
         if waiter is not None:
             found.append(waiter)
-            wait = self.wait_of(task)
-            if wait is not None:
-                self._expand(wait.targets, found, depth=0)
+            targets = self._targets.get(id(task))
+            if targets is None:
+                self.wait_of(task)
+                targets = self._targets[id(task)]
+            self._expand(targets, found, depth=0)
         for group in self._groups_led_by(task):
             self._expand(tuple(self.group_members(group)), found, depth=0)
         self._reached[id(task)] = found
