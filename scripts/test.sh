@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, type-check, then every test (spindle's own and CPython's conformance run).
+# The whole test suite: lint, type-check, then every test (spindle's own and CPython's
+# conformance run) on the compiled build, then spindle's own tests and the conformance run
+# again on the pure-Python build of the same sources.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup.sh"
@@ -8,8 +10,11 @@ bash "$root/scripts/install-services.sh"
 cd "$root"
 py=.venv/bin/python
 echo "== ruff"
-$py -m ruff check src tests bench examples
+$py -m ruff check src tests bench examples setup.py
 echo "== mypy --strict"
 $py -m mypy
-echo "== pytest"
-$py -m pytest "$@"
+echo "== pytest (compiled build)"
+SPINDLE_EXPECT_COMPILED=1 $py -m pytest "$@"
+echo "== pytest (pure-Python build)"
+bash "$root/scripts/setup-pure.sh"
+.venv-pure/bin/python -m pytest --ignore=tests/integration "$@"

@@ -18,10 +18,10 @@ dump and the call graph need is recovered from the other side, with public intro
   Queue in ``Queue.get``, the TaskGroup in ``__aexit__`` (``library_frames``).  A TaskGroup whose
   body still runs is a local of the frame that entered it (``groups_held``).
 * **A task of asyncio's own Task class** (made by a task factory) keeps the future it waits on
-  private; its coroutine chain ends at that future's iterator: ``Future.__await__``, whose
-  frame has the future as ``self``, or, for asyncio's C futures, a C iterator whose one
-  referent is the future (``gc.get_referents``, the public way to ask a C object what it
-  holds) (``innermost_future``).
+  private; its coroutine chain ends at that future's iterator: spindle's own (which says
+  its future), or, for asyncio's C futures, a C iterator whose one referent is the future
+  (``gc.get_referents``, the public way to ask a C object what it holds)
+  (``innermost_future``).
 
 What cannot be had this way is left out, and the text says what is shown instead:
 
@@ -42,7 +42,7 @@ import gc
 import types
 from typing import Any
 
-from spindle._core.futures import isfuture
+from spindle._core.futures import FutureIter, isfuture
 from spindle._core.tasks import Task
 from spindle.diagnostics.frames import FrameKind, classify
 
@@ -113,9 +113,10 @@ def innermost_future(coro: object) -> Any:
     """The pending future at the bottom of ``coro``'s await chain, or None.
 
     For tasks whose class keeps its awaited future private (asyncio's own Task): the chain
-    ends in the future's ``__await__`` generator (spindle's Future, asyncio's pure-Python one),
-    whose frame has the future as ``self``; or in a frameless iterator (asyncio's C future),
-    whose single future referent is the one it iterates.  A chain that ends anywhere else (a
+    ends in the future's iterator.  spindle's says which future it iterates (``FutureIter``
+    of the compiled build; the ``_await_steps`` generator of the pure-Python one, whose frame
+    has the future as ``self``, as asyncio's pure-Python ``Future.__await__`` has); asyncio's
+    C iterator has that future as its single referent.  A chain that ends anywhere else (a
     bare ``yield``: the task only gives the loop a turn) waits on no future.
     """
     links = _links_of_chain(coro)
@@ -123,7 +124,9 @@ def innermost_future(coro: object) -> Any:
         return None  # running, not started, or finished: it awaits nothing now
     last, frame = links[-1]
     if frame is not None:
-        found = frame.f_locals.get("self") if frame.f_code.co_name == "__await__" else None
+        found = frame.f_locals.get("self")
+    elif isinstance(last, FutureIter):
+        found = last._future
     else:
         futures = [ref for ref in gc.get_referents(last) if isfuture(ref)]
         found = futures[0] if len(futures) == 1 else None

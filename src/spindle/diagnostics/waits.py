@@ -94,14 +94,22 @@ class Wait:
     targets: tuple[Any, ...] = ()
 
 
-# Futures declared awaited with future_add_to_awaited_by(), weakly: a future's entry goes
-# with the future (its waiters are kept while it lives, as asyncio 3.14 keeps them).
+# Futures declared awaited with future_add_to_awaited_by().  As asyncio 3.14 does, a future
+# carries its own list (spindle's futures in a slot, ``_awaited_by``, since they take no weak
+# references); other futures are kept here, weakly, so an entry goes with its future.
 _declared: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
 
 
-def declared_awaiters() -> weakref.WeakKeyDictionary[Any, list[Any]]:
-    """The table behind ``future_add_to_awaited_by`` (``graph`` fills it)."""
-    return _declared
+def declared_awaiters(fut: Any, *, create: bool = False) -> list[Any] | None:
+    """The list behind ``future_add_to_awaited_by`` for ``fut`` (made when ``create``)."""
+    if isinstance(fut, Future):
+        waiters: list[Any] | None = getattr(fut, "_awaited_by", None)
+        if waiters is None and create:
+            waiters = fut._awaited_by = []
+        return waiters
+    if create:
+        return _declared.setdefault(fut, [])
+    return _declared.get(fut)
 
 
 def name_in(frame: types.FrameType | None, obj: object) -> str | None:
@@ -335,7 +343,7 @@ class LoopView:
     def awaiters(self, fut: Any) -> list[Any]:
         """The tasks and futures that wait on ``fut`` (Python 3.14's ``awaited_by``)."""
         found = [t for t in self.tasks if t is not fut and any(f is fut for f in self._reach(t))]
-        for waiter in _declared.get(fut, ()):
+        for waiter in declared_awaiters(fut) or ():
             if not any(waiter is seen for seen in found):
                 found.append(waiter)
         return found
