@@ -7,6 +7,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup.sh"
 # PostgreSQL and Redis for tests/integration (installed only when missing).
 bash "$root/scripts/install-services.sh"
+# Headless Chromium for the test that loads the HTML timeline in a real browser.
+bash "$root/scripts/install-browser.sh"
 cd "$root"
 py=.venv/bin/python
 echo "== ruff"

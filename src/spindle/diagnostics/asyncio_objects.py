@@ -54,6 +54,7 @@ __all__ = [
     "callback_refs",
     "groups_held",
     "innermost_future",
+    "is_asyncio_gather",
     "library_frames",
 ]
 
@@ -76,6 +77,19 @@ def asyncio_made(obj: object) -> bool:
     if not isinstance(module, str):
         return False
     return module == "asyncio" or module.startswith("asyncio.")
+
+
+def is_asyncio_gather(fut: object) -> bool:
+    """Whether ``fut`` is the outer future of asyncio's ``gather()``: the only subclass of
+    asyncio.Future that asyncio's own code makes on a Unix loop (the other futures it needs
+    come from ``loop.create_future()``, spindle's on spindle's loop)."""
+    cls = type(fut)
+    return (
+        issubclass(cls, asyncio.Future)
+        and cls is not asyncio.Future
+        and not issubclass(cls, asyncio.Task)
+        and asyncio_made(cls)
+    )
 
 
 def await_chain(coro: object) -> list[types.FrameType]:

@@ -28,7 +28,7 @@ from typing import Any
 
 from spindle._compat import get_running_loop_or_none
 from spindle._core.scheduler import Scheduler
-from spindle._core.tasks import Task, all_tasks, current_task
+from spindle._core.tasks import all_tasks, current_task, origin_of
 from spindle.diagnostics.frames import FrameKind, Location, classify, read_activity
 from spindle.diagnostics.waits import LoopView, await_chain
 
@@ -167,7 +167,7 @@ def take(loop: asyncio.AbstractEventLoop, top: types.FrameType | None = None) ->
         if task is running and activity is not None:
             stack.append(FrameInfo.of(activity.location))
         wait = view.wait_of(task, user)
-        created = task._origin if isinstance(task, Task) else None
+        created = origin_of(task)
         infos.append(
             TaskInfo(
                 id=id(task),

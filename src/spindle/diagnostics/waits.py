@@ -217,7 +217,7 @@ class LoopView:
             kind = WaitKind.IO_WRITE if writing else WaitKind.IO_READ
             verb = "writable" if writing else "readable"
             return Wait(kind, f"socket fd {fd} to become {verb}")
-        if _made_by_asyncio_gather(fut):
+        if asyncio_objects.is_asyncio_gather(fut):
             return Wait(WaitKind.GATHER, f"gather() ({_HIDDEN})")
         return Wait(WaitKind.FUTURE, _future_text(fut))
 
@@ -406,19 +406,6 @@ def _shielded_by_asyncio(fut: Any) -> Any:
             if ref is not fut and isfuture(ref) and not ref.done():
                 return ref
     return None
-
-
-def _made_by_asyncio_gather(fut: Any) -> bool:
-    """Whether ``fut`` is the outer future of asyncio's ``gather()``: on spindle's loop the
-    only subclass of asyncio.Future that asyncio's own code makes (futures it needs otherwise
-    come from ``loop.create_future()``, spindle's)."""
-    cls = type(fut)
-    return (
-        issubclass(cls, asyncio.Future)
-        and cls is not asyncio.Future
-        and not issubclass(cls, asyncio.Task)
-        and asyncio_objects.asyncio_made(cls)
-    )
 
 
 def _settled_wait(settlers: list[Any], in_wait: bool) -> Wait:
