@@ -7,8 +7,10 @@ instances by code in spindle's source.  The scenario builds what a program run w
 -m spindle`` builds: asyncio's gather, TaskGroup, shield, wait, wait_for, as_completed,
 timeout, queues, locks and streams on spindle's loop, tasks of asyncio's own Task class (a
 task factory), and the same on asyncio's own loop; then it takes the task dump (on the loop's
-thread and from another thread, as ``ps`` does) and the call graph of every task.  It prints
-one line of JSON: the reads it saw, and what the dump and the graph showed.
+thread and from another thread, as ``ps`` does) and the call graph of every task, blocks the
+loop inside asyncio's gather (the watchdog reports who awaits the blocked task) and records a
+timeline (``SPINDLE_TIMELINE``, set by the test).  It prints one line of JSON: the reads it
+saw, and what the dump and the graph showed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import io  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import threading  # noqa: E402
+import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 import spindle  # noqa: E402
@@ -163,6 +166,14 @@ def graph_edges() -> dict[str, list[str]]:
     return edges
 
 
+async def blocker() -> None:
+    time.sleep(0.3)  # holds the loop: the watchdog reports it, with who awaits this task
+
+
+async def blocking_parent() -> None:
+    await asyncio.gather(blocker())
+
+
 async def finish(extra: list[Any]) -> None:
     rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     for task in rest:
@@ -187,6 +198,7 @@ async def on_spindles_loop() -> tuple[str, dict[str, list[str]]]:
     diagnostics.dump_tasks(file=text)
     dump = text.getvalue() + dump_from_another_thread(loop)
     edges = graph_edges()
+    await loop.create_task(blocking_parent(), name="blocking-parent")
     await finish([writer, *accepted, server])
     assert all(task.done() for task in tasks)
     return dump, edges

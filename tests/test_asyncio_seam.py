@@ -257,9 +257,11 @@ TRIPWIRE = ROOT / "tests" / "asyncio_tripwire.py"
 
 
 @pytest.mark.timeout(180)
-def test_diagnostics_read_no_private_field_of_asyncios_objects() -> None:
+def test_diagnostics_read_no_private_field_of_asyncios_objects(tmp_path: Path) -> None:
     # The child imports the spindle this test runs with (the compiled build or the pure one).
-    env = {key: value for key, value in os.environ.items() if key != "SPINDLE_DIAGNOSTICS"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPINDLE_")}
+    timeline = tmp_path / "timeline.json"
+    env.update(SPINDLE_BLOCK_THRESHOLD="0.1", SPINDLE_TIMELINE=str(timeline))
     done = subprocess.run(
         [sys.executable, "-X", "dev", str(TRIPWIRE)],
         capture_output=True,
@@ -277,3 +279,5 @@ def test_diagnostics_read_no_private_field_of_asyncios_objects() -> None:
     for text in report["expected_in_dump"]:
         assert text in report["dump"], text
     assert report["graph_edges"] == report["expected_edges"]
+    assert "awaited by blocking-parent blocking_parent()" in done.stderr  # the watchdog's
+    assert '"wait: ' in timeline.read_text()  # the timeline saw the tasks wait
