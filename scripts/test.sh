@@ -20,3 +20,9 @@ SPINDLE_EXPECT_COMPILED=1 $py -m pytest "$@"
 echo "== pytest (pure-Python build)"
 bash "$root/scripts/setup-pure.sh"
 .venv-pure/bin/python -m pytest --ignore=tests/integration "$@"
+# Other projects' test suites on spindle's loop (a separate step; see scripts/peers.sh).  Left
+# out when pytest was given arguments (a partial run) or SPINDLE_PEERS=0.
+if [ "$#" -eq 0 ] && [ "${SPINDLE_PEERS:-1}" != 0 ]; then
+    echo "== other projects' suites"
+    bash "$root/scripts/peers.sh"
+fi

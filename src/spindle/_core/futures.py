@@ -493,12 +493,15 @@ def wrap_concurrent_future(source: concurrent.futures.Future[T], *, loop: Any) -
     """
     dest = loop.create_future()
 
-    def on_source_done(_: concurrent.futures.Future[T]) -> None:
+    # ``source`` keeps its done-callbacks for good (concurrent.futures never drops them), so
+    # this one must not refer to ``source`` itself: that cycle would keep the outcome (an
+    # exception holding a socket, say) alive until the garbage collector ran.
+    def on_source_done(done: concurrent.futures.Future[T]) -> None:
         if loop.is_closed():
             return
         # RuntimeError: the loop closed between the check and the call; nobody is waiting.
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(_copy_outcome, source, dest)
+            loop.call_soon_threadsafe(_copy_outcome, done, dest)
 
     def on_dest_done(_: object) -> None:
         if dest.cancelled():

@@ -277,7 +277,9 @@ class BaseLoop(Scheduler):
                         "cannot run in the default executor: shutdown_default_executor() "
                         "has been called"
                     )
-                executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="spindle")
+                # asyncio's thread names ("asyncio_0", ...): code that recognises the loop's
+                # worker threads by name (loggers, thread dumps, tests) sees the same.
+                executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio")
                 self._default_executor = executor
         future: asyncio.Future[T] = wrap_concurrent_future(executor.submit(func, *args), loop=self)
         return future

@@ -45,6 +45,7 @@ import contextvars
 import enum
 import linecache
 import logging
+import math
 import os
 import sys
 import threading
@@ -79,6 +80,9 @@ _copy_context = contextvars.copy_context
 
 # How many frames coroutines remember about where they were created, in debug mode.
 DEBUG_STACK_DEPTH = 10
+# The longest single poll (asyncio's MAXIMUM_SELECT_TIMEOUT): a far-off timer is reached by
+# polls of at most a day each, and no poller is handed a number it cannot represent.
+MAX_POLL_TIMEOUT = 24 * 3600.0
 
 
 class LoopState(enum.Enum):
@@ -106,13 +110,15 @@ def poll_timeout(work_waiting: bool, next_deadline: float | None, clock: Clock) 
 
     ``work_waiting``: callbacks are ready or the loop is stopping, so the poll must not block.
     ``next_deadline``: the earliest live timer's deadline (loop time), or None without timers.
-    The clock turns a deadline into a wait (a virtual clock jumps to it and answers zero).
+    The clock turns a deadline into a wait (a virtual clock jumps to it and answers zero); a wait
+    is at most ``MAX_POLL_TIMEOUT``, and a deadline at infinity (``call_later(math.inf)``, which
+    asyncio accepts) is no deadline.
     """
     if work_waiting:
         return 0.0
-    if next_deadline is None:
-        return None
-    return clock.timeout_until(next_deadline)
+    if next_deadline is None or next_deadline == math.inf:
+        return None  # a timer at infinity never fires: only I/O can end the wait
+    return min(clock.timeout_until(next_deadline), MAX_POLL_TIMEOUT)
 
 
 def _debug_from_environment() -> bool:
@@ -384,6 +390,11 @@ class Scheduler:
     def is_closed(self) -> bool:
         return self._state is _CLOSED
 
+    @property
+    def _closed(self) -> bool:
+        """asyncio's private flag, read by code that peeks at it (uvloop's tests)."""
+        return self._state is _CLOSED
+
     # -- one pass ------------------------------------------------------------------------
 
     def _run_once(self) -> None:
@@ -406,9 +417,11 @@ class Scheduler:
             return
         # 3. poll: the I/O layer queues the handlers of ready file descriptors.
         self._poll(timeout)
-        # 4. timers: those now due join the ready queue, in deadline order.
+        # 4. timers: those now due join the ready queue, in deadline order.  "Now" is asked of
+        # time(), the method, as asyncio asks it: tests that patch loop.time to move the
+        # loop's timers (aiohttp's keep-alive tests do) move spindle's too.
         if self._timer_entries:
-            timers.pop_due(self._time() + self._clock_resolution, self._ready)
+            timers.pop_due(self.time() + self._clock_resolution, self._ready)
         # 5. run what was ready when the pass began (what it schedules waits a pass).
         self._run_ready(len(self._ready))
 

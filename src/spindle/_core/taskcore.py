@@ -98,11 +98,11 @@ class TaskCore(Future):
     """A coroutine scheduled on a loop, and the Future of its outcome (the hot half)."""
 
     __slots__ = (
+        "_cancel_next_step",
         "_context",
         "_coro",
         "_fut_waiter",
         "_log_destroy_pending",
-        "_must_cancel",
         "_name",
         "_num_cancels_requested",
         "_origin_code",
@@ -115,7 +115,8 @@ class TaskCore(Future):
     _context: contextvars.Context
     _name: str | int  # an int until the default name "Task-<int>" is first asked for
     _fut_waiter: Any
-    _must_cancel: bool
+    # asyncio's _must_cancel, renamed: see the _must_cancel property and tasks.py.
+    _cancel_next_step: bool
     _num_cancels_requested: int
     _log_destroy_pending: bool
     # Where the program created the task, when the loop tracks origins (diagnostics turn that
@@ -173,7 +174,7 @@ class TaskCore(Future):
         self._name = next(_task_numbers) if name is None else str(name)
         self._context = contextvars.copy_context() if context is None else context
         self._fut_waiter = None
-        self._must_cancel = False
+        self._cancel_next_step = False
         self._num_cancels_requested = 0
         self._origin_code = None
         self._step_handle = None
@@ -238,9 +239,21 @@ class TaskCore(Future):
         if waiter is not None and waiter.cancel(msg=msg):
             # The waiter's cancellation wakes us, and the step throws CancelledError.
             return True
-        self._must_cancel = True
+        self._cancel_next_step = True
         self._cancel_message = msg
         return True
+
+    @property
+    def _must_cancel(self) -> bool:
+        """asyncio's flag, as code that peeks at it (anyio) must see it (tasks.py says why)."""
+        if self._cancel_next_step:
+            return True
+        waiter = self._fut_waiter
+        return waiter is not None and bool(waiter.done())
+
+    @_must_cancel.setter
+    def _must_cancel(self, value: bool) -> None:
+        self._cancel_next_step = value
 
     def cancelling(self) -> int:
         """How many cancellation requests are pending (not taken back by ``uncancel``)."""
@@ -251,7 +264,7 @@ class TaskCore(Future):
         if self._num_cancels_requested > 0:
             self._num_cancels_requested -= 1
             if self._num_cancels_requested == 0:
-                self._must_cancel = False
+                self._cancel_next_step = False
         return self._num_cancels_requested
 
     # -- stepping ------------------------------------------------------------------------
@@ -271,10 +284,10 @@ class TaskCore(Future):
         """
         if self._state is not _PENDING:
             raise InvalidStateError(f"_step(): already done: {self!r}, {exc!r}")
-        if self._must_cancel:
+        if self._cancel_next_step:
             if not isinstance(exc, CancelledError):
                 exc = self._make_cancelled_error()
-            self._must_cancel = False
+            self._cancel_next_step = False
         self._fut_waiter = None
         loop = self._loop
         coro = self._coro
@@ -290,9 +303,9 @@ class TaskCore(Future):
                 if _observer is not None and isinstance(exc, CancelledError):
                     _observer.cancellation_caught(self, exc)
         except StopIteration as stop:
-            if self._must_cancel:
+            if self._cancel_next_step:
                 # cancel() arrived while the last step ran: honour it over the result.
-                self._must_cancel = False
+                self._cancel_next_step = False
                 TaskCore._settle_cancelled(self, self._cancel_message)
             else:
                 # Future.set_result without its state check: a pending task only gets here.
@@ -351,8 +364,8 @@ class TaskCore(Future):
                     self._bad_yield(result)
                     return
                 self._fut_waiter = result
-                if self._must_cancel and result.cancel(msg=self._cancel_message):
-                    self._must_cancel = False
+                if self._cancel_next_step and result.cancel(msg=self._cancel_message):
+                    self._cancel_next_step = False
         finally:
             _leave_task(loop, self)
             # This frame may end up in the traceback of the exception the task keeps: drop
