@@ -42,7 +42,8 @@ import gc
 import types
 from typing import Any
 
-from spindle._core.futures import FutureIter, isfuture
+from spindle._core.awaiting import await_future
+from spindle._core.futures import isfuture
 from spindle._core.tasks import Task
 from spindle.diagnostics.frames import FrameKind, classify
 
@@ -123,24 +124,26 @@ def _links_of_chain(coro: object) -> list[tuple[object, types.FrameType | None]]
     return links
 
 
+# The code of spindle's ``await future`` steps (never compiled: it has a frame to read).
+_AWAIT_FUTURE = await_future.__code__
+
+
 def innermost_future(coro: object) -> Any:
     """The pending future at the bottom of ``coro``'s await chain, or None.
 
     For tasks whose class keeps its awaited future private (asyncio's own Task): the chain
-    ends in the future's iterator.  spindle's says which future it iterates (``FutureIter``
-    of the compiled build; the ``_await_steps`` generator of the pure-Python one, whose frame
-    has the future as ``self``, as asyncio's pure-Python ``Future.__await__`` has); asyncio's
-    C iterator has that future as its single referent.  A chain that ends anywhere else (a
-    bare ``yield``: the task only gives the loop a turn) waits on no future.
+    ends in the future's iterator.  spindle's is the interpreted ``await_future`` generator
+    (in both builds), whose frame holds the future as ``future``; asyncio's pure-Python
+    ``Future.__await__`` holds it as ``self``; asyncio's C iterator has that future as its
+    single referent.  A chain that ends anywhere else (a bare ``yield``: the task only gives
+    the loop a turn) waits on no future.
     """
     links = _links_of_chain(coro)
     if len(links) < 2:
         return None  # running, not started, or finished: it awaits nothing now
     last, frame = links[-1]
     if frame is not None:
-        found = frame.f_locals.get("self")
-    elif isinstance(last, FutureIter):
-        found = last._future
+        found = frame.f_locals.get("future" if frame.f_code is _AWAIT_FUTURE else "self")
     else:
         futures = [ref for ref in gc.get_referents(last) if isfuture(ref)]
         found = futures[0] if len(futures) == 1 else None

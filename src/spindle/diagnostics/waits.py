@@ -486,10 +486,11 @@ def _timers_by_future(loop: asyncio.AbstractEventLoop) -> dict[int, float]:
     found: dict[int, float] = {}
     if not isinstance(loop, Scheduler):
         return found
+    timers = [(handle._deadline, handle) for handle in loop._timers.handles()]
     # Timers already due wait in the ready queue for this pass: they end now.
     now = loop.time()
-    due = [(now, 0, handle) for handle in list(loop._ready) if isinstance(handle, TimerHandle)]
-    for when, _, handle in list(loop._timer_entries) + due:
+    timers += [(now, handle) for handle in list(loop._ready) if isinstance(handle, TimerHandle)]
+    for when, handle in timers:
         if handle._cancelled:
             continue
         for arg in handle._args or ():
