@@ -7,7 +7,8 @@ no other private asyncio name is used anywhere.  Two checks hold it:
 
 * **a scan of the source** (AST): imports of asyncio's private modules or names; attribute
   chains through an asyncio module with a private segment (``asyncio.tasks._GatheringFuture``);
-  ``getattr``/``hasattr``/... with a private name that asyncio's own classes define; type or
+  a private name that asyncio's own classes define, given as data (``getattr``/``hasattr``/...,
+  ``__getattribute__``, ``attrgetter``, ``vars(x)[...]``, ``x.__dict__.get(...)``); type or
   function names compared with an asyncio private name (``type(f).__name__ ==
   "_GatheringFuture"``); and attribute reads of private names that only asyncio defines.
   Private names spindle defines itself (its Task's ``_fut_waiter``, its loop's ``_ready``)
@@ -53,7 +54,7 @@ HOOKS = frozenset(
     }
 )
 PROTOCOL = frozenset({"_asyncio_future_blocking"})
-GETATTR_LIKE = frozenset({"getattr", "hasattr", "setattr", "delattr", "attrgetter"})
+GETATTR_LIKE = frozenset({"getattr", "hasattr", "setattr", "delattr", "getattr_static"})
 NAME_ATTRIBUTES = frozenset({"__name__", "__qualname__", "co_name", "co_qualname"})
 
 
@@ -141,6 +142,40 @@ def string_values(node: ast.expr) -> list[str]:
     return []
 
 
+def namespace_of(node: ast.expr) -> ast.expr | None:
+    """``x`` for ``vars(x)`` or ``x.__dict__`` (an object's attributes as a dict), else None."""
+    if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+        return node.value
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "vars":
+        return node.args[0] if node.args else None
+    return None
+
+
+def reads_by_name(node: ast.expr) -> list[tuple[ast.expr | None, ast.expr]]:
+    """``(object, name)`` for each attribute ``node`` reaches by a name given as data:
+    ``getattr(x, name)`` and its kin, ``object.__getattribute__(x, name)``,
+    ``x.__getattribute__(name)``, ``attrgetter(name, ...)`` (object unknown: None),
+    ``vars(x)[name]``, ``x.__dict__.get(name)``."""
+    if isinstance(node, ast.Subscript):
+        owner = namespace_of(node.value)
+        return [] if owner is None else [(owner, node.slice)]
+    if not isinstance(node, ast.Call):
+        return []
+    func, args = node.func, node.args
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    if name == "attrgetter":
+        return [(None, arg) for arg in args]
+    if name in GETATTR_LIKE or (name == "__getattribute__" and len(args) >= 2):
+        return [(args[0], args[1])] if len(args) >= 2 else []
+    if isinstance(func, ast.Attribute) and args:
+        if name == "__getattribute__":
+            return [(func.value, args[0])]
+        owner = namespace_of(func.value)
+        if owner is not None and name in ("get", "pop", "setdefault"):
+            return [(owner, args[0])]
+    return []
+
+
 def names_a_type_or_function(node: ast.expr) -> bool:
     return isinstance(node, ast.Attribute) and node.attr in NAME_ATTRIBUTES
 
@@ -180,20 +215,18 @@ def offences(path: Path, allowed: frozenset[str] = frozenset()) -> list[str]:
                 and not (chain(node.value) and chain(node.value)[0] in aliases)
             ):
                 found.append((node.lineno, f"{ast.unparse(node)} (a name only asyncio defines)"))
-        elif isinstance(node, ast.Call):
+        elif isinstance(node, (ast.Call, ast.Subscript)):
+            for target, literal in reads_by_name(node):
+                for text in string_values(literal):
+                    if (
+                        text in ASYNCIO_PRIVATE
+                        and text not in allowed
+                        and not (target is not None and ast.unparse(target) in ("self", "cls"))
+                    ):
+                        found.append((node.lineno, ast.unparse(node)))
+            if not isinstance(node, ast.Call):
+                continue
             func = node.func
-            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-            if name in GETATTR_LIKE:
-                target = node.args[0] if name != "attrgetter" and node.args else None
-                literals = node.args[1:2] if name != "attrgetter" else node.args
-                for literal in literals:
-                    for text in string_values(literal):
-                        if (
-                            text in ASYNCIO_PRIVATE
-                            and text not in allowed
-                            and not (target is not None and ast.unparse(target) in ("self", "cls"))
-                        ):
-                            found.append((node.lineno, ast.unparse(node)))
             if (
                 isinstance(func, ast.Attribute)
                 and func.attr in ("startswith", "endswith")
@@ -242,6 +275,12 @@ def test_compat_holds_only_the_loop_implementer_hooks() -> None:
         "def f(task):\n    return getattr(task, '_fut_waiter', None)",
         "def f(group):\n    return hasattr(group, '_parent_task')",
         "def f(loop):\n    return loop._csock",
+        "import inspect\ndef f(group):\n    return inspect.getattr_static(group, '_tasks')",
+        "def f(task):\n    return object.__getattribute__(task, '_coro')",
+        "def f(task):\n    return task.__getattribute__('_coro')",
+        "import operator\nf = operator.attrgetter('_children')",
+        "def f(queue):\n    return vars(queue)['_getters']",
+        "def f(fut):\n    return fut.__dict__.get('_children')",
     ],
 )
 def test_the_scan_sees_each_kind_of_read(source: str, tmp_path: Path) -> None:
