@@ -71,8 +71,12 @@ __all__ = ["LoopState", "Scheduler", "logger", "poll_timeout"]
 Ts = TypeVarTuple("Ts")
 
 # Errors that cannot propagate are reported through the "asyncio" logger, the name code
-# written for asyncio already configures; spindle's own explanations use "spindle".
-logger: Final = logging.getLogger("asyncio")
+# written for asyncio already configures; spindle's own explanations use "spindle".  Not
+# Final: the compiled build would bind a Final's value into the code, and a module global is
+# read where it is used, so a test or tool that replaces ``logger`` on this module (as asyncio's
+# own tests patch ``asyncio.base_events.logger``) sees what the loop logs.  Only error paths
+# and debug mode read it.
+logger = logging.getLogger("asyncio")
 
 # For building handles without calling their __init__ (call_soon, call_later).
 _new_object: Final = object.__new__
