@@ -71,11 +71,8 @@ __all__ = ["LoopState", "Scheduler", "logger", "poll_timeout"]
 Ts = TypeVarTuple("Ts")
 
 # Errors that cannot propagate are reported through the "asyncio" logger, the name code
-# written for asyncio already configures; spindle's own explanations use "spindle".  Not
-# Final: the compiled build would bind a Final's value into the code, and a module global is
-# read where it is used, so a test or tool that replaces ``logger`` on this module (as asyncio's
-# own tests patch ``asyncio.base_events.logger``) sees what the loop logs.  Only error paths
-# and debug mode read it.
+# written for asyncio already configures; spindle's own explanations use "spindle".  Not Final:
+# a module attribute read at each use, so a test that patches it is heard (rare paths only).
 logger = logging.getLogger("asyncio")
 
 # For building handles without calling their __init__ (call_soon, call_later).

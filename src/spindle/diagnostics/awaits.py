@@ -26,7 +26,7 @@ import asyncio
 import types
 from typing import Any
 
-from spindle._core.futures import Future
+from spindle._core.futures import FutureCore
 from spindle._core.tasks import Task, all_tasks
 from spindle.diagnostics.pending import describe_task
 from spindle.diagnostics.waits import task_waiter
@@ -39,13 +39,13 @@ MAX_DEPTH = 12
 
 
 _TASKS = (Task, asyncio.Task)
-_FUTURES = (Future, asyncio.Future)
+_FUTURES = (FutureCore, asyncio.Future)
 # spindle's own TaskGroup only: asyncio's keeps its parent task in a private attribute.
 
 
 def _callbacks(future: object) -> list[Any]:
     """The done-callbacks of one of spindle's futures (its own slots; asyncio's are private)."""
-    if not isinstance(future, Future):
+    if not isinstance(future, FutureCore):
         return []
     return [callback for callback, _ in future._callbacks]
 
@@ -64,7 +64,7 @@ def _waiters(future: object, seen: set[int], depth: int) -> list[Any]:
     if depth > MAX_DEPTH or id(future) in seen:
         return []
     seen.add(id(future))
-    found: list[Any] = [] if isinstance(future, Future) else _tasks_waiting_on(future)
+    found: list[Any] = [] if isinstance(future, FutureCore) else _tasks_waiting_on(future)
     for callback in _callbacks(future):
         owner = getattr(callback, "__self__", None)
         if isinstance(owner, _TASKS):

@@ -38,7 +38,7 @@ from typing import Any
 
 from spindle import locks, queues, subprocess
 from spindle import tasks as api_tasks
-from spindle._core.futures import Future, isfuture
+from spindle._core.futures import FutureCore, isfuture
 from spindle._core.handles import TimerHandle
 from spindle._core.scheduler import Scheduler
 from spindle._core.tasks import Task
@@ -102,7 +102,7 @@ _declared: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary
 
 def declared_awaiters(fut: Any, *, create: bool = False) -> list[Any] | None:
     """The list behind ``future_add_to_awaited_by`` for ``fut`` (made when ``create``)."""
-    if isinstance(fut, Future):
+    if isinstance(fut, FutureCore):
         waiters: list[Any] | None = getattr(fut, "_awaited_by", None)
         if waiters is None and create:
             waiters = fut._awaited_by = []
@@ -378,7 +378,7 @@ def task_waiter(task: Any) -> Any:
 
 def _owner_of(fut: Any) -> Any:
     """What made spindle's future ``fut`` (its ``_owner``, unset on most); None for others."""
-    return getattr(fut, "_owner", None) if isinstance(fut, Future) else None
+    return getattr(fut, "_owner", None) if isinstance(fut, FutureCore) else None
 
 
 def _spindle_groups(tasks: list[Any]) -> list[TaskGroup]:
@@ -399,7 +399,7 @@ def _shielded_by_asyncio(fut: Any) -> Any:
     shield() is the one asyncio function that puts its own callback on the future the caller
     awaits: a closure over the inner future, to forget it when the outer one is cancelled.
     """
-    if not isinstance(fut, Future):
+    if not isinstance(fut, FutureCore):
         return None
     for callback, _ in fut._callbacks:
         for ref in asyncio_objects.callback_refs(callback):
