@@ -226,13 +226,24 @@ class FutureCore:
         if self._state is not _PENDING:
             raise InvalidStateError(f"cannot set the result of {self._state.value}: {self!r}")
         self._result = result
-        self._finish(_FINISHED)
+        FutureCore._finish(self, _FINISHED)
+
+    # Within FutureCore, its own methods are called as ``FutureCore._finish(self, ...)``, not
+    # ``self._finish(...)``: on an instance of a Python subclass (``faces.Future``, what users
+    # hold), the compiled build dispatches ``self.method()`` through a Python attribute
+    # look-up, because the subclass might override it.  TaskCore, which does override
+    # ``_finish``, calls its own directly.
 
     def set_exception(self, exception: BaseException | type[BaseException]) -> None:
         if self._state is not _PENDING:
             raise InvalidStateError(
                 f"cannot set the exception of {self._state.value}: {self!r}"
             )
+        FutureCore._store_exception(self, exception)
+        FutureCore._finish(self, _FINISHED)
+
+    def _store_exception(self, exception: BaseException | type[BaseException]) -> None:
+        """Keep ``exception`` (a class is instantiated) as the outcome; the state is unchanged."""
         if isinstance(exception, type):
             exception = exception()
         if not isinstance(exception, BaseException):
@@ -254,7 +265,6 @@ class FutureCore:
         self._exception = exception
         self._exception_tb = exception.__traceback__
         self._log_traceback = True
-        self._finish(_FINISHED)
 
     def cancel(self, msg: Any = None) -> bool:
         """Cancel the future; False when it is already done."""
@@ -262,7 +272,7 @@ class FutureCore:
         if self._state is not _PENDING:
             return False
         self._cancel_message = msg
-        self._finish(_CANCELLED)
+        FutureCore._finish(self, _CANCELLED)
         return True
 
     def _finish(self, state: FutureState) -> None:
@@ -350,7 +360,7 @@ class FutureCore:
     # -- reporting -----------------------------------------------------------------------
 
     def __del__(self) -> None:
-        self._finalize()
+        self._finalize()  # virtual: TaskCore's reports more
 
     def _finalize(self) -> None:
         """Report an exception nobody retrieved (``__del__``'s work; see ``faces.Future``)."""

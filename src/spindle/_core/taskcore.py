@@ -335,13 +335,13 @@ class TaskCore(FutureCore):
             self._cancelled_exc = cancelled
             TaskCore._settle_cancelled(self, None)
         except (KeyboardInterrupt, SystemExit) as fatal:
-            FutureCore.set_exception(self, fatal)
+            TaskCore._fail(self, fatal)
             _live_tasks.discard(self)
             raise
         except BaseException as error:
             if _hooks.hide_frames:
                 _hide_runtime_frames(error)
-            FutureCore.set_exception(self, error)
+            TaskCore._fail(self, error)
             _live_tasks.discard(self)
             if _hooks.observer is not None:
                 _hooks.observer.failed(self)
@@ -513,8 +513,17 @@ class TaskCore(FutureCore):
             # an exception the task keeps; holding the task here would make a cycle.
             del self, future
 
+    def _fail(self, error: BaseException) -> None:
+        """Future.set_exception for the task's own failure (the task is pending here)."""
+        FutureCore._store_exception(self, error)
+        TaskCore._finish(self, _FINISHED)
+
     def _settle_cancelled(self, msg: Any) -> None:
-        FutureCore.cancel(self, msg=msg)
+        """Future.cancel for the task's own end by cancellation."""
+        self._log_traceback = False
+        if self._state is _PENDING:
+            self._cancel_message = msg
+            TaskCore._finish(self, _CANCELLED)
         _live_tasks.discard(self)
 
     def _finalize(self) -> None:
