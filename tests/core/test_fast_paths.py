@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import contextvars
 import signal
+import weakref
 from typing import Any
 
 import pytest
@@ -93,6 +94,25 @@ def test_a_task_starts_with_the_fields_future_init_sets() -> None:
         future = spindle.Future(loop=loop)
         assert field_values(task, FUTURE_FIELDS) == field_values(future, FUTURE_FIELDS)
         loop.run_until_complete(task)
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_create_future_makes_what_the_future_class_makes(debug: bool) -> None:
+    # loop.create_future allocates the Future and runs FutureCore.__init__ directly.
+    loop = spindle.new_event_loop()
+    loop.set_debug(debug)
+    try:
+        made = loop.create_future()
+        built = spindle.Future(loop=loop)
+        assert type(made) is type(built) is spindle.Future
+        expected = field_values(built, FUTURE_FIELDS)
+        got = field_values(made, FUTURE_FIELDS)
+        if debug:  # where each was created: different lines of this test
+            assert got.pop("_source_traceback") and expected.pop("_source_traceback")
+        assert got == expected
+        assert weakref.ref(made)() is made
     finally:
         loop.close()
 
