@@ -117,6 +117,52 @@ def test_create_future_makes_what_the_future_class_makes(debug: bool) -> None:
         loop.close()
 
 
+TASK_FIELDS = (
+    *FUTURE_FIELDS,
+    "_coro",
+    "_context",
+    "_fut_waiter",
+    "_cancel_next_step",
+    "_num_cancels_requested",
+    "_log_destroy_pending",
+)
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_create_task_makes_what_the_task_class_makes(debug: bool) -> None:
+    # loop.create_task allocates the Task and runs TaskCore.__init__ directly.
+    loop = spindle.new_event_loop()
+    loop.set_debug(debug)
+    context = contextvars.copy_context()
+
+    async def nothing() -> None:
+        pass
+
+    try:
+        for kwargs in ({}, {"name": "named", "context": context}):
+            made = loop.create_task(nothing(), **kwargs)  # type: ignore[arg-type]
+            built = Task(nothing(), loop=loop, **kwargs)  # type: ignore[arg-type]
+            assert type(made) is type(built) is Task
+            expected = field_values(built, TASK_FIELDS)
+            got = field_values(made, TASK_FIELDS)
+            assert got.pop("_coro") is not expected.pop("_coro")
+            if debug:  # where each was created: different lines of this test
+                assert got.pop("_source_traceback") and expected.pop("_source_traceback")
+            if not kwargs:  # each has its own context copy and number
+                assert got.pop("_context") is not expected.pop("_context")
+                assert made.get_name() != built.get_name()
+            else:
+                assert made.get_name() == built.get_name() == "named"
+            assert got == expected
+            made.cancel()
+            built.cancel()
+            loop.run_until_complete(asyncio.gather(made, built, return_exceptions=True))
+        with pytest.raises(TypeError, match="coroutine was expected"):
+            loop.create_task(42)  # type: ignore[arg-type]
+    finally:
+        loop.close()
+
+
 def test_a_pass_with_work_waiting_does_not_block_as_poll_timeout_says() -> None:
     # _run_once skips the poll_timeout call when work is waiting; poll_timeout would say 0.
     clock = VirtualClock()

@@ -42,6 +42,8 @@ EXECUTOR_SHUTDOWN_TIMEOUT: Final = 300.0
 
 _getframe: Final = sys._getframe
 _allocate_future: Final = Future.__new__
+_Task: Final = tasks.Task
+_allocate_task: Final = tasks.Task.__new__
 
 
 def _stop_loop_when_done(fut: Any) -> None:
@@ -88,11 +90,12 @@ class BaseLoop(Scheduler):
         if self._state is LoopState.CLOSED:
             self._check_closed("create a task")
         if self._task_factory is None:
-            # Passing only the keywords in use makes the common call measurably cheaper.
-            if name is None and context is None:
-                task: Any = tasks.Task(coro, loop=self)
-            else:
-                task = tasks.Task(coro, loop=self, name=name, context=context)
+            # FAST PATH: tasks.Task(coro, loop=self, name=name, context=context), in two
+            # calls that skip the keyword parsing of a call through the class: allocate, then
+            # TaskCore's __init__ called directly (a C call in the compiled build).
+            # tests/core/test_fast_paths.py holds it to the plain call.
+            task: Any = _allocate_task(_Task)
+            TaskCore.__init__(task, coro, loop=self, name=name, context=context)
         else:
             if context is None:
                 task = self._task_factory(self, coro)
