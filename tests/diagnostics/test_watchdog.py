@@ -27,6 +27,7 @@ import pytest
 
 import spindle
 from spindle import diagnostics, events
+from spindle.diagnostics import watchdog as watchdog_module
 from spindle.diagnostics.watchdog import Watchdog
 from spindle.runners import Runner, run
 from spindle.tasks import sleep
@@ -438,11 +439,17 @@ def test_a_runner_dropped_without_close_does_not_keep_its_watchdog() -> None:
     runner = Runner(loop_factory=spindle.new_event_loop)
     runner.get_loop()
     [thread] = watchdog_threads()
+    [ps_server] = [t for t in threading.enumerate() if t.name == "spindle-ps"]
     with pytest.warns(ResourceWarning, match="unclosed event loop"):
         del runner
         gc.collect()
     thread.join(timeout=5)
     assert not thread.is_alive()
+    # Its share of faulthandler's timer is given back: nothing would cancel the timer later.
+    assert watchdog_module._FaultHandlerArm._users == 0
+    # Nor the ps server's thread and socket: the session that started it is gone.
+    ps_server.join(timeout=5)
+    assert not ps_server.is_alive()
 
 
 def test_no_watchdog_when_diagnostics_are_off() -> None:

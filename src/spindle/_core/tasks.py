@@ -80,6 +80,7 @@ from typing import IO, Any, Generic, TypeVar
 
 from spindle._core import current
 from spindle._core.coroutines import iscoroutine, iscoroutinefunction
+from spindle._core.faces import Future
 from spindle._core.futures import _PENDING, isfuture
 from spindle._core.handles import RUNTIME_FILES
 from spindle._core.observers import TaskObserver
@@ -110,13 +111,19 @@ __all__ = [
 T = TypeVar("T")
 
 
-class Task(TaskCore, Generic[T]):
+# mypy takes any two classes with __slots__ for disjoint bases; the interpreter does not count a
+# base whose only slot is __weakref__ (Future) as a layout of its own, so the two combine.
+class Task(TaskCore, Future, Generic[T]):  # type: ignore[misc]
     """A coroutine scheduled on a loop, and the Future of its outcome."""
 
-    # The interpreter's weak-reference slot (see taskcore for why it lives here), and an
-    # instance dictionary: asyncio's C Task takes attributes of the caller's own (proxy.py
-    # tags each task it creates with ``task._work_id``).  Made on the first such attribute.
-    __slots__ = ("__dict__", "__weakref__")
+    # The weak-reference slot comes from ``Future``, the class users hold (``faces.py`` says
+    # why it is there and not in the native halves).  An instance dictionary is the task's
+    # own: asyncio's C Task takes attributes of the caller's (proxy.py tags each task it
+    # creates with ``task._work_id``); it is made on the first such attribute.
+    __slots__ = ("__dict__",)
+
+    # The task's finalizer, named ``__del__`` here for the reason faces.Future gives.
+    __del__ = TaskCore._finalize
 
     # -- introspection -------------------------------------------------------------------
 

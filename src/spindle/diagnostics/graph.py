@@ -16,7 +16,9 @@ as 3.14 does::
 Python 3.14 builds "awaited by" from bookkeeping that every await, gather, TaskGroup and
 shield does as it happens.  spindle does none on its hot paths: it works it out when asked,
 from the state the tasks keep anyway (``waits.LoopView``: a task's ``_fut_waiter``, what that
-future stands for, a TaskGroup's parent), so it is right through gather, TaskGroup, shield,
+future stands for, a TaskGroup's parent; for asyncio's own functions, the done-callbacks they
+leave on spindle's tasks and their frames in the awaiting coroutine, read with public
+introspection only: ``asyncio_objects``), so it is right through gather, TaskGroup, shield,
 wait_for, timeouts, wait and as_completed, spindle's and asyncio's alike, on 3.11 and later.
 ``future_add_to_awaited_by`` / ``future_discard_from_awaited_by`` are there for code that
 drives futures by hand and wants them in the graph, as in 3.14.
@@ -35,7 +37,7 @@ import types
 from typing import IO, Any
 
 from spindle._compat import get_running_loop_or_none
-from spindle._core.futures import Future, isfuture
+from spindle._core.futures import FutureCore, isfuture
 from spindle._core.tasks import Task, all_tasks, current_task
 from spindle.diagnostics.waits import LoopView, await_chain, declared_awaiters
 
@@ -49,7 +51,7 @@ __all__ = [
     "print_call_graph",
 ]
 
-AnyFuture = Future | asyncio.Future[Any]
+AnyFuture = FutureCore | asyncio.Future[Any]
 
 _GENERATOR_FLAGS = (
     inspect.CO_COROUTINE
