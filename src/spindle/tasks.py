@@ -17,7 +17,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import inspect
-import math
+import sys
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
@@ -33,6 +33,7 @@ from spindle._core.tasks import (
     ensure_future,
     iscoroutine,
 )
+from spindle._core.timers import refuse_nan
 from spindle.exceptions import CancelledError
 from spindle.threads import run_coroutine_threadsafe
 
@@ -83,8 +84,7 @@ async def sleep(delay: float, result: Any = None) -> Any:
     if delay <= 0:
         await _one_turn()
         return result
-    if math.isnan(delay):
-        raise ValueError("cannot sleep: invalid delay NaN (not a number)")
+    refuse_nan(delay, "sleep() delay")
     loop = events.get_running_loop()
     future = loop.create_future()
     handle = loop.call_later(delay, set_result_unless_cancelled, future, result)
@@ -116,12 +116,30 @@ def create_task(
 
 
 def _cancellation(fut: asyncio.Future[Any]) -> CancelledError:
-    """The CancelledError that awaiting the cancelled ``fut`` raises (message included)."""
+    """What awaiting ``fut`` raises as a cancellation: asyncio's ``_make_cancelled_error()``.
+
+    On one of spindle's futures that is its own method; another implementation's future is
+    asked the public way (its ``result()`` raises that same error).  Either way the future's
+    stored CancelledError is handed out once: asking again builds a new one from the message.
+    """
+    if isinstance(fut, Future):
+        return fut._make_cancelled_error()
+    if not fut.cancelled():
+        return CancelledError()
     try:
         fut.result()
     except CancelledError as exc:
         return exc
-    raise AssertionError(f"{fut!r} is not cancelled")
+    raise AssertionError(f"{fut!r} is cancelled but its result() did not raise CancelledError")
+
+
+def _cancel_message(fut: asyncio.Future[Any]) -> Any:
+    """The message ``fut`` itself was cancelled with (None: none, or the task's coroutine
+    raised its CancelledError rather than being cancelled directly)."""
+    if isinstance(fut, Future):
+        return fut._cancel_message
+    args = _cancellation(fut).args
+    return args[0] if args else None
 
 
 class _GatheringFuture(Future[list[Any]]):
@@ -164,6 +182,11 @@ def _validate_awaitables(aws: tuple[object, ...]) -> None:
             )
 
 
+# A child already done when gather() is called: 3.12+ reports it at once, so a gather of
+# finished futures is finished on return (for eager tasks); 3.11 schedules its callback.
+REPORT_DONE_CHILDREN_AT_ONCE = sys.version_info >= (3, 12)
+
+
 def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> Future[list[Any]]:
     """Run ``aws`` concurrently; the returned future's result lists their results in order.
 
@@ -195,9 +218,7 @@ def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> Future[list
     on_child_done = _gather_callback(outer, children, len(by_argument), return_exceptions)
     callback_context = contextvars.copy_context()  # one for all the children's callbacks
     for child in by_argument.values():
-        # A child that is already done is reported now, so a gather of finished futures
-        # is finished on return (3.12's eager-task behaviour).
-        if child.done():
+        if REPORT_DONE_CHILDREN_AT_ONCE and child.done():
             on_child_done(child)
         else:
             add_bookkeeping_callback(child, on_child_done, callback_context)
@@ -230,32 +251,30 @@ def _gather_callback(
                 return
         if finished < distinct:
             return
+        # Every child is done.  The outcomes are read even when the gather is cancelled:
+        # that marks the children's exceptions retrieved (nobody else will see them).
+        results = [_outcome(child) for child in children]
         if outer._cancel_requested:
-            # Being cancelled wins over return_exceptions (bpo-32684).
-            outer.set_exception(_last_cancellation(children))
-        elif return_exceptions:
-            outer.set_result([_outcome(child) for child in children])
+            # Being cancelled wins over return_exceptions (bpo-32684); asyncio raises what
+            # the last argument raises as a cancellation (a bare one if it was not cancelled).
+            outer.set_exception(_cancellation(children[-1]))
         else:
-            # Every child succeeded: a failure would have finished the gather already.
-            outer.set_result([child.result() for child in children])
+            outer.set_result(results)
 
     return on_child_done
 
 
 def _outcome(child: asyncio.Future[Any]) -> Any:
-    """A finished child's result, or its exception as a value (``return_exceptions``)."""
+    """A finished child's result, or its exception as a value (``return_exceptions``).
+
+    A cancelled child is a new CancelledError carrying the message the child itself was
+    cancelled with: empty for a task whose coroutine raised it (asyncio's rule).
+    """
     if child.cancelled():
-        args = _cancellation(child).args
-        return CancelledError(args[0] if args else "")
+        message = _cancel_message(child)
+        return CancelledError("" if message is None else message)
     exc = child.exception()
     return exc if exc is not None else child.result()
-
-
-def _last_cancellation(children: list[asyncio.Future[Any]]) -> CancelledError:
-    for child in reversed(children):
-        if child.cancelled():
-            return _cancellation(child)
-    return CancelledError()  # every child suppressed its cancellation
 
 
 # -- wait and wait_for -----------------------------------------------------------------
@@ -282,6 +301,8 @@ async def wait(
             "cannot wait for a coroutine: passing coroutines is forbidden, "
             "wrap them in tasks explicitly"
         )
+    if timeout is not None:
+        refuse_nan(timeout, "wait() timeout")
     loop = events.get_running_loop()
     return await _wait_until(futures, timeout, return_when, loop)
 
@@ -304,12 +325,19 @@ async def _wait_until(
     def on_done(fut: asyncio.Future[Any]) -> None:
         nonlocal remaining
         remaining -= 1
-        failed = not fut.cancelled() and fut.exception() is not None
+        # A future's exception() is read only for FIRST_EXCEPTION: reading it marks it
+        # retrieved, and the caller, not wait(), is the one to look at it.
         if (
             remaining <= 0
             or return_when == FIRST_COMPLETED
-            or (return_when == FIRST_EXCEPTION and failed)
+            or (
+                return_when == FIRST_EXCEPTION
+                and not fut.cancelled()
+                and fut.exception() is not None
+            )
         ):
+            if timer is not None:
+                timer.cancel()
             _release(waiter)
 
     for fut in futures:
@@ -325,26 +353,78 @@ async def _wait_until(
     return done, futures - done
 
 
+# Where wait_for() runs a coroutine: 3.12+ runs it in the calling task, inside a timeout();
+# 3.11 wraps it in a task of its own and races that task against a timer.
+WAIT_FOR_IN_CALLING_TASK = sys.version_info >= (3, 12)
+
+
 async def wait_for(aw: Awaitable[_T], timeout: float | None) -> _T:
     """Await ``aw``; cancel it and raise TimeoutError if it takes longer than ``timeout``.
 
-    3.12 semantics: a coroutine runs in the calling task, inside ``timeouts.timeout``.  So a
-    task that suppresses the cancellation and returns a value has that value returned (not
-    lost), and a cancellation from outside that races the deadline stays a CancelledError:
-    it is neither swallowed nor turned into TimeoutError (3.11's wait_for did both).
+    As the running Python's asyncio does it.  From 3.12 a coroutine runs in the calling
+    task, inside ``timeouts.timeout``: a task that suppresses the cancellation and returns a
+    value has that value returned, and a cancellation from outside that races the deadline
+    stays a CancelledError.  3.11 runs ``aw`` in a task of its own (so it starts a loop turn
+    later) and, when the caller is cancelled just as ``aw`` finishes, returns ``aw``'s
+    result and drops the caller's cancellation (CPython gh-86296, fixed by 3.12's rewrite).
     """
-    if timeout is not None and timeout <= 0:
-        # Already expired: do not even start a coroutine that has not started.
-        fut = ensure_future(aw)
-        if fut.done():
-            return fut.result()  # type: ignore[no-any-return]
-        await _cancel_and_wait(fut)
-        try:
-            return fut.result()  # type: ignore[no-any-return]
-        except CancelledError as exc:
-            raise TimeoutError from exc
-    async with timeouts.timeout(timeout):
+    if timeout is not None:
+        refuse_nan(timeout, "wait_for() timeout")
+        if timeout <= 0:
+            return await _wait_expired(aw)
+    if WAIT_FOR_IN_CALLING_TASK:
+        async with timeouts.timeout(timeout):
+            return await aw
+    if timeout is None:
         return await aw
+    return await _wait_for_in_own_task(aw, timeout)
+
+
+async def _wait_expired(aw: Awaitable[_T]) -> _T:
+    """wait_for() with a deadline already past: do not even start a coroutine that has not
+    started; cancel ``aw`` and raise TimeoutError unless it is done (or ends otherwise)."""
+    fut: asyncio.Future[_T] = ensure_future(aw)
+    if fut.done():
+        return fut.result()
+    await _cancel_and_wait(fut)
+    return _result_or_timeout(fut)
+
+
+def _result_or_timeout(fut: asyncio.Future[_T]) -> _T:
+    """The result of ``fut``, which wait_for() cancelled: TimeoutError if it obeyed."""
+    try:
+        return fut.result()
+    except CancelledError as exc:
+        raise TimeoutError from exc
+
+
+async def _wait_for_in_own_task(aw: Awaitable[_T], timeout: float) -> _T:
+    """3.11's wait_for(): ``aw`` in a task, released by its end or by a timer."""
+    loop = events.get_running_loop()
+    released: asyncio.Future[None] = loop.create_future()
+    timer = loop.call_later(timeout, _release, released)
+    inner: asyncio.Future[_T] = ensure_future(aw, loop=loop)
+
+    def on_inner_done(_: asyncio.Future[_T]) -> None:
+        _release(released)
+
+    inner.add_done_callback(on_inner_done)
+    try:
+        try:
+            await released
+        except CancelledError:
+            if inner.done():
+                return inner.result()  # the cancellation lost the race: dropped (3.11)
+            inner.remove_done_callback(on_inner_done)
+            await _cancel_and_wait(inner)  # never leave it running behind our back
+            raise
+        if inner.done():
+            return inner.result()
+        inner.remove_done_callback(on_inner_done)
+        await _cancel_and_wait(inner)
+        return _result_or_timeout(inner)  # it may have ended otherwise (bpo-40607)
+    finally:
+        timer.cancel()
 
 
 async def _cancel_and_wait(fut: asyncio.Future[Any]) -> None:
@@ -367,6 +447,9 @@ async def _cancel_and_wait(fut: asyncio.Future[Any]) -> None:
 # -- as_completed and shield -----------------------------------------------------------
 
 
+AS_COMPLETED_STARTS_IN_CALL = sys.version_info >= (3, 13)
+
+
 class _AsCompleted(Generic[_T]):
     """The iterator ``as_completed`` returns.
 
@@ -375,11 +458,13 @@ class _AsCompleted(Generic[_T]):
     themselves.  Finished futures wait in a FIFO until a consumer takes them; None in it
     means the timeout expired.
 
-    The work starts at the first iteration, as with 3.11's generator (3.13 starts it in the
-    call, and its tests accept either), so bad arguments raise there too.
+    Up to 3.12 the work starts at the first iteration (asyncio's was a generator), so bad
+    arguments raise there too; from 3.13 it starts in the call, as asyncio's does.
     """
 
     def __init__(self, aws: Iterable[Awaitable[_T]], timeout: float | None) -> None:
+        if timeout is not None:
+            refuse_nan(timeout, "as_completed() timeout")
         self._aws: Iterable[Awaitable[_T]] | None = aws  # None once started
         self._timeout = timeout
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -388,6 +473,8 @@ class _AsCompleted(Generic[_T]):
         self._finished: deque[asyncio.Future[_T] | None] = deque()
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._timer: asyncio.TimerHandle | None = None
+        if AS_COMPLETED_STARTS_IN_CALL:
+            self._start()
 
     def _start(self) -> None:
         aws = self._aws

@@ -13,7 +13,11 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "MonotonicClock"]
+__all__ = ["MAX_WAIT", "Clock", "MonotonicClock"]
+
+# The longest the loop blocks in one poll (a day, as asyncio): the poller cannot take any
+# number of seconds, and a loop that wakes once a day for nothing costs nothing.
+MAX_WAIT = 24 * 3600.0
 
 
 class Clock(Protocol):
@@ -36,6 +40,8 @@ class MonotonicClock:
 
     def timeout_until(self, deadline: float) -> float:
         remaining = deadline - time.monotonic()
+        if remaining > MAX_WAIT:
+            return MAX_WAIT  # a far deadline: wake up and ask again (the poll has a range)
         return remaining if remaining > 0.0 else 0.0
 
     def __repr__(self) -> str:

@@ -26,6 +26,7 @@ from spindle._core.clock import Clock
 from spindle._core.futures import Future, isfuture, wrap_concurrent_future
 from spindle._core.handles import RUNTIME_DIRS
 from spindle._core.scheduler import Scheduler, logger
+from spindle._core.timers import refuse_nan
 
 __all__ = ["BaseLoop"]
 
@@ -252,6 +253,8 @@ class BaseLoop(Scheduler):
 
     async def shutdown_default_executor(self, timeout: float | None = None) -> None:
         """Wait (up to ``timeout`` seconds) for the default executor's threads to finish."""
+        if timeout is not None:
+            refuse_nan(timeout, "shutdown_default_executor() timeout")
         self._executor_shutdown_called = True
         executor = self._default_executor
         if executor is None:

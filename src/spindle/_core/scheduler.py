@@ -40,7 +40,7 @@ from typing import Any, TypeVarTuple, Unpack
 from spindle._core.clock import Clock, MonotonicClock
 from spindle._core.coroutines import iscoroutine, iscoroutinefunction
 from spindle._core.handles import Handle, TimerHandle, report_callback_error
-from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue
+from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue, refuse_nan
 
 __all__ = ["Scheduler", "logger"]
 
@@ -53,6 +53,8 @@ logger = logging.getLogger("asyncio")
 # For building handles without calling their __init__ (call_soon, call_later).
 _new_object = object.__new__
 _copy_context = contextvars.copy_context
+
+_INFINITY = float("inf")
 
 # How many frames coroutines remember about where they were created, in debug mode.
 DEBUG_STACK_DEPTH = 10
@@ -184,6 +186,8 @@ class Scheduler(asyncio.AbstractEventLoop):
             raise TypeError(
                 f"call_later() delay must be a number of seconds, not {type(delay).__name__}"
             ) from None
+        if when != when:
+            refuse_nan(delay, "call_later() delay")
         if not self._plain or not callable(callback):
             self._check_schedule(callback, "call_later")
             timer = TimerHandle(when, callback, args, self, context)
@@ -212,6 +216,7 @@ class Scheduler(asyncio.AbstractEventLoop):
         """Run ``callback(*args)`` when ``loop.time()`` reaches ``when``."""
         if not isinstance(when, (int, float)):
             raise TypeError(f"call_at() when must be a loop time (a number), not {when!r}")
+        refuse_nan(when, "call_at() when")
         if not self._plain or not callable(callback):
             self._check_schedule(callback, "call_at")
         timer = TimerHandle(when, callback, args, self, context)
@@ -252,7 +257,10 @@ class Scheduler(asyncio.AbstractEventLoop):
             timeout: float | None = 0.0
         elif self._timer_entries:
             deadline = timers.next_deadline()
-            timeout = None if deadline is None else self._clock.timeout_until(deadline)
+            if deadline is None or deadline == _INFINITY:
+                timeout = None  # a timer at infinity never comes due: as if there were none
+            else:
+                timeout = self._clock.timeout_until(deadline)
         else:
             timeout = None
         self._poll(timeout)

@@ -71,6 +71,9 @@ _enter_task = _compat.enter_task
 _leave_task = _compat.leave_task
 _register_task = _compat.register_task
 
+# Whether uncancel() down to zero also clears a cancellation not yet delivered (3.13+).
+UNCANCEL_WITHDRAWS_PENDING_CANCEL = sys.version_info >= (3, 13)
+
 # Every Task not yet done: the strong references promised above.
 _live_tasks: set[Task[Any]] = set()
 
@@ -211,10 +214,15 @@ class Task(Future[T]):
         return self._num_cancels_requested
 
     def uncancel(self) -> int:
-        """Take back one cancellation request; returns how many remain."""
+        """Take back one cancellation request; returns how many remain.
+
+        From 3.13, taking back the last one also withdraws a cancellation not yet delivered
+        (requested while the task was not waiting on a future); up to 3.12 that one is still
+        thrown into the coroutine at its next step.
+        """
         if self._num_cancels_requested > 0:
             self._num_cancels_requested -= 1
-            if self._num_cancels_requested == 0:
+            if self._num_cancels_requested == 0 and UNCANCEL_WITHDRAWS_PENDING_CANCEL:
                 self._must_cancel = False
         return self._num_cancels_requested
 
@@ -373,13 +381,17 @@ class Task(Future[T]):
             try:
                 future.result()
             except BaseException as exc:
-                self._step(exc)
+                error: BaseException | None = exc
             else:
-                self._step()
+                error = None
+            # Outside the except clause: a step taken inside it would show its exception to
+            # the coroutine as the one being handled (the __context__ of what it raises).
+            self._step(error)
         finally:
             # As in _step: this frame is the f_back of _step's, which is in the traceback of
             # an exception the task keeps; holding the task here would make a cycle.
             del self, future
+            error = None
 
     def _settle_cancelled(self, msg: Any) -> None:
         Future.cancel(self, msg=msg)

@@ -23,12 +23,23 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from spindle._core.handles import Handle, TimerHandle
 
-__all__ = ["TimerQueue", "should_purge"]
+__all__ = ["TimerQueue", "refuse_nan", "should_purge"]
 
 # Rebuild the heap only when it holds at least this many cancelled timers ...
 PURGE_MIN_CANCELLED = 100
 # ... and they are more than this fraction of all its entries.
 PURGE_MIN_FRACTION = 0.5
+
+
+def refuse_nan(value: float, what: str) -> None:
+    """ValueError naming ``what`` when ``value`` is NaN.
+
+    No deadline can be NaN: it compares false with every time, so such a timer would never
+    come due yet always be the next one, and the loop would spin on it.  (Infinity is fine:
+    a timer that never fires.)  ``value != value`` is the cheap test: only NaN fails it.
+    """
+    if value != value:
+        raise ValueError(f"{what} is NaN (not a number)")
 
 
 def should_purge(cancelled: int, total: int) -> bool:

@@ -21,6 +21,7 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from spindle._core.timers import refuse_nan
 from spindle._io import happy_eyeballs, resolve, tls_bridge
 from spindle._io.tcp import SocketTransport
 from spindle._io.transport_base import until_started
@@ -143,6 +144,8 @@ async def create_connection(
         handshake_timeout=ssl_handshake_timeout,
         shutdown_timeout=ssl_shutdown_timeout,
     )
+    if happy_eyeballs_delay is not None:
+        refuse_nan(happy_eyeballs_delay, "happy_eyeballs_delay")
     if ssl and server_hostname is None:
         if not host:
             raise ValueError("You must set server_hostname when using ssl without a host")

@@ -19,6 +19,7 @@ import enum
 import errno
 import os
 import socket
+import sys
 import warnings
 import weakref
 from asyncio import trsock
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     from spindle._io.sockets import SocketMethods
 
 __all__ = ["Server", "ServerState"]
+
+# wait_closed() on a closed server still waits for its connections to go (3.12.1+).
+WAIT_CLOSED_WAITS_FOR_CONNECTIONS = sys.version_info >= (3, 12)
 
 ACCEPT_RETRY_DELAY = 1.0
 _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
@@ -170,8 +174,15 @@ class Server(asyncio.AbstractServer):
             self._serving_forever = None
 
     async def wait_closed(self) -> None:
-        """Wait until the server is closed and its last connection has gone."""
-        if self._waiters is None:
+        """Wait until the server is closed and its last connection has gone.
+
+        Up to 3.11, asyncio returns at once from a server that is already closed, even with
+        connections still open (CPython gh-79033, fixed in 3.12.1); spindle does the same
+        there, so that a shutdown sequence written for 3.11 does not start waiting.
+        """
+        if self._waiters is None or (
+            not WAIT_CLOSED_WAITS_FOR_CONNECTIONS and self._state is ServerState.CLOSED
+        ):
             return
         waiter: asyncio.Future[None] = self._loop.create_future()
         self._waiters.append(waiter)
