@@ -215,12 +215,15 @@ class Condition(_AcquireReleaseContext, LoopBound):
         """Take the lock back, however often we are cancelled meanwhile; the last
         cancellation received (to raise once the lock is held), or None."""
         cancelled: CancelledError | None = None
-        while True:
-            try:
-                await self.acquire()
-                return cancelled
-            except CancelledError as exc:
-                cancelled = exc
+        try:
+            while True:
+                try:
+                    await self.acquire()
+                    return cancelled
+                except CancelledError as exc:
+                    cancelled = exc
+        finally:
+            cancelled = None  # the frame (in the error's traceback) must not hold the error
 
     async def wait_for(self, predicate: Callable[[], T]) -> T:
         """Wait until ``predicate()`` is true and return its (last) value."""
@@ -368,16 +371,25 @@ class Barrier(LoopBound):
                 self._leave()
 
     async def _wait_for_next_cycle(self) -> None:
-        await self._cond.wait_for(
-            lambda: self._state not in (BarrierState.DRAINING, BarrierState.RESETTING)
-        )
+        await self._cond.wait_for(self._is_open)
         if self._state is BarrierState.BROKEN:
             raise BrokenBarrierError("Barrier aborted")
 
     async def _wait_for_release(self) -> None:
-        await self._cond.wait_for(lambda: self._state is not BarrierState.FILLING)
+        await self._cond.wait_for(self._is_released)
         if self._state in (BarrierState.BROKEN, BarrierState.RESETTING):
             raise BrokenBarrierError("Abort or reset of barrier")
+
+    # The predicates, as methods: (mypyc, which will compile this module, takes no lambdas
+    # inside methods).
+
+    def _is_open(self) -> bool:
+        """New arrivals may join: the barrier is neither draining nor resetting."""
+        return self._state not in (BarrierState.DRAINING, BarrierState.RESETTING)
+
+    def _is_released(self) -> bool:
+        """The waiters of this cycle may leave: it tripped, broke or was reset."""
+        return self._state is not BarrierState.FILLING
 
     def _leave(self) -> None:
         # The last task out of a draining or resetting barrier starts the next cycle.

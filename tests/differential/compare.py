@@ -13,8 +13,9 @@ import asyncio
 from typing import Any
 
 import spindle
-from tests.differential.interpreter import Outcome, execute
+from tests.differential.interpreter import execute
 from tests.differential.loops import VirtualAsyncioLoop, spindle_loop
+from tests.differential.outcome import Outcome
 from tests.differential.programs import Program
 
 __all__ = ["check_agreement", "outcomes"]

@@ -6,19 +6,7 @@ calls (``asyncio`` or ``spindle``: ``api.gather``, ``api.TaskGroup``, ``api.Queu
 the ``Outcome``: the events in order, with the loop time, the coroutine that saw them and its
 task's ``cancelling()`` count; how ``run()`` ended; the final state of every task; and every
 report to the loop's exception handler and every warning.  Two implementations agree when
-their outcomes are equal.
-
-What is compared, exactly:
-
-* results, with tasks and futures replaced by the label of the coroutine they run;
-* exceptions as (type, details, type of ``__cause__``, type of ``__context__``), where the
-  details are the arguments (CancelledError's message, a user error's text, ...) or, for an
-  exception group, its message and members.  Errors that report a misuse (RuntimeError,
-  ValueError, TypeError raised by the library) compare by type only: spindle words them to
-  name the problem (the project's rule), asyncio tersely;
-* exception-handler reports as (kind of message, exception, type of the object reported on),
-  sorted: "never retrieved" reports come from the garbage collector, whose timing is not
-  part of asyncio's contract.
+their outcomes are equal (``outcome.py`` says how each part is made comparable).
 """
 
 from __future__ import annotations
@@ -32,73 +20,20 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from tests.differential.outcome import (
+    Outcome,
+    UserError,
+    message_types_of,
+    norm_exception,
+    report_kind,
+)
 from tests.differential.programs import Block, Op, Program
 
-__all__ = ["Outcome", "UserError", "execute"]
+__all__ = ["execute"]
 
 # The loop is stopped at these times if the program has not finished by then (it waits for
 # something that never comes); a second and third stop cover the runner's shutdown.
 GUARDS = (100.0, 200.0, 300.0)
-
-
-class UserError(Exception):
-    """What the ``raise`` operation raises."""
-
-
-_MESSAGE_TYPES: tuple[type[BaseException], ...] = (UserError, TimeoutError)
-
-
-def _message_types(api: ModuleType) -> tuple[type[BaseException], ...]:
-    return (
-        *_MESSAGE_TYPES,
-        api.CancelledError,
-        api.QueueEmpty,
-        api.QueueFull,
-        api.BrokenBarrierError,
-        *((api.QueueShutDown,) if hasattr(api, "QueueShutDown") else ()),
-    )
-
-
-_REPORT_KINDS = (
-    ("exception was never retrieved", "never-retrieved"),
-    ("was destroyed but it is pending", "destroyed-pending"),
-    ("has errored out but its parent task", "group-orphan"),
-    ("TaskGroup task exception was not propagated", "group-base-error"),
-    ("run() shutdown", "run-shutdown"),
-    ("Exception in callback", "callback-error"),
-)
-
-
-def report_kind(message: str) -> str:
-    for fragment, kind in _REPORT_KINDS:
-        if fragment in message:
-            return kind
-    return message
-
-
-@dataclass
-class Outcome:
-    events: list[tuple[Any, ...]] = field(default_factory=list)
-    finals: list[tuple[str, str]] = field(default_factory=list)
-    reports: list[tuple[Any, ...]] = field(default_factory=list)
-
-
-def norm_exception(
-    exc: BaseException, message_types: tuple[type[BaseException], ...]
-) -> tuple[Any, ...]:
-    """(type, details, type of __cause__, type of __context__) of ``exc``."""
-    details: Any
-    if isinstance(exc, BaseExceptionGroup):
-        details = (exc.message, tuple(norm_exception(e, message_types) for e in exc.exceptions))
-    elif isinstance(exc, message_types):
-        details = tuple(a if isinstance(a, (str, int)) else type(a).__name__ for a in exc.args)
-    else:
-        details = "(library wording)"
-    cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else None
-    context = None
-    if exc.__context__ is not None and not exc.__suppress_context__:
-        context = type(exc.__context__).__name__
-    return (type(exc).__name__, details, cause, context)
 
 
 @dataclass
@@ -119,7 +54,7 @@ class _Run:
         self.api = api
         self.program = program
         self.outcome = outcome
-        self.message_types = _message_types(api)
+        self.message_types = message_types_of(api)
         self.loop: Any = None
         self.main_task: Any = None
         self.objects: list[Any] = []
@@ -265,19 +200,35 @@ class _Run:
     async def op_uncancel(self, frame: _Frame) -> Any:
         return self.api.current_task().uncancel()
 
-    async def op_try(self, frame: _Frame, catch: str, ops: Block) -> Any:
-        caught = {
+    def catchable(self, catch: str) -> type[BaseException]:
+        return {  # type: ignore[no-any-return]
             "Exception": Exception,
             "CancelledError": self.api.CancelledError,
             "TimeoutError": TimeoutError,
             "BaseException": BaseException,
             "ExceptionGroup": BaseExceptionGroup,
         }[catch]
+
+    async def op_try(self, frame: _Frame, catch: str, ops: Block) -> Any:
         try:
             await self.block(ops, frame)
-        except caught as exc:
+        except self.catchable(catch) as exc:
             return ("caught", self.norm_exc(exc))
         return "no exception"
+
+    async def op_convert(self, frame: _Frame, catch: str, ops: Block, msg: str) -> Any:
+        try:
+            await self.block(ops, frame)
+        except self.catchable(catch):
+            raise UserError(msg)  # noqa: B904 (implicitly chained, as such code usually is)
+        return "no exception"
+
+    async def op_finally(self, frame: _Frame, ops: Block, cleanup: Block) -> Any:
+        try:
+            await self.block(ops, frame)
+        finally:
+            await self.block(cleanup, frame)
+        return None
 
     async def op_gather(self, frame: _Frame, children: Any, rex: bool) -> Any:
         return await self.api.gather(*[self.child(c) for c in children], return_exceptions=rex)
@@ -454,8 +405,7 @@ def execute(
 ) -> Outcome:
     """Run ``program`` with ``api``'s functions on a loop from ``make_loop``."""
     outcome = Outcome()
-    run = _Run(api, program, outcome)
-    message_types = run.message_types
+    message_types = message_types_of(api)
 
     def report(loop: Any, context: dict[str, Any]) -> None:
         exc = context.get("exception")
@@ -479,9 +429,24 @@ def execute(
             loop.call_at(when, stop, loop)
         return loop
 
+    # Everything alive now is left out of the garbage collector's walks until the run is over:
+    # the collection at the end (which makes the "never retrieved" reports) then only walks
+    # the run's own objects, and a run never sees another run's garbage collected.
+    gc.freeze()
+    try:
+        _execute(_Run(api, program, outcome), loop_factory)
+    finally:
+        gc.unfreeze()
+    outcome.reports.sort(key=repr)
+    return outcome
+
+
+def _execute(run: _Run, loop_factory: Callable[[], Any]) -> None:
+    """Run main() in a Runner, close it, take the final states, let the garbage go."""
+    outcome = run.outcome
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        runner = api.Runner(loop_factory=loop_factory)
+        runner = run.api.Runner(loop_factory=loop_factory)
         try:
             result = runner.run(run.main())
         except BaseException as exc:
@@ -499,8 +464,6 @@ def execute(
     outcome.reports.extend(
         (w.category.__name__, _ADDRESS.sub("", str(w.message)), None) for w in caught
     )
-    outcome.reports.sort(key=repr)
-    return outcome
 
 
 def _state(task: Any) -> str:

@@ -27,6 +27,8 @@ spec, new if there is none)):
 ``("cancelling",)``                record ``current_task().cancelling()``
 ``("uncancel",)``                  ``current_task().uncancel()``
 ``("try", catch, block)``          run block, catching ``catch`` (see ``CATCHES``)
+``("convert", catch, block, msg)`` run block; on ``catch``, ``raise UserError(msg)``
+``("finally", block, cleanup)``    ``try: block`` / ``finally: cleanup``
 ``("gather", children, rex)``      ``await gather(*children, return_exceptions=rex)``
 ``("wait", specs, t, when)``       ``await wait(new tasks, timeout=t, return_when=when)``
 ``("wait_for", child, t)``         ``await wait_for(child, t)``
@@ -54,6 +56,7 @@ spec, new if there is none)):
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 from typing import Any, NamedTuple
 
@@ -140,6 +143,7 @@ def _object_ops(
     return ops
 
 
+@functools.cache
 def _block(spec: int, n_specs: int, objects: tuple[tuple[Any, ...], ...], depth: int,
            top: bool = False) -> st.SearchStrategy[Block]:
     """Blocks of operations for a coroutine of spec ``spec``, nested ``depth`` more levels.
@@ -157,6 +161,8 @@ def _block(spec: int, n_specs: int, objects: tuple[tuple[Any, ...], ...], depth:
     if depth > 0:
         control += [
             st.tuples(st.just("try"), st.sampled_from(CATCHES), inner),
+            st.tuples(st.just("convert"), st.sampled_from(CATCHES), inner, st.just("e3")),
+            st.tuples(st.just("finally"), inner, inner),
             st.tuples(st.just("timeout"), _timeouts, inner),
             st.tuples(st.just("timeout_at"), _timeouts, inner),
             st.tuples(st.just("reschedule"), _timeouts),

@@ -24,7 +24,7 @@ from tests.differential.programs import Program, programs
 
 _CHECKS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 settings.register_profile(
-    "ci", max_examples=250, derandomize=True, database=None, deadline=None,
+    "ci", max_examples=800, derandomize=True, database=None, deadline=None,
     suppress_health_check=_CHECKS, print_blob=False,
 )
 settings.register_profile(
