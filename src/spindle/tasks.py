@@ -20,7 +20,7 @@ import inspect
 import sys
 import types
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+from collections.abc import Awaitable, Coroutine, Generator, Iterable
 from typing import Any, Generic, TypeVar, overload
 
 from spindle import events
@@ -199,41 +199,15 @@ def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> Future[list
     _validate_awaitables(aws)
     children: list[asyncio.Future[Any]] = []
     by_argument: dict[object, asyncio.Future[Any]] = {}
-    children_loop: asyncio.AbstractEventLoop | None = None
-    for aw in aws:
-        child = by_argument.get(aw)
-        if child is None:  # the same future or coroutine twice is run once
-            if children_loop is not None and type(aw) is types.CoroutineType:
-                # The common case, without ensure_future's checks.
-                child = children_loop.create_task(aw)
-            else:
-                child = ensure_future(aw, loop=children_loop)
-                children_loop = child.get_loop()
-            by_argument[aw] = child
-        children.append(child)
-    outer = _GatheringFuture(children, loop=children[0].get_loop())
-    on_child_done = _gather_callback(outer, children, len(by_argument), return_exceptions)
-    callback_context = contextvars.copy_context()  # one for all the children's callbacks
-    for child in by_argument.values():
-        if REPORT_DONE_CHILDREN_AT_ONCE and child.done():
-            on_child_done(child)
-        else:
-            add_bookkeeping_callback(child, on_child_done, callback_context)
-    return outer
-
-
-def _gather_callback(
-    outer: _GatheringFuture,
-    children: list[asyncio.Future[Any]],
-    distinct: int,
-    return_exceptions: bool,
-) -> Callable[[asyncio.Future[Any]], None]:
-    """The done-callback shared by a gather's children."""
     finished = 0
+    outer: _GatheringFuture | None = None  # made once every child is
 
     def on_child_done(child: asyncio.Future[Any]) -> None:
+        """The done-callback shared by the children (it never runs before ``outer`` exists:
+        callbacks are scheduled, and children done at once are reported after it is made)."""
         nonlocal finished
         finished += 1
+        assert outer is not None
         if outer.done():
             if not child.cancelled():
                 child.exception()  # mark it retrieved: the gather has already reported
@@ -246,7 +220,7 @@ def _gather_callback(
             if exc is not None:
                 outer.set_exception(exc)
                 return
-        if finished < distinct:
+        if finished < len(by_argument):
             return
         # Every child is done.  The outcomes are read even when the gather is cancelled:
         # that marks the children's exceptions retrieved (nobody else will see them).
@@ -258,7 +232,34 @@ def _gather_callback(
         else:
             outer.set_result(results)
 
-    return on_child_done
+    callback_context = contextvars.copy_context()  # one for all the children's callbacks
+    done_at_once: list[asyncio.Future[Any]] = []
+    children_loop: asyncio.AbstractEventLoop | None = None
+    for aw in aws:
+        child = by_argument.get(aw)
+        if child is None:  # the same future or coroutine twice is run once
+            if children_loop is not None and type(aw) is types.CoroutineType:
+                # The common case, without ensure_future's checks.
+                child = children_loop.create_task(aw)
+            else:
+                child = ensure_future(aw, loop=children_loop)
+                children_loop = child.get_loop()
+            if child is not aw and isinstance(child, Task):
+                # A task of the gather's own making: the caller cannot see it, so it is not
+                # reported if the loop closes with it pending (asyncio's rule).
+                child._log_destroy_pending = False
+            by_argument[aw] = child
+            # Registered as each child comes: on 3.11 a child already done has its callback
+            # scheduled now, before the tasks of the arguments after it take their first step.
+            if REPORT_DONE_CHILDREN_AT_ONCE and child.done():
+                done_at_once.append(child)
+            else:
+                add_bookkeeping_callback(child, on_child_done, callback_context)
+        children.append(child)
+    outer = _GatheringFuture(children, loop=children[0].get_loop())
+    for child in done_at_once:
+        on_child_done(child)
+    return outer
 
 
 def _outcome(child: asyncio.Future[Any]) -> Any:
