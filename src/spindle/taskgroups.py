@@ -13,6 +13,10 @@ request with ``uncancel()`` on exit: if that brings the count to zero the Cancel
 only ours and is swallowed; otherwise someone else wants the parent cancelled and the
 CancelledError propagates.
 
+When exactly the group withdraws its request changed in 3.13 (after its tasks are done,
+rather than on entering ``__aexit__``, and re-requesting an outside cancellation it would
+otherwise swallow); spindle does what the running Python does (``UNCANCEL_AFTER_WAITING``).
+
 ``cancel()`` (Python 3.15) reuses that machinery for a *requested* stop: it shuts the group
 down as a failure would, but with no error to report, so the ``async with`` simply ends.
 
@@ -240,7 +244,9 @@ class TaskGroup:
         # so it gets the later, sound bookkeeping.
         withdraw_later = UNCANCEL_AFTER_WAITING or self._stopped_by_cancel
         if not withdraw_later and self._parent_cancel_requested:
-            propagate = propagate if self._withdraw_parent_cancellation() else None
+            left = self._withdraw_parent_cancellation()
+            if left == 0:
+                propagate = None  # the cancellation was only ours
         if et is not None and not self._aborting:
             # The body failed, or the parent is being cancelled: stop the tasks.
             self._abort()

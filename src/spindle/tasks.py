@@ -224,7 +224,10 @@ def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> Future[list
             return
         # Every child is done.  The outcomes are read even when the gather is cancelled:
         # that marks the children's exceptions retrieved (nobody else will see them).
-        results = [_outcome(child) for child in children]
+        if return_exceptions:
+            results = [_outcome(child) for child in children]
+        else:  # every child succeeded: a failure would have finished the gather already
+            results = [child.result() for child in children]
         if outer._cancel_requested:
             # Being cancelled wins over return_exceptions (bpo-32684); asyncio raises what
             # the last argument raises as a cancellation (a bare one if it was not cancelled).
