@@ -57,6 +57,7 @@ from spindle._compat import leave_task as _leave_task
 from spindle._compat import register_task as _register_task
 from spindle._compat import set_running_loop as _set_running_loop
 from spindle._compat import unregister_task as _unregister_task
+from spindle._core.build import COMPILED
 from spindle._core.futures import Future, isfuture, wrap_concurrent_future
 from spindle._core.handles import Handle, TimerHandle
 from spindle._core.loop import BaseLoop as BaseEventLoop
@@ -70,9 +71,9 @@ from spindle._core.tasks import (
     iscoroutine,
     iscoroutinefunction,
 )
+from spindle._io.connect.servers import Server
 from spindle._io.loop import EventLoop
 from spindle._io.loop import EventLoop as SelectorEventLoop
-from spindle._io.servers import Server
 from spindle.events import (
     _get_running_loop,
     get_event_loop,
@@ -125,6 +126,7 @@ from spindle.timeouts import Timeout, timeout, timeout_at
 
 __all__ = [
     "ALL_COMPLETED",
+    "COMPILED",
     "FIRST_COMPLETED",
     "FIRST_EXCEPTION",
     "AbstractEventLoop",
@@ -222,6 +224,27 @@ __all__ = [
 # Importing the diagnostics registers them with the runner: spindle explains what went wrong
 # (a blocked loop, tasks left pending) unless SPINDLE_DIAGNOSTICS=0.
 from spindle import diagnostics as diagnostics
+
+# Python 3.14's asyncio.graph API (and its two asyncio.futures functions), on 3.11 and later.
+from spindle.diagnostics.graph import (
+    FrameCallGraphEntry,
+    FutureCallGraph,
+    capture_call_graph,
+    format_call_graph,
+    future_add_to_awaited_by,
+    future_discard_from_awaited_by,
+    print_call_graph,
+)
+
+__all__ += [
+    "FrameCallGraphEntry",
+    "FutureCallGraph",
+    "capture_call_graph",
+    "format_call_graph",
+    "future_add_to_awaited_by",
+    "future_discard_from_awaited_by",
+    "print_call_graph",
+]
 
 if sys.version_info < (3, 14):
     __all__ += [

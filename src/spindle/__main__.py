@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from spindle import patch
+from spindle.diagnostics import ps, settings
 
 __all__ = ["main"]
 
@@ -33,15 +34,25 @@ Run an asyncio program on spindle's event loop, unmodified.
 spindle installs its event-loop policy, then runs the program as __main__:
 asyncio.run(), asyncio.Runner, asyncio.new_event_loop() and
 asyncio.get_event_loop() in the program all get spindle loops.
-On stderr, spindle explains a blocked loop and tasks left pending
-(SPINDLE_DIAGNOSTICS=0 turns that off)."""
+On stderr, spindle explains a blocked loop (while it is blocked) and
+the tasks left pending; the settings below tune that, or turn it off.
+Reports go through the logging logger "spindle", which has a stderr
+handler of its own."""
 
 _EPILOG = """\
 examples:
   python -m spindle server.py --port 8080
   python -m spindle -m http_app.main --workers 2
+  SPINDLE_TIMELINE=run.html python -m spindle server.py
 
-Everything after the script or module name is passed to the program."""
+looking inside a running spindle program (same user only):
+  python -m spindle ps PID       every task: state, where created, where it
+                                 waits and on what, which task awaits it
+  python -m spindle pstree PID   the same tasks as the async call tree
+
+Everything after the script or module name is passed to the program.
+
+""" + settings.help_text()
 
 
 class Command(NamedTuple):
@@ -55,7 +66,7 @@ class Command(NamedTuple):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m spindle",
-        usage="%(prog)s [-h] (script [args ...] | -m module [args ...])",
+        usage="%(prog)s [-h] (script [args ...] | -m module [args ...] | ps PID | pstree PID)",
         description=_DESCRIPTION,
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -111,7 +122,10 @@ def _run_module(name: str, args: list[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``python -m spindle``; the program's SystemExit passes through."""
-    command = parse_command(sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] in ps.COMMANDS and not os.path.exists(args[0]):
+        raise SystemExit(ps.main(args))
+    command = parse_command(args)
     patch.install()
     try:
         if command.module is not None:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
 
 from spindle import events, timeouts
-from spindle._core.futures import isfuture
+from spindle._core.futures import isfuture, note_owner
 from spindle._core.tasks import ensure_future, iscoroutine
 from spindle._core.timers import refuse_nan
 from spindle.exceptions import CancelledError
@@ -69,6 +69,7 @@ async def _wait_until(
     loop: asyncio.AbstractEventLoop,
 ) -> tuple[set[_FutureT], set[_FutureT]]:
     waiter: asyncio.Future[None] = loop.create_future()
+    note_owner(waiter, futures)  # diagnostics: the task waits for these
     timer = loop.call_later(timeout, _release, waiter) if timeout is not None else None
     remaining = len(futures)
 
@@ -154,6 +155,7 @@ async def _wait_for_in_own_task(aw: Awaitable[_T], timeout: float) -> _T:
     released: asyncio.Future[None] = loop.create_future()
     timer = loop.call_later(timeout, _release, released)
     inner: asyncio.Future[_T] = ensure_future(aw, loop=loop)
+    note_owner(released, inner)  # diagnostics: the task waits for inner
 
     def on_inner_done(_: asyncio.Future[_T]) -> None:
         _release(released)
@@ -182,6 +184,7 @@ async def _cancel_and_wait(fut: asyncio.Future[Any]) -> None:
     that this wait can be cancelled on its own)."""
     loop = events.get_running_loop()
     waiter: asyncio.Future[None] = loop.create_future()
+    note_owner(waiter, fut)
 
     def release(_: asyncio.Future[Any]) -> None:
         _release(waiter)

@@ -39,6 +39,8 @@ import contextlib
 from collections import deque
 from typing import Any
 
+from spindle._core.futures import note_owner
+
 __all__ = [
     "Waiters",
     "abandon",
@@ -60,16 +62,21 @@ Waiter = asyncio.Future[Any]
 Waiters = deque[Waiter]
 
 
-def park(waiters: Waiters, loop: asyncio.AbstractEventLoop) -> Waiter:
-    """A new waiter at the back of ``waiters``; await it to wait for a wake-up."""
+def park(waiters: Waiters, loop: asyncio.AbstractEventLoop, owner: object) -> Waiter:
+    """A new waiter at the back of ``waiters``; await it to wait for a wake-up.
+
+    ``owner`` is the primitive the waiter waits on, recorded for diagnostics (what is this
+    task waiting for?).
+    """
     waiter = loop.create_future()
+    note_owner(waiter, owner)
     waiters.append(waiter)
     return waiter
 
 
-async def wait_turn(waiters: Waiters, loop: asyncio.AbstractEventLoop) -> None:
+async def wait_turn(waiters: Waiters, loop: asyncio.AbstractEventLoop, owner: object) -> None:
     """Park at the back of ``waiters`` until woken; leave the queue however the wait ends."""
-    waiter = park(waiters, loop)
+    waiter = park(waiters, loop, owner)
     try:
         await waiter
     finally:

@@ -91,7 +91,7 @@ class Lock(_AcquireReleaseContext, LoopBound):
             self._locked = True
             return True
         try:
-            await waitqueue.wait_turn(waiters, self._get_loop())
+            await waitqueue.wait_turn(waiters, self._get_loop(), self)
         except CancelledError:
             # release() may already have picked us; the lock is then free with nobody on
             # the way to take it, so wake the next in line.  (Only cancellation: on
@@ -141,7 +141,7 @@ class Event(LoopBound):
         """Return at once if the flag is up, otherwise wait until ``set()`` is called."""
         if self._value:
             return True
-        await waitqueue.wait_turn(self._waiters, self._get_loop())
+        await waitqueue.wait_turn(self._waiters, self._get_loop(), self)
         return True
 
 
@@ -182,7 +182,7 @@ class Condition(_AcquireReleaseContext, LoopBound):
         self.release()
         try:
             try:
-                await waitqueue.wait_turn(self._waiters, loop)
+                await waitqueue.wait_turn(self._waiters, loop, self)
                 return True
             finally:
                 cancelled = await self._reacquire()
@@ -205,7 +205,7 @@ class Condition(_AcquireReleaseContext, LoopBound):
         raised as a new, bare CancelledError."""
         self.release()
         try:
-            await waitqueue.wait_turn(self._waiters, self._get_loop())
+            await waitqueue.wait_turn(self._waiters, self._get_loop(), self)
             return True
         finally:
             if await self._reacquire() is not None:
@@ -267,7 +267,7 @@ class Semaphore(_AcquireReleaseContext, LoopBound):
         if not self.locked():
             self._value -= 1
             return True
-        waiter = waitqueue.park(self._waiters, self._get_loop())
+        waiter = waitqueue.park(self._waiters, self._get_loop(), self)
         try:
             try:
                 await waiter

@@ -117,7 +117,7 @@ class Queue(LoopBound, Generic[T]):
             if self._is_shutdown:
                 raise QueueShutDown
             putters = self._putters
-            putter = waitqueue.park(putters, self._get_loop())
+            putter = waitqueue.park(putters, self._get_loop(), self)
             try:
                 await putter
             except BaseException:
@@ -146,7 +146,7 @@ class Queue(LoopBound, Generic[T]):
             if self._is_shutdown:
                 raise QueueShutDown
             getters = self._getters
-            getter = waitqueue.park(getters, self._get_loop())
+            getter = waitqueue.park(getters, self._get_loop(), self)
             try:
                 await getter
             except BaseException:

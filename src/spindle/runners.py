@@ -35,6 +35,7 @@ from typing import Any, Protocol, TypeVar
 
 from spindle import events
 from spindle._core.current import running_loop
+from spindle._core.loop import BaseLoop
 from spindle._core.tasks import all_tasks, iscoroutine
 from spindle.exceptions import CancelledError
 
@@ -61,7 +62,7 @@ class RunnerState(enum.Enum):
 
 
 class RunnerHooks(Protocol):
-    """What a runner tells the tools watching it, at three moments of its life."""
+    """What a runner tells the tools watching it, at four moments of its life."""
 
     def main_finished(self) -> None:
         """``run_until_complete`` returned (or raised): the loop has stopped."""
@@ -74,6 +75,10 @@ class RunnerHooks(Protocol):
 
     def closed(self) -> None:
         """The shutdown is over; the loop is about to be closed."""
+
+    def interrupted(self, frame: types.FrameType | None) -> None:
+        """The first Ctrl-C arrived (``frame``: where it interrupted); the main task is
+        about to be cancelled."""
 
 
 # Each is called with every runner's new loop; it returns hooks for that loop, or None.
@@ -180,7 +185,9 @@ class Runner:
             # After Ctrl-C the cancellation is ours; unless someone else cancelled the task too,
             # what the user sees is the KeyboardInterrupt they asked for.
             if self._interrupt_count > 0 and task.uncancel() == 0:
-                raise KeyboardInterrupt() from None
+                # Chained to the CancelledError, as asyncio's: its traceback shows where main()
+                # was waiting when Ctrl-C came.
+                raise KeyboardInterrupt()  # noqa: B904
             raise
         finally:
             restore_sigint()
@@ -248,6 +255,8 @@ class Runner:
         def on_sigint(signum: int, frame: types.FrameType | None) -> None:
             self._interrupt_count += 1
             if self._interrupt_count == 1 and not main_task.done():
+                for hooks in self._hooks:
+                    hooks.interrupted(frame)
                 main_task.cancel()
                 # The loop may be asleep in its poll: wake it so it sees the cancellation.
                 loop.call_soon_threadsafe(_nothing)
@@ -309,10 +318,20 @@ def _all_done(
 def _shutdown_default_executor(loop: asyncio.AbstractEventLoop) -> None:
     """Shut the executor down, with asyncio 3.12's timeout where the loop accepts one."""
     shutdown: Callable[..., Awaitable[None]] = loop.shutdown_default_executor
-    if "timeout" in inspect.signature(shutdown).parameters:
+    if _accepts_timeout(loop, shutdown):
         loop.run_until_complete(shutdown(EXECUTOR_SHUTDOWN_TIMEOUT))
     else:  # asyncio's loop before 3.12 waits without a limit
         loop.run_until_complete(shutdown())
+
+
+def _accepts_timeout(loop: asyncio.AbstractEventLoop, shutdown: Callable[..., object]) -> bool:
+    """Whether ``loop.shutdown_default_executor`` takes asyncio 3.12's ``timeout``."""
+    if isinstance(loop, BaseLoop):
+        return True  # spindle's does (and compiled, it has no signature to inspect)
+    try:
+        return "timeout" in inspect.signature(shutdown).parameters
+    except (TypeError, ValueError):  # a loop method written in C, with no signature
+        return False
 
 
 def run(

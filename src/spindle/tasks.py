@@ -24,10 +24,10 @@ from collections.abc import Awaitable, Coroutine, Generator, Iterable
 from typing import Any, Generic, TypeVar, overload
 
 from spindle import events
-from spindle._core.futures import Future, isfuture, set_result_unless_cancelled
+from spindle._core.futures import Future, isfuture, note_owner, set_result_unless_cancelled
+from spindle._core.taskcore import add_bookkeeping_callback
 from spindle._core.tasks import (
     Task,
-    add_bookkeeping_callback,
     all_tasks,
     current_task,
     ensure_future,
@@ -139,7 +139,7 @@ def _cancel_message(fut: asyncio.Future[Any]) -> Any:
     return args[0] if args else None
 
 
-class _GatheringFuture(Future[list[Any]]):
+class _GatheringFuture(Future):
     """The future ``gather()`` returns.
 
     Cancelling it cancels the children instead of itself, like ``Task.cancel()``: the
@@ -184,7 +184,7 @@ def _validate_awaitables(aws: tuple[object, ...]) -> None:
 REPORT_DONE_CHILDREN_AT_ONCE = sys.version_info >= (3, 12)
 
 
-def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> Future[list[Any]]:
+def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> asyncio.Future[list[Any]]:
     """Run ``aws`` concurrently; the returned future's result lists their results in order.
 
     Without ``return_exceptions`` the first exception (or cancellation) of a child becomes
@@ -195,7 +195,7 @@ def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> Future[list
         loop = events.get_event_loop()
         empty = loop.create_future()
         empty.set_result([])
-        return empty  # type: ignore[return-value]
+        return empty
     _validate_awaitables(aws)
     children: list[asyncio.Future[Any]] = []
     by_argument: dict[object, asyncio.Future[Any]] = {}
@@ -262,7 +262,8 @@ def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> Future[list
     outer = _GatheringFuture(children, loop=children[0].get_loop())
     for child in done_at_once:
         on_child_done(child)
-    return outer
+    # spindle's futures speak asyncio's future protocol without being its class.
+    return outer  # type: ignore[return-value]
 
 
 def _outcome(child: asyncio.Future[Any]) -> Any:
@@ -356,6 +357,7 @@ class _AsCompleted(Generic[_T]):
         while not self._finished:
             assert self._loop is not None  # set by _start()
             waiter: asyncio.Future[None] = self._loop.create_future()
+            note_owner(waiter, self)
             self._waiters.append(waiter)
             try:
                 await waiter
@@ -414,6 +416,7 @@ def shield(aw: Awaitable[_T]) -> asyncio.Future[_T]:
     if inner.done():
         return inner
     outer: asyncio.Future[_T] = inner.get_loop().create_future()
+    note_owner(outer, inner)  # diagnostics: whoever awaits outer awaits inner
 
     def on_inner_done(inner: asyncio.Future[_T]) -> None:
         if outer.cancelled():

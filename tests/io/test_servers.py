@@ -1,9 +1,9 @@
 """Servers: several hosts, start/stop, serve_forever, closing clients, TLS, on both loops.
 
-Where asyncio added to a server after 3.11 (close_clients/abort_clients and the socket file
-cleanup in 3.13), spindle has the newer behaviour and the asyncio run of the test is skipped
-on older Pythons; where it changed behaviour (wait_closed waiting for connections from
-3.12.1), spindle follows the running Python's.
+Where asyncio changed a server's behaviour after 3.11, spindle follows the running Python
+(wait_closed waiting for connections from 3.12.1, the socket file cleanup from 3.13); what
+3.13 added (close_clients/abort_clients) spindle has on every Python, and the asyncio run of
+those tests is skipped on older Pythons.
 """
 
 from __future__ import annotations
@@ -174,8 +174,9 @@ async def server_with_clients(loop: Loop, count: int) -> tuple[Any, list[Recorde
     return server, clients
 
 
-def test_wait_closed_waits_for_the_last_connection_from_312(any_loop: Loop) -> None:
-    # (3.11 returns at once from a closed server: CPython gh-79033.)
+def test_wait_closed_waits_for_the_last_connection_from_python_3_12(any_loop: Loop) -> None:
+    # asyncio 3.12.1 fixed wait_closed() to wait for the connections (gh-79033); on 3.11 a
+    # closed server's wait_closed() returns at once.  spindle follows the running Python.
     events: list[str] = []
 
     async def main() -> None:

@@ -13,11 +13,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-__all__ = ["MAX_WAIT", "Clock", "MonotonicClock"]
-
-# The longest the loop blocks in one poll (a day, as asyncio): the poller cannot take any
-# number of seconds, and a loop that wakes once a day for nothing costs nothing.
-MAX_WAIT = 24 * 3600.0
+__all__ = ["Clock", "MonotonicClock"]
 
 
 class Clock(Protocol):
@@ -33,15 +29,17 @@ class Clock(Protocol):
 
 
 class MonotonicClock:
-    """The real clock: ``time.monotonic``."""
+    """The real clock: ``time.monotonic``.
 
-    # The builtin itself, not a wrapper: loop.time() is on the hot path.
-    time = staticmethod(time.monotonic)
+    The loop reads ``time.monotonic`` itself when its clock is this one (``loop.time()`` is on
+    the hot path), so this method is for other readers of the clock.
+    """
+
+    def time(self) -> float:
+        return time.monotonic()
 
     def timeout_until(self, deadline: float) -> float:
         remaining = deadline - time.monotonic()
-        if remaining > MAX_WAIT:
-            return MAX_WAIT  # a far deadline: wake up and ask again (the poll has a range)
         return remaining if remaining > 0.0 else 0.0
 
     def __repr__(self) -> str:

@@ -15,6 +15,7 @@ import contextlib
 import contextvars
 import sys
 import threading
+import types
 import warnings
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator
@@ -22,10 +23,13 @@ from typing import Any, TypeVar, TypeVarTuple, Unpack
 
 from spindle import _compat
 from spindle._core import tasks
+from spindle._core.build import COMPILED
 from spindle._core.clock import Clock
 from spindle._core.futures import Future, isfuture, wrap_concurrent_future
-from spindle._core.handles import RUNTIME_DIRS
-from spindle._core.scheduler import Scheduler, logger
+from spindle._core.handles import RUNTIME_FILES
+from spindle._core.native import mypyc_attr
+from spindle._core.scheduler import LoopState, Scheduler, logger
+from spindle._core.taskcore import TaskCore, forget_tasks_of
 from spindle._core.timers import refuse_nan
 
 __all__ = ["BaseLoop"]
@@ -36,6 +40,8 @@ Ts = TypeVarTuple("Ts")
 # run() gives the default executor this long to finish its work (asyncio's constant).
 EXECUTOR_SHUTDOWN_TIMEOUT = 300.0
 
+_getframe = sys._getframe
+
 
 def _stop_loop_when_done(fut: Any) -> None:
     """Done-callback of run_until_complete's future."""
@@ -44,6 +50,7 @@ def _stop_loop_when_done(fut: Any) -> None:
     fut.get_loop().stop()
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class BaseLoop(Scheduler):
     """Tasks, the loop's lifecycle, async generators and threads."""
 
@@ -71,14 +78,14 @@ class BaseLoop(Scheduler):
         context: contextvars.Context | None = None,
     ) -> asyncio.Task[T]:
         """Wrap ``coro`` in a task (through the task factory, if one is set)."""
-        if self._closed:
+        if self._state is LoopState.CLOSED:
             self._check_closed("create a task")
         if self._task_factory is None:
             # Passing only the keywords in use makes the common call measurably cheaper.
             if name is None and context is None:
-                task: Any = tasks.Task(coro, loop=self)  # type: ignore[arg-type]
+                task: Any = tasks.Task(coro, loop=self)
             else:
-                task = tasks.Task(coro, loop=self, name=name, context=context)  # type: ignore[arg-type]
+                task = tasks.Task(coro, loop=self, name=name, context=context)
         else:
             if context is None:
                 task = self._task_factory(self, coro)
@@ -86,10 +93,39 @@ class BaseLoop(Scheduler):
                 task = self._task_factory(self, coro, context=context)
             if name is not None:
                 task.set_name(name)
-        if self._track_task_origins and isinstance(task, tasks.Task):
-            task._origin = _caller_outside_runtime()
+            if self._track_task_origins and isinstance(task, TaskCore):
+                tasks.note_origin(task)
+            factory_task: asyncio.Task[T] = task
+            return factory_task
+        if self._track_task_origins:
+            # FAST PATH: tasks.note_origin(task) written out.  Where the program created the
+            # task: the innermost frame outside the runtime.  Diagnostics turn this on for
+            # every task, so it is kept cheap: the code object and offset are stored as they
+            # are (origin_of makes a line of them when a report asks), and the code objects
+            # met last are remembered as the program's or the runtime's (a loop creating tasks
+            # meets the same ones again), sparing a file-name lookup per frame.
+            # tests/core/test_loop.py holds the two to the same result.
+            frame: Any = _getframe(_CALLER_DEPTH)
+            code = frame.f_code
+            known = _known_code
+            while code is not known.program:
+                if code is not known.runtime:
+                    if code.co_filename not in RUNTIME_FILES:
+                        known.program = code
+                        break
+                    known.runtime = code
+                frame = frame.f_back
+                if frame is None:
+                    break
+                code = frame.f_code
+            if frame is not None:
+                task._origin_code = code
+                task._origin_lasti = frame.f_lasti
         result: asyncio.Task[T] = task
         return result
+
+    def _task_of_step(self, handle: Any) -> Any:
+        return tasks.task_of_step(handle._callback)
 
     def set_task_factory(self, factory: Callable[..., Any] | None) -> None:
         if factory is not None and not callable(factory):
@@ -103,7 +139,7 @@ class BaseLoop(Scheduler):
 
     def _check_can_run(self) -> None:
         self._check_closed("run the event loop")
-        if self._thread_id is not None:
+        if self._state is LoopState.RUNNING:
             raise RuntimeError("This event loop is already running")
         if _compat.get_running_loop_or_none() is not None:
             raise RuntimeError("Cannot run the event loop while another loop is running")
@@ -113,12 +149,13 @@ class BaseLoop(Scheduler):
         self._check_can_run()
         self._set_origin_tracking(self._debug)
         saved_hooks = sys.get_asyncgen_hooks()
+        self._move_to(LoopState.RUNNING)
         self._thread_id = threading.get_ident()
         sys.set_asyncgen_hooks(
             firstiter=self._asyncgen_firstiter_hook, finalizer=self._asyncgen_finalizer_hook
         )
         try:
-            _compat.set_running_loop(self)
+            _compat.set_running_loop(self._as_asyncio_loop())
             while True:
                 self._run_once()
                 if self._stopping:
@@ -126,6 +163,7 @@ class BaseLoop(Scheduler):
         finally:
             self._stopping = False
             self._thread_id = None
+            self._move_to(LoopState.IDLE)
             _compat.set_running_loop(None)
             self._set_origin_tracking(False)
             sys.set_asyncgen_hooks(*saved_hooks)
@@ -134,8 +172,8 @@ class BaseLoop(Scheduler):
         """Run until ``future`` (a future, task, coroutine or awaitable) is done; its result."""
         self._check_can_run()
         new_task = not isfuture(future)
-        fut: Any = tasks.ensure_future(future, loop=self)
-        if new_task and isinstance(fut, tasks.Task):
+        fut: Any = tasks.ensure_future(future, loop=self._as_asyncio_loop())
+        if new_task and isinstance(fut, TaskCore):
             # Its exception reaches the caller; no need for "destroyed but pending" noise.
             fut._log_destroy_pending = False
         fut.add_done_callback(_stop_loop_when_done)
@@ -160,12 +198,11 @@ class BaseLoop(Scheduler):
         """Close the loop: drop pending callbacks, shut the executor down without waiting."""
         if self.is_running():
             raise RuntimeError("Cannot close a running event loop")
-        if self._closed:
+        if self._state is LoopState.CLOSED:
             return
         if self._debug:
             logger.debug("Close %r", self)
-        self._closed = True
-        self._plain = False
+        self._move_to(LoopState.CLOSED)
         self._ready.clear()
         self._timers.clear()
         self._executor_shutdown_called = True
@@ -173,12 +210,14 @@ class BaseLoop(Scheduler):
         if executor is not None:
             self._default_executor = None
             executor.shutdown(wait=False)
-        tasks.forget_tasks_of(self)
+        forget_tasks_of(self)
         self._close_io()
 
-    def __del__(self, _warn: Any = warnings.warn) -> None:
-        if not self._closed:
-            _warn(f"unclosed event loop {self!r}", ResourceWarning, source=self)
+    def __del__(self) -> None:
+        if self._state is not LoopState.CLOSED:
+            warnings.warn(
+                f"unclosed event loop {self!r}", ResourceWarning, stacklevel=1, source=self
+            )
             if not self.is_running():
                 self.close()
 
@@ -198,7 +237,7 @@ class BaseLoop(Scheduler):
     def _asyncgen_finalizer_hook(self, agen: AsyncGenerator[Any, Any]) -> None:
         # Called by the garbage collector, possibly in another thread.
         self._asyncgens.discard(agen)
-        if not self._closed:
+        if self._state is not LoopState.CLOSED:
             self.call_soon_threadsafe(self.create_task, agen.aclose())
 
     async def shutdown_asyncgens(self) -> None:
@@ -239,9 +278,12 @@ class BaseLoop(Scheduler):
                         "cannot run in the default executor: shutdown_default_executor() "
                         "has been called"
                     )
-                executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="spindle")
+                # asyncio's thread names ("asyncio_0", ...): code that recognises the loop's
+                # worker threads by name (loggers, thread dumps, tests) sees the same.
+                executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio")
                 self._default_executor = executor
-        return wrap_concurrent_future(executor.submit(func, *args), loop=self)  # type: ignore[return-value]
+        future: asyncio.Future[T] = wrap_concurrent_future(executor.submit(func, *args), loop=self)
+        return future
 
     def set_default_executor(self, executor: Any) -> None:
         if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
@@ -259,7 +301,7 @@ class BaseLoop(Scheduler):
         executor = self._default_executor
         if executor is None:
             return
-        finished: asyncio.Future[bool] = self.create_future()
+        finished: Any = self.create_future()
         thread = threading.Thread(
             target=self._shut_executor_down, args=(executor, finished), name="spindle-shutdown"
         )
@@ -282,27 +324,32 @@ class BaseLoop(Scheduler):
             executor.shutdown(wait=False)
 
     def _shut_executor_down(
-        self, executor: concurrent.futures.ThreadPoolExecutor, finished: asyncio.Future[bool]
+        self, executor: concurrent.futures.ThreadPoolExecutor, finished: Any
     ) -> None:
         executor.shutdown(wait=True)
-        if not self._closed:
+        if self._state is not LoopState.CLOSED:
             # RuntimeError: closed meanwhile, and nobody is waiting any more.
             with contextlib.suppress(RuntimeError):
                 self.call_soon_threadsafe(_settle, finished, True)
 
 
 
-def _settle(fut: asyncio.Future[bool], value: bool) -> None:
+def _settle(fut: Any, value: bool) -> None:
     if not fut.done():
         fut.set_result(value)
 
 
-def _caller_outside_runtime() -> tuple[str, int, str] | None:
-    """(file, line, function) of the innermost frame outside spindle and asyncio."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if not filename.startswith(RUNTIME_DIRS):
-            return (filename, frame.f_lineno or 0, frame.f_code.co_name)
-        frame = frame.f_back  # type: ignore[assignment]
-    return None
+class _KnownCode:
+    """The code objects create_task met last: one of the program's, one of the runtime's."""
+
+    def __init__(self) -> None:
+        self.program: types.CodeType | None = None
+        self.runtime: types.CodeType | None = None
+
+
+_known_code = _KnownCode()
+
+# The frame create_task starts looking from: its caller's, when create_task is a Python
+# function with a frame of its own (the pure build); the innermost Python frame when it is
+# compiled (no frame of its own).  Runtime frames are skipped either way.
+_CALLER_DEPTH = 0 if COMPILED else 1

@@ -5,17 +5,33 @@ Everything a loop does is a callback in one of two queues:
 * the **ready queue**, a FIFO deque of handles to run as soon as possible, and
 * the **timer queue** (``timers.TimerQueue``), handles to move to the ready queue at a deadline.
 
-The loop repeats one *pass* (``_run_once``) until ``stop()`` is called:
+The loop repeats one *pass* (``_run_once``) until ``stop()`` is called.  A pass has five
+phases, numbered the same way in the code:
 
-1. rebuild the timer heap if it is mostly dead timers (``TimerQueue.purge_if_worthwhile``);
-2. compute how long the I/O poll may block: zero when something is ready or the loop is
-   stopping, the time to the earliest timer when there is one, forever otherwise;
-3. ``_poll``: wait for I/O (and the cross-thread wake-up) for at most that long; the I/O layer
-   appends the handles of ready file descriptors to the ready queue;
-4. move every timer whose deadline has come to the ready queue (``TimerQueue.pop_due``);
-5. ``_run_ready``: run the callbacks that were ready *when the pass began* (counted before the
-   first one runs).  Callbacks they schedule wait for the next pass, which polls for I/O first,
-   so a task that keeps rescheduling itself cannot starve I/O or timers.
+1. **purge**: rebuild the timer heap if it is mostly dead timers (``purge_if_worthwhile``);
+2. **poll timeout**: how long the I/O poll may block (``poll_timeout``, a pure function):
+   zero when something is ready or the loop is stopping, the time to the earliest timer when
+   there is one, forever otherwise;
+3. **poll**: wait for I/O (and the cross-thread wake-up) for at most that long; the I/O layer
+   appends the handles of ready file descriptors to the ready queue (``_poll``);
+4. **timers**: move every timer whose deadline has come to the ready queue (``pop_due``);
+5. **run**: run the callbacks that were ready *when the pass began* (counted before the first
+   one runs; ``_run_ready``).  Callbacks they schedule wait for the next pass, which polls
+   for I/O first, so a task that keeps rescheduling itself cannot starve I/O or timers.
+
+The loop's life is a small state machine (``LoopState``), changed only by ``_move_to``:
+
+    IDLE ──run_forever()──▶ RUNNING ──(the pass after stop())──▶ IDLE
+      └──────────────────close()──────────────────▶ CLOSED
+
+``stop()`` is a request, not a state: it ends the current run after its pass, or, asked while
+the loop is idle, the next run after its first pass (asyncio's rule).
+
+While it runs a callback the loop records which (``_running``: one attribute store per
+callback), so that the blocking watchdog, in its own thread, knows what holds the loop without
+reading the loop's frames (which the compiled build does not have).  In debug mode, or with an
+instrument installed (``spindle._core.instruments``), the pass is the *observed* one,
+``_run_once_observed``: the same phases, calling the instruments' hooks and timing each callback.
 
 Errors that cannot propagate (a failing callback) go to the exception handler, and debug mode
 names callbacks that hold the loop too long.  The I/O layer supplies ``_poll``, ``_wakeup`` and
@@ -25,9 +41,11 @@ rest of the loop (tasks, running, async generators, threads) on top.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
+import enum
+import linecache
 import logging
+import math
 import os
 import sys
 import threading
@@ -35,14 +53,20 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from typing import Any, TypeVarTuple, Unpack
+from typing import TYPE_CHECKING, Any, TypeVarTuple, Unpack, cast
 
+if TYPE_CHECKING:
+    import asyncio
+
+from spindle._core.build import COMPILED
 from spindle._core.clock import Clock, MonotonicClock
 from spindle._core.coroutines import iscoroutine, iscoroutinefunction
 from spindle._core.handles import Handle, TimerHandle, report_callback_error
+from spindle._core.instruments import InstrumentSet
+from spindle._core.native import mypyc_attr
 from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue, refuse_nan
 
-__all__ = ["Scheduler", "logger"]
+__all__ = ["LoopState", "Scheduler", "logger", "poll_timeout"]
 
 Ts = TypeVarTuple("Ts")
 
@@ -54,10 +78,47 @@ logger = logging.getLogger("asyncio")
 _new_object = object.__new__
 _copy_context = contextvars.copy_context
 
-_INFINITY = float("inf")
-
 # How many frames coroutines remember about where they were created, in debug mode.
 DEBUG_STACK_DEPTH = 10
+# The longest single poll (asyncio's MAXIMUM_SELECT_TIMEOUT): a far-off timer is reached by
+# polls of at most a day each, and no poller is handed a number it cannot represent.
+MAX_POLL_TIMEOUT = 24 * 3600.0
+
+
+class LoopState(enum.Enum):
+    """Where a loop is in its life (see the module docstring for the moves)."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    CLOSED = "closed"
+
+
+_IDLE = LoopState.IDLE
+_RUNNING = LoopState.RUNNING
+_CLOSED = LoopState.CLOSED
+
+# The moves ``_move_to`` allows: from each state, the states it may go to.
+_MOVES: dict[LoopState, frozenset[LoopState]] = {
+    _IDLE: frozenset({_RUNNING, _CLOSED}),
+    _RUNNING: frozenset({_IDLE}),
+    _CLOSED: frozenset(),
+}
+
+
+def poll_timeout(work_waiting: bool, next_deadline: float | None, clock: Clock) -> float | None:
+    """How long the I/O poll of a pass may block, in seconds (None: until I/O arrives).
+
+    ``work_waiting``: callbacks are ready or the loop is stopping, so the poll must not block.
+    ``next_deadline``: the earliest live timer's deadline (loop time), or None without timers.
+    The clock turns a deadline into a wait (a virtual clock jumps to it and answers zero); a wait
+    is at most ``MAX_POLL_TIMEOUT``, and a deadline at infinity (``call_later(math.inf)``, which
+    asyncio accepts) is no deadline.
+    """
+    if work_waiting:
+        return 0.0
+    if next_deadline is None or next_deadline == math.inf:
+        return None  # a timer at infinity never fires: only I/O can end the wait
+    return min(clock.timeout_until(next_deadline), MAX_POLL_TIMEOUT)
 
 
 def _debug_from_environment() -> bool:
@@ -67,14 +128,51 @@ def _debug_from_environment() -> bool:
     )
 
 
-class Scheduler(asyncio.AbstractEventLoop):
-    """The ready queue, the timer queue, the pass that runs them, and error reporting."""
+@mypyc_attr(allow_interpreted_subclasses=True)
+class Scheduler:
+    """The ready queue, the timer queue, the pass that runs them, and error reporting.
+
+    Not an ``asyncio.AbstractEventLoop`` itself: the class people get (``spindle.EventLoop``)
+    adds that base, while this one stays compilable into a native class (see ``handles``).
+    """
+
+    # FAST PATH: what every pass, callback or fast path reads or writes lives in slots.
+    # CPython 3.11+ reads an instance's attributes fastest while its class's attribute names
+    # fit the shared-keys table of the instance dict (under 30 names for all of a class's
+    # instances); past that every ``self._x`` of the loop takes the slower hinted lookup
+    # (measured: ~5% more instructions per callback in the pure build).  The loop has more than
+    # 30 attributes once every facility is in, so the hot ones are slots, and the others (the
+    # executor, signals, async generators, subclasses' own) stay in the dict, with room to
+    # grow.  (In the compiled build these are the native class's fields either way.)
+    # tests/core/test_fast_paths.py holds the loop to specialised attribute reads.
+    __slots__ = (
+        "_clock",
+        "_clock_resolution",
+        "_debug",
+        "_exception_handler",
+        "_instruments",
+        "_pass_count",
+        "_plain",
+        "_ready",
+        "_running",
+        "_saved_origin_depth",
+        "_state",
+        "_stopping",
+        "_thread_id",
+        "_time",
+        "_timer_entries",
+        "_timers",
+        "slow_callback_duration",
+    )
 
     slow_callback_duration: float
 
     def __init__(self, *, clock: Clock | None = None) -> None:
         self._clock: Clock = MonotonicClock() if clock is None else clock
-        self._time = self._clock.time
+        # The real clock is read straight from time.monotonic: no method call per read.
+        self._time: Callable[[], float] = (
+            time.monotonic if isinstance(self._clock, MonotonicClock) else self._clock.time
+        )
         self._clock_resolution = (
             time.get_clock_info("monotonic").resolution
             if isinstance(self._clock, MonotonicClock)
@@ -83,22 +181,37 @@ class Scheduler(asyncio.AbstractEventLoop):
         self._ready: deque[Handle] = deque()
         self._timers = TimerQueue()
         self._timer_entries = self._timers.entries
-        self._closed = False
+        self._state = _IDLE
+        # stop() was asked for: the run ends after its current (or, idle, its first) pass.
         self._stopping = False
+        # The thread running the loop (read by diagnostics from other threads), or None.
         self._thread_id: int | None = None
         self._pass_count = 0
         self._debug = _debug_from_environment()
-        # Open and not in debug mode: futures and tasks of this loop may then append handles
-        # to the ready queue directly, skipping call_soon's checks (their hot path).
-        self._plain = not self._debug
+        self._instruments: InstrumentSet | None = None
+        # The handle whose callback runs now; None between callbacks (see the module
+        # docstring).  Read by other threads: one attribute, replaced whole.
+        self._running: Handle | None = None
+        self._plain = True
+        self._update_mode()
         self.slow_callback_duration = 0.1
         self._exception_handler: Callable[[Any, dict[str, Any]], object] | None = None
         self._saved_origin_depth: int | None = None
 
+    def _update_mode(self) -> None:
+        """Decide, in one place, which pass and which paths the loop takes.
+
+        ``_plain``: open, not in debug mode, no instrument.  Futures and tasks of this loop may
+        then append handles to the ready queue directly, skipping call_soon's checks (their hot
+        path).  A loop that runs is open, so when it is not plain it is in debug mode or has an
+        instrument: its passes are observed (``_run_once_observed``).
+        """
+        self._plain = not self._debug and self._state is not _CLOSED and self._instruments is None
+
     def __repr__(self) -> str:
         return (
             f"<{type(self).__module__}.{type(self).__qualname__} running={self.is_running()} "
-            f"closed={self._closed} debug={self._debug}>"
+            f"closed={self.is_closed()} debug={self._debug}>"
         )
 
     # -- hooks for the I/O layer ---------------------------------------------------------
@@ -116,8 +229,17 @@ class Scheduler(asyncio.AbstractEventLoop):
 
     # -- scheduling callbacks ------------------------------------------------------------
 
+    def _move_to(self, state: LoopState) -> None:
+        """The one place where the loop's state changes; refuses a move the machine lacks."""
+        if state not in _MOVES[self._state]:
+            raise RuntimeError(
+                f"an event loop cannot go from {self._state.value} to {state.value}"
+            )
+        self._state = state
+        self._update_mode()
+
     def _check_closed(self, operation: str) -> None:
-        if self._closed:
+        if self._state is _CLOSED:
             raise RuntimeError(f"cannot {operation}: the event loop is closed")
 
     def _check_callback(self, callback: object, method: str) -> None:
@@ -144,9 +266,15 @@ class Scheduler(asyncio.AbstractEventLoop):
         if not self._plain or not callable(callback):
             self._check_schedule(callback, "call_soon")
             handle = Handle(callback, args, self, context)
+            if self._instruments is not None:
+                self._ready.append(handle)
+                self._instruments.handle_scheduled(handle)
+                return handle
+        elif COMPILED:
+            handle = Handle(callback, args, self, context, True)
         else:
-            # Handle.__init__'s body for a plain loop, written out: one Python call less on
-            # the loop's most frequent operation.  Keep the two in step.
+            # FAST PATH: Handle(callback, args, self, context, True), written out: one Python
+            # call less on the loop's most frequent operation.
             handle = _new_object(Handle)
             handle._callback = callback
             handle._args = args
@@ -170,6 +298,9 @@ class Scheduler(asyncio.AbstractEventLoop):
         handle = Handle(callback, args, self, context)
         self._ready.append(handle)  # deque.append is atomic
         self._wakeup()
+        instruments = self._instruments
+        if instruments is not None and threading.get_ident() == self._thread_id:
+            instruments.handle_scheduled(handle)  # hooks run on the loop's thread only
         return handle
 
     def call_later(
@@ -191,8 +322,15 @@ class Scheduler(asyncio.AbstractEventLoop):
         if not self._plain or not callable(callback):
             self._check_schedule(callback, "call_later")
             timer = TimerHandle(when, callback, args, self, context)
+            if self._instruments is not None:
+                self._timers.push(timer)
+                self._instruments.handle_scheduled(timer)
+                return timer
+        elif COMPILED:
+            timer = TimerHandle(when, callback, args, self, context, True)
         else:
-            # TimerHandle.__init__'s body for a plain loop, written out as in call_soon.
+            # FAST PATH: TimerHandle(when, callback, args, self, context, True), written out
+            # as in call_soon.
             timer = _new_object(TimerHandle)
             timer._callback = callback
             timer._args = args
@@ -221,6 +359,8 @@ class Scheduler(asyncio.AbstractEventLoop):
             self._check_schedule(callback, "call_at")
         timer = TimerHandle(when, callback, args, self, context)
         self._timers.push(timer)
+        if self._instruments is not None:
+            self._instruments.handle_scheduled(timer)
         return timer
 
     def _check_schedule(self, callback: object, method: str) -> None:
@@ -232,6 +372,14 @@ class Scheduler(asyncio.AbstractEventLoop):
         elif not callable(callback):
             raise TypeError(f"a callable object was expected by {method}(), got {callback!r}")
 
+    def _as_asyncio_loop(self) -> asyncio.AbstractEventLoop:
+        """This loop, typed as what it is at run time: an ``asyncio.AbstractEventLoop``.
+
+        ``spindle.EventLoop`` adds that base on top of this class (see the class docstring),
+        so the type checker cannot see it from here.
+        """
+        return cast("asyncio.AbstractEventLoop", self)
+
     def _timer_cancelled(self) -> None:
         self._timers.note_cancelled()
 
@@ -240,36 +388,45 @@ class Scheduler(asyncio.AbstractEventLoop):
         return self._time()
 
     def is_running(self) -> bool:
-        return self._thread_id is not None
+        return self._state is _RUNNING
 
     def is_closed(self) -> bool:
-        return self._closed
+        return self._state is _CLOSED
+
+    @property
+    def _closed(self) -> bool:
+        """asyncio's private flag, read by code that peeks at it (uvloop's tests)."""
+        return self._state is _CLOSED
 
     # -- one pass ------------------------------------------------------------------------
 
     def _run_once(self) -> None:
+        """One pass: the five phases of the module docstring."""
         self._pass_count += 1
         timers = self._timers
+        # 1. purge: drop dead timers when they are most of the heap.
         if timers.cancelled_count >= PURGE_MIN_CANCELLED:
             timers.purge_if_worthwhile()
-        # How long may the poll block?  Not at all when work is waiting.
+        # 2. poll timeout.
         if self._ready or self._stopping:
+            # FAST PATH: poll_timeout(True, ...) is 0.0; most passes of a busy loop end here,
+            # without a call (tests/core/test_fast_paths.py holds the two together).
             timeout: float | None = 0.0
-        elif self._timer_entries:
-            deadline = timers.next_deadline()
-            if deadline is None or deadline == _INFINITY:
-                timeout = None  # a timer at infinity never comes due: as if there were none
-            else:
-                timeout = self._clock.timeout_until(deadline)
         else:
-            timeout = None
+            next_deadline = timers.next_deadline() if self._timer_entries else None
+            timeout = poll_timeout(False, next_deadline, self._clock)
+        if not self._plain:  # debug mode or instruments: phases 3-5, observed
+            self._run_once_observed(timeout)
+            return
+        # 3. poll: the I/O layer queues the handlers of ready file descriptors.
         self._poll(timeout)
+        # 4. timers: those now due join the ready queue, in deadline order.  "Now" is asked of
+        # time(), the method, as asyncio asks it: tests that patch loop.time to move the
+        # loop's timers (aiohttp's keep-alive tests do) move spindle's too.
         if self._timer_entries:
-            timers.pop_due(self._time() + self._clock_resolution, self._ready)
-        if self._debug:
-            self._run_ready_timed(len(self._ready))
-        else:
-            self._run_ready(len(self._ready))
+            timers.pop_due(self.time() + self._clock_resolution, self._ready)
+        # 5. run what was ready when the pass began (what it schedules waits a pass).
+        self._run_ready(len(self._ready))
 
     def _run_ready(self, count: int) -> None:
         """Run the first ``count`` ready handles (the hot loop: the Handle._run body, inlined)."""
@@ -279,6 +436,8 @@ class Scheduler(asyncio.AbstractEventLoop):
             handle = popleft()
             if handle._cancelled:
                 continue
+            # RECORD: what the loop runs now, for the watchdog's thread (see the docstring).
+            self._running = handle
             try:
                 if handle._args:
                     handle._context.run(handle._callback, *handle._args)  # type: ignore[arg-type]
@@ -288,22 +447,87 @@ class Scheduler(asyncio.AbstractEventLoop):
                 raise
             except BaseException as exc:
                 report_callback_error(handle, exc)
-        handle = None  # type: ignore[assignment]  # drop the last reference promptly
+        self._running = None
 
-    def _run_ready_timed(self, count: int) -> None:
-        """Debug mode: like ``_run_ready``, warning about callbacks slower than the limit."""
+    # -- the observed pass (debug mode, instruments) -------------------------------------
+
+    def _run_once_observed(self, timeout: float | None) -> None:
+        """``_run_once``'s last phases, telling the instruments (if any) what happens."""
+        hooks = self._instruments
+        if hooks is not None and hooks.wants_io:
+            hooks.before_io_wait(timeout)
+            self._poll(timeout)
+            hooks.after_io_wait(timeout)
+        else:
+            self._poll(timeout)
+        if self._timer_entries:
+            self._timers.pop_due(self._time() + self._clock_resolution, self._ready)
+        self._run_ready_observed(len(self._ready), hooks)
+
+    def _run_ready_observed(self, count: int, hooks: InstrumentSet | None) -> None:
+        """Like ``_run_ready``, timing each callback: the step hooks, slow callbacks."""
         popleft = self._ready.popleft
+        steps = hooks is not None and hooks.wants_steps
         while count:
             count -= 1
             handle = popleft()
             if handle._cancelled:
                 continue
+            task = self._task_of_step(handle) if steps else None
             started = self._time()
+            if task is not None and hooks is not None:
+                hooks.before_task_step(task, started)
+            self._running = handle
             handle._run()
-            elapsed = self._time() - started
-            if elapsed >= self.slow_callback_duration:
-                logger.warning("Executing %s took %.3f seconds", _describe_step(handle), elapsed)
-        handle = None  # type: ignore[assignment]  # as in _run_ready
+            ended = self._time()
+            if task is not None and hooks is not None:
+                hooks.after_task_step(task, ended)
+            if ended - started >= self.slow_callback_duration:
+                self._callback_was_slow(handle, ended - started, hooks)
+        self._running = None
+
+    def _callback_was_slow(
+        self, handle: Handle, seconds: float, hooks: InstrumentSet | None
+    ) -> None:
+        if self._debug:
+            logger.warning("Executing %s took %.3f seconds", _describe_step(handle), seconds)
+        if hooks is not None and hooks.wants_slow:
+            hooks.callback_slow(handle, seconds)
+
+    def _task_of_step(self, handle: Handle) -> Any:
+        """The task whose step ``handle`` runs, or None (tasks live a layer up: BaseLoop)."""
+        return None
+
+    # -- instruments ---------------------------------------------------------------------
+
+    def _add_instrument(self, instrument: object) -> None:
+        current = self._instruments
+        if current is not None and any(each is instrument for each in current.instruments):
+            return
+        if current is None:
+            self._instruments = InstrumentSet((instrument,), self._instrument_failed)
+        else:
+            self._instruments = current.with_(instrument)
+        self._update_mode()
+
+    def _remove_instrument(self, instrument: object) -> bool:
+        """Remove ``instrument``; whether it was installed."""
+        current = self._instruments
+        if current is None or not any(each is instrument for each in current.instruments):
+            return False
+        remaining = current.without(instrument)
+        self._instruments = remaining if remaining.instruments else None
+        self._update_mode()
+        return True
+
+    def _instrument_failed(self, instrument: object, hook: str, exc: BaseException) -> None:
+        self._remove_instrument(instrument)
+        self.call_exception_handler(
+            {
+                "message": f"instrument {instrument!r} raised in {hook}(); it was removed",
+                "exception": exc,
+            }
+        )
 
     # -- errors that cannot propagate ----------------------------------------------------
 
@@ -325,6 +549,7 @@ class Scheduler(asyncio.AbstractEventLoop):
         if exception is not None:
             exc_info = (type(exception), exception, exception.__traceback__)
         lines = [str(message)]
+        lines += _task_places(context.get("task") or context.get("future"), exception)
         for key in sorted(context):
             if key in {"message", "exception"}:
                 continue
@@ -380,7 +605,7 @@ class Scheduler(asyncio.AbstractEventLoop):
 
     def set_debug(self, enabled: bool) -> None:
         self._debug = enabled
-        self._plain = not enabled and not self._closed
+        self._update_mode()
         if self.is_running():
             self.call_soon_threadsafe(self._set_origin_tracking, enabled)
 
@@ -424,3 +649,39 @@ def _describe_step(handle: Handle) -> str:
     if owner is not None and hasattr(owner, "get_coro"):
         return repr(owner)
     return repr(handle)
+
+
+def _task_places(subject: object, exception: object) -> list[str]:
+    """Where the task a report is about was created, and where it failed.
+
+    ``tasks.origin_of`` reads spindle's Task's record of its ``create_task`` call (kept while a
+    runner's diagnostics run); the failing line is the innermost entry of the exception's
+    traceback.
+    """
+    from spindle._core.tasks import origin_of  # a layer up in _core (tasks import this module)
+
+    lines = []
+    origin = origin_of(subject)
+    if origin is not None:
+        filename, lineno, function = origin
+        lines.append(f"task created at {_shown(filename)}:{lineno} in {function}()")
+    tb = getattr(exception, "__traceback__", None)
+    if callable(getattr(subject, "get_coro", None)):
+        last = None
+        while tb is not None:
+            last, tb = tb, tb.tb_next
+        if last is not None:
+            code = last.tb_frame.f_code
+            line = linecache.getline(code.co_filename, last.tb_lineno).strip()
+            where = f"{_shown(code.co_filename)}:{last.tb_lineno} in {code.co_name}()"
+            lines.append(f"task failed at {where}{f': {line}' if line else ''}")
+    return lines
+
+
+def _shown(filename: str) -> str:
+    """``filename`` relative to the working directory when below it."""
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:
+        return filename
+    return filename if relative.startswith(os.pardir) else relative

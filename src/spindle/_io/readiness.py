@@ -20,6 +20,7 @@ stop hearing its socket.  Transports enter themselves in a weak map when they ar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVarTuple, Unpack
@@ -27,12 +28,16 @@ from typing import Any, TypeVarTuple, Unpack
 from spindle._core.clock import Clock
 from spindle._core.handles import Handle
 from spindle._core.loop import BaseLoop
+from spindle._io.offload import Offload
 from spindle._io.poller import READ, WRITE, Poller, new_poller
 from spindle._io.waker import Waker
 
 __all__ = ["ReadinessLoop", "fileobj_to_fd"]
 
 Ts = TypeVarTuple("Ts")
+
+# How much one read of a transport takes at most: the size of the loop's shared buffer.
+READ_BUFFER_SIZE = 256 * 1024
 
 
 def fileobj_to_fd(fileobj: int | Any) -> int:
@@ -55,6 +60,11 @@ class ReadinessLoop(BaseLoop):
     def __init__(self, *, clock: Clock | None = None, poller: Poller | None = None) -> None:
         super().__init__(clock=clock)
         self._poller: Poller = new_poller() if poller is None else poller
+        # fd -> the object (a socket, a file) a public add_reader/add_writer was given for it:
+        # remove_reader/remove_writer find it by identity once it is closed (fileno() == -1).
+        self._fd_objects: dict[int, Any] = {}
+        # Worker threads for the loop's own blocking system calls (offload.py).
+        self._offload = Offload(self)
         # fd -> [reader handle or None, writer handle or None]
         self._fd_handlers: dict[int, list[Handle | None]] = {}
         # fd -> the transport that owns it (weak: a dropped transport owns nothing)
@@ -63,6 +73,7 @@ class ReadinessLoop(BaseLoop):
         )
         self._waker = Waker()
         self._add_handler(self._waker.fd, READ, self._waker.drain, ())
+        self._read_buffer: bytearray | None = None
 
     # -- the hooks BaseLoop calls --------------------------------------------------------
 
@@ -85,6 +96,7 @@ class ReadinessLoop(BaseLoop):
         self._waker.wake()
 
     def _close_io(self) -> None:
+        self._fd_objects.clear()
         for fd in list(self._fd_handlers):
             pair = self._fd_handlers.pop(fd)
             for handle in pair:
@@ -92,6 +104,7 @@ class ReadinessLoop(BaseLoop):
                     handle.cancel()
         self._poller.close()
         self._waker.close()
+        self._offload.close()
 
     # -- readers and writers -------------------------------------------------------------
 
@@ -115,7 +128,7 @@ class ReadinessLoop(BaseLoop):
         return handle
 
     def _remove_handler(self, fd: int, which: int) -> bool:
-        if self._closed:
+        if self.is_closed():
             return False
         pair = self._fd_handlers.get(fd)
         slot = 0 if which == READ else 1
@@ -129,10 +142,39 @@ class ReadinessLoop(BaseLoop):
             self._poller.set_interest(fd, old, new)
         else:
             del self._fd_handlers[fd]
+            self._fd_objects.pop(fd, None)
             self._poller.set_interest(fd, old, 0)
         assert handle is not None
         handle.cancel()
         return True
+
+    async def _wait_ready(self, fd: int, which: int) -> None:
+        """Wait once for ``fd`` to be readable (READ) or writable (WRITE)."""
+        fut = self.create_future()
+        handle = self._add_handler(fd, which, _set_ready, (fut,))
+        try:
+            await fut
+        finally:
+            # Remove our registration, unless another operation has replaced it meanwhile.
+            pair = self._fd_handlers.get(fd)
+            if pair is not None and pair[0 if which == READ else 1] is handle:
+                # OSError: the socket was closed meanwhile, and the kernel has forgotten
+                # the descriptor already (the poller's bookkeeping is updated regardless).
+                with contextlib.suppress(OSError):
+                    self._remove_handler(fd, which)
+
+    def _shared_read_buffer(self) -> bytearray:
+        """One receive buffer per loop, shared by its transports.
+
+        A transport receives into it and copies out only the bytes that arrived, so a small
+        message costs a small allocation; sharing is safe because the loop runs one callback
+        at a time and the copy is made before any protocol code runs.
+        """
+        if self._read_buffer is None:
+            self._read_buffer = bytearray(READ_BUFFER_SIZE)
+        return self._read_buffer
+
+    # -- transports' descriptors ---------------------------------------------------------
 
     def _claim_fd(self, fd: int, transport: asyncio.BaseTransport) -> None:
         """Record that ``transport`` owns ``fd``: the public reader/writer API refuses it."""
@@ -161,6 +203,7 @@ class ReadinessLoop(BaseLoop):
         number = self._checked_fd(fd, "add a reader")
         self._check_callback(callback, "add_reader")
         self._add_handler(number, READ, callback, args)
+        self._remember_object(number, fd)
 
     def add_writer(
         self, fd: Any, callback: Callable[[Unpack[Ts]], object], *args: *Ts
@@ -169,14 +212,40 @@ class ReadinessLoop(BaseLoop):
         number = self._checked_fd(fd, "add a writer")
         self._check_callback(callback, "add_writer")
         self._add_handler(number, WRITE, callback, args)
+        self._remember_object(number, fd)
 
     def remove_reader(self, fd: Any) -> bool:
         """Stop watching ``fd`` for reading; False when it was not watched."""
-        return self._remove_handler(self._unowned_fd(fd), READ)
+        return self._remove_handler(self._registered_fd(fd), READ)
 
     def remove_writer(self, fd: Any) -> bool:
         """Stop watching ``fd`` for writing; False when it was not watched."""
-        return self._remove_handler(self._unowned_fd(fd), WRITE)
+        return self._remove_handler(self._registered_fd(fd), WRITE)
+
+    def _remember_object(self, number: int, fileobj: Any) -> None:
+        if not isinstance(fileobj, int):
+            self._fd_objects[number] = fileobj
+
+    def _registered_fd(self, fileobj: Any) -> int:
+        """``_unowned_fd``, or, for an object closed since it was registered, its old number.
+
+        Closing a socket while a reader waits on it is common (another task closes the
+        connection); the reader's owner then removes its reader with the closed socket, whose
+        ``fileno()`` is -1.  asyncio's selector finds such an object by identity among those
+        it registered, and so does spindle.
+        """
+        try:
+            return self._unowned_fd(fileobj)
+        except ValueError:
+            for number, registered in self._fd_objects.items():
+                if registered is fileobj:
+                    return number
+            raise
+
+
+def _set_ready(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def _interest(pair: list[Handle | None]) -> int:

@@ -1,0 +1,252 @@
+"""Fast paths held to the plain code they stand for.
+
+Code written out for speed carries a ``# FAST PATH:`` comment naming what it stands for.  Each
+such place has a test here showing that the written-out version and the plain version agree,
+so the two cannot drift apart.  ``grep -rn "FAST PATH" src`` lists them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import signal
+from typing import Any
+
+import pytest
+
+import spindle
+from spindle._core.handles import Handle, TimerHandle
+from spindle._core.scheduler import poll_timeout
+from spindle._core.tasks import Task, note_origin, origin_of
+from spindle.testing import VirtualClock
+
+HANDLE_FIELDS = (
+    "_callback",
+    "_args",
+    "_cancelled",
+    "_loop",
+    "_context",
+    "_repr",
+    "_source_traceback",
+)
+TIMER_FIELDS = (*HANDLE_FIELDS, "_when", "_scheduled")
+FUTURE_FIELDS = (
+    "_loop",
+    "_log_traceback",
+    "_state",
+    "_result",
+    "_exception",
+    "_exception_tb",
+    "_callback0",
+    "_context0",
+    "_more_callbacks",
+    "_cancel_message",
+    "_cancelled_exc",
+    "_asyncio_future_blocking",
+    "_source_traceback",
+)
+
+
+def field_values(obj: object, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(obj, name, "<unset>") for name in names}
+
+
+def test_handles_built_on_the_fast_path_match_handles_built_by_init() -> None:
+    # call_soon, call_later and a task's first step write Handle.__init__'s fields out
+    # (spindle's hot paths); they must set exactly what __init__ sets.
+    loop = spindle.new_event_loop()
+    context = contextvars.copy_context()
+    try:
+        soon = loop.call_soon(print, 1, context=context)
+        built = Handle(print, (1,), loop, context)
+        assert field_values(soon, HANDLE_FIELDS) == field_values(built, HANDLE_FIELDS)
+        later = loop.call_later(5, print, 2, context=context)
+        expected = TimerHandle(later.when(), print, (2,), loop, context)
+        expected._scheduled = True  # pushed on the timer queue, as call_later's is
+        assert field_values(later, TIMER_FIELDS) == field_values(expected, TIMER_FIELDS)
+
+        async def nothing() -> None:
+            pass
+
+        task = Task(nothing(), loop=loop)
+        step = task._step_handle
+        assert step is not None
+        built = Handle(task._step, (), loop, task._context)
+        assert field_values(step, HANDLE_FIELDS) == field_values(built, HANDLE_FIELDS)
+        soon.cancel()
+        later.cancel()
+        loop.run_until_complete(task)
+    finally:
+        loop.close()
+
+
+def test_a_task_starts_with_the_fields_future_init_sets() -> None:
+    # Task.__init__ writes Future.__init__'s fields out instead of calling it.
+    loop = spindle.new_event_loop()
+    try:
+
+        async def nothing() -> None:
+            pass
+
+        task = Task(nothing(), loop=loop)
+        future = spindle.Future(loop=loop)
+        assert field_values(task, FUTURE_FIELDS) == field_values(future, FUTURE_FIELDS)
+        loop.run_until_complete(task)
+    finally:
+        loop.close()
+
+
+def test_a_pass_with_work_waiting_does_not_block_as_poll_timeout_says() -> None:
+    # _run_once skips the poll_timeout call when work is waiting; poll_timeout would say 0.
+    clock = VirtualClock()
+    assert poll_timeout(True, None, clock) == 0.0
+    assert poll_timeout(True, 5.0, clock) == 0.0
+    loop = spindle.EventLoop(clock=clock)
+    try:
+        polled: list[float | None] = []
+        real_poll = loop._poll
+
+        def spy(timeout: float | None) -> None:
+            polled.append(timeout)
+            real_poll(timeout)
+
+        loop._poll = spy  # type: ignore[method-assign]
+        loop.call_later(5.0, loop.stop)
+        loop.call_soon(lambda: None)
+        loop.run_forever()
+        # First pass: a callback ready (0.0); second: only the timer (the clock jumps: 0.0).
+        assert polled[0] == 0.0
+        assert clock.time() == 5.0
+    finally:
+        loop.close()
+
+
+def drive(awaiting: Any, fut: spindle.Future, outcome: str) -> list[str]:
+    """What one way of awaiting ``fut`` does, step by step, as text."""
+    seen = []
+    try:
+        seen.append(f"yield {next(awaiting) is fut}")
+        if outcome == "result":
+            fut.set_result(42)
+        elif outcome == "error":
+            fut.set_exception(ValueError("boom"))
+        else:
+            fut.cancel()
+        awaiting.send(None)
+    except StopIteration as stop:
+        seen.append(f"return {stop.value!r}")
+    except BaseException as exc:
+        seen.append(f"raise {exc!r}")
+    return seen
+
+
+def test_future_iter_awaits_as_the_generator_does() -> None:
+    # The compiled build awaits futures through FutureIter; the pure build through
+    # Future._await_steps.  Both must do the same.
+    from spindle._core.futures import FutureIter
+
+    loop = spindle.new_event_loop()
+    try:
+        for outcome in ("result", "error", "cancelled"):
+            a, b = spindle.Future(loop=loop), spindle.Future(loop=loop)
+            assert drive(FutureIter(a), a, outcome) == drive(b._await_steps(), b, outcome)
+        # A future that is done already returns at once.
+        done = spindle.Future(loop=loop)
+        done.set_result("early")
+        with pytest.raises(StopIteration) as stop:
+            next(FutureIter(done))
+        assert stop.value.value == "early"
+        # Exceptions thrown in come out with their traceback, and bad throws are refused
+        # as a generator refuses them.
+        try:
+            raise KeyError("thrown")
+        except KeyError as exc:
+            thrown = exc
+        pending = spindle.Future(loop=loop)
+        iterator = FutureIter(pending)
+        next(iterator)
+        with pytest.raises(KeyError) as caught:
+            iterator.throw(thrown)
+        assert caught.value.__traceback__ is not None
+        assert caught.value.__traceback__.tb_frame.f_code is not None
+
+        def python_generator() -> Any:
+            yield  # CPython's own generator: the reference for throw()'s checks
+
+        for bad in ((Exception, Exception("x"), 32), (Exception("x"), Exception("x")), (list,)):
+            with pytest.raises(TypeError):
+                FutureIter(spindle.Future(loop=loop)).throw(*bad)
+            with pytest.raises(TypeError):
+                python_generator().throw(*bad)
+    finally:
+        loop.close()
+
+
+# -- fast paths: the loop's attributes, task origins -----------------------------------------
+
+
+HOT_ATTRIBUTES = {
+    "_clock",
+    "_clock_resolution",
+    "_debug",
+    "_instruments",
+    "_pass_count",
+    "_plain",
+    "_ready",
+    "_running",
+    "_state",
+    "_stopping",
+    "_thread_id",
+    "_time",
+    "_timer_entries",
+    "_timers",
+}
+
+
+def test_the_loops_hot_attributes_are_slots_and_its_dict_stays_small() -> None:
+    # CPython reads an instance's attributes fastest while its class's names fit the dict's
+    # shared keys (under 30); the loop keeps what each pass touches in slots instead, and the
+    # rest in a dict with room to spare, even after using its facilities.
+    from spindle.patch import RunnerAwareEventLoop
+
+    for cls in (spindle.EventLoop, RunnerAwareEventLoop):
+        loop = cls()
+        try:
+            loop.run_until_complete(loop.run_in_executor(None, int))
+            loop.add_signal_handler(signal.SIGUSR1, int)
+            loop.remove_signal_handler(signal.SIGUSR1)
+            if not spindle.COMPILED:  # compiled, they are the native class's own fields
+                slots = {
+                    name
+                    for klass in type(loop).__mro__
+                    for name in getattr(klass, "__slots__", ())
+                }
+                assert slots >= HOT_ATTRIBUTES
+            assert all(hasattr(loop, name) for name in HOT_ATTRIBUTES)
+            assert not HOT_ATTRIBUTES & set(vars(loop))
+            assert len(vars(loop)) < 24, sorted(vars(loop))
+        finally:
+            loop.close()
+
+
+def test_create_task_notes_the_origin_note_origin_would() -> None:
+    # BaseLoop.create_task writes tasks.note_origin out (FAST PATH): they must agree.
+    loop = spindle.new_event_loop()
+    loop._track_task_origins = True  # type: ignore[attr-defined]
+
+    async def nothing() -> None:
+        pass
+
+    try:
+        written_out = loop.create_task(nothing())
+        plain = Task(nothing(), loop=loop)
+        note_origin(plain)
+        assert origin_of(written_out) == (
+            __file__,
+            origin_of(plain)[1] - 2,  # type: ignore[index]
+            "test_create_task_notes_the_origin_note_origin_would",
+        )
+        assert origin_of(plain)[0::2] == origin_of(written_out)[0::2]  # type: ignore[index]
+        loop.run_until_complete(asyncio.gather(written_out, plain))
+    finally:
+        loop.close()
