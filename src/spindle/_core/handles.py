@@ -244,10 +244,13 @@ class Handle:
 class TimerHandle(Handle):
     """A handle that runs at a deadline on the loop's clock."""
 
-    __slots__ = ("_scheduled", "_when")
+    __slots__ = ("_deadline", "_scheduled", "_seq", "_when")
 
     # A loop time as given (call_at(123) shows when=123, as asyncio's does): int or float.
     _when: int | float
+    # The same as a float, and the timer queue's sequence number: the heap's order.
+    _deadline: float
+    _seq: int
     _scheduled: bool
 
     def __init__(
@@ -261,6 +264,8 @@ class TimerHandle(Handle):
     ) -> None:
         super().__init__(callback, args, loop, context, plain)
         self._when = when
+        self._deadline = float(when)
+        self._seq = 0
         self._scheduled = False
 
     def when(self) -> int | float:

@@ -64,7 +64,7 @@ from spindle._core.coroutines import iscoroutine, iscoroutinefunction
 from spindle._core.handles import Handle, TimerHandle, report_callback_error
 from spindle._core.instruments import InstrumentSet
 from spindle._core.native import mypyc_attr
-from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue, refuse_nan
+from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue, new_timer_queue, refuse_nan
 
 __all__ = ["LoopState", "Scheduler", "logger", "poll_timeout"]
 
@@ -179,7 +179,7 @@ class Scheduler:
             else 0.0
         )
         self._ready: deque[Handle] = deque()
-        self._timers = TimerQueue()
+        self._timers: TimerQueue = new_timer_queue()
         self._timer_entries = self._timers.entries
         self._state = _IDLE
         # stop() was asked for: the run ends after its current (or, idle, its first) pass.
@@ -340,6 +340,8 @@ class Scheduler:
             timer._repr = None
             timer._source_traceback = None
             timer._when = when
+            timer._deadline = when
+            timer._seq = 0
             timer._scheduled = False
         self._timers.push(timer)
         return timer
