@@ -122,8 +122,14 @@ async def _reschedule(t: float) -> Any:
 
 async def _shutdown_default_executor(t: float) -> Any:
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, _noop)
+    # The executor's one thread is kept busy until the loop's next pass, the pass in which a
+    # timeout already due fires: so a negative timeout runs out before the threads could
+    # finish, every time (a thread that happened to finish first would make it a race).
+    release = threading.Event()
+    busy = loop.run_in_executor(None, release.wait)
+    loop.call_soon(release.set)
     await loop.shutdown_default_executor(t)
+    await busy
     return "shut down"
 
 

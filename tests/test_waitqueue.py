@@ -20,6 +20,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 import spindle
 from spindle import _waitqueue as waitqueue
 
+# The primitive the waiters wait on, as diagnostics will name it.
+OWNER = object()
+
 
 @pytest.fixture
 def loop() -> Iterator[asyncio.AbstractEventLoop]:
@@ -40,15 +43,21 @@ def states(waiters: waitqueue.Waiters) -> list[str]:
 
 def test_waiters_are_woken_in_the_order_they_parked(loop: asyncio.AbstractEventLoop) -> None:
     waiters: waitqueue.Waiters = deque()
-    first, second, third = (waitqueue.park(waiters, loop) for _ in range(3))
+    first, second, third = (waitqueue.park(waiters, loop, OWNER) for _ in range(3))
     assert waitqueue.wake(waiters, 2) == 2
     assert first.done() and second.done() and not third.done()
     assert len(waiters) == 3  # woken waiters stay queued until they leave
 
 
+def test_a_waiter_records_what_it_waits_on(loop: asyncio.AbstractEventLoop) -> None:
+    waiters: waitqueue.Waiters = deque()
+    waiter = waitqueue.park(waiters, loop, OWNER)
+    assert getattr(waiter, "_owner", None) is OWNER  # what diagnostics read (waits.py)
+
+
 def test_a_wake_up_skips_abandoned_and_woken_waiters(loop: asyncio.AbstractEventLoop) -> None:
     waiters: waitqueue.Waiters = deque()
-    gave_up, woken, parked = (waitqueue.park(waiters, loop) for _ in range(3))
+    gave_up, woken, parked = (waitqueue.park(waiters, loop, OWNER) for _ in range(3))
     gave_up.cancel()
     woken.set_result(True)
     assert waitqueue.wake(waiters, 1) == 1
@@ -58,7 +67,7 @@ def test_a_wake_up_skips_abandoned_and_woken_waiters(loop: asyncio.AbstractEvent
 
 def test_wake_head_wakes_only_a_parked_head(loop: asyncio.AbstractEventLoop) -> None:
     waiters: waitqueue.Waiters = deque()
-    head, second = waitqueue.park(waiters, loop), waitqueue.park(waiters, loop)
+    head, second = waitqueue.park(waiters, loop, OWNER), waitqueue.park(waiters, loop, OWNER)
     head.cancel()
     assert waitqueue.wake_head(waiters) is False  # the head's task will pass it on itself
     assert not second.done()
@@ -71,7 +80,7 @@ def test_take_wakes_the_first_parked_waiter_and_removes_it(
     loop: asyncio.AbstractEventLoop,
 ) -> None:
     waiters: waitqueue.Waiters = deque()
-    gave_up, first, second = (waitqueue.park(waiters, loop) for _ in range(3))
+    gave_up, first, second = (waitqueue.park(waiters, loop, OWNER) for _ in range(3))
     gave_up.cancel()
     assert waitqueue.take(waiters) is True
     assert first.done() and first.result() is None
@@ -82,7 +91,7 @@ def test_take_wakes_the_first_parked_waiter_and_removes_it(
 
 def test_abandon_says_whether_a_wake_up_was_held(loop: asyncio.AbstractEventLoop) -> None:
     waiters: waitqueue.Waiters = deque()
-    woken, parked = waitqueue.park(waiters, loop), waitqueue.park(waiters, loop)
+    woken, parked = waitqueue.park(waiters, loop, OWNER), waitqueue.park(waiters, loop, OWNER)
     waitqueue.wake(waiters, 1)
     assert waitqueue.abandon(waiters, woken) is True  # it held one: pass it on
     assert waitqueue.abandon(waiters, parked) is False  # it held none
@@ -95,10 +104,10 @@ def test_anyone_waiting_counts_parked_and_woken_but_not_abandoned(
 ) -> None:
     waiters: waitqueue.Waiters = deque()
     assert not waitqueue.anyone_waiting(waiters)
-    only = waitqueue.park(waiters, loop)
+    only = waitqueue.park(waiters, loop, OWNER)
     only.cancel()
     assert not waitqueue.anyone_waiting(waiters)  # a newcomer need not queue behind it
-    waitqueue.park(waiters, loop)
+    waitqueue.park(waiters, loop, OWNER)
     waitqueue.wake_all(waiters)
     assert waitqueue.anyone_waiting(waiters)  # woken but not yet run: still ahead of others
 
@@ -128,7 +137,7 @@ class WaitQueueRules(RuleBasedStateMachine):
 
     @rule()
     def park(self) -> None:
-        self.order.append(waitqueue.park(self.waiters, self.loop))
+        self.order.append(waitqueue.park(self.waiters, self.loop, OWNER))
 
     @rule(n=st.integers(0, 3))
     def wake(self, n: int) -> None:

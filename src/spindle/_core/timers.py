@@ -43,12 +43,15 @@ PURGE_MIN_CANCELLED = 100
 PURGE_MIN_FRACTION = 0.5
 
 
-def refuse_nan(value: float, what: str) -> None:
+def refuse_nan(value: object, what: str) -> None:
     """ValueError naming ``what`` when ``value`` is NaN.
 
     No deadline can be NaN: it compares false with every time, so such a timer would never
     come due yet always be the next one, and the loop would spin on it.  (Infinity is fine:
     a timer that never fires.)  ``value != value`` is the cheap test: only NaN fails it.
+    ``value`` is any object, not only a float: callers check the value before its type, and
+    a value of the wrong type is left to fail where asyncio's would (``Queue("1")`` only at
+    its first put).
     """
     if value != value:
         raise ValueError(f"{what} is NaN (not a number)")
