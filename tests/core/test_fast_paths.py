@@ -8,6 +8,7 @@ so the two cannot drift apart.  ``grep -rn "FAST PATH" src`` lists them all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import signal
 from typing import Any
@@ -150,6 +151,69 @@ def test_awaiting_a_future_goes_through_cpython_s_own_generator() -> None:
         loop.close()
 
 
+def _woken_task(make_future: Any, outcome: str) -> tuple[Any, bool]:
+    """How a task awaiting a future (two frames down, inside an ``except``) sees ``outcome``.
+
+    Returns what the task came to and whether the future would still report its exception
+    as never retrieved.
+    """
+    loop = spindle.new_event_loop()
+    try:
+        fut = make_future(loop)
+
+        async def inner() -> Any:
+            try:
+                return await fut
+            except BaseException as exc:
+                context = type(exc.__context__).__name__ if exc.__context__ else None
+                return ("caught", type(exc).__name__, exc.args, context)
+
+        async def outer() -> Any:
+            try:
+                raise KeyError("being handled")
+            except KeyError:
+                return await inner()
+
+        task = loop.create_task(outer())
+        loop.run_until_complete(asyncio.sleep(0))  # the task now waits on fut
+        if outcome.startswith("result"):
+            fut.set_result(42)
+        elif outcome.startswith("error"):
+            fut.set_exception(ValueError("boom"))
+        else:
+            fut.cancel("the future's")
+        if outcome.endswith("then the task is cancelled"):
+            task.cancel("the task's")
+        return loop.run_until_complete(task), bool(fut._log_traceback)
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        "result",
+        "error",
+        "cancelled",
+        "result, then the task is cancelled",
+        "error, then the task is cancelled",
+        "cancelled, then the task is cancelled",
+    ],
+)
+def test_a_task_woken_by_a_spindle_future_goes_on_as_woken_by_any_future(outcome: str) -> None:
+    # TaskCore._wakeup resumes a task whose spindle future has a result without reading the
+    # result (FAST PATH); any other outcome, and any other future's, is read there and thrown
+    # into the coroutine.  The task cannot tell: same value, same exception, chained the
+    # same way (thrown in, not raised inside the frame handling KeyError), same retrieval.
+    ours = _woken_task(lambda loop: loop.create_future(), outcome)
+    foreign = _woken_task(lambda loop: asyncio.Future(loop=loop), outcome)
+    assert ours == foreign
+    value, unretrieved = ours
+    assert not unretrieved  # read by the wake-up, even when the task's cancel is thrown in
+    if value != 42:
+        assert value[-1] is None  # not chained to the KeyError handled two frames up
+
+
 # -- fast paths: the loop's attributes, task origins -----------------------------------------
 
 
@@ -218,3 +282,27 @@ def test_create_task_notes_the_origin_note_origin_would() -> None:
         loop.run_until_complete(asyncio.gather(written_out, plain))
     finally:
         loop.close()
+
+
+def test_resume_steps_a_coroutine_as_send_and_throw_do() -> None:
+    # The compiled build steps tasks through resuming.resume (TaskCore._step's FAST PATH):
+    # what a coroutine yields comes back as it is, its return as Returned, its errors raised.
+    from spindle._core.resuming import Returned, resume
+
+    async def body() -> str:
+        await asyncio.sleep(0)
+        with contextlib.suppress(KeyError):
+            await asyncio.sleep(0)
+        return "done"
+
+    coro = body()
+    assert resume(coro, None) is None  # sleep(0) yields None
+    assert resume(coro, None) is None
+    ended = resume(coro, KeyError("caught"))
+    assert isinstance(ended, Returned) and ended.value == "done"
+
+    async def failing() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        resume(failing(), None)

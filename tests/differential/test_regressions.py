@@ -190,6 +190,30 @@ REGRESSIONS: dict[str, Program] = {
             (),
         ),
     ),
+    # A task woken by the failure of one of spindle's futures had the exception raised inside
+    # its coroutine (the compiled core's wake-up), chaining it to an exception a frame further
+    # up was handling (here the UserError of the finally); asyncio throws it in, and it is
+    # chained only where it enters a frame that handles one.
+    "a_failed_future_is_thrown_in_not_raised_inside": Program(
+        objects=(),
+        specs=(
+            (
+                ("sleep", 0),
+                ("finally", (("raise", "e1"),), (("timeout", 0, (("sleep", 0.25),)),)),
+            ),
+        ),
+    ),
+    # A task cancelled after the task it awaited failed, before it was woken: asyncio reads
+    # the failure (retrieved) and throws the cancellation in; spindle's wake-up skipped the
+    # read, and the failure was reported never retrieved.
+    "a_failure_is_retrieved_when_a_cancel_is_thrown_in_instead": Program(
+        objects=(),
+        specs=(
+            (("spawn", 1), ("spawn", 2), ("await", 1)),
+            (("sleep", 1), ("raise", "e1")),
+            (("sleep", 1), ("cancel_main", None)),
+        ),
+    ),
 }
 
 

@@ -37,7 +37,7 @@ import sys
 import traceback
 from collections.abc import Callable, Generator
 from types import GenericAlias, TracebackType
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from spindle._core import current
 from spindle._core.awaiting import await_future
@@ -55,6 +55,9 @@ __all__ = [
     "wrap_concurrent_future",
 ]
 
+# Bound once: read on hot paths (a module attribute lookup less each time).
+_copy_context: Final = contextvars.copy_context
+
 T = TypeVar("T")
 
 
@@ -64,16 +67,16 @@ class FutureState(enum.Enum):
     FINISHED = "FINISHED"
 
 
-_PENDING = FutureState.PENDING
-_CANCELLED = FutureState.CANCELLED
-_FINISHED = FutureState.FINISHED
+_PENDING: Final = FutureState.PENDING
+_CANCELLED: Final = FutureState.CANCELLED
+_FINISHED: Final = FutureState.FINISHED
 
 # set_exception(StopIteration()): asyncio refuses it with TypeError up to 3.12, and from 3.13
 # stores a RuntimeError caused by it instead; spindle does what the running Python's does.
-STORE_STOP_ITERATION_AS_RUNTIME_ERROR = sys.version_info >= (3, 13)
+STORE_STOP_ITERATION_AS_RUNTIME_ERROR: Final = sys.version_info >= (3, 13)
 
 # Why a future whose subclass skipped Future.__init__ has no result (see "reading" below).
-_NOT_INITIALIZED = "Future.__init__ was not called"
+_NOT_INITIALIZED: Final = "Future.__init__ was not called"
 
 
 def isfuture(obj: object) -> bool:
@@ -296,7 +299,7 @@ class Future:
     ) -> None:
         """Call ``fn(self)`` (through the loop, in ``context``) once the future is done."""
         if context is None:
-            context = contextvars.copy_context()
+            context = _copy_context()
         if self._state is not _PENDING:
             self._loop.call_soon(fn, self, context=context)
         elif self._callback0 is None:

@@ -53,7 +53,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVarTuple, Unpack, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVarTuple, Unpack, cast
 
 if TYPE_CHECKING:
     import asyncio
@@ -72,17 +72,17 @@ Ts = TypeVarTuple("Ts")
 
 # Errors that cannot propagate are reported through the "asyncio" logger, the name code
 # written for asyncio already configures; spindle's own explanations use "spindle".
-logger = logging.getLogger("asyncio")
+logger: Final = logging.getLogger("asyncio")
 
 # For building handles without calling their __init__ (call_soon, call_later).
-_new_object = object.__new__
-_copy_context = contextvars.copy_context
+_new_object: Final = object.__new__
+_copy_context: Final = contextvars.copy_context
 
 # How many frames coroutines remember about where they were created, in debug mode.
-DEBUG_STACK_DEPTH = 10
+DEBUG_STACK_DEPTH: Final = 10
 # The longest single poll (asyncio's MAXIMUM_SELECT_TIMEOUT): a far-off timer is reached by
 # polls of at most a day each, and no poller is handed a number it cannot represent.
-MAX_POLL_TIMEOUT = 24 * 3600.0
+MAX_POLL_TIMEOUT: Final = 24 * 3600.0
 
 
 class LoopState(enum.Enum):
@@ -93,12 +93,12 @@ class LoopState(enum.Enum):
     CLOSED = "closed"
 
 
-_IDLE = LoopState.IDLE
-_RUNNING = LoopState.RUNNING
-_CLOSED = LoopState.CLOSED
+_IDLE: Final = LoopState.IDLE
+_RUNNING: Final = LoopState.RUNNING
+_CLOSED: Final = LoopState.CLOSED
 
 # The moves ``_move_to`` allows: from each state, the states it may go to.
-_MOVES: dict[LoopState, frozenset[LoopState]] = {
+_MOVES: Final[dict[LoopState, frozenset[LoopState]]] = {
     _IDLE: frozenset({_RUNNING, _CLOSED}),
     _RUNNING: frozenset({_IDLE}),
     _CLOSED: frozenset(),
@@ -428,7 +428,7 @@ class Scheduler:
         if self._timer_entries:
             timers.pop_due(self.time() + self._clock_resolution, self._ready)
         # 5. run what was ready when the pass began (what it schedules waits a pass).
-        self._run_ready(len(self._ready))
+        Scheduler._run_ready(self, len(self._ready))  # a direct call (see run_forever)
 
     def _run_ready(self, count: int) -> None:
         """Run the first ``count`` ready handles (the hot loop: the Handle._run body, inlined)."""
@@ -627,7 +627,7 @@ class Scheduler:
 # is about (the task, future or handle), so the handler sees that code's context variables
 # (gh-96704); 3.11 runs it in the caller's context.  spindle does what the running Python's
 # asyncio does.
-HANDLER_RUNS_IN_SUBJECT_CONTEXT = sys.version_info >= (3, 12)
+HANDLER_RUNS_IN_SUBJECT_CONTEXT: Final = sys.version_info >= (3, 12)
 
 
 def _context_of_subject(context: dict[str, Any]) -> contextvars.Context | None:

@@ -22,16 +22,17 @@ import itertools
 import sys
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from spindle import _compat
 from spindle._core import current
 from spindle._core.build import COMPILED
 from spindle._core.coroutines import _COROUTINE_TYPES
-from spindle._core.futures import _CANCELLED, _FINISHED, _PENDING, Future, FutureState
+from spindle._core.futures import _FINISHED, _PENDING, Future, FutureState
 from spindle._core.handles import Handle, capture_source_traceback, is_spindle_file
 from spindle._core.native import mypyc_attr
 from spindle._core.observers import TaskObserver
+from spindle._core.resuming import Returned, resume
 from spindle._core.scheduler import Scheduler
 from spindle.exceptions import CancelledError, InvalidStateError
 
@@ -45,51 +46,69 @@ __all__ = [
     "set_task_observer",
 ]
 
-_new_object = object.__new__
+# Bound once: read on hot paths (a module attribute lookup less each time).
+_copy_context: Final = contextvars.copy_context
+
+_new_object: Final = object.__new__
 
 # Whether uncancel() down to zero also clears a cancellation not yet delivered (3.13+).
-UNCANCEL_WITHDRAWS_PENDING_CANCEL = sys.version_info >= (3, 13)
+UNCANCEL_WITHDRAWS_PENDING_CANCEL: Final = sys.version_info >= (3, 13)
 
-_task_numbers = itertools.count(1)
+_task_numbers: Final = itertools.count(1)
 
 # Bound once: looked up on every step.
-_enter_task = _compat.enter_task
-_leave_task = _compat.leave_task
-_register_task = _compat.register_task
+_enter_task: Final = _compat.enter_task
+_leave_task: Final = _compat.leave_task
+_register_task: Final = _compat.register_task
 
 # Every task not yet done: the strong references promised in tasks.py.
-_live_tasks: set[TaskCore] = set()
+# Bound once, read on every step.
+_resume: Final = resume
+_Returned: Final = Returned
 
-# The exact class of spindle's own tasks (``tasks.Task``, which registers itself).  A wait
-# on a future of exactly this class (or exactly ``Future``) fills its callback slots directly;
-# a subclass might override add_done_callback, so it is asked the documented way.
-_plain_task_class: type[Future] = Future
+_live_tasks: Final[set[TaskCore]] = set()
+
+class _Hooks:
+    """What the rest of spindle sets once and the steps read often, in one native object.
+
+    Its fields are read on hot paths; as a module-level object marked Final, each read is a
+    field of a C variable in the compiled build rather than a look-up in the module's dict.
+    """
+
+    __slots__ = ("hide_frames", "observer", "plain_task_class")
+
+    def __init__(self) -> None:
+        # The exact class of spindle's own tasks (``tasks.Task``, which registers itself).  A
+        # wait on a future of exactly this class (or exactly ``Future``) fills its callback
+        # slots directly; a subclass might override add_done_callback, so it is asked the
+        # documented way.
+        self.plain_task_class: type[Future] = Future
+        # Told of swallowed cancellations and failures (``spindle.diagnostics``), or None.
+        self.observer: TaskObserver | None = None
+        # Whether a failed task's traceback loses spindle's own frames
+        # (``_hide_runtime_frames``); SPINDLE_SHOW_INTERNAL_FRAMES=1 keeps them, for
+        # debugging spindle itself.
+        self.hide_frames = True
+
+
+_hooks: Final = _Hooks()
 
 
 def set_plain_task_class(cls: type[TaskCore]) -> None:
     """Called once by ``tasks.py``: ``cls`` is spindle's Task class, not a user subclass."""
-    global _plain_task_class
-    _plain_task_class = cls
-
-
-_observer: TaskObserver | None = None
-
-# Whether a failed task's traceback loses spindle's own frames (``_hide_runtime_frames``);
-# SPINDLE_SHOW_INTERNAL_FRAMES=1 keeps them, for debugging spindle itself.
-_hide_frames = True
+    _hooks.plain_task_class = cls
 
 
 def set_task_observer(observer: TaskObserver | None) -> TaskObserver | None:
     """Install ``observer`` (None: none); returns the one it replaces."""
-    global _observer
-    previous, _observer = _observer, observer
+    previous = _hooks.observer
+    _hooks.observer = observer
     return previous
 
 
 def set_hide_runtime_frames(hide: bool) -> None:
     """Whether failed tasks' tracebacks lose spindle's own frames (the default: True)."""
-    global _hide_frames
-    _hide_frames = hide
+    _hooks.hide_frames = hide
 
 
 def live_tasks() -> set[TaskCore]:
@@ -176,7 +195,7 @@ class TaskCore(Future):
         self._coro = coro
         # The default name is formatted only if someone asks for it (see get_name).
         self._name = next(_task_numbers) if name is None else str(name)
-        self._context = contextvars.copy_context() if context is None else context
+        self._context = _copy_context() if context is None else context
         self._fut_waiter = None
         self._cancel_next_step = False
         self._num_cancels_requested = 0
@@ -282,14 +301,11 @@ class TaskCore(Future):
     # task.  Its common path (resume, then suspend on a future or a bare yield) is written
     # out in one function on purpose; the rare outcomes are delegated to ``_bad_yield``.
 
-    def _step(
-        self, exc: BaseException | None = None, delivered: CancelledError | None = None
-    ) -> None:
+    def _step(self, exc: BaseException | None = None) -> None:
         """Resume the coroutine until it suspends or finishes (one scheduled callback).
 
-        ``exc`` is thrown into the coroutine; ``delivered`` is a CancelledError that the
-        coroutine is about to raise itself, when it reads the cancelled future it awaited
-        (see ``_wakeup``): either way, a coroutine that goes on afterwards caught it.
+        ``exc`` is thrown into the coroutine (the outcome of the future it awaited, or the
+        task's own cancellation); a coroutine that goes on afterwards caught it.
         """
         if self._state is not _PENDING:
             raise InvalidStateError(f"_step(): already done: {self!r}, {exc!r}")
@@ -302,27 +318,24 @@ class TaskCore(Future):
         coro = self._coro
         _enter_task(loop, self)
         try:
-            if exc is None:
+            if COMPILED:
+                # FAST PATH (compiled build): coro.send/throw through resuming.resume, which
+                # turns the coroutine's return into a Returned instead of StopIteration (see
+                # resuming.py for why); tests/core/test_fast_paths.py holds the two together.
+                result = _resume(coro, exc)
+                if type(result) is _Returned:
+                    TaskCore._returned(self, result.value)
+                    return
+            elif exc is None:
                 result = coro.send(None)
-                if delivered is not None and _observer is not None:
-                    _observer.cancellation_caught(self, delivered)
             else:
                 result = coro.throw(exc)
-                # Only when an exception was thrown in and the coroutine went on: rare.
-                if _observer is not None and isinstance(exc, CancelledError):
-                    _observer.cancellation_caught(self, exc)
-        except StopIteration as stop:
-            if self._cancel_next_step:
-                # cancel() arrived while the last step ran: honour it over the result.
-                self._cancel_next_step = False
-                TaskCore._settle_cancelled(self, self._cancel_message)
-            else:
-                # Future.set_result without its state check: a pending task only gets here.
-                self._result = stop.value
-                TaskCore._finish(self, _FINISHED)
-                _live_tasks.discard(self)
+            if exc is not None:
+                TaskCore._went_on(self, exc)
+        except StopIteration as stop:  # the pure build only
+            TaskCore._returned(self, stop.value)
         except CancelledError as cancelled:
-            if _hide_frames:
+            if _hooks.hide_frames:
                 _hide_runtime_frames(cancelled)
             self._cancelled_exc = cancelled
             TaskCore._settle_cancelled(self, None)
@@ -331,12 +344,12 @@ class TaskCore(Future):
             _live_tasks.discard(self)
             raise
         except BaseException as error:
-            if _hide_frames:
+            if _hooks.hide_frames:
                 _hide_runtime_frames(error)
             Future.set_exception(self, error)
             _live_tasks.discard(self)
-            if _observer is not None:
-                _observer.failed(self)
+            if _hooks.observer is not None:
+                _hooks.observer.failed(self)
         else:
             if result is None:
                 # A bare yield (sleep(0)): let everything else that is ready run first.
@@ -352,7 +365,7 @@ class TaskCore(Future):
                 # A future: sleep until it is done.
                 kind = type(result)
                 if (
-                    (kind is Future or kind is _plain_task_class)
+                    (kind is Future or kind is _hooks.plain_task_class)
                     and result._callback0 is None
                     and result._asyncio_future_blocking
                     and result._loop is loop
@@ -380,6 +393,28 @@ class TaskCore(Future):
             # This frame may end up in the traceback of the exception the task keeps: drop
             # its references, or task and traceback would form a cycle only the GC frees.
             del self, exc
+
+    def _returned(self, value: object) -> None:
+        """The coroutine returned ``value``: the task is done (or cancelled, if asked meanwhile)."""
+        if self._cancel_next_step:
+            # cancel() arrived while the last step ran: honour it over the result.
+            self._cancel_next_step = False
+            TaskCore._settle_cancelled(self, self._cancel_message)
+        else:
+            # Future.set_result without its state check: a pending task only gets here.
+            self._result = value
+            TaskCore._finish(self, _FINISHED)
+            _live_tasks.discard(self)
+
+    def _went_on(self, thrown: BaseException) -> None:
+        """The coroutine suspended again after ``thrown`` was thrown in: it caught it.
+
+        Diagnostics are told of a CancelledError caught so (they report a cancellation that
+        was swallowed for good).
+        """
+        observer = _hooks.observer
+        if observer is not None and isinstance(thrown, CancelledError):
+            observer.cancellation_caught(self, thrown)
 
     def _finish(self, state: FutureState) -> None:
         """Future._finish, recycling the idle step handle for the first done-callback.
@@ -451,22 +486,26 @@ class TaskCore(Future):
                 hooks.after_task_step(self, loop.time())
 
     def _wakeup(self, future: Any) -> None:
-        """Done-callback of the future the task waited on: take the next step."""
+        """Done-callback of the future the task waited on: take the next step.
+
+        A future that failed or was cancelled has its outcome read here and thrown into the
+        coroutine, as asyncio's Task does; the exception does not look the same raised inside
+        the coroutine.  Raised there, it would be chained (``__context__``) to an exception
+        that any frame of the coroutine's await chain is handling; thrown in, it is chained
+        only where it enters a frame that is itself handling one.  Reading the outcome also
+        marks it retrieved even when a ``cancel()`` that arrived meanwhile is what the step
+        throws in (asyncio then reports no "exception was never retrieved").
+        """
         try:
-            if isinstance(future, Future):
-                # One of spindle's futures: resume the coroutine, and Future.__await__ reads
-                # the outcome itself (result() raises a failure with its whole traceback).
-                # Throwing the exception in, as for other futures below, would lose that
-                # traceback in the compiled build: mypyc's generators drop an exception's
-                # traceback in throw().
-                if future._state is _CANCELLED:
-                    # The CancelledError result() will raise, made now and kept for it, so
-                    # the step can tell diagnostics which one the coroutine saw.
-                    cancelled = future._make_cancelled_error()
-                    future._cancelled_exc = cancelled
-                    TaskCore._step(self, None, cancelled)
-                else:
-                    TaskCore._step(self)
+            if (
+                isinstance(future, Future)
+                and future._state is _FINISHED
+                and future._exception is None
+            ):
+                # FAST PATH: the common case, one of spindle's futures with a result: resume
+                # the coroutine, and Future.__await__ reads the result itself (no call here).
+                # tests/core/test_fast_paths.py holds it to the general path below.
+                TaskCore._step(self)
                 return
             try:
                 future.result()
@@ -562,7 +601,7 @@ def add_bookkeeping_callback(
     thousands of tasks in flight is much less for the garbage collector to walk.
     """
     if (
-        type(future) is _plain_task_class
+        type(future) is _hooks.plain_task_class
         and future._state is _PENDING
         and future._callback0 is None
     ):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import Any
+from typing import Any, Final
 
 from spindle._core.build import COMPILED
 from spindle._core.handles import Handle, TimerHandle
@@ -38,9 +38,9 @@ __all__ = [
 ]
 
 # Rebuild the heap only when it holds at least this many cancelled timers ...
-PURGE_MIN_CANCELLED = 100
+PURGE_MIN_CANCELLED: Final = 100
 # ... and they are more than this fraction of all its entries.
-PURGE_MIN_FRACTION = 0.5
+PURGE_MIN_FRACTION: Final = 0.5
 
 
 def refuse_nan(value: object, what: str) -> None:
