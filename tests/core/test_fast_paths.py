@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import contextvars
 import signal
+import weakref
 from typing import Any
 
 import pytest
@@ -93,6 +94,71 @@ def test_a_task_starts_with_the_fields_future_init_sets() -> None:
         future = spindle.Future(loop=loop)
         assert field_values(task, FUTURE_FIELDS) == field_values(future, FUTURE_FIELDS)
         loop.run_until_complete(task)
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_create_future_makes_what_the_future_class_makes(debug: bool) -> None:
+    # loop.create_future allocates the Future and runs FutureCore.__init__ directly.
+    loop = spindle.new_event_loop()
+    loop.set_debug(debug)
+    try:
+        made = loop.create_future()
+        built = spindle.Future(loop=loop)
+        assert type(made) is type(built) is spindle.Future
+        expected = field_values(built, FUTURE_FIELDS)
+        got = field_values(made, FUTURE_FIELDS)
+        if debug:  # where each was created: different lines of this test
+            assert got.pop("_source_traceback") and expected.pop("_source_traceback")
+        assert got == expected
+        assert weakref.ref(made)() is made
+    finally:
+        loop.close()
+
+
+TASK_FIELDS = (
+    *FUTURE_FIELDS,
+    "_coro",
+    "_context",
+    "_fut_waiter",
+    "_cancel_next_step",
+    "_num_cancels_requested",
+    "_log_destroy_pending",
+)
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_create_task_makes_what_the_task_class_makes(debug: bool) -> None:
+    # loop.create_task allocates the Task and runs TaskCore.__init__ directly.
+    loop = spindle.new_event_loop()
+    loop.set_debug(debug)
+    context = contextvars.copy_context()
+
+    async def nothing() -> None:
+        pass
+
+    try:
+        for kwargs in ({}, {"name": "named", "context": context}):
+            made = loop.create_task(nothing(), **kwargs)  # type: ignore[arg-type]
+            built = Task(nothing(), loop=loop, **kwargs)  # type: ignore[arg-type]
+            assert type(made) is type(built) is Task
+            expected = field_values(built, TASK_FIELDS)
+            got = field_values(made, TASK_FIELDS)
+            assert got.pop("_coro") is not expected.pop("_coro")
+            if debug:  # where each was created: different lines of this test
+                assert got.pop("_source_traceback") and expected.pop("_source_traceback")
+            if not kwargs:  # each has its own context copy and number
+                assert got.pop("_context") is not expected.pop("_context")
+                assert made.get_name() != built.get_name()
+            else:
+                assert made.get_name() == built.get_name() == "named"
+            assert got == expected
+            made.cancel()
+            built.cancel()
+            loop.run_until_complete(asyncio.gather(made, built, return_exceptions=True))
+        with pytest.raises(TypeError, match="coroutine was expected"):
+            loop.create_task(42)  # type: ignore[arg-type]
     finally:
         loop.close()
 

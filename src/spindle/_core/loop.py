@@ -25,7 +25,8 @@ from spindle import _compat
 from spindle._core import tasks
 from spindle._core.build import COMPILED
 from spindle._core.clock import Clock
-from spindle._core.futures import Future, isfuture, wrap_concurrent_future
+from spindle._core.faces import Future
+from spindle._core.futures import FutureCore, isfuture, wrap_concurrent_future
 from spindle._core.handles import RUNTIME_FILES
 from spindle._core.native import mypyc_attr
 from spindle._core.scheduler import LoopState, Scheduler, logger
@@ -41,6 +42,9 @@ Ts = TypeVarTuple("Ts")
 EXECUTOR_SHUTDOWN_TIMEOUT: Final = 300.0
 
 _getframe: Final = sys._getframe
+_allocate_future: Final = Future.__new__
+_Task: Final = tasks.Task
+_allocate_task: Final = tasks.Task.__new__
 
 
 def _stop_loop_when_done(fut: Any) -> None:
@@ -68,7 +72,13 @@ class BaseLoop(Scheduler):
     def create_future(self) -> asyncio.Future[Any]:
         # spindle's Future speaks asyncio's protocol but is not asyncio's class; the
         # ignore tells the type checker so, at no run-time cost (this is a hot path).
-        return Future(loop=self)  # type: ignore[return-value]
+        # FAST PATH: Future(loop=self), in two calls that skip the keyword parsing of a
+        # call through the class: allocate, then FutureCore's __init__ called directly (a C
+        # call in the compiled build).  tests/core/test_fast_paths.py holds it to the plain
+        # call.
+        future = _allocate_future(Future)
+        FutureCore.__init__(future, loop=self)
+        return future  # type: ignore[return-value]
 
     def create_task(
         self,
@@ -81,11 +91,12 @@ class BaseLoop(Scheduler):
         if self._state is LoopState.CLOSED:
             self._check_closed("create a task")
         if self._task_factory is None:
-            # Passing only the keywords in use makes the common call measurably cheaper.
-            if name is None and context is None:
-                task: Any = tasks.Task(coro, loop=self)
-            else:
-                task = tasks.Task(coro, loop=self, name=name, context=context)
+            # FAST PATH: tasks.Task(coro, loop=self, name=name, context=context), in two
+            # calls that skip the keyword parsing of a call through the class: allocate, then
+            # TaskCore's __init__ called directly (a C call in the compiled build).
+            # tests/core/test_fast_paths.py holds it to the plain call.
+            task: Any = _allocate_task(_Task)
+            TaskCore.__init__(task, coro, loop=self, name=name, context=context)
         else:
             if context is None:
                 task = self._task_factory(self, coro)

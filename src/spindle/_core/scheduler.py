@@ -71,8 +71,9 @@ __all__ = ["LoopState", "Scheduler", "logger", "poll_timeout"]
 Ts = TypeVarTuple("Ts")
 
 # Errors that cannot propagate are reported through the "asyncio" logger, the name code
-# written for asyncio already configures; spindle's own explanations use "spindle".
-logger: Final = logging.getLogger("asyncio")
+# written for asyncio already configures; spindle's own explanations use "spindle".  Not Final:
+# a module attribute read at each use, so a test that patches it is heard (rare paths only).
+logger = logging.getLogger("asyncio")
 
 # For building handles without calling their __init__ (call_soon, call_later).
 _new_object: Final = object.__new__
