@@ -372,3 +372,19 @@ def test_resume_steps_a_coroutine_as_send_and_throw_do() -> None:
 
     with pytest.raises(ValueError, match="boom"):
         resume(failing(), None)
+
+    # An exception thrown in and coming back out has resume's frame in its traceback; the
+    # frame no longer refers to it (nor to the coroutine): no cycle for the GC to break.
+    async def waiting() -> None:
+        await asyncio.sleep(0)
+
+    coro = waiting()
+    resume(coro, None)
+    thrown = KeyError("thrown")
+    with pytest.raises(KeyError):
+        resume(coro, thrown)
+    tb = thrown.__traceback__
+    assert tb is not None
+    while tb is not None and tb.tb_frame.f_code is not resume.__code__:
+        tb = tb.tb_next
+    assert tb is not None and not tb.tb_frame.f_locals
