@@ -434,6 +434,7 @@ class Scheduler:
     def _run_ready(self, count: int) -> None:
         """Run the first ``count`` ready handles (the hot loop: the Handle._run body, inlined)."""
         popleft = self._ready.popleft
+        handle: Handle | None = None
         while count:
             count -= 1
             handle = popleft()
@@ -451,6 +452,10 @@ class Scheduler:
             except BaseException as exc:
                 report_callback_error(handle, exc)
         self._running = None
+        # Dropped, as asyncio drops it: in the pure build this frame outlives the pass when a
+        # traceback holds a frame it called (through f_back), and the last handle run (a
+        # task's wake-up, holding the task, holding that very exception) would close a cycle.
+        handle = None
 
     # -- the observed pass (debug mode, instruments) -------------------------------------
 
@@ -471,6 +476,7 @@ class Scheduler:
         """Like ``_run_ready``, timing each callback: the step hooks, slow callbacks."""
         popleft = self._ready.popleft
         steps = hooks is not None and hooks.wants_steps
+        handle: Handle | None = None
         while count:
             count -= 1
             handle = popleft()
@@ -488,6 +494,7 @@ class Scheduler:
             if ended - started >= self.slow_callback_duration:
                 self._callback_was_slow(handle, ended - started, hooks)
         self._running = None
+        handle = None  # (as in _run_ready)
 
     def _callback_was_slow(
         self, handle: Handle, seconds: float, hooks: InstrumentSet | None

@@ -498,22 +498,22 @@ class TaskCore(FutureCore):
         throws in (asyncio then reports no "exception was never retrieved").
         """
         try:
-            if (
-                isinstance(future, FutureCore)
-                and future._state is _FINISHED
-                and future._exception is None
-            ):
-                # FAST PATH: the common case, one of spindle's futures with a result: resume
-                # the coroutine, and Future.__await__ reads the result itself (no call here).
-                # tests/core/test_fast_paths.py holds it to the general path below.
-                TaskCore._step(self)
-                return
-            try:
-                future.result()
-            except BaseException as exc:
-                error: BaseException | None = exc
+            if isinstance(future, FutureCore):
+                if future._state is _FINISHED and future._exception is None:
+                    # FAST PATH: the common case, a result: resume the coroutine, and
+                    # Future.__await__ reads the result itself (no call here).
+                    # tests/core/test_fast_paths.py holds it to the general path below.
+                    TaskCore._step(self)
+                    return
+                # What result() would raise, taken without raising it here (see _failure).
+                error: BaseException | None = future._failure()
             else:
-                error = None
+                try:
+                    future.result()
+                except BaseException as exc:
+                    error = exc
+                else:
+                    error = None
             # Outside the except clause: a step taken inside it would show its exception to
             # the coroutine as the one being handled (the __context__ of what it raises).
             TaskCore._step(self, error)
