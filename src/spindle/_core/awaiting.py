@@ -23,9 +23,15 @@ __all__ = ["await_future"]
 
 def await_future(future: FutureCore) -> Generator[Any, None, Any]:
     """The steps of ``await future`` (see the module docstring)."""
-    if not future.done():
-        future._asyncio_future_blocking = True
-        yield future  # the Task running us suspends until the future is done
-    if not future.done():
-        raise RuntimeError("await wasn't used with future")
-    return future.result()
+    try:
+        if not future.done():
+            future._asyncio_future_blocking = True
+            yield future  # the Task running us suspends until the future is done
+        if not future.done():
+            raise RuntimeError("await wasn't used with future")
+        return future.result()
+    finally:
+        # An exception leaving here keeps this frame in its traceback; still holding the
+        # future, which holds the exception (a failed task), the frame would close a cycle
+        # that only the garbage collector frees, with every frame of the traceback alive.
+        del future
