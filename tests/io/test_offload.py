@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
+from typing import Any
 
 import pytest
 
@@ -74,3 +76,38 @@ def test_a_cancelled_caller_waits_for_the_call_and_hears_what_it_did() -> None:
         offload.close()
         loop.close()
     assert events == ["call finished", "42", "cancelled"]
+
+
+class CallsAtOnce(concurrent.futures.Executor):
+    """Runs each call when it is submitted: its outcome is in before the caller first waits,
+    so the order of what follows on the loop is fixed."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_a_caller_cancelled_once_the_call_has_finished_still_hears_the_cancellation() -> None:
+    # aiohttp's test_static_file_huge_cancel: the cancellation came after the os.sendfile
+    # call had finished but before the sending task resumed, and was dropped; the task then
+    # sent the rest of a 20 MB file.  Here: the task starts the call (finished at once), the
+    # loop copies its outcome over, and only then does the cancellation arrive.
+    loop = spindle.new_event_loop()
+    offload = Offload(loop)
+    offload._executor = CallsAtOnce()  # type: ignore[assignment]
+    told: list[int] = []
+
+    async def main() -> None:
+        task = loop.create_task(offload.run(int, "7", on_cancel=told.append))
+        # Pass 1: the task starts the call; pass 2: the outcome is copied, then this cancels.
+        loop.call_soon(loop.call_soon, task.cancel)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        offload.close()
+        loop.close()
+    assert told == [7]
