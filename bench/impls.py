@@ -83,4 +83,4 @@ def _load_spindle() -> Impl:
     # spindle's own primitives, never asyncio's: these are the objects spindle exports as
     # spindle.sleep, spindle.gather, spindle.TaskGroup and spindle.Queue.
     api = Api(sleep=tasks.sleep, gather=tasks.gather, task_group=taskgroups.TaskGroup, queue=queue)
-    return Impl("spindle", metadata.version("spindle"), spindle.new_event_loop, api)
+    return Impl("spindle", spindle.__version__, spindle.new_event_loop, api)

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -234,3 +235,55 @@ def test_asyncio_run_after_install_explains_itself_on_each_python(
         "  Task-2 tick(): created at program.py:9 in main(), "
         "waiting at program.py:6: await asyncio.sleep(5)",
     ]
+
+
+# Python 3.14 is not installed here: these tests give asyncio's policy functions the
+# deprecation warnings 3.14 gives them, and tell spindle it runs where they are deprecated.
+@pytest.fixture
+def deprecated_policy_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    def deprecated(name: str) -> object:
+        function = getattr(asyncio, name)
+
+        def warn_then_call(*args: object) -> object:
+            message = f"'asyncio.{name}' is deprecated and slated for removal in Python 3.16"
+            warnings.warn(message, DeprecationWarning, stacklevel=2)
+            return function(*args)
+
+        return warn_then_call
+
+    for name in ("get_event_loop_policy", "set_event_loop_policy"):
+        monkeypatch.setattr(asyncio, name, deprecated(name))
+    monkeypatch.setattr(patch, "POLICY_DEPRECATED", True)
+
+
+@pytest.mark.usefixtures("deprecated_policy_api")
+def test_install_where_policies_are_deprecated_warns_once_at_the_callers_line() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        patch.install()
+        assert isinstance(asyncio.run(_running_loop()), spindle.EventLoop)
+    # spindle's warning, which names the lasting ways; none of asyncio's from inside spindle.
+    assert [(w.category, str(w.message), w.filename) for w in caught] == [
+        (DeprecationWarning, patch.INSTALL_DEPRECATED, __file__)
+    ]
+    assert "loop_factory=spindle.new_event_loop" in patch.INSTALL_DEPRECATED
+
+
+@pytest.mark.usefixtures("deprecated_policy_api")
+def test_the_policy_path_of_python_m_spindle_stays_silent_where_policies_are_deprecated() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        patch.install_policy()
+        assert patch.is_installed()
+        assert isinstance(asyncio.run(_running_loop()), spindle.EventLoop)
+        patch.uninstall()
+        assert not patch.is_installed()
+    assert caught == []
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="asyncio deprecates policies from 3.14")
+def test_install_does_not_warn_before_python_3_14() -> None:
+    assert not patch.POLICY_DEPRECATED
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        patch.install()

@@ -18,12 +18,14 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import platform
 import runpy
 import sys
 from collections.abc import Sequence
 from typing import NamedTuple
 
 from spindle import patch
+from spindle._version import __version__
 
 __all__ = ["main"]
 
@@ -55,14 +57,21 @@ class Command(NamedTuple):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m spindle",
-        usage="%(prog)s [-h] (script [args ...] | -m module [args ...])",
+        usage="%(prog)s [-h] [--version] (script [args ...] | -m module [args ...])",
         description=_DESCRIPTION,
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=version_line())
     parser.add_argument("script", nargs="?", help="path of the Python script to run")
     parser.add_argument("-m", dest="module", metavar="module", help="run a module, as python -m")
     return parser
+
+
+def version_line() -> str:
+    """What ``--version`` prints: spindle's version and the interpreter it runs on."""
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"spindle {__version__} ({python} on {sys.platform})"
 
 
 def _split(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -112,7 +121,7 @@ def _run_module(name: str, args: list[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``python -m spindle``; the program's SystemExit passes through."""
     command = parse_command(sys.argv[1:] if argv is None else argv)
-    patch.install()
+    patch.install_policy()  # the program is unmodified: no deprecation to tell it about
     try:
         if command.module is not None:
             _run_module(command.module, command.args)

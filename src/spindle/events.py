@@ -44,13 +44,14 @@ def get_event_loop() -> asyncio.AbstractEventLoop:
     """The running loop, else this thread's current loop, creating one as asyncio does.
 
     Outside a running loop, asyncio creates a loop in the main thread (silently on 3.11, with
-    a DeprecationWarning from 3.12 on) and raises RuntimeError in other threads.
+    a DeprecationWarning on 3.12 and 3.13) and raises RuntimeError in other threads; from 3.14
+    it raises RuntimeError in every thread.
     """
     loop = current.running_loop() or current.thread_loop()
     if loop is not None:
         return loop
     in_main_thread = threading.current_thread() is threading.main_thread()
-    if current.thread_chose_its_loop() or not in_main_thread:
+    if current.thread_chose_its_loop() or not in_main_thread or sys.version_info >= (3, 14):
         raise RuntimeError(
             f"There is no current event loop in thread {threading.current_thread().name!r}."
         )
