@@ -1,15 +1,81 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, type-check, then every test (spindle's own and CPython's conformance run).
+# The whole test suite, as CI runs it (.ci/run):
+#
+#   1. ruff and mypy --strict, once;
+#   2. the documentation site, built strictly (a broken reference or a missing page fails);
+#   3. pytest, the whole suite (spindle's own tests, CPython's conformance tests, the real
+#      libraries), on each supported Python in its own virtual environment: .venv (3.11 here),
+#      .venv-3.12, .venv-3.13 (scripts/setup.sh makes them);
+#   4. the tests that exercise the poller again, on the `selectors` fallback that macOS and the
+#      BSDs use (SPINDLE_POLLER=selectors), on the first Python.
+#
+#   bash scripts/test.sh                     all of it
+#   bash scripts/test.sh tests/io -x         pytest arguments: passed to every Python's run
+#                                            (step 4 then runs only without arguments)
+#   SPINDLE_PYTHONS=3.11 bash scripts/test.sh    only the Pythons named
+#
+# Each step is a function, so a step can be added without touching the others.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$root/scripts/setup.sh"
-# PostgreSQL and Redis for tests/integration (installed only when missing).
-bash "$root/scripts/install-services.sh"
+source "$root/scripts/python.sh"
 cd "$root"
-py=.venv/bin/python
-echo "== ruff"
-$py -m ruff check src tests bench examples
-echo "== mypy --strict"
-$py -m mypy
-echo "== pytest"
-$py -m pytest "$@"
+read -r -a pythons <<< "${SPINDLE_PYTHONS:-${SUPPORTED_PYTHONS[*]}}"
+
+# The interpreter of the environment for Python $1, made (or updated) first.
+python_for() {
+    local version="$1"
+    bash scripts/setup.sh >&2
+    if [ "$(python_version_of .venv/bin/python)" = "$version" ]; then
+        echo .venv/bin/python
+    else
+        bash scripts/setup.sh "$version" >&2
+        echo ".venv-$version/bin/python"
+    fi
+}
+
+lint() {
+    local py="$1"
+    echo "== ruff"
+    "$py" -m ruff check src tests bench examples
+    echo "== mypy --strict"
+    "$py" -m mypy
+}
+
+docs() {
+    local py="$1" site
+    echo "== docs: mkdocs build --strict"
+    site="$(mktemp -d)"
+    "$py" -m mkdocs build --strict --quiet --site-dir "$site"
+    rm -rf "$site"
+}
+
+tests_on() {
+    local version="$1" py
+    shift
+    py="$(python_for "$version")"
+    echo "== pytest on Python $version ($py)"
+    "$py" -m pytest "$@"
+}
+
+# Everything that runs real I/O through the poller: the I/O tests, the real libraries, the
+# examples and python -m spindle (CPython's own I/O suites run on epoll only, to keep CI short).
+tests_on_selectors() {
+    local version="$1" py
+    py="$(python_for "$version")"
+    echo "== pytest on Python $version with the selectors poller (SPINDLE_POLLER=selectors)"
+    SPINDLE_POLLER=selectors "$py" -m pytest tests/io tests/integration tests/test_examples.py \
+        tests/test_main.py tests/test_runners.py
+}
+
+# PostgreSQL and Redis for tests/integration (installed only when missing).
+bash scripts/install-services.sh
+
+first="$(python_for "${pythons[0]}")"
+lint "$first"
+docs "$first"
+for version in "${pythons[@]}"; do
+    tests_on "$version" "$@"
+done
+if [ "$#" -eq 0 ]; then
+    tests_on_selectors "${pythons[0]}"
+fi
