@@ -36,7 +36,7 @@ python_for() {
 lint() {
     local py="$1"
     echo "== ruff"
-    "$py" -m ruff check src tests bench examples
+    "$py" -m ruff check src tests bench examples docs
     echo "== mypy --strict"
     "$py" -m mypy
 }
@@ -58,14 +58,20 @@ tests_on() {
     "$py" -m pytest "$@"
 }
 
-# Everything that runs real I/O through the poller: the I/O tests, the real libraries, the
-# examples and python -m spindle (CPython's own I/O suites run on epoll only, to keep CI short).
+# Everything that runs real I/O through the poller: spindle's I/O tests, CPython's I/O suites,
+# the real libraries, the example programs, python -m spindle and the runners (signals).
+SELECTORS_TESTS=(
+    tests/io tests/integration tests/test_example_programs.py tests/test_main.py
+    tests/test_runners.py
+    tests/conformance/{test_events,test_sock_lowlevel,test_streams,test_ssl,test_sslproto}.py
+    tests/conformance/{test_subprocess,test_sendfile,test_server,test_unix_events}.py
+    tests/conformance/test_buffered_proto.py
+)
 tests_on_selectors() {
     local version="$1" py
     py="$(python_for "$version")"
     echo "== pytest on Python $version with the selectors poller (SPINDLE_POLLER=selectors)"
-    SPINDLE_POLLER=selectors "$py" -m pytest tests/io tests/integration tests/test_examples.py \
-        tests/test_main.py tests/test_runners.py
+    SPINDLE_POLLER=selectors "$py" -m pytest "${SELECTORS_TESTS[@]}"
 }
 
 # PostgreSQL and Redis for tests/integration (installed only when missing).

@@ -40,6 +40,15 @@ def set_event_loop(loop: asyncio.AbstractEventLoop | None) -> None:
     current.set_thread_loop(loop)
 
 
+def creates_a_loop(python: tuple[int, int], in_main_thread: bool, thread_chose: bool) -> bool:
+    """Whether ``get_event_loop()``, finding no loop, makes one (asyncio's rule on ``python``).
+
+    Only in the main thread, only until the thread has called ``set_event_loop()``, and only
+    before Python 3.14, whose asyncio raises instead.
+    """
+    return in_main_thread and not thread_chose and python < (3, 14)
+
+
 def get_event_loop() -> asyncio.AbstractEventLoop:
     """The running loop, else this thread's current loop, creating one as asyncio does.
 
@@ -51,7 +60,7 @@ def get_event_loop() -> asyncio.AbstractEventLoop:
     if loop is not None:
         return loop
     in_main_thread = threading.current_thread() is threading.main_thread()
-    if current.thread_chose_its_loop() or not in_main_thread or sys.version_info >= (3, 14):
+    if not creates_a_loop(sys.version_info[:2], in_main_thread, current.thread_chose_its_loop()):
         raise RuntimeError(
             f"There is no current event loop in thread {threading.current_thread().name!r}."
         )
