@@ -19,8 +19,6 @@ from typing import Any
 import pytest
 
 import spindle
-from spindle._core.handles import Handle, TimerHandle
-from spindle._core.tasks import Task
 from spindle.testing import VirtualClock
 
 
@@ -102,40 +100,6 @@ def test_call_soon_rejects_non_callables_even_outside_debug_mode(
         spindle_loop.call_soon(42)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="callable"):
         spindle_loop.call_later(1, 42)  # type: ignore[arg-type]
-
-
-def slot_values(handle: asyncio.Handle) -> dict[str, Any]:
-    names = [*asyncio.Handle.__slots__, *getattr(type(handle), "__slots__", ())]
-    if isinstance(handle, asyncio.TimerHandle):
-        names += asyncio.TimerHandle.__slots__
-    return {name: getattr(handle, name, "<unset>") for name in names if name != "__weakref__"}
-
-
-def test_handles_built_on_the_fast_path_match_handles_built_by_init() -> None:
-    # call_soon, call_later and a task's first step write Handle.__init__'s fields out
-    # (spindle's hot paths); they must set exactly what __init__ sets.
-    loop = spindle.new_event_loop()
-    context = contextvars.copy_context()
-    try:
-        soon = loop.call_soon(print, 1, context=context)
-        assert slot_values(soon) == slot_values(Handle(print, (1,), loop, context))  # type: ignore[arg-type]
-        later = loop.call_later(5, print, 2, context=context)
-        expected = TimerHandle(later.when(), print, (2,), loop, context)  # type: ignore[arg-type]
-        expected._scheduled = True  # pushed on the timer queue, as call_later's is
-        assert slot_values(later) == slot_values(expected)
-
-        async def nothing() -> None:
-            pass
-
-        task = Task(nothing(), loop=loop)
-        step = task._step_handle
-        assert step is not None
-        assert slot_values(step) == slot_values(Handle(task._step, (), loop, task._context))  # type: ignore[arg-type]
-        soon.cancel()
-        later.cancel()
-        loop.run_until_complete(task)
-    finally:
-        loop.close()
 
 
 def test_failing_callback_goes_to_the_exception_handler(

@@ -25,7 +25,7 @@ from spindle._core import tasks
 from spindle._core.clock import Clock
 from spindle._core.futures import Future, isfuture, wrap_concurrent_future
 from spindle._core.handles import RUNTIME_DIRS
-from spindle._core.scheduler import Scheduler, logger
+from spindle._core.scheduler import LoopState, Scheduler, logger
 
 __all__ = ["BaseLoop"]
 
@@ -70,7 +70,7 @@ class BaseLoop(Scheduler):
         context: contextvars.Context | None = None,
     ) -> asyncio.Task[T]:
         """Wrap ``coro`` in a task (through the task factory, if one is set)."""
-        if self._closed:
+        if self._state is LoopState.CLOSED:
             self._check_closed("create a task")
         if self._task_factory is None:
             # Passing only the keywords in use makes the common call measurably cheaper.
@@ -102,7 +102,7 @@ class BaseLoop(Scheduler):
 
     def _check_can_run(self) -> None:
         self._check_closed("run the event loop")
-        if self._thread_id is not None:
+        if self._state is LoopState.RUNNING:
             raise RuntimeError("This event loop is already running")
         if _compat.get_running_loop_or_none() is not None:
             raise RuntimeError("Cannot run the event loop while another loop is running")
@@ -112,6 +112,7 @@ class BaseLoop(Scheduler):
         self._check_can_run()
         self._set_origin_tracking(self._debug)
         saved_hooks = sys.get_asyncgen_hooks()
+        self._move_to(LoopState.RUNNING)
         self._thread_id = threading.get_ident()
         sys.set_asyncgen_hooks(
             firstiter=self._asyncgen_firstiter_hook, finalizer=self._asyncgen_finalizer_hook
@@ -125,6 +126,7 @@ class BaseLoop(Scheduler):
         finally:
             self._stopping = False
             self._thread_id = None
+            self._move_to(LoopState.IDLE)
             _compat.set_running_loop(None)
             self._set_origin_tracking(False)
             sys.set_asyncgen_hooks(*saved_hooks)
@@ -159,12 +161,11 @@ class BaseLoop(Scheduler):
         """Close the loop: drop pending callbacks, shut the executor down without waiting."""
         if self.is_running():
             raise RuntimeError("Cannot close a running event loop")
-        if self._closed:
+        if self._state is LoopState.CLOSED:
             return
         if self._debug:
             logger.debug("Close %r", self)
-        self._closed = True
-        self._plain = False
+        self._move_to(LoopState.CLOSED)
         self._ready.clear()
         self._timers.clear()
         self._executor_shutdown_called = True
@@ -175,9 +176,11 @@ class BaseLoop(Scheduler):
         tasks.forget_tasks_of(self)
         self._close_io()
 
-    def __del__(self, _warn: Any = warnings.warn) -> None:
-        if not self._closed:
-            _warn(f"unclosed event loop {self!r}", ResourceWarning, source=self)
+    def __del__(self) -> None:
+        if self._state is not LoopState.CLOSED:
+            warnings.warn(
+                f"unclosed event loop {self!r}", ResourceWarning, stacklevel=1, source=self
+            )
             if not self.is_running():
                 self.close()
 
@@ -197,7 +200,7 @@ class BaseLoop(Scheduler):
     def _asyncgen_finalizer_hook(self, agen: AsyncGenerator[Any, Any]) -> None:
         # Called by the garbage collector, possibly in another thread.
         self._asyncgens.discard(agen)
-        if not self._closed:
+        if self._state is not LoopState.CLOSED:
             self.call_soon_threadsafe(self.create_task, agen.aclose())
 
     async def shutdown_asyncgens(self) -> None:
@@ -282,7 +285,7 @@ class BaseLoop(Scheduler):
         self, executor: concurrent.futures.ThreadPoolExecutor, finished: asyncio.Future[bool]
     ) -> None:
         executor.shutdown(wait=True)
-        if not self._closed:
+        if self._state is not LoopState.CLOSED:
             # RuntimeError: closed meanwhile, and nobody is waiting any more.
             with contextlib.suppress(RuntimeError):
                 self.call_soon_threadsafe(_settle, finished, True)

@@ -5,17 +5,27 @@ Everything a loop does is a callback in one of two queues:
 * the **ready queue**, a FIFO deque of handles to run as soon as possible, and
 * the **timer queue** (``timers.TimerQueue``), handles to move to the ready queue at a deadline.
 
-The loop repeats one *pass* (``_run_once``) until ``stop()`` is called:
+The loop repeats one *pass* (``_run_once``) until ``stop()`` is called.  A pass has five
+phases, numbered the same way in the code:
 
-1. rebuild the timer heap if it is mostly dead timers (``TimerQueue.purge_if_worthwhile``);
-2. compute how long the I/O poll may block: zero when something is ready or the loop is
-   stopping, the time to the earliest timer when there is one, forever otherwise;
-3. ``_poll``: wait for I/O (and the cross-thread wake-up) for at most that long; the I/O layer
-   appends the handles of ready file descriptors to the ready queue;
-4. move every timer whose deadline has come to the ready queue (``TimerQueue.pop_due``);
-5. ``_run_ready``: run the callbacks that were ready *when the pass began* (counted before the
-   first one runs).  Callbacks they schedule wait for the next pass, which polls for I/O first,
-   so a task that keeps rescheduling itself cannot starve I/O or timers.
+1. **purge**: rebuild the timer heap if it is mostly dead timers (``purge_if_worthwhile``);
+2. **poll timeout**: how long the I/O poll may block (``poll_timeout``, a pure function):
+   zero when something is ready or the loop is stopping, the time to the earliest timer when
+   there is one, forever otherwise;
+3. **poll**: wait for I/O (and the cross-thread wake-up) for at most that long; the I/O layer
+   appends the handles of ready file descriptors to the ready queue (``_poll``);
+4. **timers**: move every timer whose deadline has come to the ready queue (``pop_due``);
+5. **run**: run the callbacks that were ready *when the pass began* (counted before the first
+   one runs; ``_run_ready``).  Callbacks they schedule wait for the next pass, which polls
+   for I/O first, so a task that keeps rescheduling itself cannot starve I/O or timers.
+
+The loop's life is a small state machine (``LoopState``), changed only by ``_move_to``:
+
+    IDLE ──run_forever()──▶ RUNNING ──(the pass after stop())──▶ IDLE
+      └──────────────────close()──────────────────▶ CLOSED
+
+``stop()`` is a request, not a state: it ends the current run after its pass, or, asked while
+the loop is idle, the next run after its first pass (asyncio's rule).
 
 Errors that cannot propagate (a failing callback) go to the exception handler, and debug mode
 names callbacks that hold the loop too long.  The I/O layer supplies ``_poll``, ``_wakeup`` and
@@ -27,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import enum
 import logging
 import os
 import sys
@@ -42,7 +53,7 @@ from spindle._core.coroutines import iscoroutine, iscoroutinefunction
 from spindle._core.handles import Handle, TimerHandle, report_callback_error
 from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue
 
-__all__ = ["Scheduler", "logger"]
+__all__ = ["LoopState", "Scheduler", "logger", "poll_timeout"]
 
 Ts = TypeVarTuple("Ts")
 
@@ -56,6 +67,40 @@ _copy_context = contextvars.copy_context
 
 # How many frames coroutines remember about where they were created, in debug mode.
 DEBUG_STACK_DEPTH = 10
+
+
+class LoopState(enum.Enum):
+    """Where a loop is in its life (see the module docstring for the moves)."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    CLOSED = "closed"
+
+
+_IDLE = LoopState.IDLE
+_RUNNING = LoopState.RUNNING
+_CLOSED = LoopState.CLOSED
+
+# The moves ``_move_to`` allows: from each state, the states it may go to.
+_MOVES: dict[LoopState, frozenset[LoopState]] = {
+    _IDLE: frozenset({_RUNNING, _CLOSED}),
+    _RUNNING: frozenset({_IDLE}),
+    _CLOSED: frozenset(),
+}
+
+
+def poll_timeout(work_waiting: bool, next_deadline: float | None, clock: Clock) -> float | None:
+    """How long the I/O poll of a pass may block, in seconds (None: until I/O arrives).
+
+    ``work_waiting``: callbacks are ready or the loop is stopping, so the poll must not block.
+    ``next_deadline``: the earliest live timer's deadline (loop time), or None without timers.
+    The clock turns a deadline into a wait (a virtual clock jumps to it and answers zero).
+    """
+    if work_waiting:
+        return 0.0
+    if next_deadline is None:
+        return None
+    return clock.timeout_until(next_deadline)
 
 
 def _debug_from_environment() -> bool:
@@ -81,8 +126,10 @@ class Scheduler(asyncio.AbstractEventLoop):
         self._ready: deque[Handle] = deque()
         self._timers = TimerQueue()
         self._timer_entries = self._timers.entries
-        self._closed = False
+        self._state = _IDLE
+        # stop() was asked for: the run ends after its current (or, idle, its first) pass.
         self._stopping = False
+        # The thread running the loop (read by diagnostics from other threads), or None.
         self._thread_id: int | None = None
         self._pass_count = 0
         self._debug = _debug_from_environment()
@@ -96,7 +143,7 @@ class Scheduler(asyncio.AbstractEventLoop):
     def __repr__(self) -> str:
         return (
             f"<{type(self).__module__}.{type(self).__qualname__} running={self.is_running()} "
-            f"closed={self._closed} debug={self._debug}>"
+            f"closed={self.is_closed()} debug={self._debug}>"
         )
 
     # -- hooks for the I/O layer ---------------------------------------------------------
@@ -114,8 +161,18 @@ class Scheduler(asyncio.AbstractEventLoop):
 
     # -- scheduling callbacks ------------------------------------------------------------
 
+    def _move_to(self, state: LoopState) -> None:
+        """The one place where the loop's state changes; refuses a move the machine lacks."""
+        if state not in _MOVES[self._state]:
+            raise RuntimeError(
+                f"an event loop cannot go from {self._state.value} to {state.value}"
+            )
+        self._state = state
+        # Open and not debugging: the hot paths may skip call_soon's checks.
+        self._plain = state is not _CLOSED and not self._debug
+
     def _check_closed(self, operation: str) -> None:
-        if self._closed:
+        if self._state is _CLOSED:
             raise RuntimeError(f"cannot {operation}: the event loop is closed")
 
     def _check_callback(self, callback: object, method: str) -> None:
@@ -235,29 +292,34 @@ class Scheduler(asyncio.AbstractEventLoop):
         return self._time()
 
     def is_running(self) -> bool:
-        return self._thread_id is not None
+        return self._state is _RUNNING
 
     def is_closed(self) -> bool:
-        return self._closed
+        return self._state is _CLOSED
 
     # -- one pass ------------------------------------------------------------------------
 
     def _run_once(self) -> None:
+        """One pass: the five phases of the module docstring."""
         self._pass_count += 1
         timers = self._timers
+        # 1. purge: drop dead timers when they are most of the heap.
         if timers.cancelled_count >= PURGE_MIN_CANCELLED:
             timers.purge_if_worthwhile()
-        # How long may the poll block?  Not at all when work is waiting.
+        # 2. poll timeout.
         if self._ready or self._stopping:
+            # FAST PATH: poll_timeout(True, ...) is 0.0; most passes of a busy loop end here,
+            # without a call (tests/core/test_fast_paths.py holds the two together).
             timeout: float | None = 0.0
-        elif self._timer_entries:
-            deadline = timers.next_deadline()
-            timeout = None if deadline is None else self._clock.timeout_until(deadline)
         else:
-            timeout = None
+            next_deadline = timers.next_deadline() if self._timer_entries else None
+            timeout = poll_timeout(False, next_deadline, self._clock)
+        # 3. poll: the I/O layer queues the handlers of ready file descriptors.
         self._poll(timeout)
+        # 4. timers: those now due join the ready queue, in deadline order.
         if self._timer_entries:
             timers.pop_due(self._time() + self._clock_resolution, self._ready)
+        # 5. run what was ready when the pass began (what it schedules waits a pass).
         if self._debug:
             self._run_ready_timed(len(self._ready))
         else:
@@ -372,7 +434,7 @@ class Scheduler(asyncio.AbstractEventLoop):
 
     def set_debug(self, enabled: bool) -> None:
         self._debug = enabled
-        self._plain = not enabled and not self._closed
+        self._plain = not enabled and self._state is not _CLOSED
         if self.is_running():
             self.call_soon_threadsafe(self._set_origin_tracking, enabled)
 

@@ -12,6 +12,33 @@ says why it suspended:
 
 When the coroutine returns or raises, the task finishes with that result or exception.
 
+A Task's states
+---------------
+As a Future, a task is PENDING until it is FINISHED or CANCELLED (``futures.py``).  While it
+is pending, it is in one of three places, and the fields say which:
+
+                       ┌───────────── bare yield ─────────────┐
+                       ▼                                      │
+    create_task ─▶ SCHEDULED ──the loop runs _step──▶ RUNNING ┤
+                       ▲                                      │ yields a future
+                       │                                      ▼
+                       └──── future done: _wakeup ──── WAITING (on _fut_waiter)
+
+    RUNNING ──coroutine returns / raises──▶ FINISHED
+    RUNNING ──CancelledError escapes──────▶ CANCELLED
+
+* SCHEDULED: its step handle is in the ready queue (``_fut_waiter`` is None);
+* RUNNING: ``_step`` is on the stack and the task is the loop's current task;
+* WAITING: ``_fut_waiter`` is the future it awaits; its ``_wakeup`` is that future's
+  done-callback.
+
+``cancel()`` does not move the task itself: from WAITING it cancels ``_fut_waiter`` (whose
+done-callback wakes the task with CancelledError), from SCHEDULED it sets ``_must_cancel`` so
+the coming step throws CancelledError in.  Either way the task next passes through RUNNING,
+where the coroutine decides: let CancelledError out (CANCELLED) or catch it and go on.
+An eager task (``eager_start``) takes its first step inside ``create_task``, skipping
+SCHEDULED once.
+
 Cancellation follows asyncio 3.11.  ``cancel()`` counts a request (``cancelling()``), and
 either cancels the future the task is waiting on (whose CancelledError then flows into the
 coroutine) or, when there is none, sets ``_must_cancel`` so the *next* step throws

@@ -115,7 +115,7 @@ class ReadinessLoop(BaseLoop):
         return handle
 
     def _remove_handler(self, fd: int, which: int) -> bool:
-        if self._closed:
+        if self.is_closed():
             return False
         pair = self._fd_handlers.get(fd)
         slot = 0 if which == READ else 1
