@@ -9,7 +9,6 @@ appears, under "More".
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from typing import Any
 
@@ -115,6 +114,11 @@ def entries(names: list[str]) -> list[str]:
     return [f"::: spindle.{name}\n" for name in names]
 
 
+def with_members(path: str) -> str:
+    """An entry with its documented public members (spindle helpers, not asyncio API)."""
+    return f"::: {path}\n    options:\n      members: null\n      filters: [\"!^_\"]\n"
+
+
 def generate() -> str:
     public = [name for name in spindle.__all__ if not name.startswith("_")]
     own = [name for name in public if is_own(getattr(spindle, name))]
@@ -148,11 +152,10 @@ def generate() -> str:
         "asyncio's hooks for event-loop implementations, which spindle's loop uses and "
         "re-exports as asyncio does: " + ", ".join(f"`spindle.{name}`" for name in hooks) + ".\n",
         "## spindle.testing\n",
-        *[f"::: spindle.testing.{name}\n" for name in spindle.testing.__all__],
+        *[with_members(f"spindle.testing.{name}") for name in spindle.testing.__all__],
         "## spindle.diagnostics\n",
-        *[f"::: spindle.diagnostics.{name}\n" for name in spindle.diagnostics.__all__],
+        *[with_members(f"spindle.diagnostics.{name}") for name in spindle.diagnostics.__all__],
     ]
-    assert asyncio  # the names above are asyncio's; imported so a missing one fails here
     return "\n".join(out)
 
 
