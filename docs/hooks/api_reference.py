@@ -116,7 +116,7 @@ def entries(names: list[str]) -> list[str]:
 
 def with_members(path: str) -> str:
     """An entry with its documented public members (spindle helpers, not asyncio API)."""
-    return f"::: {path}\n    options:\n      members: null\n      filters: [\"!^_\"]\n"
+    return f'::: {path}\n    options:\n      members: null\n      filters: ["!^_"]\n'
 
 
 def generate() -> str:
@@ -142,10 +142,13 @@ def generate() -> str:
     ]
     for name in reexported:
         value = getattr(spindle, name)
-        kind = "exception" if isinstance(value, type) and issubclass(value, BaseException) else (
-            "class" if inspect.isclass(value) else "function"
+        kind = (
+            "exception"
+            if isinstance(value, type) and issubclass(value, BaseException)
+            else ("class" if inspect.isclass(value) else "function")
         )
-        out.append(f"| [`spindle.{name}`]({python_docs_link(name, value)}) | asyncio's {kind} |")
+        owner = "Python's builtin" if value.__module__ == "builtins" else "asyncio's"
+        out.append(f"| [`spindle.{name}`]({python_docs_link(name, value)}) | {owner} {kind} |")
     hooks = [name for name in spindle.__all__ if name.startswith("_")]
     out += [
         "\n## For loop implementers\n",
