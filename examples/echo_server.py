@@ -5,7 +5,9 @@
 
 It serves until Ctrl-C.  ``spindle.run()`` turns the first Ctrl-C into a cancellation of
 ``main()``, so ``serve_forever()`` stops, the ``async with`` block closes the server, and the
-program says goodbye and exits instead of dying with a traceback.
+program says goodbye and exits instead of dying with a traceback.  On stderr, spindle first
+lists what the tasks were doing when Ctrl-C came (here: ``main()`` in ``serve_forever()``), as
+it does for every program it runs; ``SPINDLE_DIAGNOSTICS=0`` leaves that out.
 """
 
 import sys

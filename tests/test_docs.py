@@ -50,6 +50,8 @@ NORMALIZE = [
     (re.compile(r"\|[#. ]+\|"), "|bar|"),  # timeline bars
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"),
     (re.compile(r"\[\d+\]"), "[PID]"),
+    (re.compile(r"\bpid \d+"), "pid PID"),
+    (re.compile(r"0x[0-9a-f]+"), "0xADDR"),
 ]
 
 

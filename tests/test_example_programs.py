@@ -55,6 +55,12 @@ def read_until(stream: Iterable[str] | None, pattern: str) -> tuple[re.Match[str
     pytest.fail(f"never printed {pattern!r}; printed: {seen!r}")
 
 
+def line_of(example: str, text: str) -> int:
+    lines = (EXAMPLES / example).read_text().splitlines()
+    [number] = [n for n, line in enumerate(lines, 1) if line.strip() == text]
+    return number
+
+
 def stop_with_ctrl_c(process: subprocess.Popen[str]) -> tuple[str, str]:
     process.send_signal(signal.SIGINT)
     return process.communicate(timeout=30)
@@ -83,7 +89,14 @@ def test_the_echo_client_gets_its_lines_back_and_ctrl_c_stops_the_server(
         "sent 'two words', got back 'two words'",
     ]
     stdout, stderr = stop_with_ctrl_c(server)
-    assert (server.returncode, stderr) == (0, "")
+    assert server.returncode == 0
+    # What the tasks were doing at the Ctrl-C: main() serving (spindle's diagnostics).
+    assert stderr.startswith("spindle: interrupted (Ctrl-C); the tasks were:\n")
+    serving = line_of("echo_server.py", "await server.serve_forever()")
+    assert (
+        f"waiting at  examples/echo_server.py:{serving} in main(): await server.serve_forever()"
+        in stderr
+    )
     lines = stdout.splitlines()
     assert re.fullmatch(r"127\.0\.0\.1:\d+ connected", lines[0])
     assert re.fullmatch(r"127\.0\.0\.1:\d+ disconnected", lines[1])
@@ -117,8 +130,7 @@ def test_the_http_service_answers_under_uvicorn_on_spindles_loop() -> None:
 def test_the_blocking_call_is_reported_with_its_line_and_the_thread_version_is_not() -> None:
     result = run("-m", "spindle", "examples/blocking_call.py")
     assert (result.returncode, result.stdout) == (0, "tea costs 3\ncoffee costs 4\n")
-    lines = (EXAMPLES / "blocking_call.py").read_text().splitlines()
-    line = lines.index("    time.sleep(0.5)") + 1
+    line = line_of("blocking_call.py", "time.sleep(0.5)")
     # One report: the direct call; to_thread() kept the loop free.  Times are real: 0.5 s of
     # sleep is reported to a tenth of a second, as 0.5 or (on a loaded machine) a bit more.
     [report] = result.stderr.splitlines()

@@ -84,6 +84,18 @@ GROUPS: list[tuple[str, list[str]]] = [
         ],
     ),
     ("Subprocesses", ["create_subprocess_exec", "create_subprocess_shell"]),
+    (
+        "Call graphs (Python 3.14's asyncio.graph, on every supported Python)",
+        [
+            "capture_call_graph",
+            "format_call_graph",
+            "print_call_graph",
+            "FutureCallGraph",
+            "FrameCallGraphEntry",
+            "future_add_to_awaited_by",
+            "future_discard_from_awaited_by",
+        ],
+    ),
 ]
 
 PYTHON_DOCS = "https://docs.python.org/3/library/"

@@ -69,9 +69,9 @@ from spindle._core.tasks import (
     iscoroutine,
     iscoroutinefunction,
 )
+from spindle._io.connect.servers import Server
 from spindle._io.loop import EventLoop
 from spindle._io.loop import EventLoop as SelectorEventLoop
-from spindle._io.servers import Server
 from spindle._version import __version__ as __version__
 from spindle.events import (
     _get_running_loop,
@@ -226,6 +226,27 @@ __all__ = [
 # Importing the diagnostics registers them with the runner: spindle explains what went wrong
 # (a blocked loop, tasks left pending) unless SPINDLE_DIAGNOSTICS=0.
 from spindle import diagnostics as diagnostics
+
+# Python 3.14's asyncio.graph API (and its two asyncio.futures functions), on 3.11 and later.
+from spindle.diagnostics.graph import (
+    FrameCallGraphEntry,
+    FutureCallGraph,
+    capture_call_graph,
+    format_call_graph,
+    future_add_to_awaited_by,
+    future_discard_from_awaited_by,
+    print_call_graph,
+)
+
+__all__ += [
+    "FrameCallGraphEntry",
+    "FutureCallGraph",
+    "capture_call_graph",
+    "format_call_graph",
+    "future_add_to_awaited_by",
+    "future_discard_from_awaited_by",
+    "print_call_graph",
+]
 
 if sys.version_info < (3, 14):
     __all__ += [

@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 from spindle import patch
 from spindle._version import __version__
+from spindle.diagnostics import ps
 
 __all__ = ["main"]
 
@@ -43,6 +44,11 @@ examples:
   python -m spindle server.py --port 8080
   python -m spindle -m http_app.main --workers 2
 
+looking inside a running spindle program (same user only):
+  python -m spindle ps PID       every task: state, where created, where it
+                                 waits and on what, which task awaits it
+  python -m spindle pstree PID   the same tasks as the async call tree
+
 Everything after the script or module name is passed to the program."""
 
 
@@ -57,7 +63,10 @@ class Command(NamedTuple):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m spindle",
-        usage="%(prog)s [-h] [--version] (script [args ...] | -m module [args ...])",
+        usage=(
+            "%(prog)s [-h] [--version] "
+            "(script [args ...] | -m module [args ...] | ps PID | pstree PID)"
+        ),
         description=_DESCRIPTION,
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -120,7 +129,10 @@ def _run_module(name: str, args: list[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``python -m spindle``; the program's SystemExit passes through."""
-    command = parse_command(sys.argv[1:] if argv is None else argv)
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] in ps.COMMANDS and not os.path.exists(args[0]):
+        raise SystemExit(ps.main(args))
+    command = parse_command(args)
     patch.install_policy()  # the program is unmodified: no deprecation to tell it about
     try:
         if command.module is not None:

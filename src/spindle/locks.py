@@ -27,6 +27,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Literal, TypeVar
 
+from spindle._core.futures import note_owner
 from spindle._loopbound import LoopBound
 from spindle.exceptions import BrokenBarrierError, CancelledError
 
@@ -88,6 +89,7 @@ class Lock(_AcquireReleaseContext, LoopBound):
             self._locked = True
             return True
         waiter = self._get_loop().create_future()
+        note_owner(waiter, self)
         self._waiters.append(waiter)
         try:
             try:
@@ -150,6 +152,7 @@ class Event(LoopBound):
         if self._value:
             return True
         waiter = self._get_loop().create_future()
+        note_owner(waiter, self)
         self._waiters.append(waiter)
         try:
             await waiter
@@ -190,6 +193,7 @@ class Condition(_AcquireReleaseContext, LoopBound):
             raise RuntimeError("cannot wait on un-acquired lock")
         # Made before release(), so a wrong-loop error leaves the lock held as found.
         waiter = self._get_loop().create_future()
+        note_owner(waiter, self)
         self.release()
         try:
             try:
@@ -278,6 +282,7 @@ class Semaphore(_AcquireReleaseContext, LoopBound):
             self._value -= 1
             return True
         waiter = self._get_loop().create_future()
+        note_owner(waiter, self)
         self._waiters.append(waiter)
         try:
             try:

@@ -56,9 +56,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import signal
 import sys
+import threading
+import types
 import warnings
-from collections.abc import Awaitable, Generator, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 from spindle import events, runners
@@ -146,13 +149,46 @@ class RunnerAwareEventLoop(EventLoop):
             self._runner_hooks = runners.hooks_for(self)
             self._phase = RunnerPhase.MAIN_RAN
         self._main_returned = None
+        restore_sigint = self._watch_sigint()
         try:
             result = super().run_until_complete(task)
         finally:
+            restore_sigint()
             for hooks in self._runner_hooks:
                 hooks.main_finished()
         self._main_returned = getattr(task.get_coro(), "__qualname__", "main")
         return result
+
+    def _watch_sigint(self) -> Callable[[], None]:
+        """Tell the hooks of the first Ctrl-C, then let asyncio's runner handle it.
+
+        asyncio's runner sets its own SIGINT handler before it runs the main task (in the
+        main thread, when nobody else handles SIGINT): it is wrapped for the run, and put
+        back as it was before the runner looks for it again (it restores the default handler
+        only if its own is still in place).
+        """
+        if not self._runner_hooks or threading.current_thread() is not threading.main_thread():
+            return _nothing
+        handler = signal.getsignal(signal.SIGINT)
+        if not callable(handler) or handler is signal.default_int_handler:
+            return _nothing
+        interrupts = 0
+
+        def on_sigint(signum: int, frame: types.FrameType | None) -> None:
+            nonlocal interrupts
+            interrupts += 1
+            if interrupts == 1:
+                for hooks in self._runner_hooks:
+                    hooks.interrupted(frame)
+            handler(signum, frame)
+
+        signal.signal(signal.SIGINT, on_sigint)
+
+        def restore() -> None:
+            if signal.getsignal(signal.SIGINT) is on_sigint:
+                signal.signal(signal.SIGINT, handler)
+
+        return restore
 
     def _shutdown_begins(self) -> None:
         self._phase = RunnerPhase.SHUTTING_DOWN
@@ -171,6 +207,10 @@ class RunnerAwareEventLoop(EventLoop):
 
 
 _BEFORE_SHUTDOWN = (RunnerPhase.NO_MAIN, RunnerPhase.MAIN_RAN)
+
+
+def _nothing() -> None:
+    pass
 
 
 class SpindleEventLoopPolicy(_AsyncioDefaultPolicy):

@@ -24,6 +24,7 @@ import heapq
 from types import GenericAlias
 from typing import Any, Generic, TypeVar
 
+from spindle._core.futures import note_owner
 from spindle._loopbound import LoopBound
 from spindle.exceptions import QueueEmpty, QueueFull, QueueShutDown
 from spindle.locks import Event
@@ -166,6 +167,7 @@ class Queue(LoopBound, Generic[T]):
 
     def _wait_in(self, waiters: collections.deque[_Waiter]) -> _Waiter:
         waiter: _Waiter = self._get_loop().create_future()
+        note_owner(waiter, self)
         waiters.append(waiter)
         return waiter
 

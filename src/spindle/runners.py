@@ -75,6 +75,10 @@ class RunnerHooks(Protocol):
     def closed(self) -> None:
         """The shutdown is over; the loop is about to be closed."""
 
+    def interrupted(self, frame: types.FrameType | None) -> None:
+        """The first Ctrl-C arrived (``frame``: where it interrupted); the main task is
+        about to be cancelled."""
+
 
 # Each is called with every runner's new loop; it returns hooks for that loop, or None.
 _hook_factories: list[Callable[[asyncio.AbstractEventLoop], RunnerHooks | None]] = []
@@ -180,7 +184,9 @@ class Runner:
             # After Ctrl-C the cancellation is ours; unless someone else cancelled the task too,
             # what the user sees is the KeyboardInterrupt they asked for.
             if self._interrupt_count > 0 and task.uncancel() == 0:
-                raise KeyboardInterrupt() from None
+                # Chained to the CancelledError, as asyncio's: its traceback shows where main()
+                # was waiting when Ctrl-C came.
+                raise KeyboardInterrupt()  # noqa: B904
             raise
         finally:
             restore_sigint()
@@ -248,6 +254,8 @@ class Runner:
         def on_sigint(signum: int, frame: types.FrameType | None) -> None:
             self._interrupt_count += 1
             if self._interrupt_count == 1 and not main_task.done():
+                for hooks in self._hooks:
+                    hooks.interrupted(frame)
                 main_task.cancel()
                 # The loop may be asleep in its poll: wake it so it sees the cancellation.
                 loop.call_soon_threadsafe(_nothing)

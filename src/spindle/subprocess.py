@@ -15,9 +15,10 @@ import subprocess
 from typing import Any, cast
 
 from spindle import events, tasks
-from spindle.streams_flow import FlowControlMixin
-from spindle.streams_reader import DEFAULT_LIMIT, StreamReader
-from spindle.streams_writer import StreamWriter
+from spindle._core.futures import note_owner
+from spindle.streams.flow_control import FlowControlMixin
+from spindle.streams.reader import DEFAULT_LIMIT, StreamReader
+from spindle.streams.writer import StreamWriter
 
 __all__ = [
     "DEVNULL",
@@ -132,6 +133,7 @@ class SubprocessStreamProtocol(FlowControlMixin, asyncio.SubprocessProtocol):
         if self._finished:
             return
         waiter: asyncio.Future[None] = self._loop.create_future()
+        note_owner(waiter, self)
         self._finish_waiters.append(waiter)
         await waiter
 

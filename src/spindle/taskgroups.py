@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from spindle import events
+from spindle._core.futures import note_owner
 from spindle._core.tasks import Task, add_bookkeeping_callback, current_task
 from spindle.exceptions import CancelledError
 
@@ -250,6 +251,7 @@ class TaskGroup:
         while self._tasks:
             if self._on_completed is None:
                 self._on_completed = self._loop.create_future()
+                note_owner(self._on_completed, self)
             try:
                 await self._on_completed
             except CancelledError as cancelled:

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from typing import Any, Generic, TypeVar, overload
 
 from spindle import events, timeouts
-from spindle._core.futures import Future, isfuture, set_result_unless_cancelled
+from spindle._core.futures import Future, isfuture, note_owner, set_result_unless_cancelled
 from spindle._core.tasks import (
     Task,
     add_bookkeeping_callback,
@@ -298,6 +298,7 @@ async def _wait_until(
     loop: asyncio.AbstractEventLoop,
 ) -> tuple[set[_FutureT], set[_FutureT]]:
     waiter: asyncio.Future[None] = loop.create_future()
+    note_owner(waiter, futures)  # diagnostics: the task waits for these
     timer = loop.call_later(timeout, _release, waiter) if timeout is not None else None
     remaining = len(futures)
 
@@ -352,6 +353,7 @@ async def _cancel_and_wait(fut: asyncio.Future[Any]) -> None:
     that this wait can be cancelled on its own)."""
     loop = events.get_running_loop()
     waiter: asyncio.Future[None] = loop.create_future()
+    note_owner(waiter, fut)
 
     def release(_: asyncio.Future[Any]) -> None:
         _release(waiter)
@@ -435,6 +437,7 @@ class _AsCompleted(Generic[_T]):
         while not self._finished:
             assert self._loop is not None  # set by _start()
             waiter: asyncio.Future[None] = self._loop.create_future()
+            note_owner(waiter, self)
             self._waiters.append(waiter)
             try:
                 await waiter
@@ -493,6 +496,7 @@ def shield(aw: Awaitable[_T]) -> asyncio.Future[_T]:
     if inner.done():
         return inner
     outer: asyncio.Future[_T] = inner.get_loop().create_future()
+    note_owner(outer, inner)  # diagnostics: whoever awaits outer awaits inner
 
     def on_inner_done(inner: asyncio.Future[_T]) -> None:
         if outer.cancelled():

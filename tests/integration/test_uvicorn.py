@@ -11,7 +11,7 @@ spindle-specific setup code is needed.  (Older uvicorn accepts only its own name
 "Uvicorn running on" line: no window in which another process could take a port chosen in
 advance.
 
-The application reports the module of the running loop and of the current Task, which is how
+The application reports the class of the running loop and of the current Task, which is how
 the test knows the server really ran on spindle.  The test itself drives the subprocess with
 spindle's subprocess support and talks to it with httpx and websockets on spindle's loop.
 """
@@ -32,6 +32,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 import spindle
+from tests.integration.asgi_app import qualified_name
 from tests.integration.conftest import run_on_spindle
 
 pytestmark = pytest.mark.usefixtures("fd_guard")
@@ -110,8 +111,8 @@ def test_uvicorn_serves_http_and_websockets_on_spindle_and_shuts_down_gracefully
 
     info, replies, status, server = run_on_spindle(main())
     assert info == {
-        "loop": "spindle._io.loop",
-        "task": "spindle._core.tasks",
+        "loop": qualified_name(spindle.EventLoop),
+        "task": qualified_name(spindle.Task),
         "pid": server.process.pid,
         "path": "/hello",
     }
@@ -119,5 +120,7 @@ def test_uvicorn_serves_http_and_websockets_on_spindle_and_shuts_down_gracefully
     assert status == exit_status
     app_lines = [line for line in server.log if line.startswith("asgi-app:")]
     phases = ("startup", "shutdown")
-    assert app_lines == [f"asgi-app: {phase} on spindle._io.loop" for phase in phases]
+    loop = qualified_name(spindle.EventLoop)
+    pid = server.process.pid
+    assert app_lines == [f"asgi-app: {phase} on {loop} in {pid}" for phase in phases]
     assert server.log[-1] == f"INFO:     Finished server process [{server.process.pid}]"

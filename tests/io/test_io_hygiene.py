@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from spindle._io.happy_eyeballs import staggered_race
+from spindle._io.connect.happy_eyeballs import staggered_race
 from spindle._io.loop import EventLoop
 from tests.io.conftest import Loop, gc_disabled, nonblocking_pair, run
 

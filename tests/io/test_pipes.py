@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 import spindle
-from spindle._io.pipes import ReadPipeTransport, WritePipeTransport
-from spindle._io.transport_base import write_buffer_limits
+from spindle._io.transports.pipes import ReadPipeTransport, WritePipeTransport
 from tests.io.conftest import Recorder, run
 
 pytestmark = pytest.mark.usefixtures("fd_guard")
@@ -211,30 +210,6 @@ def test_read_pipe_serves_a_buffered_protocol(spindle_loop: Any) -> None:
         return bytes(protocol.received)
 
     assert run(spindle_loop, main()) == b"in threes"
-
-
-@pytest.mark.parametrize(
-    ("high", "low", "expected"),
-    [
-        (None, None, (65536, 16384)),
-        (1000, None, (1000, 250)),
-        (None, 100, (400, 100)),
-        (10, 10, (10, 10)),
-        (0, 0, (0, 0)),
-    ],
-)
-def test_write_buffer_limits_follow_asyncios_defaults(
-    high: int | None, low: int | None, expected: tuple[int, int]
-) -> None:
-    assert write_buffer_limits(high, low) == expected
-
-
-@pytest.mark.parametrize(("high", "low"), [(1, 2), (-1, None), (None, -4)])
-def test_write_buffer_limits_refuse_inverted_or_negative_marks(
-    high: int | None, low: int | None
-) -> None:
-    with pytest.raises(ValueError, match="must be >="):
-        write_buffer_limits(high, low)
 
 
 def outliving_its_loop(make: Callable[[Any], Any]) -> Any:

@@ -37,7 +37,7 @@ from spindle.streams import (
     start_server,
     start_unix_server,
 )
-from spindle.streams_flow import WritingState
+from spindle.streams.flow_control import WritingState
 from tests.conftest import LOOP_FACTORIES, ExceptionHandlerRecorder
 
 T = TypeVar("T")

@@ -21,9 +21,9 @@ import pytest
 
 import spindle
 from spindle import subprocess as sp
-from spindle._io.child_watcher import PIDFD_WORKS, ThreadWatcher, new_child_watcher
-from spindle._io.subprocess_transport import SubprocessTransport
-from spindle._io.subprocesses import SubprocessMethods
+from spindle._io.subprocess.child_watcher import PIDFD_WORKS, ThreadWatcher, new_child_watcher
+from spindle._io.subprocess.methods import SubprocessMethods
+from spindle._io.subprocess.transport import SubprocessTransport
 from tests.conftest import ExceptionHandlerRecorder
 
 PY = sys.executable
@@ -525,7 +525,7 @@ def test_unclosed_transport_warns_with_its_name() -> None:
 
 @pytest.mark.skipif(not PIDFD_WORKS, reason="pidfd_open is not available here")
 def test_spindle_uses_pidfds_where_the_kernel_has_them() -> None:
-    from spindle._io.child_watcher import PidfdWatcher
+    from spindle._io.subprocess.child_watcher import PidfdWatcher
 
     loop = spindle.new_event_loop()
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from spindle._io.happy_eyeballs import interleave, staggered_race
+from spindle._io.connect.happy_eyeballs import interleave, staggered_race
 from spindle._io.loop import EventLoop
 from tests.io.conftest import Recorder, echo_server, is_spindle, run
 

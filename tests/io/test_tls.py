@@ -1,4 +1,4 @@
-"""TLS connections (``spindle._io.tls_protocol``): handshake, data both ways, flow control,
+"""TLS connections (``spindle._io.tls.protocol``): handshake, data both ways, flow control,
 certificate checks, timeouts, close_notify, abort and a peer's EOF.
 
 Every connection test runs on spindle's loop and on asyncio's (the ``loop`` fixture), with
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from spindle._io.tls import TLSProtocol
-from spindle._io.tls_states import TLSState, check_move, water_marks
+from spindle._io.tls.states import TLSState, check_move
 from tests.io.tls_support import (
     PKI,
     App,
@@ -504,26 +504,3 @@ def test_tls_states_move_only_forward() -> None:
         check_move(TLSState.WRAPPED, TLSState.DO_HANDSHAKE)
     with pytest.raises(RuntimeError, match="from CLOSED to WRAPPED"):
         check_move(TLSState.CLOSED, TLSState.WRAPPED)
-
-
-@pytest.mark.parametrize(
-    ("high", "low", "expected"),
-    [
-        (None, None, (1000, 250)),
-        (400, None, (400, 100)),
-        (None, 50, (200, 50)),
-        (0, None, (0, 0)),
-        (10, 10, (10, 10)),
-    ],
-)
-def test_water_marks_follow_asyncio_rules(
-    high: int | None, low: int | None, expected: tuple[int, int]
-) -> None:
-    assert water_marks(high, low, 1000) == expected
-
-
-def test_water_marks_reject_low_above_high() -> None:
-    with pytest.raises(ValueError, match=r"high \(10\) must be >= low \(20\)"):
-        water_marks(10, 20, 1000)
-    with pytest.raises(ValueError):
-        water_marks(None, -1, 1000)

@@ -45,6 +45,7 @@ __all__ = [
     "Future",
     "FutureState",
     "isfuture",
+    "note_owner",
     "set_result_unless_cancelled",
     "wrap_concurrent_future",
 ]
@@ -92,6 +93,7 @@ class Future(Generic[T]):
         "_log_traceback",
         "_loop",
         "_more_callbacks",
+        "_owner",
         "_result",
         "_source_traceback",
         "_state",
@@ -114,6 +116,12 @@ class Future(Generic[T]):
     _source_traceback: traceback.StackSummary | None
     # True while a Task is suspended on this future (the asyncio protocol, above).
     _asyncio_future_blocking: bool
+    # What a task waiting on this future waits *for*: the Lock, Queue, TaskGroup, shielded
+    # task... that made the future to park it (``note_owner``).  Read only by diagnostics
+    # ("Task-2 waits on Event ready"), which cannot ask spindle's compiled code for its
+    # frames.  Never set in __init__ (creating a future costs nothing more); unset reads as
+    # "unknown" through getattr.
+    _owner: object
 
     def __init__(self, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._log_traceback = False  # first: __del__ reads it even if __init__ fails
@@ -355,6 +363,16 @@ class Future(Generic[T]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {' '.join(self._repr_fields())}>"
+
+
+def note_owner(fut: object, owner: object) -> None:
+    """Record that ``fut`` parks a task waiting on ``owner`` (see ``Future._owner``).
+
+    Only spindle's own futures carry the note; on another loop's futures it does nothing.
+    One type check and one store, on paths that are about to suspend a task anyway.
+    """
+    if type(fut) is Future:
+        fut._owner = owner
 
 
 def set_result_unless_cancelled(fut: Any, result: object) -> None:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import enum
+import linecache
 import logging
 import os
 import sys
@@ -379,6 +380,7 @@ class Scheduler(asyncio.AbstractEventLoop):
         if exception is not None:
             exc_info = (type(exception), exception, exception.__traceback__)
         lines = [str(message)]
+        lines += _task_places(context.get("task") or context.get("future"), exception)
         for key in sorted(context):
             if key in {"message", "exception"}:
                 continue
@@ -478,3 +480,37 @@ def _describe_step(handle: Handle) -> str:
     if owner is not None and hasattr(owner, "get_coro"):
         return repr(owner)
     return repr(handle)
+
+
+def _task_places(subject: object, exception: object) -> list[str]:
+    """Where the task a report is about was created, and where it failed.
+
+    ``_origin`` is spindle's Task's record of its ``create_task`` call (kept while a runner's
+    diagnostics run, or in debug mode); the failing line is the innermost entry of the
+    exception's traceback.
+    """
+    lines = []
+    origin = getattr(subject, "_origin", None)
+    if isinstance(origin, tuple):
+        filename, lineno, function = origin
+        lines.append(f"task created at {_shown(filename)}:{lineno} in {function}()")
+    tb = getattr(exception, "__traceback__", None)
+    if callable(getattr(subject, "get_coro", None)):
+        last = None
+        while tb is not None:
+            last, tb = tb, tb.tb_next
+        if last is not None:
+            code = last.tb_frame.f_code
+            line = linecache.getline(code.co_filename, last.tb_lineno).strip()
+            where = f"{_shown(code.co_filename)}:{last.tb_lineno} in {code.co_name}()"
+            lines.append(f"task failed at {where}{f': {line}' if line else ''}")
+    return lines
+
+
+def _shown(filename: str) -> str:
+    """``filename`` relative to the working directory when below it."""
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:
+        return filename
+    return filename if relative.startswith(os.pardir) else relative

@@ -60,11 +60,12 @@ import contextvars
 import inspect
 import itertools
 import linecache
+import os
 import sys
 import traceback
 import types
 from collections.abc import Callable, Coroutine
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 from spindle import _compat
 from spindle._core import current
@@ -76,6 +77,7 @@ from spindle.exceptions import CancelledError, InvalidStateError
 
 __all__ = [
     "Task",
+    "TaskObserver",
     "add_bookkeeping_callback",
     "all_tasks",
     "create_eager_task_factory",
@@ -85,6 +87,7 @@ __all__ = [
     "forget_tasks_of",
     "iscoroutine",
     "iscoroutinefunction",
+    "set_task_observer",
 ]
 
 T = TypeVar("T")
@@ -100,6 +103,36 @@ _register_task = _compat.register_task
 
 # Every Task not yet done: the strong references promised above.
 _live_tasks: set[Task[Any]] = set()
+
+
+class TaskObserver(Protocol):
+    """What ``spindle.diagnostics`` is told about two rare moments of a task's life.
+
+    Both are called from ``Task._step`` on paths a step takes only when an exception is
+    involved, so an observer costs nothing on the common path, and no observer (None)
+    costs one global read there.  An observer must not raise.
+    """
+
+    def cancellation_caught(self, task: Task[Any], exc: CancelledError) -> None:
+        """A CancelledError thrown into the task's coroutine was caught: the coroutine
+        suspended again instead of ending (cleanup in ``finally``, or swallowing it)."""
+
+    def failed(self, task: Task[Any]) -> None:
+        """The task ended with an exception (now stored in it)."""
+
+
+_observer: TaskObserver | None = None
+
+# Whether a failed task's traceback loses spindle's own frames (``_hide_runtime_frames``);
+# SPINDLE_SHOW_INTERNAL_FRAMES=1 keeps them, for debugging spindle itself.
+hide_runtime_frames = True
+
+
+def set_task_observer(observer: TaskObserver | None) -> TaskObserver | None:
+    """Install ``observer`` (None: none); returns the one it replaces."""
+    global _observer
+    previous, _observer = _observer, observer
+    return previous
 
 class Task(Future[T]):
     """A coroutine scheduled on a loop, and the Future of its outcome."""
@@ -264,7 +297,13 @@ class Task(Future[T]):
         coro = self._coro
         _enter_task(loop, self)
         try:
-            result = coro.send(None) if exc is None else coro.throw(exc)
+            if exc is None:
+                result = coro.send(None)
+            else:
+                result = coro.throw(exc)
+                # Only when an exception was thrown in and the coroutine went on: rare.
+                if _observer is not None and isinstance(exc, CancelledError):
+                    _observer.cancellation_caught(self, exc)
         except StopIteration as stop:
             if self._must_cancel:
                 # cancel() arrived while the last step ran: honour it over the result.
@@ -276,6 +315,8 @@ class Task(Future[T]):
                 self._finish(_FINISHED)
                 _live_tasks.discard(self)
         except CancelledError as cancelled:
+            if hide_runtime_frames:
+                _hide_runtime_frames(cancelled)
             self._cancelled_exc = cancelled
             self._settle_cancelled(None)
         except (KeyboardInterrupt, SystemExit) as fatal:
@@ -283,8 +324,12 @@ class Task(Future[T]):
             _live_tasks.discard(self)
             raise
         except BaseException as error:
+            if hide_runtime_frames:
+                _hide_runtime_frames(error)
             Future.set_exception(self, error)
             _live_tasks.discard(self)
+            if _observer is not None:
+                _observer.failed(self)
         else:
             if result is None:
                 # A bare yield (sleep(0)): let everything else that is ready run first.
@@ -477,6 +522,35 @@ class Task(Future[T]):
             self._loop.call_exception_handler(context)
         if unretrieved:
             super().__del__()
+
+
+_SPINDLE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _hide_runtime_frames(error: BaseException) -> None:
+    """Drop spindle's own frames from the traceback a failed task keeps.
+
+    An exception reaching the task passes through frames that say nothing to the user:
+    ``_step`` (which caught it), and, for an exception that came from an awaited future,
+    ``Future.__await__``, ``Future.result`` and ``_wakeup``.  asyncio's C Task and Future
+    have no frames there.  The traceback is rebuilt without them (new traceback entries for
+    the same frames; the rare path of a failure only).  A traceback made of spindle frames
+    alone (an error of spindle's own) is kept whole.
+    """
+    tb = error.__traceback__
+    kept: list[types.TracebackType] = []
+    total = 0
+    while tb is not None:
+        total += 1
+        if not tb.tb_frame.f_code.co_filename.startswith(_SPINDLE_DIR):
+            kept.append(tb)
+        tb = tb.tb_next
+    if not kept or len(kept) == total:
+        return
+    rebuilt: types.TracebackType | None = None
+    for entry in reversed(kept):
+        rebuilt = types.TracebackType(rebuilt, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    error.__traceback__ = rebuilt
 
 
 def _loop_of(future: Any) -> Any:

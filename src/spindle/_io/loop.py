@@ -1,19 +1,39 @@
-"""``EventLoop``: spindle's event loop, assembled from its layers.
+"""``EventLoop``: spindle's event loop, assembled from its facilities.
 
-``BaseLoop`` (callbacks, timers, tasks, lifecycle) is extended by ``ReadinessLoop`` (the poller:
-readers and writers), and each I/O facility is a class of its own on top of that, in its own
-module.  ``EventLoop`` is simply all of them together.
+``BaseLoop`` (``_core``: callbacks, timers, tasks, lifecycle) is extended by ``ReadinessLoop``
+(the poller: readers and writers).  Each I/O facility is a class of its own on top of that, in
+its own room, and ``EventLoop`` lists every one of them:
+
+    ConnectionMethods  connect/     create_connection, create_server, datagram endpoints,
+                                    pipes, sendfile (built on the socket operations)
+    TLSMethods         tls/         start_tls
+    SubprocessMethods  subprocess/  subprocess_exec, subprocess_shell
+    SignalMethods      signals.py   add_signal_handler, remove_signal_handler
+    SocketMethods      sockets.py   sock_recv, sock_sendall, sock_connect, ..., getaddrinfo
+    ReadinessLoop      readiness.py add_reader, add_writer, the poller and the wake-up
+
+The transports and helpers those facilities create are handed the loop typed as ``IOLoop``
+(``contract.py``): the few methods they may use.
 """
 
 from __future__ import annotations
 
+from spindle._io.connect.methods import ConnectionMethods
+from spindle._io.readiness import ReadinessLoop
+from spindle._io.signals import SignalMethods
 from spindle._io.sockets import SocketMethods
-from spindle._io.subprocesses import SubprocessMethods
+from spindle._io.subprocess.methods import SubprocessMethods
 from spindle._io.tls import TLSMethods
-from spindle._io.transports import TransportMethods
 
 __all__ = ["EventLoop"]
 
 
-class EventLoop(SubprocessMethods, TLSMethods, TransportMethods, SocketMethods):
+class EventLoop(
+    ConnectionMethods,
+    TLSMethods,
+    SubprocessMethods,
+    SignalMethods,
+    SocketMethods,
+    ReadinessLoop,
+):
     """spindle's event loop."""

@@ -20,6 +20,7 @@ stop hearing its socket.  Transports enter themselves in a weak map when they ar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVarTuple, Unpack
@@ -33,6 +34,9 @@ from spindle._io.waker import Waker
 __all__ = ["ReadinessLoop", "fileobj_to_fd"]
 
 Ts = TypeVarTuple("Ts")
+
+# How much one read of a transport takes at most: the size of the loop's shared buffer.
+READ_BUFFER_SIZE = 256 * 1024
 
 
 def fileobj_to_fd(fileobj: int | Any) -> int:
@@ -63,6 +67,7 @@ class ReadinessLoop(BaseLoop):
         )
         self._waker = Waker()
         self._add_handler(self._waker.fd, READ, self._waker.drain, ())
+        self._read_buffer: bytearray | None = None
 
     # -- the hooks BaseLoop calls --------------------------------------------------------
 
@@ -134,6 +139,34 @@ class ReadinessLoop(BaseLoop):
         handle.cancel()
         return True
 
+    async def _wait_ready(self, fd: int, which: int) -> None:
+        """Wait once for ``fd`` to be readable (READ) or writable (WRITE)."""
+        fut = self.create_future()
+        handle = self._add_handler(fd, which, _set_ready, (fut,))
+        try:
+            await fut
+        finally:
+            # Remove our registration, unless another operation has replaced it meanwhile.
+            pair = self._fd_handlers.get(fd)
+            if pair is not None and pair[0 if which == READ else 1] is handle:
+                # OSError: the socket was closed meanwhile, and the kernel has forgotten
+                # the descriptor already (the poller's bookkeeping is updated regardless).
+                with contextlib.suppress(OSError):
+                    self._remove_handler(fd, which)
+
+    def _shared_read_buffer(self) -> bytearray:
+        """One receive buffer per loop, shared by its transports.
+
+        A transport receives into it and copies out only the bytes that arrived, so a small
+        message costs a small allocation; sharing is safe because the loop runs one callback
+        at a time and the copy is made before any protocol code runs.
+        """
+        if self._read_buffer is None:
+            self._read_buffer = bytearray(READ_BUFFER_SIZE)
+        return self._read_buffer
+
+    # -- transports' descriptors ---------------------------------------------------------
+
     def _claim_fd(self, fd: int, transport: asyncio.BaseTransport) -> None:
         """Record that ``transport`` owns ``fd``: the public reader/writer API refuses it."""
         self._fd_owners[fd] = transport
@@ -177,6 +210,11 @@ class ReadinessLoop(BaseLoop):
     def remove_writer(self, fd: Any) -> bool:
         """Stop watching ``fd`` for writing; False when it was not watched."""
         return self._remove_handler(self._unowned_fd(fd), WRITE)
+
+
+def _set_ready(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def _interest(pair: list[Handle | None]) -> int:

@@ -17,12 +17,11 @@ library's resolver blocks, and there is no portable non-blocking one.
 
 from __future__ import annotations
 
-import contextlib
 import socket
 from collections.abc import Callable
 from typing import IO, Any, TypeVar
 
-from spindle._io import resolve
+from spindle._io import resolve, sock_sendfile
 from spindle._io.poller import READ, WRITE
 from spindle._io.readiness import ReadinessLoop
 
@@ -35,10 +34,6 @@ __all__ = ["SocketMethods", "check_socket"]
 
 T = TypeVar("T")
 
-# How much one read of a transport takes at most: the size of the loop's shared buffer.
-READ_BUFFER_SIZE = 256 * 1024
-
-
 def check_socket(sock: socket.socket, operation: str) -> None:
     """Refuse sockets the loop cannot drive: blocking ones, and TLS-wrapped ones."""
     if _ssl is not None and isinstance(sock, _ssl.SSLSocket):
@@ -47,43 +42,8 @@ def check_socket(sock: socket.socket, operation: str) -> None:
         raise ValueError("the socket must be non-blocking")
 
 
-def _set_ready(fut: Any) -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
 class SocketMethods(ReadinessLoop):
     """Socket operations: sock_recv, sock_sendall, sock_connect, sock_accept, ..., getaddrinfo."""
-
-    _read_buffer: bytearray | None = None
-
-    def _shared_read_buffer(self) -> bytearray:
-        """One receive buffer per loop, shared by its transports.
-
-        A transport receives into it and copies out only the bytes that arrived, so a small
-        message costs a small allocation; sharing is safe because the loop runs one callback
-        at a time and the copy is made before any protocol code runs.
-        """
-        if self._read_buffer is None:
-            self._read_buffer = bytearray(READ_BUFFER_SIZE)
-        return self._read_buffer
-
-    # -- the one primitive: wait until a descriptor is ready -----------------------------
-
-    async def _wait_ready(self, fd: int, which: int) -> None:
-        """Wait once for ``fd`` to be readable (READ) or writable (WRITE)."""
-        fut = self.create_future()
-        handle = self._add_handler(fd, which, _set_ready, (fut,))
-        try:
-            await fut
-        finally:
-            # Remove our registration, unless another operation has replaced it meanwhile.
-            pair = self._fd_handlers.get(fd)
-            if pair is not None and pair[0 if which == READ else 1] is handle:
-                # OSError: the socket was closed meanwhile, and the kernel has forgotten
-                # the descriptor already (the poller's bookkeeping is updated regardless).
-                with contextlib.suppress(OSError):
-                    self._remove_handler(fd, which)
 
     async def _wait_for_socket(self, sock: socket.socket, which: int) -> None:
         """``_wait_ready`` for a public ``sock_*`` call: a transport's socket is refused.
@@ -170,10 +130,8 @@ class SocketMethods(ReadinessLoop):
         fallback: bool | None = True,
     ) -> int:
         """Send ``file`` (from ``offset``, ``count`` bytes or to its end) with os.sendfile."""
-        from spindle._io import sendfile  # sendfile builds on this class
-
         check_socket(sock, "send a file")
-        return await sendfile.sock_sendfile(self, sock, file, offset, count, bool(fallback))
+        return await sock_sendfile.sock_sendfile(self, sock, file, offset, count, bool(fallback))
 
     # -- connecting ----------------------------------------------------------------------
 

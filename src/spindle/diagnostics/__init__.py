@@ -12,6 +12,12 @@ through the ``logging`` logger ``"spindle"``:
 
 Exceptions that no one retrieved are reported by the loop's exception handler, as in asyncio.
 
+What every task is doing, on demand: ``dump_tasks()`` prints each task, the line it waits at
+and what on, and the async call tree (``dump``); so does the first Ctrl-C under
+``spindle.run()``, and ``SPINDLE_DUMP_SIGNAL=SIGUSR1``; ``python -m spindle ps PID`` /
+``pstree PID`` ask a running process (``control``, ``ps``).  ``capture_call_graph`` and its
+siblings are Python 3.14's ``asyncio.graph`` API (``graph``), exported by ``spindle``.
+
 On request (``SPINDLE_TIMELINE=path``, or ``configure(timeline=path)``), the runner also writes a
 text timeline of the run's tasks to ``path`` when it closes (``timeline``).
 
@@ -22,11 +28,34 @@ or ``spindle.diagnostics.configure(enabled=False)``; ``configure`` also sets the
 
 from __future__ import annotations
 
+from spindle.diagnostics.dump import dump_tasks
+from spindle.diagnostics.graph import (
+    FrameCallGraphEntry,
+    FutureCallGraph,
+    capture_call_graph,
+    format_call_graph,
+    future_add_to_awaited_by,
+    future_discard_from_awaited_by,
+    print_call_graph,
+)
 from spindle.diagnostics.session import Session
 from spindle.diagnostics.settings import Settings, configure, current, reset
 from spindle.runners import add_runner_hooks
 
-__all__ = ["Settings", "configure", "current", "reset"]
+__all__ = [
+    "FrameCallGraphEntry",
+    "FutureCallGraph",
+    "Settings",
+    "capture_call_graph",
+    "configure",
+    "current",
+    "dump_tasks",
+    "format_call_graph",
+    "future_add_to_awaited_by",
+    "future_discard_from_awaited_by",
+    "print_call_graph",
+    "reset",
+]
 
 # Every runner from now on gets a diagnostics session (or none, when they are off).
 add_runner_hooks(Session.start)

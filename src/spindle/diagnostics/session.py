@@ -13,7 +13,14 @@ task on: ``spindle.patch.RunnerAwareEventLoop``):
 * ``closing(main, leftover)`` before the runner cancels the tasks left pending: reports them if
   ``main()`` returned, and stops recording (the runner's own shutdown tasks are not the
   program's);
-* ``closed()`` after the shutdown: joins the watchdog thread and writes the timeline.
+* ``interrupted(frame)`` on the first Ctrl-C (before the main task is cancelled): prints the
+  task dump (``dump``), so a program that hangs says where each task was;
+* ``closed()`` after the shutdown: reports the failed tasks whose exception nobody retrieved,
+  joins the watchdog thread and writes the timeline.
+
+While a session runs, its loop is watched: ``dump_tasks()`` and ``python -m spindle ps PID``
+(``control``) see its tasks, a swallowed cancellation is reported (``cancellation``), a slow
+shutdown says what it waits for (``shutdown``), and ``SPINDLE_DUMP_SIGNAL`` prints the dump.
 
 With diagnostics off, ``start`` returns None and the runner does none of this.
 """
@@ -22,10 +29,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
+import types
 from typing import Any
 
-from spindle.diagnostics import settings
+from spindle._core import tasks as core_tasks
+from spindle.diagnostics import cancellation, control, dump, settings
 from spindle.diagnostics.pending import describe_task, format_pending
+from spindle.diagnostics.shutdown import StuckReporter
 from spindle.diagnostics.timeline import Recorder, render
 from spindle.diagnostics.watchdog import ObservableLoop, Watchdog
 
@@ -37,9 +49,21 @@ logger = logging.getLogger("spindle")
 class Session:
     """Diagnostics for one runner's loop."""
 
-    def __init__(self, watchdog: Watchdog | None, timeline: tuple[Recorder, str] | None) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        config: settings.Settings,
+        watchdog: Watchdog | None,
+        timeline: tuple[Recorder, str] | None,
+    ) -> None:
+        self._loop = loop
+        self._config = config
         self._watchdog = watchdog
         self._timeline = timeline  # the recorder, and the path to write its timeline to
+        self._stuck: StuckReporter | None = None
+        self._interrupted = False
+        self._dump_handler: Any = None  # our handler of SPINDLE_DUMP_SIGNAL, when installed
+        self._previous_handler: Any = None
 
     @classmethod
     def start(cls, loop: asyncio.AbstractEventLoop) -> Session | None:
@@ -56,11 +80,53 @@ class Session:
         if config.timeline_path is not None:
             timeline = (Recorder(loop), config.timeline_path)
             timeline[0].start()
-        return cls(watchdog, timeline)
+        session = cls(loop, config, watchdog, timeline)
+        session._watch()
+        return session
+
+    def _watch(self) -> None:
+        core_tasks.hide_runtime_frames = not self._config.show_internal_frames
+        cancellation.install().loops.add(self._loop)
+        dump.watch(self._loop)
+        if self._config.ps:
+            control.acquire()
+        if self._config.dump_signal is not None:
+            self._install_dump_signal(self._config.dump_signal)
+
+    def _install_dump_signal(self, signum: signal.Signals) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # only the main thread can set signal handlers
+        current = signal.getsignal(signum)
+        if current not in (signal.SIG_DFL, None):
+            logger.warning(
+                "spindle: SPINDLE_DUMP_SIGNAL=%s not installed: the program handles %s itself",
+                signum.name,
+                signum.name,
+            )
+            return
+
+        def on_signal(signo: int, frame: types.FrameType | None) -> None:
+            logger.warning("%s", dump.format_dump(dump.watched_loops(), frame))
+
+        self._previous_handler = current
+        self._dump_handler = on_signal
+        signal.signal(signum, on_signal)
 
     def main_finished(self) -> None:
         if self._watchdog is not None:
             self._watchdog.flush()
+
+    def interrupted(self, frame: types.FrameType | None) -> None:
+        """The first Ctrl-C: say what every task was doing, before they are cancelled."""
+        if self._interrupted:
+            return
+        self._interrupted = True
+        try:
+            text = dump.format_dump([self._loop], frame)
+        except Exception:  # never turn a Ctrl-C into another error
+            logger.debug("spindle: the task dump failed", exc_info=True)
+            return
+        logger.warning("spindle: interrupted (Ctrl-C); the tasks were:\n%s", text)
 
     def closing(self, main_qualname: str | None, leftover: set[asyncio.Task[Any]]) -> None:
         if self._timeline is not None:
@@ -68,11 +134,31 @@ class Session:
         if main_qualname is not None and leftover:
             report = format_pending(main_qualname, [describe_task(task) for task in leftover])
             logger.warning("%s", report)
+        if leftover and not self._loop.is_closed():
+            self._stuck = StuckReporter(self._loop, leftover, self._config.shutdown_grace)
 
     def closed(self) -> None:
+        try:
+            if self._stuck is not None:
+                self._stuck.stop()
+            if not self._loop.is_closed():
+                cancellation.report_unretrieved(self._loop)
+        finally:
+            self._unwatch()
         if self._watchdog is not None:
             self._watchdog.stop()
         if self._timeline is not None:
             recorder, path = self._timeline
             with open(path, "w", encoding="utf-8") as out:
                 out.write(render(recorder.entries))
+
+    def _unwatch(self) -> None:
+        dump.unwatch(self._loop)
+        cancellation.install().loops.discard(self._loop)
+        if self._config.ps:
+            control.release()
+        signum = self._config.dump_signal
+        if signum is not None and self._dump_handler is not None:
+            if signal.getsignal(signum) is self._dump_handler:
+                signal.signal(signum, self._previous_handler)
+            self._dump_handler = None

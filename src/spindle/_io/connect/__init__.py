@@ -1,0 +1,1 @@
+"""The loop's connection methods: connections, servers, datagram endpoints, pipes, sendfile."""

@@ -1,0 +1,1 @@
+"""Child processes: the loop's subprocess methods, their transport, and the child watcher."""

@@ -1,0 +1,173 @@
+"""``SocketTransport``: the stream transport over a connected TCP or Unix socket.
+
+Reading is ``reading.ReadingCore`` (watch, receive into the loop's shared buffer or a
+``BufferedProtocol``'s own, hand over) with ``recv_into`` as its system call.
+
+Writing is ``write_buffer.BufferedWrites`` (send at once, buffer the rest, one ``sendmsg``
+per flush) with ``send``/``sendmsg`` as its system calls.  ``write_eof`` shuts the write side
+down once the buffer is empty; ``sendfile_native`` hands the socket to ``os.sendfile`` after
+the buffer has drained.
+
+Closing.  ``close()`` stops reading and lets the buffer drain before ``connection_lost(None)``;
+``abort()`` drops the buffer.  Both end in ``TransportCore._lose`` (see base).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import socket
+from asyncio import trsock
+from collections import deque
+from collections.abc import Iterable
+from typing import IO, Any, Protocol
+
+from spindle._io.contract import IOLoop
+from spindle._io.sock_sendfile import native_sendfile
+from spindle._io.transports.base import TransportState
+from spindle._io.transports.write_buffer import BufferedWrites, Data
+
+__all__ = ["ConnectionOwner", "SocketTransport", "set_nodelay"]
+
+_OPEN = TransportState.OPEN
+
+
+def set_nodelay(sock: socket.socket) -> None:
+    """Turn Nagle's algorithm off on a TCP socket: small writes go out at once."""
+    if (
+        sock.family in (socket.AF_INET, socket.AF_INET6)
+        and sock.type == socket.SOCK_STREAM
+        and sock.proto in (0, socket.IPPROTO_TCP)
+    ):
+        # Not every TCP-like socket takes it (e.g. one already shut down): no harm then.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class ConnectionOwner(Protocol):
+    """Who keeps a list of the connections it accepted (``connect/servers.Server``)."""
+
+    def _attach(self, transport: SocketTransport) -> None: ...
+
+    def _detach(self, transport: SocketTransport) -> None: ...
+
+
+class SocketTransport(BufferedWrites, asyncio.Transport):
+    """A stream transport over a connected, non-blocking socket (TCP or Unix)."""
+
+    def __init__(
+        self,
+        loop: IOLoop,
+        sock: socket.socket,
+        protocol: asyncio.BaseProtocol,
+        waiter: asyncio.Future[None] | None = None,
+        extra: dict[str, Any] | None = None,
+        server: ConnectionOwner | None = None,
+    ) -> None:
+        super().__init__(loop, protocol, extra)
+        self._sock = sock
+        self._own(sock, sock.fileno())
+        # What get_extra_info("socket") gives, as in asyncio: a wrapper refusing what would
+        # break the transport (blocking mode, timeouts); the transport keeps the socket.
+        self._extra["socket"] = trsock.TransportSocket(sock)
+        for key, getter in (("sockname", sock.getsockname), ("peername", sock.getpeername)):
+            if key not in self._extra:
+                try:
+                    self._extra[key] = getter()
+                except OSError:
+                    self._extra[key] = None
+        set_nodelay(sock)
+        self._buffer: deque[Data] = deque()
+        self._recv_into = sock.recv_into
+        self._send_one = sock.send
+        if hasattr(sock, "sendmsg"):
+            self._send_many = sock.sendmsg
+        else:
+            self._send_many = functools.partial(_send_first, sock)
+        self._eof = False  # write_eof() called
+        self._sendfile_active = False
+        self._flush_waiter: asyncio.Future[None] | None = None
+        self._server = server
+        if server is not None:
+            server._attach(self)
+        loop.call_soon(self._start, waiter)
+
+    def _describe(self) -> str:
+        return (
+            f"fd={self._fd} read={'polling' if self._reading else 'idle'} "
+            f"write=<bufsize={self._buffer_size}>"
+        )
+
+    _read_error = "Fatal read error on socket transport"
+
+    # -- writing (the rest is BufferedWrites) ------------------------------------------
+
+    _write_error = "Fatal write error on socket transport"
+
+    def _check_writable(self, method: str) -> None:
+        if self._eof:
+            raise RuntimeError(f"Cannot call {method}() after write_eof()")
+        if self._sendfile_active:
+            raise RuntimeError(f"unable to {method}; sendfile is in progress")
+
+    def _buffer_flushed(self) -> None:
+        if self._flush_waiter is not None and not self._flush_waiter.done():
+            self._flush_waiter.set_result(None)
+        if self._state is TransportState.CLOSING:
+            self._lose(None)
+        elif self._eof:
+            self._shutdown_write()
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        if self._state is not _OPEN or self._eof:
+            return
+        self._eof = True
+        if not self._buffer:
+            self._shutdown_write()
+
+    def _shutdown_write(self) -> None:
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            self._fatal_error(exc, "Fatal error on shutdown of socket transport")
+
+    # -- closing -------------------------------------------------------------------------
+
+    def _stop_io(self) -> None:
+        super()._stop_io()
+        waiter = self._flush_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectionError("cannot send a file: the connection is lost"))
+
+    def _release(self) -> None:
+        super()._release()
+        server, self._server = self._server, None
+        if server is not None:
+            server._detach(self)
+
+    # -- sendfile (native path; see sock_sendfile.py) --------------------------------------
+
+    async def sendfile_native(self, file: IO[bytes], offset: int, count: int | None) -> int:
+        """Send ``file`` with ``os.sendfile`` once everything written before has gone out."""
+        resume = self.is_reading()
+        self.pause_reading()
+        self._sendfile_active = True
+        try:
+            if self._buffer:
+                self._flush_waiter = self._loop.create_future()
+                await self._flush_waiter
+            return await native_sendfile(self._loop, self._sock, file, offset, count)
+        finally:
+            self._sendfile_active = False
+            self._flush_waiter = None
+            if resume:
+                self.resume_reading()
+
+
+def _send_first(sock: socket.socket, pieces: Iterable[Data]) -> int:
+    """A stand-in for ``sendmsg`` where there is none: send the first piece."""
+    return sock.send(next(iter(pieces)))

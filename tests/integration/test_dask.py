@@ -1,0 +1,68 @@
+"""Dask's distributed on spindle: ``examples/dask_cluster.py`` run as a real program.
+
+The example runs on ``spindle.run``; it starts a ``LocalCluster`` whose scheduler runs on the
+program's own loop and whose two workers are processes of their own, computes a graph of 421
+tasks and counts primes through ``loop.run_in_executor(client.get_executor(), ...)``, checking
+both results itself.  The test reads what it printed: the scheduler ran on spindle's loop (as
+the scheduler itself reported, from ``client.run_on_scheduler``, and as the cluster's IOLoop
+says), the executor's calls ran in the workers' processes, not the program's.  The program must
+exit 0 with nothing on stderr but spindle's reports of slow steps (Dask pickles functions on
+the loop), leave no process behind, and turn any ResourceWarning into an error.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import spindle
+from tests.integration.asgi_app import qualified_name
+from tests.integration.conftest import run_on_spindle
+from tests.integration.process_tree import ProcessTree, process_tree
+
+pytestmark = [pytest.mark.usefixtures("fd_guard"), pytest.mark.timeout(180)]
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dask_cluster.py"
+PIDS = r"\[(?P<pids>\d+, \d+)\]"
+EXPECTED = [
+    r"this program runs on (?P<loop>\S+)",
+    r"scheduler: tcp://127\.0\.0\.1:\d+, on (?P<scheduler_loop>\S+), this loop: (?P<same>\w+)",
+    rf"workers: 2 processes, pids {PIDS}",
+    r"sum of the squares below 400, by 421 tasks: 21253400 \(checked\)",
+    r"primes below 100000, counted in 8 chunks by run_in_executor: 9592 \(checked\)",
+    r"those chunks ran in processes \[(?P<ran_in>[\d, ]+)\] \(this one is (?P<pid>\d+)\)",
+]
+SLOW_STEP = re.compile(r"spindle: .* blocked the event loop for [\d.]+ s at ")
+
+
+async def run_example(scratch: Path) -> tuple[int, ProcessTree]:
+    args = ("-W", "error::ResourceWarning", str(EXAMPLE))
+    # The workers' scratch space (spilled data, lock files) goes to the test's own directory.
+    async with process_tree(*args, DASK_TEMPORARY_DIRECTORY=str(scratch)) as tree:
+        status = await tree.exited()
+        await tree.wait_until_group_is_empty()
+        return status, tree
+
+
+def test_dask_cluster_example_schedules_on_spindle_and_computes_in_the_workers(
+    tmp_path: Path,
+) -> None:
+    status, tree = run_on_spindle(run_example(tmp_path))
+    assert status == 0, tree
+    printed = [line for line in tree.log if not SLOW_STEP.match(line)]
+    assert len(printed) == len(EXPECTED), tree
+    seen: dict[str, str] = {}
+    for pattern, line in zip(EXPECTED, printed, strict=True):
+        match = re.fullmatch(pattern, line)
+        assert match is not None, f"{line!r} does not match {pattern!r}; {tree}"
+        seen.update(match.groupdict())
+
+    spindle_loop = qualified_name(spindle.EventLoop)
+    assert seen["loop"] == seen["scheduler_loop"] == spindle_loop
+    assert seen["same"] == "True"
+    workers = {int(pid) for pid in seen["pids"].split(", ")}
+    ran_in = {int(pid) for pid in seen["ran_in"].split(", ")}
+    assert ran_in <= workers, (ran_in, workers)
+    assert int(seen["pid"]) not in workers
