@@ -2,9 +2,12 @@
 
 Each case is written once, against the public loop API plus the few high-level primitives named
 here.  An implementation supplies *its own* primitives: spindle's cases call ``spindle.sleep``,
-``spindle.gather``, ``spindle.TaskGroup`` and ``spindle.Queue``; asyncio, uvloop and rloop (which
-ship only a loop) call asyncio's.  The protocols below are the narrow surface the cases touch, so
-any conforming implementation type-checks against them without a cast.
+``spindle.gather``, ``spindle.TaskGroup``, ``spindle.Queue`` and ``spindle.start_server``;
+asyncio, uvloop and rloop (which ship only a loop) call asyncio's.  A case can also be run with
+asyncio's primitives on any loop (``asyncio_api``): that is what a program gets under
+``spindle.install()``, where the loop is spindle's but the code calls ``asyncio.gather``.  The
+protocols below are the narrow surface the cases touch, so any conforming implementation
+type-checks against them without a cast.
 """
 
 from __future__ import annotations
@@ -13,9 +16,17 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, runtime_checkable
 
-__all__ = ["Api", "QueueLike", "TaskGroupLike", "asyncio_api"]
+__all__ = [
+    "Api",
+    "QueueLike",
+    "ReaderLike",
+    "TaskGroupLike",
+    "TransportLike",
+    "WriterLike",
+    "asyncio_api",
+]
 
 
 class TaskGroupLike(Protocol):
@@ -41,6 +52,37 @@ class QueueLike(Protocol):
     async def get(self) -> int: ...
 
 
+class ReaderLike(Protocol):
+    """What the streams echo server reads with: ``await reader.read(n)``."""
+
+    async def read(self, n: int = -1) -> bytes: ...
+
+
+class WriterLike(Protocol):
+    """What the streams echo server writes with."""
+
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    async def wait_closed(self) -> None: ...
+
+
+@runtime_checkable
+class TransportLike(Protocol):
+    """What the echo protocols use of a transport.
+
+    A protocol rather than ``asyncio.Transport``: uvloop's transports implement the API without
+    deriving from asyncio's classes, so ``isinstance(t, asyncio.Transport)`` is false for them.
+    """
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Api:
     """One implementation's primitives, as the cases call them."""
@@ -49,6 +91,8 @@ class Api:
     gather: Callable[..., Awaitable[list[Any]]]
     task_group: Callable[[], TaskGroupLike]
     queue: Callable[[int], QueueLike]
+    # start_server(client_connected_cb, host, port): the streams server of bench.echo.
+    start_server: Callable[..., Awaitable[asyncio.AbstractServer]]
 
 
 def _asyncio_queue(maxsize: int) -> QueueLike:
@@ -62,4 +106,5 @@ def asyncio_api() -> Api:
         gather=asyncio.gather,
         task_group=asyncio.TaskGroup,
         queue=_asyncio_queue,
+        start_server=asyncio.start_server,
     )

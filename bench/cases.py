@@ -6,6 +6,12 @@ A case is a coroutine function ``body(loop, api, n)`` run to completion by
 ``AbstractEventLoop`` surface and the primitives in ``Api``, so the very same code runs on
 every implementation.
 
+A case that calls one of those primitives (``uses_api``) gives two rows: with the
+implementation's own primitives (``gather``), and with asyncio's on the implementation's loop
+(``gather[asyncio-api]``), which is what an unmodified program runs under ``spindle.install()``.
+On asyncio, uvloop and rloop the two rows run the same code; both are measured, so every row
+has its ratio to asyncio from the same rounds.
+
 The bodies are deliberately bare: the less Python a case runs around the operation it measures,
 the more the numbers say about the loop rather than about the benchmark.  ``size`` is chosen so
 one measurement takes roughly 50-150 ms on stock asyncio on a small machine: long enough to
@@ -21,9 +27,13 @@ from typing import Any
 
 from bench.api import Api
 
-__all__ = ["CASES", "Case", "by_name"]
+__all__ = ["API_MODES", "CASES", "Case", "Row", "by_name", "rows"]
 
 Body = Callable[[asyncio.AbstractEventLoop, Api, int], Coroutine[Any, Any, None]]
+
+# Whose primitives a row calls: the implementation's own, or asyncio's (see the docstring).
+API_MODES = ("own", "asyncio")
+ASYNCIO_API_SUFFIX = "[asyncio-api]"
 
 # gather and TaskGroup run their children in batches of this many, as the brief specifies.
 BATCH = 10_000
@@ -40,6 +50,34 @@ class Case:
     size: int
     unit: str
     summary: str
+    uses_api: bool = False  # calls sleep/gather/TaskGroup/Queue: has an [asyncio-api] row
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the table: a case, run with one implementation's primitives or asyncio's."""
+
+    case: Case
+    api: str  # "own" or "asyncio"
+
+    @property
+    def label(self) -> str:
+        return self.case.name + (ASYNCIO_API_SUFFIX if self.api == "asyncio" else "")
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The API modes whose geometric mean counts this row: both, for a case without API."""
+        return (self.api,) if self.case.uses_api else API_MODES
+
+
+def rows(cases: list[Case], api: str) -> list[Row]:
+    """The rows of ``cases`` for ``api`` ("own", "asyncio" or "both"): own rows first."""
+    if api not in (*API_MODES, "both"):
+        raise ValueError(f"no API mode {api!r}: choose from own, asyncio, both")
+    out = [Row(c, "own") for c in cases if api != "asyncio" or not c.uses_api]
+    if api != "own":
+        out += [Row(c, "asyncio") for c in cases if c.uses_api]
+    return out
 
 
 def _noop() -> None:
@@ -163,12 +201,31 @@ CASES: tuple[Case, ...] = (
     Case("call_later", call_later, 50_000, "timers", "n timers due within 1 ms, all run"),
     Case("create_task", create_task, 30_000, "tasks", "create a task, await it; repeat"),
     Case(
-        "sleep_ping_pong", sleep_ping_pong, 100_000, "switches", "two tasks alternate on sleep(0)"
+        "sleep_ping_pong",
+        sleep_ping_pong,
+        100_000,
+        "switches",
+        "two tasks alternate on sleep(0)",
+        uses_api=True,
     ),
     Case("future", future_set_await, 50_000, "futures", "create, set via call_soon, await"),
-    Case("gather", gather, 30_000, "tasks", f"gather of {BATCH} tasks, repeated"),
-    Case("task_group", task_group, 30_000, "tasks", f"TaskGroup of {BATCH} tasks, repeated"),
-    Case("queue", queue, 100_000, "items", f"producer/consumer, Queue(maxsize={QUEUE_MAXSIZE})"),
+    Case("gather", gather, 30_000, "tasks", f"gather of {BATCH} tasks, repeated", uses_api=True),
+    Case(
+        "task_group",
+        task_group,
+        30_000,
+        "tasks",
+        f"TaskGroup of {BATCH} tasks, repeated",
+        uses_api=True,
+    ),
+    Case(
+        "queue",
+        queue,
+        100_000,
+        "items",
+        f"producer/consumer, Queue(maxsize={QUEUE_MAXSIZE})",
+        uses_api=True,
+    ),
 )
 
 

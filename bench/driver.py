@@ -1,5 +1,7 @@
 """Running the rounds: one process per implementation per round, requests interleaved.
 
+``Worker`` (a process spoken to in JSON lines) and ``rotated`` serve ``bench.echo`` too.
+
 Why processes, and why this order:
 
 - **A process per implementation.** Timing spindle and uvloop in one interpreter would let one
@@ -19,6 +21,7 @@ Why processes, and why this order:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import subprocess
@@ -28,9 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.cases import Row
 from bench.report import Results
 
-__all__ = ["Plan", "Worker", "WorkerFailed", "probe", "run"]
+__all__ = ["Plan", "Worker", "WorkerFailed", "rotated", "run"]
 
 ROOT = Path(__file__).resolve().parent.parent
 # A measurement that takes longer than this is a hang, not a result.
@@ -42,12 +46,16 @@ class WorkerFailed(Exception):
 
 
 class Worker:
-    """A ``bench.worker`` process for one implementation, spoken to in JSON lines."""
+    """A worker process for one implementation, spoken to in JSON lines.
 
-    def __init__(self, impl: str) -> None:
+    ``python -m MODULE IMPL ARGS...`` must first answer ``{"ready": version, "build": ...}`` or
+    ``{"unavailable": reason}``, then one line per request; it ends when its stdin closes.
+    """
+
+    def __init__(self, impl: str, module: str = "bench.worker", args: tuple[str, ...] = ()) -> None:
         self.impl = impl
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.worker", impl],
+            [sys.executable, "-m", module, impl, *args],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -55,7 +63,9 @@ class Worker:
             bufsize=1,
         )
         hello = self._read()
+        self.hello = hello  # the whole first line: a worker may say more than its version
         self.version: str | None = hello.get("ready")
+        self.build: str = str(hello.get("build", ""))
         self.unavailable: str | None = hello.get("unavailable")
 
     def _read(self) -> dict[str, Any]:
@@ -69,18 +79,27 @@ class Worker:
         reply: dict[str, Any] = json.loads(line)
         return reply
 
-    def request(self, case: str, n: int) -> dict[str, Any]:
-        """Run ``case`` at size ``n``; the worker's reply (seconds or error)."""
+    @property
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Send one request; the worker's reply."""
         stdin = self._proc.stdin
         assert stdin is not None
-        stdin.write(json.dumps({"case": case, "n": n}) + "\n")
-        stdin.flush()
+        try:
+            stdin.write(json.dumps(request) + "\n")
+            stdin.flush()
+        except BrokenPipeError:
+            self.close()
+            raise WorkerFailed(f"the {self.impl} worker is gone") from None
         return self._read()
 
     def close(self) -> None:
         if self._proc.poll() is None:
             assert self._proc.stdin is not None
-            self._proc.stdin.close()
+            with contextlib.suppress(BrokenPipeError):
+                self._proc.stdin.close()
             try:
                 self._proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -88,44 +107,34 @@ class Worker:
                 self._proc.wait()
         for pipe in (self._proc.stdin, self._proc.stdout):
             if pipe is not None and not pipe.closed:
-                pipe.close()
+                with contextlib.suppress(BrokenPipeError):
+                    pipe.close()
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What to run: cases with their sizes, implementations, and how many rounds."""
+    """What to run: rows with their sizes, implementations, and how many rounds."""
 
-    sizes: dict[str, int]
+    rows: list[Row]
+    sizes: dict[str, int]  # row label -> size
     impls: list[str]
     rounds: int
 
 
 def rotated(items: list[str], by: int) -> list[str]:
+    """``items`` started at index ``by`` (wrapping): each goes first equally often."""
     by %= max(1, len(items))
     return items[by:] + items[:by]
 
 
-def probe(impls: list[str], log: Callable[[str], None]) -> dict[str, str]:
-    """The version of each implementation that can run here; the others are logged, dropped."""
-    versions: dict[str, str] = {}
-    for impl in impls:
-        worker = Worker(impl)
-        worker.close()
-        if worker.version is not None:
-            versions[impl] = worker.version
-        else:
-            log(f"skipping {impl}: {worker.unavailable}")
-    return versions
-
-
-def _measure(worker: Worker, case: str, n: int, round_no: int, results: Results) -> str | None:
+def _measure(worker: Worker, row: Row, n: int, round_no: int, results: Results) -> str | None:
     """Ask ``worker`` for one measurement and record it; why it failed, or None."""
-    reply = worker.request(case, n)
+    reply = worker.ask({"case": row.case.name, "api": row.api, "n": n})
     if "seconds" in reply:
-        results.record(case, worker.impl, round_no, float(reply["seconds"]))
+        results.record(row.label, worker.impl, round_no, float(reply["seconds"]))
         return None
     why = str(reply.get("error") or reply).strip()
-    results.note(case, worker.impl, why)
+    results.note(row.label, worker.impl, why)
     return why
 
 
@@ -134,18 +143,18 @@ def _run_round(plan: Plan, round_no: int, results: Results, log: Callable[[str],
     try:
         for impl in plan.impls:
             workers[impl] = Worker(impl)
-        for index, (case, n) in enumerate(plan.sizes.items()):
+        for index, row in enumerate(plan.rows):
             for impl in rotated(list(workers), round_no + index):
-                seen = (case, impl) in results.notes
+                seen = (row.label, impl) in results.notes
                 try:
-                    why = _measure(workers[impl], case, n, round_no, results)
+                    why = _measure(workers[impl], row, plan.sizes[row.label], round_no, results)
                 except WorkerFailed as exc:
                     # The process is gone; this implementation sits out the rest of the round.
                     del workers[impl]
                     why = str(exc)
-                    results.note(case, impl, why)
+                    results.note(row.label, impl, why)
                 if why is not None and not seen:
-                    log(f"{case} on {impl}: {why}")
+                    log(f"{row.label} on {impl}: {why}")
     finally:
         for worker in workers.values():
             worker.close()

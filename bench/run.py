@@ -1,14 +1,13 @@
 """spindle's benchmark suite: ``python -m bench`` or ``python bench/run.py``.
 
-Times spindle, stock asyncio, uvloop and rloop side by side, interleaved, and prints ops/s per
-implementation with the ratio to asyncio.  See ``bench/README.md`` for the method.
+Times spindle (its builds, diagnostics off and on), stock asyncio, uvloop and rloop side by
+side, interleaved, and prints ops/s per implementation with the ratio to asyncio.  See
+``bench/README.md`` for the method; ``bench.pyperf`` and ``bench.echo`` are the other suites.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -17,9 +16,8 @@ if not __package__:
     # Run as a script (``python bench/run.py``): make the ``bench`` package importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import driver, report
-from bench.cases import CASES, by_name
-from bench.impls import IMPLS
+from bench import columns, driver, options, report, targets
+from bench.cases import API_MODES, CASES, by_name, rows
 
 __all__ = ["main"]
 
@@ -48,14 +46,14 @@ def _parser() -> argparse.ArgumentParser:
         help="run only this case (repeatable)",
     )
     p.add_argument(
-        "--impl",
-        action="append",
-        metavar="IMPL",
-        choices=IMPLS,
-        help=f"time only this implementation (repeatable; from {', '.join(IMPLS)})",
+        "--api",
+        choices=[*API_MODES, "both"],
+        default="both",
+        help="whose sleep/gather/TaskGroup/Queue the cases call: each implementation's own, "
+        "asyncio's on every loop ([asyncio-api] rows), or both (default)",
     )
     p.add_argument("--scale", type=float, help="multiply every case's size by this factor")
-    p.add_argument("--markdown", action="store_true", help="print the table as markdown")
+    options.add_common(p)
     return p
 
 
@@ -67,9 +65,18 @@ def _plan(args: argparse.Namespace) -> driver.Plan:
     if rounds < 1 or scale <= 0:
         raise SystemExit("cannot run: --rounds must be at least 1 and --scale positive")
     cases = [by_name(name) for name in args.only] if args.only else list(CASES)
-    impls = [i for i in IMPLS if i in args.impl] if args.impl else list(IMPLS)
-    sizes = {c.name: max(2, round(c.size * scale)) for c in cases}
-    return driver.Plan(sizes=sizes, impls=impls, rounds=rounds)
+    plan_rows = rows(cases, args.api)
+    sizes = {row.label: max(2, round(row.case.size * scale)) for row in plan_rows}
+    return driver.Plan(rows=plan_rows, sizes=sizes, impls=options.impls(args), rounds=rounds)
+
+
+def _means(plan: driver.Plan, api: str) -> dict[str, list[str]]:
+    """One geometric mean per API mode run: over that mode's rows and the API-free ones."""
+    modes = API_MODES if api == "both" else (api,)
+    return {
+        f"geometric mean, {mode} API": [row.label for row in plan.rows if mode in row.modes]
+        for mode in modes
+    }
 
 
 def _log(message: str) -> None:
@@ -79,20 +86,19 @@ def _log(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     plan = _plan(args)
-    versions = driver.probe(plan.impls, _log)
-    if not versions:
+    found = columns.available(plan.impls, _log)
+    if not found:
         _log("cannot run: no implementation is available")
         return 1
-    plan = driver.Plan(plan.sizes, [i for i in plan.impls if i in versions], plan.rounds)
+    plan = driver.Plan(plan.rows, plan.sizes, [c.name for c in found], plan.rounds)
     started = time.perf_counter()
     results = driver.run(plan, _log)
     elapsed = time.perf_counter() - started
-    header = (
-        f"{plan.rounds} rounds in {elapsed:.0f} s; Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs; " + ", ".join(f"{i} {v}" for i, v in versions.items())
-    )
-    print(header + ("\n" if args.markdown else ""))
-    print(report.render(results, markdown=args.markdown))
+    print(columns.header(found, rounds=plan.rounds, seconds=elapsed))
+    print("\n" if args.markdown else "", end="")
+    rows_ = report.table(results, means=_means(plan, args.api))
+    print(report.render(rows_, markdown=args.markdown))
+    print(targets.section(results, markdown=args.markdown))
     return 0
 
 

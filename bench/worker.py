@@ -1,15 +1,19 @@
 """One implementation's measuring process, driven line by line over stdin/stdout.
 
 ``python -m bench.worker IMPL`` imports only that implementation, answers one JSON line
-(``{"ready": version}`` or ``{"unavailable": reason}``), then serves requests: each input line
-``{"case": name, "n": size}`` is answered by one line, ``{"seconds": t}`` or
-``{"error": traceback}``.  The parent (``bench.run``) keeps one worker per implementation
-alive for one round and interleaves its requests across them.
+(``{"ready": version, "build": which}`` or ``{"unavailable": reason}``), then serves requests:
+each input line ``{"case": name, "api": "own" | "asyncio", "n": size}`` is answered by one
+line, ``{"seconds": t}`` or ``{"error": traceback}``.  ``api`` says whose primitives the case
+calls: the implementation's own, or asyncio's on the implementation's loop.  The parent
+(``bench.run``) keeps one worker per implementation alive for one round and interleaves its
+requests across them.
 
-Each measurement runs in a fresh loop, after ``gc.collect()`` so no case pays for the garbage
-of the one before.  The first time a case runs in this process it is run once, untimed, at a
-tenth of its size: imports, code objects and free lists are then warm for every implementation
-alike, and what is timed is the steady state rather than the first call.
+Each measurement runs in a fresh loop (``Impl.open_loop``: for ``spindle-diag``, a runner's, the
+case run by ``runner.run`` as ``spindle.run`` runs ``main()``), after ``gc.collect()`` so no case
+pays for the garbage of the one before.  The first time a
+case runs in this process it is run once, untimed, at a tenth of its size: imports, code objects
+and free lists are then warm for every implementation alike, and what is timed is the steady
+state rather than the first call.
 """
 
 from __future__ import annotations
@@ -20,54 +24,54 @@ import sys
 import time
 import traceback
 
+from bench.api import Api, asyncio_api
 from bench.cases import Case, by_name
-from bench.impls import Impl, Unavailable, load
+from bench.impls import Impl
+from bench.lines import load_or_report, send
 
 __all__ = ["main", "measure"]
 
 
-def measure(impl: Impl, case: Case, n: int) -> float:
-    """Seconds ``case`` takes to run ``n`` operations in a fresh loop of ``impl``."""
-    loop = impl.new_event_loop()
-    try:
+def measure(impl: Impl, case: Case, n: int, api: Api | None = None) -> float:
+    """Seconds ``case`` takes to run ``n`` operations in a fresh loop of ``impl``.
+
+    The case calls ``api``'s primitives; by default the implementation's own.
+    """
+    with impl.open_loop() as running:
+        body = case.body(running.loop, impl.api if api is None else api, n)
         gc.collect()
         start = time.perf_counter()
-        loop.run_until_complete(case.body(loop, impl.api, n))
+        running.run(body)
         return time.perf_counter() - start
-    finally:
-        loop.close()
 
 
-def _answer(request: dict[str, object], impl: Impl, warmed: set[str]) -> dict[str, object]:
+def _answer(
+    request: dict[str, object], impl: Impl, warmed: set[tuple[str, str]]
+) -> dict[str, object]:
     try:
         case = by_name(str(request["case"]))
         n = int(str(request["n"]))
-        if case.name not in warmed:
-            measure(impl, case, max(1, n // 10))
-            warmed.add(case.name)
-        return {"seconds": measure(impl, case, n)}
+        mode = str(request.get("api", "own"))
+        api = asyncio_api() if mode == "asyncio" else impl.api
+        if (case.name, mode) not in warmed:
+            measure(impl, case, max(1, n // 10), api)
+            warmed.add((case.name, mode))
+        return {"seconds": measure(impl, case, n, api)}
     except Exception:
         return {"error": traceback.format_exc()}
-
-
-def _send(reply: dict[str, object]) -> None:
-    sys.stdout.write(json.dumps(reply) + "\n")
-    sys.stdout.flush()
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m bench.worker IMPL", file=sys.stderr)
         return 2
-    try:
-        impl = load(argv[0])
-    except Unavailable as exc:
-        _send({"unavailable": str(exc)})
+    impl = load_or_report(argv[0])
+    if impl is None:
         return 0
-    _send({"ready": impl.version})
-    warmed: set[str] = set()
+    send({"ready": impl.version, "build": impl.build})
+    warmed: set[tuple[str, str]] = set()
     for line in sys.stdin:
-        _send(_answer(json.loads(line), impl, warmed))
+        send(_answer(json.loads(line), impl, warmed))
     return 0
 
 

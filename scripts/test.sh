@@ -4,14 +4,16 @@
 #   1. ruff and mypy --strict, once;
 #   2. the documentation site, built strictly (a broken reference or a missing page fails);
 #   3. pytest, the whole suite (spindle's own tests, CPython's conformance tests, the real
-#      libraries), on each supported Python in its own virtual environment: .venv (3.11 here),
-#      .venv-3.12, .venv-3.13 (scripts/setup.sh makes them);
-#   4. the tests that exercise the poller again, on the `selectors` fallback that macOS and the
+#      libraries) on the compiled build, on each supported Python in its own virtual
+#      environment: .venv (3.11 here), .venv-3.12, .venv-3.13 (scripts/setup.sh makes them);
+#   4. spindle's own tests and the conformance run again on the pure-Python build of the same
+#      sources (.venv-pure, scripts/setup-pure.sh), on the first Python;
+#   5. the tests that exercise the poller again, on the `selectors` fallback that macOS and the
 #      BSDs use (SPINDLE_POLLER=selectors), on the first Python.
 #
 #   bash scripts/test.sh                     all of it
 #   bash scripts/test.sh tests/io -x         pytest arguments: passed to every Python's run
-#                                            (step 4 then runs only without arguments)
+#                                            (step 5 then runs only without arguments)
 #   SPINDLE_PYTHONS=3.11 bash scripts/test.sh    only the Pythons named
 #
 # Each step is a function, so a step can be added without touching the others.
@@ -36,7 +38,7 @@ python_for() {
 lint() {
     local py="$1"
     echo "== ruff"
-    "$py" -m ruff check src tests bench examples docs
+    "$py" -m ruff check src tests bench examples docs setup.py
     echo "== mypy --strict"
     "$py" -m mypy
 }
@@ -54,8 +56,15 @@ tests_on() {
     local version="$1" py
     shift
     py="$(python_for "$version")"
-    echo "== pytest on Python $version ($py)"
-    "$py" -m pytest "$@"
+    echo "== pytest on Python $version, compiled build ($py)"
+    SPINDLE_EXPECT_COMPILED=1 "$py" -m pytest "$@"
+}
+
+# The pure-Python build: the real libraries run on the compiled one (step 3).
+tests_on_pure() {
+    echo "== pytest on the pure-Python build (.venv-pure)"
+    bash scripts/setup-pure.sh >&2
+    .venv-pure/bin/python -m pytest --ignore=tests/integration "$@"
 }
 
 # Everything that runs real I/O through the poller: spindle's I/O tests, CPython's I/O suites,
@@ -83,6 +92,7 @@ docs "$first"
 for version in "${pythons[@]}"; do
     tests_on "$version" "$@"
 done
+tests_on_pure "$@"
 if [ "$#" -eq 0 ]; then
     tests_on_selectors "${pythons[0]}"
 fi

@@ -317,6 +317,11 @@ def test_asyncio_runner_reports_nothing_when_diagnostics_are_off(reports: Any) -
     assert reports() == []
 
 
+@pytest.mark.skipif(
+    spindle.COMPILED,
+    reason="reads the compiled loop's frames, which do not exist: the loop's own record of "
+    "the handle it runs replaces it (issue 9 section 2, on its way)",
+)
 def test_the_watchdog_can_be_stopped_from_its_own_thread() -> None:
     # As when a loop that ends its own session is garbage-collected on the watchdog's thread.
     stopped_itself = threading.Event()
@@ -349,6 +354,11 @@ def test_a_stack_outside_any_loop_shows_no_activity() -> None:
     assert read_activity(sys._getframe()) is None
 
 
+@pytest.mark.skipif(
+    spindle.COMPILED,
+    reason="reads the compiled loop's frames, which do not exist: the loop's own record of "
+    "the handle it runs replaces it (issue 9 section 2, on its way)",
+)
 def test_a_stack_inside_a_callback_shows_the_callback_and_the_line() -> None:
     seen: list[Any] = []
 

@@ -57,13 +57,17 @@ def test_the_license_file_matches_pyproject() -> None:
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sdist and the wheel, as ``python -m build`` makes them (the wheel from the sdist)."""
+    """The sdist and the wheel, as ``python -m build`` makes them (the wheel from the sdist).
+
+    The build compiles spindle's hot path with mypyc (a build requirement), as a user's
+    ``pip install`` from the sdist would: it takes a minute or two.
+    """
     out = tmp_path_factory.mktemp("dist")
     build = subprocess.run(
         [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=900,
         check=False,
     )
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
@@ -75,7 +79,7 @@ def only(directory: Path, pattern: str) -> Path:
     return path
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(1000)
 def test_build_makes_an_sdist_with_the_license_and_the_changelog(dist: Path) -> None:
     sdist = only(dist, f"spindle_async-{spindle.__version__}.tar.gz")
     with tarfile.open(sdist) as archive:
@@ -84,9 +88,10 @@ def test_build_makes_an_sdist_with_the_license_and_the_changelog(dist: Path) -> 
     assert "src/spindle/__init__.py" in names
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(1000)
 def test_the_wheel_carries_metadata_plugin_and_type_information(dist: Path) -> None:
-    wheel = only(dist, f"spindle_async-{spindle.__version__}-py3-none-any.whl")
+    # Compiled where mypyc and a C compiler are (this machine): a wheel for this Python only.
+    wheel = only(dist, f"spindle_async-{spindle.__version__}-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         info = f"spindle_async-{spindle.__version__}.dist-info"
@@ -103,7 +108,7 @@ def test_the_wheel_carries_metadata_plugin_and_type_information(dist: Path) -> N
     assert not any(name.startswith(("tests/", "bench/", "examples/")) for name in names)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(1000)
 def test_the_wheel_installed_in_a_fresh_venv_runs_a_seed_program(
     dist: Path, tmp_path: Path
 ) -> None:
@@ -145,9 +150,11 @@ def test_the_wheel_installed_in_a_fresh_venv_runs_a_seed_program(
             check=False,
         )
 
-    where = run("-c", "import spindle; print(spindle.__file__)")
+    where = run("-c", "import spindle; print(spindle.__file__); print(spindle.COMPILED)")
     assert where.returncode == 0, where.stderr
-    assert Path(where.stdout.strip()).is_relative_to(env_dir)
+    path, compiled = where.stdout.split()
+    assert Path(path).is_relative_to(env_dir)
+    assert compiled == str(not wheel.name.endswith("-py3-none-any.whl"))
     seed = run("hello_world.py")
     assert (seed.returncode, seed.stdout, seed.stderr) == (0, "hello\nworld\n", "")
     version = run("-m", "spindle", "--version")

@@ -56,6 +56,7 @@ from spindle._compat import leave_task as _leave_task
 from spindle._compat import register_task as _register_task
 from spindle._compat import set_running_loop as _set_running_loop
 from spindle._compat import unregister_task as _unregister_task
+from spindle._core.build import COMPILED
 from spindle._core.futures import Future, isfuture, wrap_concurrent_future
 from spindle._core.handles import Handle, TimerHandle
 from spindle._core.loop import BaseLoop as BaseEventLoop
@@ -129,6 +130,7 @@ from spindle.timeouts import Timeout, timeout, timeout_at
 
 __all__ = [
     "ALL_COMPLETED",
+    "COMPILED",
     "FIRST_COMPLETED",
     "FIRST_EXCEPTION",
     "AbstractEventLoop",

@@ -35,6 +35,7 @@ from typing import Any, Protocol, TypeVar
 
 from spindle import events
 from spindle._core.current import running_loop
+from spindle._core.loop import BaseLoop
 from spindle._core.tasks import all_tasks, iscoroutine
 from spindle.exceptions import CancelledError
 
@@ -317,10 +318,20 @@ def _all_done(
 def _shutdown_default_executor(loop: asyncio.AbstractEventLoop) -> None:
     """Shut the executor down, with asyncio 3.12's timeout where the loop accepts one."""
     shutdown: Callable[..., Awaitable[None]] = loop.shutdown_default_executor
-    if "timeout" in inspect.signature(shutdown).parameters:
+    if _accepts_timeout(loop, shutdown):
         loop.run_until_complete(shutdown(EXECUTOR_SHUTDOWN_TIMEOUT))
     else:  # asyncio's loop before 3.12 waits without a limit
         loop.run_until_complete(shutdown())
+
+
+def _accepts_timeout(loop: asyncio.AbstractEventLoop, shutdown: Callable[..., object]) -> bool:
+    """Whether ``loop.shutdown_default_executor`` takes asyncio 3.12's ``timeout``."""
+    if isinstance(loop, BaseLoop):
+        return True  # spindle's does (and compiled, it has no signature to inspect)
+    try:
+        return "timeout" in inspect.signature(shutdown).parameters
+    except (TypeError, ValueError):  # a loop method written in C, with no signature
+        return False
 
 
 def run(

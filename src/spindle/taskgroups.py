@@ -34,7 +34,8 @@ from typing import Any, TypeVar
 
 from spindle import events
 from spindle._core.futures import note_owner
-from spindle._core.tasks import Task, add_bookkeeping_callback, current_task
+from spindle._core.taskcore import add_bookkeeping_callback
+from spindle._core.tasks import Task, current_task
 from spindle.exceptions import CancelledError
 
 __all__ = ["TaskGroup"]

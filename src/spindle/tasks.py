@@ -25,9 +25,9 @@ from typing import Any, Generic, TypeVar, overload
 
 from spindle import events, timeouts
 from spindle._core.futures import Future, isfuture, note_owner, set_result_unless_cancelled
+from spindle._core.taskcore import add_bookkeeping_callback
 from spindle._core.tasks import (
     Task,
-    add_bookkeeping_callback,
     all_tasks,
     current_task,
     ensure_future,
@@ -124,7 +124,7 @@ def _cancellation(fut: asyncio.Future[Any]) -> CancelledError:
     raise AssertionError(f"{fut!r} is not cancelled")
 
 
-class _GatheringFuture(Future[list[Any]]):
+class _GatheringFuture(Future):
     """The future ``gather()`` returns.
 
     Cancelling it cancels the children instead of itself, like ``Task.cancel()``: the
@@ -164,7 +164,7 @@ def _validate_awaitables(aws: tuple[object, ...]) -> None:
             )
 
 
-def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> Future[list[Any]]:
+def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> asyncio.Future[list[Any]]:
     """Run ``aws`` concurrently; the returned future's result lists their results in order.
 
     Without ``return_exceptions`` the first exception (or cancellation) of a child becomes
@@ -175,7 +175,7 @@ def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> Future[list
         loop = events.get_event_loop()
         empty = loop.create_future()
         empty.set_result([])
-        return empty  # type: ignore[return-value]
+        return empty
     _validate_awaitables(aws)
     children: list[asyncio.Future[Any]] = []
     by_argument: dict[object, asyncio.Future[Any]] = {}
@@ -201,7 +201,8 @@ def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> Future[list
             on_child_done(child)
         else:
             add_bookkeeping_callback(child, on_child_done, callback_context)
-    return outer
+    # spindle's futures speak asyncio's future protocol without being its class.
+    return outer  # type: ignore[return-value]
 
 
 def _gather_callback(

@@ -7,9 +7,10 @@ so the two cannot drift apart.  ``grep -rn "FAST PATH" src`` lists them all.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 from typing import Any
+
+import pytest
 
 import spindle
 from spindle._core.handles import Handle, TimerHandle
@@ -17,12 +18,35 @@ from spindle._core.scheduler import poll_timeout
 from spindle._core.tasks import Task
 from spindle.testing import VirtualClock
 
+HANDLE_FIELDS = (
+    "_callback",
+    "_args",
+    "_cancelled",
+    "_loop",
+    "_context",
+    "_repr",
+    "_source_traceback",
+)
+TIMER_FIELDS = (*HANDLE_FIELDS, "_when", "_scheduled")
+FUTURE_FIELDS = (
+    "_loop",
+    "_log_traceback",
+    "_state",
+    "_result",
+    "_exception",
+    "_exception_tb",
+    "_callback0",
+    "_context0",
+    "_more_callbacks",
+    "_cancel_message",
+    "_cancelled_exc",
+    "_asyncio_future_blocking",
+    "_source_traceback",
+)
 
-def slot_values(handle: asyncio.Handle) -> dict[str, Any]:
-    names = [*asyncio.Handle.__slots__, *getattr(type(handle), "__slots__", ())]
-    if isinstance(handle, asyncio.TimerHandle):
-        names += asyncio.TimerHandle.__slots__
-    return {name: getattr(handle, name, "<unset>") for name in names if name != "__weakref__"}
+
+def field_values(obj: object, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(obj, name, "<unset>") for name in names}
 
 
 def test_handles_built_on_the_fast_path_match_handles_built_by_init() -> None:
@@ -32,11 +56,12 @@ def test_handles_built_on_the_fast_path_match_handles_built_by_init() -> None:
     context = contextvars.copy_context()
     try:
         soon = loop.call_soon(print, 1, context=context)
-        assert slot_values(soon) == slot_values(Handle(print, (1,), loop, context))  # type: ignore[arg-type]
+        built = Handle(print, (1,), loop, context)
+        assert field_values(soon, HANDLE_FIELDS) == field_values(built, HANDLE_FIELDS)
         later = loop.call_later(5, print, 2, context=context)
-        expected = TimerHandle(later.when(), print, (2,), loop, context)  # type: ignore[arg-type]
+        expected = TimerHandle(later.when(), print, (2,), loop, context)
         expected._scheduled = True  # pushed on the timer queue, as call_later's is
-        assert slot_values(later) == slot_values(expected)
+        assert field_values(later, TIMER_FIELDS) == field_values(expected, TIMER_FIELDS)
 
         async def nothing() -> None:
             pass
@@ -44,9 +69,26 @@ def test_handles_built_on_the_fast_path_match_handles_built_by_init() -> None:
         task = Task(nothing(), loop=loop)
         step = task._step_handle
         assert step is not None
-        assert slot_values(step) == slot_values(Handle(task._step, (), loop, task._context))  # type: ignore[arg-type]
+        built = Handle(task._step, (), loop, task._context)
+        assert field_values(step, HANDLE_FIELDS) == field_values(built, HANDLE_FIELDS)
         soon.cancel()
         later.cancel()
+        loop.run_until_complete(task)
+    finally:
+        loop.close()
+
+
+def test_a_task_starts_with_the_fields_future_init_sets() -> None:
+    # Task.__init__ writes Future.__init__'s fields out instead of calling it.
+    loop = spindle.new_event_loop()
+    try:
+
+        async def nothing() -> None:
+            pass
+
+        task = Task(nothing(), loop=loop)
+        future = spindle.Future(loop=loop)
+        assert field_values(task, FUTURE_FIELDS) == field_values(future, FUTURE_FIELDS)
         loop.run_until_complete(task)
     finally:
         loop.close()
@@ -73,5 +115,65 @@ def test_a_pass_with_work_waiting_does_not_block_as_poll_timeout_says() -> None:
         # First pass: a callback ready (0.0); second: only the timer (the clock jumps: 0.0).
         assert polled[0] == 0.0
         assert clock.time() == 5.0
+    finally:
+        loop.close()
+
+
+def drive(awaiting: Any, fut: spindle.Future, outcome: str) -> list[str]:
+    """What one way of awaiting ``fut`` does, step by step, as text."""
+    seen = []
+    try:
+        seen.append(f"yield {next(awaiting) is fut}")
+        if outcome == "result":
+            fut.set_result(42)
+        elif outcome == "error":
+            fut.set_exception(ValueError("boom"))
+        else:
+            fut.cancel()
+        awaiting.send(None)
+    except StopIteration as stop:
+        seen.append(f"return {stop.value!r}")
+    except BaseException as exc:
+        seen.append(f"raise {exc!r}")
+    return seen
+
+
+def test_future_iter_awaits_as_the_generator_does() -> None:
+    # The compiled build awaits futures through FutureIter; the pure build through
+    # Future._await_steps.  Both must do the same.
+    from spindle._core.futures import FutureIter
+
+    loop = spindle.new_event_loop()
+    try:
+        for outcome in ("result", "error", "cancelled"):
+            a, b = spindle.Future(loop=loop), spindle.Future(loop=loop)
+            assert drive(FutureIter(a), a, outcome) == drive(b._await_steps(), b, outcome)
+        # A future that is done already returns at once.
+        done = spindle.Future(loop=loop)
+        done.set_result("early")
+        with pytest.raises(StopIteration) as stop:
+            next(FutureIter(done))
+        assert stop.value.value == "early"
+        # Exceptions thrown in come out with their traceback, and bad throws are refused
+        # as a generator refuses them.
+        try:
+            raise KeyError("thrown")
+        except KeyError as exc:
+            thrown = exc
+        pending = spindle.Future(loop=loop)
+        iterator = FutureIter(pending)
+        next(iterator)
+        with pytest.raises(KeyError) as caught:
+            iterator.throw(thrown)
+        assert caught.value.__traceback__ is not None
+        assert caught.value.__traceback__.tb_frame.f_code is not None
+        def python_generator() -> Any:
+            yield  # CPython's own generator: the reference for throw()'s checks
+
+        for bad in ((Exception, Exception("x"), 32), (Exception("x"), Exception("x")), (list,)):
+            with pytest.raises(TypeError):
+                FutureIter(spindle.Future(loop=loop)).throw(*bad)
+            with pytest.raises(TypeError):
+                python_generator().throw(*bad)
     finally:
         loop.close()

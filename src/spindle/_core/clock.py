@@ -29,10 +29,14 @@ class Clock(Protocol):
 
 
 class MonotonicClock:
-    """The real clock: ``time.monotonic``."""
+    """The real clock: ``time.monotonic``.
 
-    # The builtin itself, not a wrapper: loop.time() is on the hot path.
-    time = staticmethod(time.monotonic)
+    The loop reads ``time.monotonic`` itself when its clock is this one (``loop.time()`` is on
+    the hot path), so this method is for other readers of the clock.
+    """
+
+    def time(self) -> float:
+        return time.monotonic()
 
     def timeout_until(self, deadline: float) -> float:
         remaining = deadline - time.monotonic()

@@ -18,6 +18,12 @@ then resetting it to False and calling ``get_loop()`` and ``add_done_callback(cb
 context=...)``.  spindle's Future implements exactly that, so asyncio's own Task (and
 ``asyncio.wrap_future``, ``asyncio.ensure_future``, ...) accept it, and spindle's Task awaits
 asyncio futures the same way.
+
+spindle's Future is not generic at run time (``Future[int]`` still works in annotations and
+``isinstance`` checks see one class): a generic native class would be weak-referenceable in
+the compiled build, and mypyc's deallocator does not clear weak references (mypyc issue
+1102), so spindle's futures take no weak references at all, in either build.  Tasks do (see
+``tasks.Task``).
 """
 
 from __future__ import annotations
@@ -31,15 +37,14 @@ import sys
 import traceback
 from collections.abc import Callable, Generator
 from types import GenericAlias, TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, TypeVar, cast
 
 from spindle._core import current
-from spindle._core.handles import Handle, describe_callback
+from spindle._core.build import COMPILED
+from spindle._core.handles import Handle, capture_source_traceback, describe_callback
+from spindle._core.native import mypyc_attr
 from spindle._core.scheduler import Scheduler
 from spindle.exceptions import CancelledError, InvalidStateError
-
-if TYPE_CHECKING:
-    import asyncio
 
 __all__ = [
     "Future",
@@ -78,12 +83,13 @@ def isfuture(obj: object) -> bool:
     )
 
 
-class Future(Generic[T]):
+@mypyc_attr(allow_interpreted_subclasses=True)
+class Future:
     """A result (or exception, or cancellation) that a coroutine can await."""
 
     __slots__ = (
-        "__weakref__",
         "_asyncio_future_blocking",
+        "_awaited_by",
         "_callback0",
         "_cancel_message",
         "_cancelled_exc",
@@ -99,9 +105,10 @@ class Future(Generic[T]):
         "_state",
     )
 
-    _loop: asyncio.AbstractEventLoop
+    # Any loop speaking asyncio's loop API (spindle's, asyncio's, a test's mock).
+    _loop: Any
     _state: FutureState
-    _result: T | None
+    _result: Any
     _exception: BaseException | None
     _exception_tb: TracebackType | None
     # The done-callbacks.  The first is kept in two slots and only further ones in a list:
@@ -122,8 +129,11 @@ class Future(Generic[T]):
     # frames.  Never set in __init__ (creating a future costs nothing more); unset reads as
     # "unknown" through getattr.
     _owner: object
+    # Who awaits this future, as declared with ``spindle.future_add_to_awaited_by`` (Python
+    # 3.14's API; asyncio keeps the same list on its futures).  Unset until declared.
+    _awaited_by: list[Any]
 
-    def __init__(self, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(self, *, loop: Any = None) -> None:
         self._log_traceback = False  # first: __del__ reads it even if __init__ fails
         if loop is None:
             loop = current.current_loop("Future()")
@@ -141,10 +151,13 @@ class Future(Generic[T]):
         self._source_traceback = (
             None
             if (isinstance(loop, Scheduler) and loop._plain) or not loop.get_debug()
-            else traceback.extract_stack(sys._getframe(1))
+            else capture_source_traceback()
         )
 
-    __class_getitem__: classmethod[Any, Any, Any] = classmethod(GenericAlias)
+    @classmethod
+    def __class_getitem__(cls, item: Any) -> GenericAlias:
+        """``Future[int]``: for annotations; the class itself is not generic (see above)."""
+        return GenericAlias(cls, item)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -152,7 +165,7 @@ class Future(Generic[T]):
     # slots are unset, so the readers below treat AttributeError as "never initialized".
     # ``try`` costs nothing until it catches.
 
-    def get_loop(self) -> asyncio.AbstractEventLoop:
+    def get_loop(self) -> Any:
         try:
             return self._loop
         except AttributeError:
@@ -170,7 +183,7 @@ class Future(Generic[T]):
         except AttributeError:
             return False
 
-    def result(self) -> T:
+    def result(self) -> Any:
         """The result; raises the exception, CancelledError, or InvalidStateError if pending."""
         try:
             state = self._state
@@ -180,7 +193,7 @@ class Future(Generic[T]):
             self._log_traceback = False
             if self._exception is not None:
                 raise self._exception.with_traceback(self._exception_tb)
-            return self._result  # type: ignore[return-value]
+            return self._result
         if state is _CANCELLED:
             raise self._make_cancelled_error()
         raise InvalidStateError("Result is not ready.")
@@ -199,7 +212,7 @@ class Future(Generic[T]):
 
     # -- completing ----------------------------------------------------------------------
 
-    def set_result(self, result: T) -> None:
+    def set_result(self, result: Any) -> None:
         if self._state is not _PENDING:
             raise InvalidStateError(f"cannot set the result of {self._state.value}: {self!r}")
         self._result = result
@@ -255,10 +268,10 @@ class Future(Generic[T]):
         if isinstance(loop, Scheduler) and loop._plain:
             # spindle's own loop, open and not debugging: queue the handles directly.
             ready = loop._ready
-            ready.append(Handle(callback, (self,), loop, context))
+            ready.append(Handle(callback, (self,), loop, context, True))
             if more:
                 for callback, context in more:
-                    ready.append(Handle(callback, (self,), loop, context))
+                    ready.append(Handle(callback, (self,), loop, context, True))
         else:
             loop.call_soon(callback, self, context=context)
             if more:
@@ -317,7 +330,14 @@ class Future(Generic[T]):
 
     # -- awaiting ------------------------------------------------------------------------
 
-    def __await__(self) -> Generator[Any, None, T]:
+    def __await__(self) -> Generator[Any, None, Any]:
+        if COMPILED:
+            # A generator's throw() misbehaves in the compiled build (see FutureIter).
+            return cast("Generator[Any, None, Any]", FutureIter(self))
+        return self._await_steps()
+
+    def _await_steps(self) -> Generator[Any, None, Any]:
+        """What ``await future`` runs: yield the future until it is done, then its result."""
         if self._state is _PENDING:
             self._asyncio_future_blocking = True
             yield self  # the Task running us suspends until we are done
@@ -325,11 +345,14 @@ class Future(Generic[T]):
             raise RuntimeError("await wasn't used with future")
         return self.result()
 
-    __iter__ = __await__
+    def __iter__(self) -> Generator[Any, None, Any]:
+        """``yield from future`` in generator-based coroutines: the same as awaiting it."""
+        return self.__await__()
 
     # -- reporting -----------------------------------------------------------------------
 
     def __del__(self) -> None:
+        """Report an exception nobody retrieved (see ``TaskCore.__del__`` on its first lines)."""
         try:
             if not self._log_traceback:
                 return  # the common case: nothing to report
@@ -363,6 +386,65 @@ class Future(Generic[T]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {' '.join(self._repr_fields())}>"
+
+
+class FutureIter:
+    """``Future._await_steps`` as an iterator class, for the compiled build.
+
+    mypyc's generators handle ``throw()`` differently from CPython's: they drop the traceback
+    of an exception thrown in, and accept arguments CPython refuses.  Everything thrown into a
+    task's coroutine while it awaits a future goes through this ``throw``, so the compiled
+    build awaits futures through this class instead (asyncio's C Future has one too).  It is a
+    ``collections.abc.Generator``: it has all five methods.
+    """
+
+    __slots__ = ("_future", "_yielded")
+
+    def __init__(self, future: Future) -> None:
+        self._future: Future | None = future  # None once the await is over
+        self._yielded = False
+
+    def __iter__(self) -> FutureIter:
+        return self
+
+    def __next__(self) -> Any:
+        return self.send(None)
+
+    def send(self, value: object) -> Any:
+        future = self._future
+        if future is None:
+            raise StopIteration
+        if not self._yielded and future._state is _PENDING:
+            self._yielded = True
+            future._asyncio_future_blocking = True
+            return future  # the Task running us suspends until it is done
+        self._future = None
+        if future._state is _PENDING:
+            raise RuntimeError("await wasn't used with future")
+        raise StopIteration(future.result())
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        """Raise what was thrown in (a future cannot handle it), checked as CPython does."""
+        self._future = None
+        if tb is not None and not isinstance(tb, TracebackType):
+            raise TypeError("throw() third argument must be a traceback object")
+        if isinstance(typ, BaseException):
+            if val is not None:
+                raise TypeError("instance exception may not have a separate value")
+            exc = typ
+        elif isinstance(typ, type) and issubclass(typ, BaseException):
+            exc = val if isinstance(val, typ) else typ() if val is None else typ(val)
+        else:
+            raise TypeError(
+                "exceptions must be classes or instances deriving from BaseException, "
+                f"not {type(typ).__name__}"
+            )
+        if tb is not None:
+            exc = exc.with_traceback(tb)
+        raise exc
+
+    def close(self) -> None:
+        self._future = None
 
 
 def note_owner(fut: object, owner: object) -> None:
@@ -404,14 +486,12 @@ def _copy_outcome(source: concurrent.futures.Future[Any], dest: Any) -> None:
         dest.set_result(source.result())
 
 
-def wrap_concurrent_future(
-    source: concurrent.futures.Future[T], *, loop: asyncio.AbstractEventLoop
-) -> Future[T]:
+def wrap_concurrent_future(source: concurrent.futures.Future[T], *, loop: Any) -> Any:
     """A loop future that follows ``source`` (finished by another thread) to its outcome.
 
     Cancelling the loop future cancels ``source`` too (a no-op once it is running).
     """
-    dest: Future[T] = loop.create_future()  # type: ignore[assignment]
+    dest = loop.create_future()
 
     def on_source_done(_: concurrent.futures.Future[T]) -> None:
         if loop.is_closed():
@@ -420,7 +500,7 @@ def wrap_concurrent_future(
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(_copy_outcome, source, dest)
 
-    def on_dest_done(_: Future[T]) -> None:
+    def on_dest_done(_: object) -> None:
         if dest.cancelled():
             source.cancel()
 

@@ -1,12 +1,11 @@
 """Handles: a callback waiting in the loop's ready queue or timer queue.
 
 ``loop.call_soon`` returns a ``Handle``; ``loop.call_later`` and ``call_at`` return a
-``TimerHandle``.  asyncio documents those return values as instances of ``asyncio.Handle``
-and ``asyncio.TimerHandle``, and code in the wild checks that with ``isinstance``, so
-spindle's handles subclass those two public classes for their type only: every method is
-spindle's own, and their ``__init__`` is never called.  The slots they declare
-(``_callback``, ``_args``, ``_cancelled``, ``_loop``, ``_context``, ``_when``, ...) are the
-storage spindle uses.
+``TimerHandle``.  They have the methods asyncio documents for its own ``asyncio.Handle`` and
+``asyncio.TimerHandle`` (``cancel``, ``cancelled``, ``when``, ``get_context``), but they are
+not instances of those classes: asyncio's declare ``__slots__`` in Python, and a class built
+on them cannot be compiled into a native class, which is where most of the loop's time goes
+(uvloop's and rloop's handles are not asyncio's either).  The README lists this difference.
 
 Cancelling a handle never removes it from a queue: it is marked, its callback and arguments
 are dropped (so they can be collected at once), and the loop skips it when it comes up.
@@ -23,32 +22,48 @@ import reprlib
 import sys
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from spindle._core.scheduler import Scheduler
+from typing import Any
 
 __all__ = [
     "RUNTIME_DIRS",
+    "SPINDLE_DIR",
     "Handle",
     "TimerHandle",
     "capture_source_traceback",
     "describe_callback",
+    "is_runtime_file",
+    "is_spindle_file",
     "report_callback_error",
 ]
 
 # Frames in these directories are the runtime's own (spindle's and asyncio's): "where was this
 # created" skips them to name the user's line.
-RUNTIME_DIRS = (
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    os.path.dirname(os.path.abspath(asyncio.__file__)),
-)
+SPINDLE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+RUNTIME_DIRS = (SPINDLE_DIR, os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep)
+
+# Compiled spindle functions show up in tracebacks under the path mypyc was given when the
+# build was made (relative: ``src/spindle/...``), not where spindle is installed.
+_COMPILED_SOURCE_PREFIX = os.path.join("src", "spindle", "")
+
+
+def is_spindle_file(filename: str) -> bool:
+    """Whether ``filename`` (a code object's) is spindle's own code, in either build."""
+    return filename.startswith((SPINDLE_DIR, _COMPILED_SOURCE_PREFIX))
+
+
+def is_runtime_file(filename: str) -> bool:
+    """Whether ``filename`` is the runtime's own code: spindle's or asyncio's."""
+    return filename.startswith(RUNTIME_DIRS) or filename.startswith(_COMPILED_SOURCE_PREFIX)
 
 
 def capture_source_traceback() -> traceback.StackSummary:
-    """The stack (debug mode) where the object being created was created, outside the runtime."""
-    frame = sys._getframe(1)
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(RUNTIME_DIRS):
+    """The stack (debug mode) where the object being created was created, outside the runtime.
+
+    It starts from the innermost Python frame and skips the runtime's own: compiled functions
+    have no frames, so no fixed depth would be right in both builds.
+    """
+    frame = sys._getframe(0)
+    while frame.f_back is not None and is_runtime_file(frame.f_code.co_filename):
         frame = frame.f_back
     return traceback.extract_stack(frame)
 
@@ -111,16 +126,24 @@ def report_callback_error(handle: Handle, exc: BaseException) -> None:
     handle._loop.call_exception_handler(context)
 
 
-class Handle(asyncio.Handle):
+class Handle:
     """A callback with its arguments and context, scheduled to run once."""
 
-    __slots__ = ()
+    __slots__ = (
+        "_args",
+        "_callback",
+        "_cancelled",
+        "_context",
+        "_loop",
+        "_repr",
+        "_source_traceback",
+    )
 
-    # asyncio.Handle declares these slots; restated for the type checker.
     _callback: Callable[..., object] | None
-    _args: tuple[Any, ...] | None  # type: ignore[assignment]
+    _args: tuple[Any, ...] | None
     _cancelled: bool
-    _loop: Scheduler
+    # Any loop: asyncio's tests make handles for loops of their own (and for mocks).
+    _loop: Any
     _context: contextvars.Context
     _source_traceback: traceback.StackSummary | None
     _repr: str | None
@@ -129,9 +152,12 @@ class Handle(asyncio.Handle):
         self,
         callback: Callable[..., object],
         args: tuple[Any, ...],
-        loop: Scheduler,
+        loop: Any,
         context: contextvars.Context | None = None,
+        plain: bool = False,
     ) -> None:
+        """``plain``: the caller knows ``loop`` is one of spindle's, open and not debugging
+        (no source traceback to take); otherwise the loop is asked."""
         self._callback = callback
         self._args = args
         self._cancelled = False
@@ -139,7 +165,9 @@ class Handle(asyncio.Handle):
         self._context = contextvars.copy_context() if context is None else context
         self._repr = None
         self._source_traceback = (
-            None if getattr(loop, "_plain", None) is True else _source_traceback_for(loop)
+            None
+            if plain or getattr(loop, "_plain", None) is True
+            else _source_traceback_for(loop)
         )
 
     def get_context(self) -> contextvars.Context:
@@ -182,11 +210,10 @@ class Handle(asyncio.Handle):
         if self._repr is not None:
             return self._repr
         state = self._state_fields()
-        what = "" if self._callback is None else " " + describe_callback(
-            self._callback,
-            self._args or (),
-            show_arguments=not ARGUMENTS_ONLY_IN_DEBUG or self._loop.get_debug(),
-        )
+        what = ""
+        if self._callback is not None:
+            show = not ARGUMENTS_ONLY_IN_DEBUG or bool(self._loop.get_debug())
+            what = " " + describe_callback(self._callback, self._args or (), show_arguments=show)
         where = ""
         if self._source_traceback:
             frame = self._source_traceback[-1]
@@ -197,36 +224,29 @@ class Handle(asyncio.Handle):
         return self._describe()
 
 
-class TimerHandle(Handle, asyncio.TimerHandle):
+class TimerHandle(Handle):
     """A handle that runs at a deadline on the loop's clock."""
 
-    __slots__ = ()
+    __slots__ = ("_scheduled", "_when")
 
-    _when: float
+    # A loop time as given (call_at(123) shows when=123, as asyncio's does): int or float.
+    _when: int | float
     _scheduled: bool
 
     def __init__(
         self,
-        when: float,
+        when: int | float,
         callback: Callable[..., object],
         args: tuple[Any, ...],
-        loop: Scheduler,
+        loop: Any,
         context: contextvars.Context | None = None,
+        plain: bool = False,
     ) -> None:
-        # Handle.__init__'s body, written out: call_later is a hot path.
-        self._callback = callback
-        self._args = args
-        self._cancelled = False
-        self._loop = loop
-        self._context = contextvars.copy_context() if context is None else context
-        self._repr = None
-        self._source_traceback = (
-            None if getattr(loop, "_plain", None) is True else _source_traceback_for(loop)
-        )
+        super().__init__(callback, args, loop, context, plain)
         self._when = when
         self._scheduled = False
 
-    def when(self) -> float:
+    def when(self) -> int | float:
         """The deadline, in the loop's time."""
         return self._when
 
@@ -237,6 +257,28 @@ class TimerHandle(Handle, asyncio.TimerHandle):
 
     def _state_fields(self) -> str:
         return f"{Handle._state_fields(self)} when={self._when}"
+
+    # Timer handles order by deadline (asyncio's do too); equality is identity, so that two
+    # timers due at the same time are never "the same timer".
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, TimerHandle):
+            return NotImplemented
+        return self._when < other._when
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, TimerHandle):
+            return NotImplemented
+        return self._when <= other._when
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, TimerHandle):
+            return NotImplemented
+        return self._when > other._when
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, TimerHandle):
+            return NotImplemented
+        return self._when >= other._when
 
     def __hash__(self) -> int:
         return object.__hash__(self)

@@ -24,8 +24,10 @@ from spindle import _compat
 from spindle._core import tasks
 from spindle._core.clock import Clock
 from spindle._core.futures import Future, isfuture, wrap_concurrent_future
-from spindle._core.handles import RUNTIME_DIRS
+from spindle._core.handles import is_runtime_file
+from spindle._core.native import mypyc_attr
 from spindle._core.scheduler import LoopState, Scheduler, logger
+from spindle._core.taskcore import TaskCore, forget_tasks_of
 
 __all__ = ["BaseLoop"]
 
@@ -43,6 +45,7 @@ def _stop_loop_when_done(fut: Any) -> None:
     fut.get_loop().stop()
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class BaseLoop(Scheduler):
     """Tasks, the loop's lifecycle, async generators and threads."""
 
@@ -75,9 +78,9 @@ class BaseLoop(Scheduler):
         if self._task_factory is None:
             # Passing only the keywords in use makes the common call measurably cheaper.
             if name is None and context is None:
-                task: Any = tasks.Task(coro, loop=self)  # type: ignore[arg-type]
+                task: Any = tasks.Task(coro, loop=self)
             else:
-                task = tasks.Task(coro, loop=self, name=name, context=context)  # type: ignore[arg-type]
+                task = tasks.Task(coro, loop=self, name=name, context=context)
         else:
             if context is None:
                 task = self._task_factory(self, coro)
@@ -85,7 +88,7 @@ class BaseLoop(Scheduler):
                 task = self._task_factory(self, coro, context=context)
             if name is not None:
                 task.set_name(name)
-        if self._track_task_origins and isinstance(task, tasks.Task):
+        if self._track_task_origins and isinstance(task, TaskCore):
             task._origin = _caller_outside_runtime()
         result: asyncio.Task[T] = task
         return result
@@ -118,7 +121,7 @@ class BaseLoop(Scheduler):
             firstiter=self._asyncgen_firstiter_hook, finalizer=self._asyncgen_finalizer_hook
         )
         try:
-            _compat.set_running_loop(self)
+            _compat.set_running_loop(self._as_asyncio_loop())
             while True:
                 self._run_once()
                 if self._stopping:
@@ -135,8 +138,8 @@ class BaseLoop(Scheduler):
         """Run until ``future`` (a future, task, coroutine or awaitable) is done; its result."""
         self._check_can_run()
         new_task = not isfuture(future)
-        fut: Any = tasks.ensure_future(future, loop=self)
-        if new_task and isinstance(fut, tasks.Task):
+        fut: Any = tasks.ensure_future(future, loop=self._as_asyncio_loop())
+        if new_task and isinstance(fut, TaskCore):
             # Its exception reaches the caller; no need for "destroyed but pending" noise.
             fut._log_destroy_pending = False
         fut.add_done_callback(_stop_loop_when_done)
@@ -173,7 +176,7 @@ class BaseLoop(Scheduler):
         if executor is not None:
             self._default_executor = None
             executor.shutdown(wait=False)
-        tasks.forget_tasks_of(self)
+        forget_tasks_of(self)
         self._close_io()
 
     def __del__(self) -> None:
@@ -243,7 +246,8 @@ class BaseLoop(Scheduler):
                     )
                 executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="spindle")
                 self._default_executor = executor
-        return wrap_concurrent_future(executor.submit(func, *args), loop=self)  # type: ignore[return-value]
+        future: asyncio.Future[T] = wrap_concurrent_future(executor.submit(func, *args), loop=self)
+        return future
 
     def set_default_executor(self, executor: Any) -> None:
         if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
@@ -259,7 +263,7 @@ class BaseLoop(Scheduler):
         executor = self._default_executor
         if executor is None:
             return
-        finished: asyncio.Future[bool] = self.create_future()
+        finished: Any = self.create_future()
         thread = threading.Thread(
             target=self._shut_executor_down, args=(executor, finished), name="spindle-shutdown"
         )
@@ -282,7 +286,7 @@ class BaseLoop(Scheduler):
             executor.shutdown(wait=False)
 
     def _shut_executor_down(
-        self, executor: concurrent.futures.ThreadPoolExecutor, finished: asyncio.Future[bool]
+        self, executor: concurrent.futures.ThreadPoolExecutor, finished: Any
     ) -> None:
         executor.shutdown(wait=True)
         if self._state is not LoopState.CLOSED:
@@ -292,17 +296,21 @@ class BaseLoop(Scheduler):
 
 
 
-def _settle(fut: asyncio.Future[bool], value: bool) -> None:
+def _settle(fut: Any, value: bool) -> None:
     if not fut.done():
         fut.set_result(value)
 
 
 def _caller_outside_runtime() -> tuple[str, int, str] | None:
-    """(file, line, function) of the innermost frame outside spindle and asyncio."""
-    frame = sys._getframe(2)
+    """(file, line, function) of the innermost frame outside spindle and asyncio.
+
+    It starts from the innermost Python frame: compiled functions have no frames, so no fixed
+    depth would be right in both builds.
+    """
+    frame: Any = sys._getframe(0)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(RUNTIME_DIRS):
+        if not is_runtime_file(filename):
             return (filename, frame.f_lineno or 0, frame.f_code.co_name)
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return None

@@ -35,7 +35,6 @@ rest of the loop (tasks, running, async generators, threads) on top.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import enum
 import linecache
@@ -47,11 +46,16 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from typing import Any, TypeVarTuple, Unpack
+from typing import TYPE_CHECKING, Any, TypeVarTuple, Unpack, cast
 
+if TYPE_CHECKING:
+    import asyncio
+
+from spindle._core.build import COMPILED
 from spindle._core.clock import Clock, MonotonicClock
 from spindle._core.coroutines import iscoroutine, iscoroutinefunction
 from spindle._core.handles import Handle, TimerHandle, report_callback_error
+from spindle._core.native import mypyc_attr
 from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue
 
 __all__ = ["LoopState", "Scheduler", "logger", "poll_timeout"]
@@ -111,14 +115,22 @@ def _debug_from_environment() -> bool:
     )
 
 
-class Scheduler(asyncio.AbstractEventLoop):
-    """The ready queue, the timer queue, the pass that runs them, and error reporting."""
+@mypyc_attr(allow_interpreted_subclasses=True)
+class Scheduler:
+    """The ready queue, the timer queue, the pass that runs them, and error reporting.
+
+    Not an ``asyncio.AbstractEventLoop`` itself: the class people get (``spindle.EventLoop``)
+    adds that base, while this one stays compilable into a native class (see ``handles``).
+    """
 
     slow_callback_duration: float
 
     def __init__(self, *, clock: Clock | None = None) -> None:
         self._clock: Clock = MonotonicClock() if clock is None else clock
-        self._time = self._clock.time
+        # The real clock is read straight from time.monotonic: no method call per read.
+        self._time: Callable[[], float] = (
+            time.monotonic if isinstance(self._clock, MonotonicClock) else self._clock.time
+        )
         self._clock_resolution = (
             time.get_clock_info("monotonic").resolution
             if isinstance(self._clock, MonotonicClock)
@@ -200,9 +212,11 @@ class Scheduler(asyncio.AbstractEventLoop):
         if not self._plain or not callable(callback):
             self._check_schedule(callback, "call_soon")
             handle = Handle(callback, args, self, context)
+        elif COMPILED:
+            handle = Handle(callback, args, self, context, True)
         else:
-            # Handle.__init__'s body for a plain loop, written out: one Python call less on
-            # the loop's most frequent operation.  Keep the two in step.
+            # FAST PATH: Handle(callback, args, self, context, True), written out: one Python
+            # call less on the loop's most frequent operation.
             handle = _new_object(Handle)
             handle._callback = callback
             handle._args = args
@@ -245,8 +259,11 @@ class Scheduler(asyncio.AbstractEventLoop):
         if not self._plain or not callable(callback):
             self._check_schedule(callback, "call_later")
             timer = TimerHandle(when, callback, args, self, context)
+        elif COMPILED:
+            timer = TimerHandle(when, callback, args, self, context, True)
         else:
-            # TimerHandle.__init__'s body for a plain loop, written out as in call_soon.
+            # FAST PATH: TimerHandle(when, callback, args, self, context, True), written out
+            # as in call_soon.
             timer = _new_object(TimerHandle)
             timer._callback = callback
             timer._args = args
@@ -284,6 +301,14 @@ class Scheduler(asyncio.AbstractEventLoop):
             self._check_callback(callback, method)
         elif not callable(callback):
             raise TypeError(f"a callable object was expected by {method}(), got {callback!r}")
+
+    def _as_asyncio_loop(self) -> asyncio.AbstractEventLoop:
+        """This loop, typed as what it is at run time: an ``asyncio.AbstractEventLoop``.
+
+        ``spindle.EventLoop`` adds that base on top of this class (see the class docstring),
+        so the type checker cannot see it from here.
+        """
+        return cast("asyncio.AbstractEventLoop", self)
 
     def _timer_cancelled(self) -> None:
         self._timers.note_cancelled()

@@ -3,14 +3,16 @@
 A transport, a server or a connection helper is handed the loop it runs on.  It may use
 exactly what this ``typing.Protocol`` lists, and nothing else: the public methods it needs
 (scheduling, futures and tasks, the exception handler, the executor, name resolution and a
-few socket operations) and five of spindle's own, which make a transport cheap:
+few socket operations) and six of spindle's own, which make a transport cheap:
 
 * ``_add_handler`` / ``_remove_handler``: watch a descriptor for reading or writing with a
   bound method and no argument checks (``add_reader`` checks its arguments and refuses a
   descriptor a transport owns: see ``readiness``);
 * ``_claim_fd``: record that a transport owns a descriptor, so ``add_reader`` refuses it;
 * ``_shared_read_buffer``: the one receive buffer every transport of the loop reads into;
-* ``_wait_ready``: wait once for a descriptor to be readable or writable (``sock_sendfile``).
+* ``_wait_ready``: wait once for a descriptor to be readable or writable (``sock_sendfile``);
+* ``_as_asyncio_loop``: the loop itself, typed as the ``asyncio.AbstractEventLoop`` it is, for
+  code written against asyncio's loop type (happy eyeballs, TLS, subprocesses).
 
 ``EventLoop`` provides it all: ``BaseLoop`` the public scheduling half, ``ReadinessLoop`` the
 five of spindle's own, ``SocketMethods`` the socket operations.  The type checker holds the
@@ -28,9 +30,9 @@ import socket
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Protocol, TypeVar, TypeVarTuple, Unpack
 
-from spindle._core.handles import Handle
+from spindle._core.handles import Handle, TimerHandle
 
-__all__ = ["AnyLoop", "IOLoop"]
+__all__ = ["AnyLoop", "Cancellable", "IOLoop"]
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
@@ -46,7 +48,7 @@ class IOLoop(Protocol):
         callback: Callable[[Unpack[Ts]], object],
         *args: *Ts,
         context: contextvars.Context | None = None,
-    ) -> asyncio.Handle: ...
+    ) -> Handle: ...
 
     def call_later(
         self,
@@ -54,14 +56,14 @@ class IOLoop(Protocol):
         callback: Callable[[Unpack[Ts]], object],
         *args: *Ts,
         context: contextvars.Context | None = None,
-    ) -> asyncio.TimerHandle: ...
+    ) -> TimerHandle: ...
 
     def call_soon_threadsafe(
         self,
         callback: Callable[[Unpack[Ts]], object],
         *args: *Ts,
         context: contextvars.Context | None = None,
-    ) -> asyncio.Handle: ...
+    ) -> Handle: ...
 
     def create_future(self) -> asyncio.Future[Any]: ...
 
@@ -118,6 +120,14 @@ class IOLoop(Protocol):
     def _shared_read_buffer(self) -> bytearray: ...
 
     async def _wait_ready(self, fd: int, which: int) -> None: ...
+
+    def _as_asyncio_loop(self) -> asyncio.AbstractEventLoop: ...
+
+
+class Cancellable(Protocol):
+    """A handle or timer handle, of spindle's loop or asyncio's: what can be cancelled."""
+
+    def cancel(self) -> None: ...
 
 
 # What code that needs only the public surface they share accepts: spindle's loop as the

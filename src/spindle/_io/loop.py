@@ -18,6 +18,8 @@ The transports and helpers those facilities create are handed the loop typed as 
 
 from __future__ import annotations
 
+import asyncio
+
 from spindle._io.connect.methods import ConnectionMethods
 from spindle._io.readiness import ReadinessLoop
 from spindle._io.signals import SignalMethods
@@ -28,12 +30,20 @@ from spindle._io.tls import TLSMethods
 __all__ = ["EventLoop"]
 
 
-class EventLoop(
+# The ignore: spindle's handles, futures and tasks implement asyncio's interfaces without being
+# asyncio's classes (see spindle._core.handles), so the type checker sees return types that
+# differ from AbstractEventLoop's declarations.
+class EventLoop(  # type: ignore[misc]
     ConnectionMethods,
     TLSMethods,
     SubprocessMethods,
     SignalMethods,
     SocketMethods,
     ReadinessLoop,
+    asyncio.AbstractEventLoop,
 ):
-    """spindle's event loop."""
+    """spindle's event loop.
+
+    ``asyncio.AbstractEventLoop`` comes last: isinstance checks see it, and every method of
+    the classes before it (spindle's own) wins over its abstract declarations.
+    """

@@ -23,7 +23,8 @@ import linecache
 import os
 import sysconfig
 import types
-from pathlib import Path
+
+from spindle._core.handles import is_spindle_file
 
 __all__ = [
     "FrameKind",
@@ -35,7 +36,6 @@ __all__ = [
     "read_activity",
 ]
 
-_SPINDLE_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
 _STDLIB_DIRS = tuple(
     {os.path.realpath(sysconfig.get_paths()[key]) + os.sep for key in ("stdlib", "platstdlib")}
 )
@@ -55,8 +55,10 @@ def classify(filename: str) -> FrameKind:
         return FrameKind.STDLIB
     if filename.startswith("<"):  # "<string>", "<stdin>": code the user typed
         return FrameKind.USER
+    if is_spindle_file(filename):
+        return FrameKind.SPINDLE
     path = os.path.realpath(filename)
-    if path.startswith(_SPINDLE_DIR):
+    if is_spindle_file(path):
         return FrameKind.SPINDLE
     if any(marker in path for marker in _THIRD_PARTY_MARKERS):
         return FrameKind.USER

@@ -49,7 +49,7 @@ __all__ = [
     "print_call_graph",
 ]
 
-AnyFuture = Future[Any] | asyncio.Future[Any]
+AnyFuture = Future | asyncio.Future[Any]
 
 _GENERATOR_FLAGS = (
     inspect.CO_COROUTINE
@@ -79,20 +79,18 @@ def future_add_to_awaited_by(fut: AnyFuture, waiter: AnyFuture, /) -> None:
     """Record that ``fut`` is awaited by ``waiter`` (both futures or tasks)."""
     if not (isfuture(fut) and isfuture(waiter)):
         return  # as 3.14: futures of other kinds are not tracked
-    waiters = declared_awaiters().setdefault(fut, [])
+    waiters = declared_awaiters(fut, create=True)
+    assert waiters is not None
     if not any(w is waiter for w in waiters):
         waiters.append(waiter)
 
 
 def future_discard_from_awaited_by(fut: AnyFuture, waiter: AnyFuture, /) -> None:
     """Forget that ``fut`` is awaited by ``waiter`` (nothing happens if it was not)."""
-    table = declared_awaiters()
-    waiters = table.get(fut)
+    waiters = declared_awaiters(fut)
     if waiters is None:
         return
     waiters[:] = [w for w in waiters if w is not waiter]
-    if not waiters:
-        del table[fut]
 
 
 def _check_future(future: object) -> None:

@@ -85,7 +85,7 @@ class Session:
         return session
 
     def _watch(self) -> None:
-        core_tasks.hide_runtime_frames = not self._config.show_internal_frames
+        core_tasks.set_hide_runtime_frames(not self._config.show_internal_frames)
         cancellation.install().loops.add(self._loop)
         dump.watch(self._loop)
         if self._config.ps:

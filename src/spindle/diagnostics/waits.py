@@ -81,14 +81,22 @@ class Wait:
     targets: tuple[Any, ...] = ()
 
 
-# Futures declared awaited with future_add_to_awaited_by(), weakly: a future's entry goes
-# with the future (its waiters are kept while it lives, as asyncio 3.14 keeps them).
+# Futures declared awaited with future_add_to_awaited_by().  As asyncio 3.14 does, a future
+# carries its own list (spindle's futures in a slot, ``_awaited_by``, since they take no weak
+# references); other futures are kept here, weakly, so an entry goes with its future.
 _declared: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
 
 
-def declared_awaiters() -> weakref.WeakKeyDictionary[Any, list[Any]]:
-    """The table behind ``future_add_to_awaited_by`` (``graph`` fills it)."""
-    return _declared
+def declared_awaiters(fut: Any, *, create: bool = False) -> list[Any] | None:
+    """The list behind ``future_add_to_awaited_by`` for ``fut`` (made when ``create``)."""
+    if isinstance(fut, Future):
+        waiters: list[Any] | None = getattr(fut, "_awaited_by", None)
+        if waiters is None and create:
+            waiters = fut._awaited_by = []
+        return waiters
+    if create:
+        return _declared.setdefault(fut, [])
+    return _declared.get(fut)
 
 
 def await_chain(coro: object) -> list[types.FrameType]:
@@ -249,7 +257,7 @@ class LoopView:
         for task in self.tasks:
             if task is not fut and _reaches(self, task, fut):
                 found.append(task)
-        for waiter in _declared.get(fut, ()):
+        for waiter in declared_awaiters(fut) or ():
             if waiter not in found:
                 found.append(waiter)
         for parent in _group_parents(fut):

@@ -184,7 +184,7 @@ async def create_connection(
     attempts = [functools.partial(connect_sock, loop, errors, info, local_infos) for info in infos]
     try:
         connected = await happy_eyeballs.staggered_race(
-            loop, attempts, happy_eyeballs_delay, socket.socket.close
+            loop._as_asyncio_loop(), attempts, happy_eyeballs_delay, socket.socket.close
         )
         if connected is None:
             raise _combined_error(errors, all_errors)

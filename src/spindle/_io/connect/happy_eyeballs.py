@@ -19,7 +19,7 @@ import itertools
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from spindle._io.contract import AnyLoop
+from spindle._io.contract import AnyLoop, Cancellable
 
 __all__ = ["interleave", "staggered_race"]
 
@@ -81,7 +81,7 @@ class _Race(Generic[T]):
         self._discard = discard
         self.outcome: asyncio.Future[T | None] = loop.create_future()
         self._running: set[asyncio.Future[T]] = set()
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: Cancellable | None = None
         self._exhausted = False
 
     def start_next(self) -> None:

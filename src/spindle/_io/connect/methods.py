@@ -130,7 +130,7 @@ class ConnectionMethods(SocketMethods):
         )
         return transport, protocol  # type: ignore[return-value]
 
-    async def create_server(  # type: ignore[override]
+    async def create_server(
         self,
         protocol_factory: ProtocolFactory,
         host: str | Sequence[str] | None = None,
@@ -188,7 +188,7 @@ class ConnectionMethods(SocketMethods):
             server._start()
         return server
 
-    async def create_unix_server(  # type: ignore[override]
+    async def create_unix_server(
         self,
         protocol_factory: ProtocolFactory,
         path: Any = None,

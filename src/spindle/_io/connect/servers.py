@@ -27,6 +27,7 @@ from asyncio import trsock
 from collections.abc import Callable
 from typing import Any, cast
 
+from spindle._core.handles import TimerHandle
 from spindle._io.contract import IOLoop
 from spindle._io.poller import READ
 from spindle._io.tls import TLSProtocol
@@ -72,7 +73,7 @@ class Server(asyncio.AbstractServer):
         self._clients: weakref.WeakSet[SocketTransport] = weakref.WeakSet()
         self._waiters: list[asyncio.Future[None]] | None = []
         self._serving_forever: asyncio.Future[None] | None = None
-        self._retry_timer: asyncio.TimerHandle | None = None
+        self._retry_timer: TimerHandle | None = None
         self._state = ServerState.CREATED
 
     def __repr__(self) -> str:

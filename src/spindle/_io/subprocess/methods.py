@@ -17,11 +17,14 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from collections.abc import Callable
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from spindle._io.readiness import ReadinessLoop
 from spindle._io.subprocess.child_watcher import ChildWatcher, new_child_watcher
 from spindle._io.subprocess.transport import SubprocessTransport
+
+if TYPE_CHECKING:
+    from spindle._io.contract import IOLoop
 
 __all__ = ["SubprocessMethods", "check_popen_options"]
 
@@ -130,12 +133,14 @@ class SubprocessMethods(ReadinessLoop):
         self._check_closed("start a subprocess")
         watcher = self._child_watcher
         if watcher is None:
-            watcher = self._child_watcher = new_child_watcher(self)
+            # At run time self is the whole EventLoop, which keeps the IOLoop contract; this
+            # facility alone does not (the socket operations come from SocketMethods).
+            watcher = self._child_watcher = new_child_watcher(cast("IOLoop", self))
         popen = subprocess.Popen(
             args, shell=shell, stdin=stdin, stdout=stdout, stderr=stderr, bufsize=0, **kwargs
         )
         try:
-            transport = SubprocessTransport(self, protocol, popen, watcher)
+            transport = SubprocessTransport(self._as_asyncio_loop(), protocol, popen, watcher)
         except BaseException:
             with popen:  # closes the pipes and reaps the child
                 popen.kill()

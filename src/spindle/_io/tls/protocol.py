@@ -34,7 +34,7 @@ import asyncio
 import ssl
 from typing import Any, cast
 
-from spindle._io.contract import AnyLoop
+from spindle._io.contract import AnyLoop, Cancellable
 from spindle._io.tls.app_end import AppEnd
 from spindle._io.tls.arguments import client_context
 from spindle._io.tls.engine import TLSEngine
@@ -96,8 +96,8 @@ class TLSProtocol(asyncio.BufferedProtocol):
         self._we_paused_below = False  # we paused the transport below's reading
         self._read_scheduled = False
         self._read_high, self._read_low = water_marks(None, None, READ_HIGH_WATER)
-        self._handshake_timer: asyncio.TimerHandle | None = None
-        self._shutdown_timer: asyncio.TimerHandle | None = None
+        self._handshake_timer: Cancellable | None = None
+        self._shutdown_timer: Cancellable | None = None
         self._app = AppEnd(
             loop, app_protocol, SSLTransport(loop, self), connected=not call_connection_made
         )

@@ -90,7 +90,7 @@ class TLSMethods(ReadinessLoop):
         """Upgrade an open connection to TLS; the transport ``protocol`` must use from now on."""
         self._check_closed("start TLS")
         return await upgrade_to_tls(
-            self,
+            self._as_asyncio_loop(),
             transport,
             protocol,
             sslcontext,

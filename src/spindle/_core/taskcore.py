@@ -1,0 +1,539 @@
+"""The part of a Task that runs its coroutine: stepping, waking, cancelling, finishing.
+
+``TaskCore`` is the hot half of ``spindle.Task`` (``tasks.py`` adds the other half: names for
+people, stacks, reprs).  It is compiled into a native class in the compiled build, while
+``Task`` stays an ordinary Python subclass of it, for one reason: tasks must be
+weak-referenceable (asyncio's ``all_tasks()`` keeps them in a ``WeakSet``, and libraries key
+weak dictionaries by task), and mypyc's native classes do not clear their weak references when
+they die (mypyc issue 1102).  A Python subclass gets its ``__weakref__`` slot from the
+interpreter, which clears it properly, so the native half never holds weak references.
+Methods called on the hot path are called on ``TaskCore`` directly (``TaskCore._finish(self,
+...)``), which in the compiled build is a C call rather than a look-up through the subclass.
+
+See ``tasks.py`` for what a Task is and the states it goes through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import itertools
+import types
+from collections.abc import Callable
+from typing import Any
+
+from spindle import _compat
+from spindle._core import current
+from spindle._core.build import COMPILED
+from spindle._core.coroutines import _COROUTINE_TYPES
+from spindle._core.futures import _CANCELLED, _FINISHED, _PENDING, Future, FutureState
+from spindle._core.handles import Handle, capture_source_traceback, is_spindle_file
+from spindle._core.native import mypyc_attr
+from spindle._core.observers import TaskObserver
+from spindle._core.scheduler import Scheduler
+from spindle.exceptions import CancelledError, InvalidStateError
+
+__all__ = [
+    "TaskCore",
+    "add_bookkeeping_callback",
+    "forget_tasks_of",
+    "live_tasks",
+    "set_hide_runtime_frames",
+    "set_plain_task_class",
+    "set_task_observer",
+]
+
+_new_object = object.__new__
+
+_task_numbers = itertools.count(1)
+
+# Bound once: looked up on every step.
+_enter_task = _compat.enter_task
+_leave_task = _compat.leave_task
+_register_task = _compat.register_task
+
+# Every task not yet done: the strong references promised in tasks.py.
+_live_tasks: set[TaskCore] = set()
+
+# The exact class of spindle's own tasks (``tasks.Task``, which registers itself).  A wait
+# on a future of exactly this class (or exactly ``Future``) fills its callback slots directly;
+# a subclass might override add_done_callback, so it is asked the documented way.
+_plain_task_class: type[Future] = Future
+
+
+def set_plain_task_class(cls: type[TaskCore]) -> None:
+    """Called once by ``tasks.py``: ``cls`` is spindle's Task class, not a user subclass."""
+    global _plain_task_class
+    _plain_task_class = cls
+
+
+_observer: TaskObserver | None = None
+
+# Whether a failed task's traceback loses spindle's own frames (``_hide_runtime_frames``);
+# SPINDLE_SHOW_INTERNAL_FRAMES=1 keeps them, for debugging spindle itself.
+_hide_frames = True
+
+
+def set_task_observer(observer: TaskObserver | None) -> TaskObserver | None:
+    """Install ``observer`` (None: none); returns the one it replaces."""
+    global _observer
+    previous, _observer = _observer, observer
+    return previous
+
+
+def set_hide_runtime_frames(hide: bool) -> None:
+    """Whether failed tasks' tracebacks lose spindle's own frames (the default: True)."""
+    global _hide_frames
+    _hide_frames = hide
+
+
+def live_tasks() -> set[TaskCore]:
+    """The set of tasks not yet done (the strong references); read-only for callers."""
+    return _live_tasks
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class TaskCore(Future):
+    """A coroutine scheduled on a loop, and the Future of its outcome (the hot half)."""
+
+    __slots__ = (
+        "_context",
+        "_coro",
+        "_fut_waiter",
+        "_log_destroy_pending",
+        "_must_cancel",
+        "_name",
+        "_num_cancels_requested",
+        "_origin",
+        "_step_handle",
+    )
+
+    # A coroutine (or, on 3.11, a generator, or any object of the Coroutine ABC).
+    _coro: Any
+    _context: contextvars.Context
+    _name: str | int  # an int until the default name "Task-<int>" is first asked for
+    _fut_waiter: Any
+    _must_cancel: bool
+    _num_cancels_requested: int
+    _log_destroy_pending: bool
+    # (filename, line, function) of the create_task call, when the loop tracks origins.
+    _origin: tuple[str, int, str] | None
+    # The handle that runs the next step, kept while the task is pending so that a bare
+    # ``yield`` (sleep(0)) requeues it instead of allocating a new one.  The task and its
+    # handle refer to each other, so finishing (``_finish``) drops it.
+    _step_handle: Handle | None
+
+    def __init__(
+        self,
+        coro: Any,
+        *,
+        loop: Any = None,
+        name: object = None,
+        context: contextvars.Context | None = None,
+        eager_start: bool = False,
+    ) -> None:
+        # First, so that __del__ finds its two flags even when the checks below raise (see
+        # __del__); _log_destroy_pending becomes True at the end, once the task is whole.
+        self._log_destroy_pending = False
+        self._log_traceback = False
+        if loop is None:
+            loop = current.current_loop("Task()")
+        if not isinstance(coro, _COROUTINE_TYPES):
+            raise TypeError(f"a coroutine was expected, got {coro!r}")
+        # FAST PATH: Future.__init__'s fields, set here directly: creating tasks is a hot
+        # path, and this saves a call per task (tests/core/test_fast_paths.py holds the two
+        # lists of fields in step).
+        self._loop = loop
+        self._state = _PENDING
+        self._result = None
+        self._exception = None
+        self._exception_tb = None
+        self._callback0 = None
+        self._context0 = None
+        self._more_callbacks = None
+        self._cancel_message = None
+        self._cancelled_exc = None
+        self._asyncio_future_blocking = False
+        # spindle's own loop, open and not debugging: the common case, with shortcuts below.
+        plain = loop if isinstance(loop, Scheduler) and loop._plain else None
+        self._source_traceback = (
+            None
+            if plain is not None or not loop.get_debug()
+            else capture_source_traceback()
+        )
+        # The Task's own fields.
+        self._coro = coro
+        # The default name is formatted only if someone asks for it (see get_name).
+        self._name = next(_task_numbers) if name is None else str(name)
+        self._context = contextvars.copy_context() if context is None else context
+        self._fut_waiter = None
+        self._must_cancel = False
+        self._num_cancels_requested = 0
+        self._origin = None
+        self._step_handle = None
+        self._log_destroy_pending = True
+        _live_tasks.add(self)
+        _register_task(self)
+        if eager_start and loop.is_running():
+            self._eager_start()
+        elif plain is not None:
+            if COMPILED:
+                handle = Handle(self._step, (), plain, self._context, True)
+            else:
+                # FAST PATH: Handle(self._step, (), plain, self._context, True), written out
+                # as in the loop's call_soon: one Python call less per task.
+                handle = _new_object(Handle)
+                handle._callback = self._step
+                handle._args = ()
+                handle._cancelled = False
+                handle._loop = plain
+                handle._context = self._context
+                handle._repr = None
+                handle._source_traceback = None
+            self._step_handle = handle
+            plain._ready.append(handle)
+        else:
+            loop.call_soon(self._step, context=self._context)
+
+    # -- identity ------------------------------------------------------------------------
+
+    def get_name(self) -> str:
+        name = self._name
+        if isinstance(name, int):
+            name = self._name = f"Task-{name}"
+        return name
+
+    def set_name(self, value: object) -> None:
+        self._name = str(value)
+
+    def get_coro(self) -> Any:
+        return self._coro
+
+    def get_context(self) -> contextvars.Context:
+        return self._context
+
+    def set_result(self, result: object) -> None:
+        raise RuntimeError("Task does not support set_result operation")
+
+    def set_exception(self, exception: object) -> None:
+        raise RuntimeError("Task does not support set_exception operation")
+
+    # -- cancellation --------------------------------------------------------------------
+
+    def cancel(self, msg: Any = None) -> bool:
+        """Ask the coroutine to stop: CancelledError is thrown into it at its next step."""
+        self._log_traceback = False
+        if self._state is not _PENDING:
+            return False
+        self._num_cancels_requested += 1
+        waiter = self._fut_waiter
+        if waiter is not None and waiter.cancel(msg=msg):
+            # The waiter's cancellation wakes us, and the step throws CancelledError.
+            return True
+        self._must_cancel = True
+        self._cancel_message = msg
+        return True
+
+    def cancelling(self) -> int:
+        """How many cancellation requests are pending (not taken back by ``uncancel``)."""
+        return self._num_cancels_requested
+
+    def uncancel(self) -> int:
+        """Take back one cancellation request; returns how many remain."""
+        if self._num_cancels_requested > 0:
+            self._num_cancels_requested -= 1
+            if self._num_cancels_requested == 0:
+                self._must_cancel = False
+        return self._num_cancels_requested
+
+    # -- stepping ------------------------------------------------------------------------
+    #
+    # ``_step`` is the hottest function in spindle: it runs once per resumption of every
+    # task.  Its common path (resume, then suspend on a future or a bare yield) is written
+    # out in one function on purpose; the rare outcomes are delegated to ``_bad_yield``.
+
+    def _step(
+        self, exc: BaseException | None = None, delivered: CancelledError | None = None
+    ) -> None:
+        """Resume the coroutine until it suspends or finishes (one scheduled callback).
+
+        ``exc`` is thrown into the coroutine; ``delivered`` is a CancelledError that the
+        coroutine is about to raise itself, when it reads the cancelled future it awaited
+        (see ``_wakeup``): either way, a coroutine that goes on afterwards caught it.
+        """
+        if self._state is not _PENDING:
+            raise InvalidStateError(f"_step(): already done: {self!r}, {exc!r}")
+        if self._must_cancel:
+            if not isinstance(exc, CancelledError):
+                exc = self._make_cancelled_error()
+            self._must_cancel = False
+        self._fut_waiter = None
+        loop = self._loop
+        coro = self._coro
+        _enter_task(loop, self)
+        try:
+            if exc is None:
+                result = coro.send(None)
+                if delivered is not None and _observer is not None:
+                    _observer.cancellation_caught(self, delivered)
+            else:
+                result = coro.throw(exc)
+                # Only when an exception was thrown in and the coroutine went on: rare.
+                if _observer is not None and isinstance(exc, CancelledError):
+                    _observer.cancellation_caught(self, exc)
+        except StopIteration as stop:
+            if self._must_cancel:
+                # cancel() arrived while the last step ran: honour it over the result.
+                self._must_cancel = False
+                TaskCore._settle_cancelled(self, self._cancel_message)
+            else:
+                # Future.set_result without its state check: a pending task only gets here.
+                self._result = stop.value
+                TaskCore._finish(self, _FINISHED)
+                _live_tasks.discard(self)
+        except CancelledError as cancelled:
+            if _hide_frames:
+                _hide_runtime_frames(cancelled)
+            self._cancelled_exc = cancelled
+            TaskCore._settle_cancelled(self, None)
+        except (KeyboardInterrupt, SystemExit) as fatal:
+            Future.set_exception(self, fatal)
+            _live_tasks.discard(self)
+            raise
+        except BaseException as error:
+            if _hide_frames:
+                _hide_runtime_frames(error)
+            Future.set_exception(self, error)
+            _live_tasks.discard(self)
+            if _observer is not None:
+                _observer.failed(self)
+        else:
+            if result is None:
+                # A bare yield (sleep(0)): let everything else that is ready run first.
+                if isinstance(loop, Scheduler) and loop._plain:
+                    handle = self._step_handle
+                    if handle is None:
+                        handle = Handle(self._step, (), loop, self._context, True)
+                        self._step_handle = handle
+                    loop._ready.append(handle)
+                else:
+                    loop.call_soon(self._step, context=self._context)
+            else:
+                # A future: sleep until it is done.
+                kind = type(result)
+                if (
+                    (kind is Future or kind is _plain_task_class)
+                    and result._callback0 is None
+                    and result._asyncio_future_blocking
+                    and result._loop is loop
+                    and result is not self
+                ):
+                    # The commonest wait: one of spindle's own futures with no callback
+                    # yet.  add_done_callback's work, written out (the first-callback slots).
+                    result._asyncio_future_blocking = False
+                    result._callback0 = self._wakeup
+                    result._context0 = self._context
+                elif getattr(result, "_asyncio_future_blocking", None) and result is not self and (
+                    # spindle's own futures: read the slot, no call on this hot path.
+                    (result._loop if isinstance(result, Future) else _loop_of(result)) is loop
+                ):
+                    result._asyncio_future_blocking = False
+                    result.add_done_callback(self._wakeup, context=self._context)
+                else:
+                    self._bad_yield(result)
+                    return
+                self._fut_waiter = result
+                if self._must_cancel and result.cancel(msg=self._cancel_message):
+                    self._must_cancel = False
+        finally:
+            _leave_task(loop, self)
+            # This frame may end up in the traceback of the exception the task keeps: drop
+            # its references, or task and traceback would form a cycle only the GC frees.
+            del self, exc
+
+    def _finish(self, state: FutureState) -> None:
+        """Future._finish, recycling the idle step handle for the first done-callback.
+
+        A finished task takes no more steps, and its step handle is not queued (a task is
+        never scheduled twice, and this runs inside the step): rather than allocate a Handle
+        for the first done-callback, the step handle is pointed at it.  One allocation less
+        per task, on the path every task takes.
+        """
+        handle = self._step_handle
+        self._step_handle = None  # the task and its handle referred to each other
+        loop = self._loop
+        callback = self._callback0
+        context = self._context0
+        if (
+            handle is None
+            or callback is None
+            or context is None
+            or self._more_callbacks is not None
+            or not (isinstance(loop, Scheduler) and loop._plain)
+        ):
+            Future._finish(self, state)
+            return
+        self._state = state
+        handle._callback = callback
+        handle._args = (self,)
+        handle._context = context
+        self._callback0 = self._context0 = None
+        loop._ready.append(handle)
+
+    def _bad_yield(self, result: Any) -> None:
+        """The coroutine yielded something a task cannot wait on: throw an error into it."""
+        blocking = getattr(result, "_asyncio_future_blocking", None)
+        if blocking is None:
+            if inspect.isgenerator(result):
+                problem = (
+                    "yield was used instead of yield from for generator "
+                    f"in task {self!r} with {result!r}"
+                )
+            else:
+                problem = f"Task got bad yield: {result!r}"
+        elif not blocking:
+            problem = f"yield was used instead of yield from in task {self!r} with {result!r}"
+        elif result is self:
+            problem = f"Task cannot await on itself: {self!r}"
+        else:
+            problem = f"Task {self!r} got Future {result!r} attached to a different loop"
+
+        self._loop.call_soon(self._step, RuntimeError(problem), context=self._context)
+
+    def _eager_start(self) -> None:
+        """Run the first step now, inside create_task, as the loop's current task."""
+        loop = self._loop
+        outer = asyncio.current_task(loop)
+        if outer is not None:
+            _leave_task(loop, outer)
+        try:
+            TaskCore._step(self)
+        finally:
+            if outer is not None:
+                _enter_task(loop, outer)
+
+    def _wakeup(self, future: Any) -> None:
+        """Done-callback of the future the task waited on: take the next step."""
+        try:
+            if isinstance(future, Future):
+                # One of spindle's futures: resume the coroutine, and Future.__await__ reads
+                # the outcome itself (result() raises a failure with its whole traceback).
+                # Throwing the exception in, as for other futures below, would lose that
+                # traceback in the compiled build: mypyc's generators drop an exception's
+                # traceback in throw().
+                if future._state is _CANCELLED:
+                    # The CancelledError result() will raise, made now and kept for it, so
+                    # the step can tell diagnostics which one the coroutine saw.
+                    cancelled = future._make_cancelled_error()
+                    future._cancelled_exc = cancelled
+                    TaskCore._step(self, None, cancelled)
+                else:
+                    TaskCore._step(self)
+                return
+            try:
+                future.result()
+            except BaseException as exc:
+                TaskCore._step(self, exc)
+            else:
+                TaskCore._step(self)
+        finally:
+            # As in _step: this frame is the f_back of _step's, which is in the traceback of
+            # an exception the task keeps; holding the task here would make a cycle.
+            del self, future
+
+    def _settle_cancelled(self, msg: Any) -> None:
+        Future.cancel(self, msg=msg)
+        _live_tasks.discard(self)
+
+    def __del__(self) -> None:
+        """Report a task destroyed while pending, or whose exception nobody retrieved.
+
+        It runs for every task: the common case (finished, result retrieved) returns after
+        two reads of the task's own fields, calling nothing.  That matters beyond speed: in
+        the compiled build, a Python subclass's finalizer (``Task``'s) calls this without
+        saving the interpreter's pending exception (a mypyc limitation), so the path taken
+        when a constructor raises must not touch it (``__init__`` sets both flags first).
+        """
+        try:
+            destroyed_pending = self._log_destroy_pending and self._state is _PENDING
+            unretrieved = self._log_traceback
+        except AttributeError:  # created with __new__ alone: nothing to report
+            return
+        if destroyed_pending:
+            context: dict[str, Any] = {
+                "task": self,
+                "message": "Task was destroyed but it is pending!",
+            }
+            if self._source_traceback:
+                context["source_traceback"] = self._source_traceback
+            self._loop.call_exception_handler(context)
+        if unretrieved:
+            super().__del__()
+
+
+
+def _hide_runtime_frames(error: BaseException) -> None:
+    """Drop spindle's own frames from the traceback a failed task keeps.
+
+    An exception reaching the task passes through frames that say nothing to the user:
+    ``_step`` (which caught it), and, for an exception that came from an awaited future,
+    ``Future.__await__``, ``Future.result`` and ``_wakeup``.  asyncio's C Task and Future
+    have no frames there (nor does spindle's compiled build).  The traceback is rebuilt
+    without them (new traceback entries for the same frames; the rare path of a failure
+    only).  A traceback made of spindle frames alone (an error of spindle's own) is kept
+    whole.
+    """
+    tb = error.__traceback__
+    kept: list[types.TracebackType] = []
+    total = 0
+    while tb is not None:
+        total += 1
+        if not is_spindle_file(tb.tb_frame.f_code.co_filename):
+            kept.append(tb)
+        tb = tb.tb_next
+    if not kept or len(kept) == total:
+        return
+    rebuilt: types.TracebackType | None = None
+    for entry in reversed(kept):
+        rebuilt = types.TracebackType(rebuilt, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    error.__traceback__ = rebuilt
+
+
+def _loop_of(future: Any) -> Any:
+    """A future's loop: ``get_loop()``, or ``_loop`` for futures from before get_loop existed."""
+    try:
+        return future.get_loop()
+    except AttributeError:
+        return future._loop
+
+
+def add_bookkeeping_callback(
+    future: Any, fn: Callable[[Any], object], context: contextvars.Context
+) -> None:
+    """``future.add_done_callback(fn, context=context)`` for the runtime's own bookkeeping.
+
+    gather and TaskGroup register one callback on each of their tasks.  ``add_done_callback``
+    without a context would copy the current context for each of them; instead the caller
+    makes one copy (per gather, per group) and passes it for all, since its callback reads
+    no context variable and callbacks never run nested.  On one of spindle's pending tasks
+    the first-callback slots are filled directly.  One object less per task, which with
+    thousands of tasks in flight is much less for the garbage collector to walk.
+    """
+    if (
+        type(future) is _plain_task_class
+        and future._state is _PENDING
+        and future._callback0 is None
+    ):
+        future._callback0 = fn
+        future._context0 = context
+    else:
+        future.add_done_callback(fn, context=context)
+
+
+def forget_tasks_of(loop: object) -> None:
+    """Drop the strong references to ``loop``'s pending tasks (the loop is closing)."""
+    for task in [t for t in _live_tasks if t._loop is loop]:
+        _live_tasks.discard(task)
+
+
