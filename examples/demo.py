@@ -25,6 +25,7 @@ PROGRAMS = [
     ("taskgroup", "the tasks in a TaskGroup, awaited when the block exits: 2 s"),
     ("gather", "gather() of two sleeps, driven by loop.run_until_complete: [1, 2] in 2 s"),
     ("run_in_executor", "time.sleep in the default executor's threads: [1, 2] in 2 s"),
+    ("timeline", "named tasks over a queue, a lock and sockets (SPINDLE_TIMELINE=t.html draws it)"),
 ]
 
 

@@ -85,6 +85,8 @@ tests_on_selectors() {
 
 # PostgreSQL and Redis for tests/integration (installed only when missing).
 bash scripts/install-services.sh
+# Headless Chromium for the test that loads the HTML timeline in a real browser.
+bash scripts/install-browser.sh
 
 first="$(python_for "${pythons[0]}")"
 lint "$first"

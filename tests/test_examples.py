@@ -155,7 +155,15 @@ def test_tasks_not_awaited_prints_no_hello_and_explains_why_on_stderr() -> None:
     path = "examples/tasks_not_awaited.py"
     waiting = f"waiting at {path}:{line_of('tasks_not_awaited', 'await asyncio.sleep(delay)')}"
     created = line_of("tasks_not_awaited", "task1 = asyncio.create_task(")
-    lines = stderr.splitlines()
+    all_lines = stderr.splitlines()
+    block = f"{path}:{line_of('tasks_not_awaited', 'time.sleep(10)')}: time.sleep(10)"
+    # While it blocks: the live report, then 1 s, 2 s, 4 s, 8 s; then the total.
+    assert all_lines[0].startswith("spindle: main() has been blocking the event loop for ")
+    assert all_lines[0].endswith(f", at {block}")
+    again = [line for line in all_lines if " is still blocking the event loop: " in line]
+    assert len(again) == 4, stderr
+    [end] = [i for i, line in enumerate(all_lines) if " blocked the event loop for " in line]
+    lines = all_lines[end:]
     assert lines[:4] == [
         f"spindle: main() blocked the event loop for 10.0 s at "
         f"{path}:{line_of('tasks_not_awaited', 'time.sleep(10)')}: time.sleep(10)",
@@ -179,7 +187,7 @@ def test_demo_runs_the_examples_it_is_given() -> None:
     )
     assert demo.returncode == 0, demo.stderr
     lines = demo.stdout.splitlines()
-    assert lines[1] == "=== 1/7  examples/hello_world.py: print, sleep 1 s, print"
+    assert lines[1] == "=== 1/8  examples/hello_world.py: print, sleep 1 s, print"
     assert lines[2:4] == ["hello", "world"]
     assert lines[4].startswith("--- exit status 0, ")
 

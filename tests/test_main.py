@@ -205,11 +205,18 @@ def test_the_seed_prints_what_asyncio_prints_and_explains_itself_on_stderr(
         assert TIMES.fullmatch(asyncio_stdout), asyncio_stdout
         assert (asyncio_stderr, on_asyncio.returncode) == ("", 0)
 
-    lines = stderr.splitlines()
+    # While main() blocks: the live report (task, stack), then the total when it ends.
+    block_line = f"{name}:{seed_line('time.sleep(10)')}: {re.escape(BLOCK)}"
+    all_lines = stderr.splitlines()
+    assert re.fullmatch(
+        rf"spindle: main\(\) has been blocking the event loop for 0\.\d s, at {block_line}",
+        all_lines[0],
+    ), stderr
+    [end] = [i for i, line in enumerate(all_lines) if " blocked the event loop for " in line]
+    assert f"    {name}:{seed_line('time.sleep(10)')} in main: {BLOCK}" in all_lines[1:end]
+    lines = all_lines[end:]
     blocked = re.fullmatch(
-        rf"spindle: main\(\) blocked the event loop for (\d\.\d) s at "
-        rf"{name}:{seed_line('time.sleep(10)')}: {re.escape(BLOCK)}",
-        lines[0],
+        rf"spindle: main\(\) blocked the event loop for (\d\.\d) s at {block_line}", lines[0]
     )
     assert blocked, lines[0]
     assert 0.4 <= float(blocked.group(1)) <= 0.7

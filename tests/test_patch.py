@@ -224,7 +224,10 @@ def test_asyncio_run_after_install_explains_itself_on_each_python(
         check=False,
     )
     assert (result.returncode, result.stdout) == (0, "done\n"), result.stderr
-    lines = result.stderr.splitlines()
+    all_lines = result.stderr.splitlines()
+    assert all_lines[0].startswith("spindle: main() has been blocking the event loop for ")
+    [end] = [i for i, line in enumerate(all_lines) if " blocked the event loop for " in line]
+    lines = all_lines[end:]
     assert re.fullmatch(
         r"spindle: main\(\) blocked the event loop for 0\.\d s at program\.py:10: "
         r"time\.sleep\(0\.3\)",

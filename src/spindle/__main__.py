@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from spindle import patch
 from spindle._version import __version__
-from spindle.diagnostics import ps
+from spindle.diagnostics import ps, settings
 
 __all__ = ["main"]
 
@@ -36,20 +36,25 @@ Run an asyncio program on spindle's event loop, unmodified.
 spindle installs its event-loop policy, then runs the program as __main__:
 asyncio.run(), asyncio.Runner, asyncio.new_event_loop() and
 asyncio.get_event_loop() in the program all get spindle loops.
-On stderr, spindle explains a blocked loop and tasks left pending
-(SPINDLE_DIAGNOSTICS=0 turns that off)."""
+On stderr, spindle explains a blocked loop (while it is blocked) and
+the tasks left pending; the settings below tune that, or turn it off.
+Reports go through the logging logger "spindle", which has a stderr
+handler of its own."""
 
 _EPILOG = """\
 examples:
   python -m spindle server.py --port 8080
   python -m spindle -m http_app.main --workers 2
+  SPINDLE_TIMELINE=run.html python -m spindle server.py
 
 looking inside a running spindle program (same user only):
   python -m spindle ps PID       every task: state, where created, where it
                                  waits and on what, which task awaits it
   python -m spindle pstree PID   the same tasks as the async call tree
 
-Everything after the script or module name is passed to the program."""
+Everything after the script or module name is passed to the program.
+
+""" + settings.help_text()
 
 
 class Command(NamedTuple):

@@ -170,8 +170,9 @@ class RunnerAwareEventLoop(EventLoop):
         if not self._runner_hooks or threading.current_thread() is not threading.main_thread():
             return _nothing
         handler = signal.getsignal(signal.SIGINT)
-        if not callable(handler) or handler is signal.default_int_handler:
-            return _nothing
+        owner = getattr(getattr(handler, "func", None), "__self__", None)
+        if not callable(handler) or not isinstance(owner, asyncio.Runner):
+            return _nothing  # not asyncio's runner's (it installs one only when it can)
         interrupts = 0
 
         def on_sigint(signum: int, frame: types.FrameType | None) -> None:
@@ -182,7 +183,10 @@ class RunnerAwareEventLoop(EventLoop):
                     hooks.interrupted(frame)
             handler(signum, frame)
 
-        signal.signal(signal.SIGINT, on_sigint)
+        try:
+            signal.signal(signal.SIGINT, on_sigint)
+        except ValueError:
+            return _nothing
 
         def restore() -> None:
             if signal.getsignal(signal.SIGINT) is on_sigint:

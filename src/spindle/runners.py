@@ -62,7 +62,7 @@ class RunnerState(enum.Enum):
 
 
 class RunnerHooks(Protocol):
-    """What a runner tells the tools watching it, at three moments of its life."""
+    """What a runner tells the tools watching it, at four moments of its life."""
 
     def main_finished(self) -> None:
         """``run_until_complete`` returned (or raised): the loop has stopped."""

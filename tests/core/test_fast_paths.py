@@ -7,7 +7,9 @@ so the two cannot drift apart.  ``grep -rn "FAST PATH" src`` lists them all.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import signal
 from typing import Any
 
 import pytest
@@ -15,7 +17,7 @@ import pytest
 import spindle
 from spindle._core.handles import Handle, TimerHandle
 from spindle._core.scheduler import poll_timeout
-from spindle._core.tasks import Task
+from spindle._core.tasks import Task, note_origin, origin_of
 from spindle.testing import VirtualClock
 
 HANDLE_FIELDS = (
@@ -167,6 +169,7 @@ def test_future_iter_awaits_as_the_generator_does() -> None:
             iterator.throw(thrown)
         assert caught.value.__traceback__ is not None
         assert caught.value.__traceback__.tb_frame.f_code is not None
+
         def python_generator() -> Any:
             yield  # CPython's own generator: the reference for throw()'s checks
 
@@ -175,5 +178,75 @@ def test_future_iter_awaits_as_the_generator_does() -> None:
                 FutureIter(spindle.Future(loop=loop)).throw(*bad)
             with pytest.raises(TypeError):
                 python_generator().throw(*bad)
+    finally:
+        loop.close()
+
+
+# -- fast paths: the loop's attributes, task origins -----------------------------------------
+
+
+HOT_ATTRIBUTES = {
+    "_clock",
+    "_clock_resolution",
+    "_debug",
+    "_instruments",
+    "_pass_count",
+    "_plain",
+    "_ready",
+    "_running",
+    "_state",
+    "_stopping",
+    "_thread_id",
+    "_time",
+    "_timer_entries",
+    "_timers",
+}
+
+
+def test_the_loops_hot_attributes_are_slots_and_its_dict_stays_small() -> None:
+    # CPython reads an instance's attributes fastest while its class's names fit the dict's
+    # shared keys (under 30); the loop keeps what each pass touches in slots instead, and the
+    # rest in a dict with room to spare, even after using its facilities.
+    from spindle.patch import RunnerAwareEventLoop
+
+    for cls in (spindle.EventLoop, RunnerAwareEventLoop):
+        loop = cls()
+        try:
+            loop.run_until_complete(loop.run_in_executor(None, int))
+            loop.add_signal_handler(signal.SIGUSR1, int)
+            loop.remove_signal_handler(signal.SIGUSR1)
+            if not spindle.COMPILED:  # compiled, they are the native class's own fields
+                slots = {
+                    name
+                    for klass in type(loop).__mro__
+                    for name in getattr(klass, "__slots__", ())
+                }
+                assert slots >= HOT_ATTRIBUTES
+            assert all(hasattr(loop, name) for name in HOT_ATTRIBUTES)
+            assert not HOT_ATTRIBUTES & set(vars(loop))
+            assert len(vars(loop)) < 24, sorted(vars(loop))
+        finally:
+            loop.close()
+
+
+def test_create_task_notes_the_origin_note_origin_would() -> None:
+    # BaseLoop.create_task writes tasks.note_origin out (FAST PATH): they must agree.
+    loop = spindle.new_event_loop()
+    loop._track_task_origins = True  # type: ignore[attr-defined]
+
+    async def nothing() -> None:
+        pass
+
+    try:
+        written_out = loop.create_task(nothing())
+        plain = Task(nothing(), loop=loop)
+        note_origin(plain)
+        assert origin_of(written_out) == (
+            __file__,
+            origin_of(plain)[1] - 2,  # type: ignore[index]
+            "test_create_task_notes_the_origin_note_origin_would",
+        )
+        assert origin_of(plain)[0::2] == origin_of(written_out)[0::2]  # type: ignore[index]
+        loop.run_until_complete(asyncio.gather(written_out, plain))
     finally:
         loop.close()

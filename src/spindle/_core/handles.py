@@ -26,6 +26,7 @@ from typing import Any
 
 __all__ = [
     "RUNTIME_DIRS",
+    "RUNTIME_FILES",
     "SPINDLE_DIR",
     "Handle",
     "TimerHandle",
@@ -39,7 +40,23 @@ __all__ = [
 # Frames in these directories are the runtime's own (spindle's and asyncio's): "where was this
 # created" skips them to name the user's line.
 SPINDLE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-RUNTIME_DIRS = (SPINDLE_DIR, os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep)
+RUNTIME_DIRS = (SPINDLE_DIR.rstrip(os.sep), os.path.dirname(os.path.abspath(asyncio.__file__)))
+
+def _python_files_under(directories: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(
+        os.path.join(root, name)
+        for directory in directories
+        for root, _, names in os.walk(directory)
+        for name in names
+        if name.endswith(".py")
+    )
+
+
+# The same, as the set of the runtime's source files: ``co_filename in RUNTIME_FILES`` is one
+# set lookup of a string whose hash is cached, where ``startswith(RUNTIME_DIRS)`` compares
+# prefixes.  Task-origin tracking (default-on diagnostics) asks it for every task created.
+# (Compiled functions have no frames, so a walk up the stack never meets them.)
+RUNTIME_FILES = _python_files_under(RUNTIME_DIRS)
 
 # Compiled spindle functions show up in tracebacks under the path mypyc was given when the
 # build was made (relative: ``src/spindle/...``), not where spindle is installed.

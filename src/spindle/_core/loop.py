@@ -15,6 +15,7 @@ import contextlib
 import contextvars
 import sys
 import threading
+import types
 import warnings
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator
@@ -22,9 +23,10 @@ from typing import Any, TypeVar, TypeVarTuple, Unpack
 
 from spindle import _compat
 from spindle._core import tasks
+from spindle._core.build import COMPILED
 from spindle._core.clock import Clock
 from spindle._core.futures import Future, isfuture, wrap_concurrent_future
-from spindle._core.handles import is_runtime_file
+from spindle._core.handles import RUNTIME_FILES
 from spindle._core.native import mypyc_attr
 from spindle._core.scheduler import LoopState, Scheduler, logger
 from spindle._core.taskcore import TaskCore, forget_tasks_of
@@ -36,6 +38,8 @@ Ts = TypeVarTuple("Ts")
 
 # run() gives the default executor this long to finish its work (asyncio's constant).
 EXECUTOR_SHUTDOWN_TIMEOUT = 300.0
+
+_getframe = sys._getframe
 
 
 def _stop_loop_when_done(fut: Any) -> None:
@@ -88,10 +92,39 @@ class BaseLoop(Scheduler):
                 task = self._task_factory(self, coro, context=context)
             if name is not None:
                 task.set_name(name)
-        if self._track_task_origins and isinstance(task, TaskCore):
-            task._origin = _caller_outside_runtime()
+            if self._track_task_origins and isinstance(task, TaskCore):
+                tasks.note_origin(task)
+            factory_task: asyncio.Task[T] = task
+            return factory_task
+        if self._track_task_origins:
+            # FAST PATH: tasks.note_origin(task) written out.  Where the program created the
+            # task: the innermost frame outside the runtime.  Diagnostics turn this on for
+            # every task, so it is kept cheap: the code object and offset are stored as they
+            # are (origin_of makes a line of them when a report asks), and the code objects
+            # met last are remembered as the program's or the runtime's (a loop creating tasks
+            # meets the same ones again), sparing a file-name lookup per frame.
+            # tests/core/test_loop.py holds the two to the same result.
+            frame: Any = _getframe(_CALLER_DEPTH)
+            code = frame.f_code
+            known = _known_code
+            while code is not known.program:
+                if code is not known.runtime:
+                    if code.co_filename not in RUNTIME_FILES:
+                        known.program = code
+                        break
+                    known.runtime = code
+                frame = frame.f_back
+                if frame is None:
+                    break
+                code = frame.f_code
+            if frame is not None:
+                task._origin_code = code
+                task._origin_lasti = frame.f_lasti
         result: asyncio.Task[T] = task
         return result
+
+    def _task_of_step(self, handle: Any) -> Any:
+        return tasks.task_of_step(handle._callback)
 
     def set_task_factory(self, factory: Callable[..., Any] | None) -> None:
         if factory is not None and not callable(factory):
@@ -301,16 +334,17 @@ def _settle(fut: Any, value: bool) -> None:
         fut.set_result(value)
 
 
-def _caller_outside_runtime() -> tuple[str, int, str] | None:
-    """(file, line, function) of the innermost frame outside spindle and asyncio.
+class _KnownCode:
+    """The code objects create_task met last: one of the program's, one of the runtime's."""
 
-    It starts from the innermost Python frame: compiled functions have no frames, so no fixed
-    depth would be right in both builds.
-    """
-    frame: Any = sys._getframe(0)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if not is_runtime_file(filename):
-            return (filename, frame.f_lineno or 0, frame.f_code.co_name)
-        frame = frame.f_back
-    return None
+    def __init__(self) -> None:
+        self.program: types.CodeType | None = None
+        self.runtime: types.CodeType | None = None
+
+
+_known_code = _KnownCode()
+
+# The frame create_task starts looking from: its caller's, when create_task is a Python
+# function with a frame of its own (the pure build); the innermost Python frame when it is
+# compiled (no frame of its own).  Runtime frames are skipped either way.
+_CALLER_DEPTH = 0 if COMPILED else 1

@@ -27,6 +27,12 @@ The loop's life is a small state machine (``LoopState``), changed only by ``_mov
 ``stop()`` is a request, not a state: it ends the current run after its pass, or, asked while
 the loop is idle, the next run after its first pass (asyncio's rule).
 
+While it runs a callback the loop records which (``_running``: one attribute store per
+callback), so that the blocking watchdog, in its own thread, knows what holds the loop without
+reading the loop's frames (which the compiled build does not have).  In debug mode, or with an
+instrument installed (``spindle._core.instruments``), the pass is the *observed* one,
+``_run_once_observed``: the same phases, calling the instruments' hooks and timing each callback.
+
 Errors that cannot propagate (a failing callback) go to the exception handler, and debug mode
 names callbacks that hold the loop too long.  The I/O layer supplies ``_poll``, ``_wakeup`` and
 ``_close_io``; this module knows nothing about file descriptors.  ``loop.BaseLoop`` builds the
@@ -55,6 +61,7 @@ from spindle._core.build import COMPILED
 from spindle._core.clock import Clock, MonotonicClock
 from spindle._core.coroutines import iscoroutine, iscoroutinefunction
 from spindle._core.handles import Handle, TimerHandle, report_callback_error
+from spindle._core.instruments import InstrumentSet
 from spindle._core.native import mypyc_attr
 from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue
 
@@ -123,6 +130,35 @@ class Scheduler:
     adds that base, while this one stays compilable into a native class (see ``handles``).
     """
 
+    # FAST PATH: what every pass, callback or fast path reads or writes lives in slots.
+    # CPython 3.11+ reads an instance's attributes fastest while its class's attribute names
+    # fit the shared-keys table of the instance dict (under 30 names for all of a class's
+    # instances); past that every ``self._x`` of the loop takes the slower hinted lookup
+    # (measured: ~5% more instructions per callback in the pure build).  The loop has more than
+    # 30 attributes once every facility is in, so the hot ones are slots, and the others (the
+    # executor, signals, async generators, subclasses' own) stay in the dict, with room to
+    # grow.  (In the compiled build these are the native class's fields either way.)
+    # tests/core/test_fast_paths.py holds the loop to specialised attribute reads.
+    __slots__ = (
+        "_clock",
+        "_clock_resolution",
+        "_debug",
+        "_exception_handler",
+        "_instruments",
+        "_pass_count",
+        "_plain",
+        "_ready",
+        "_running",
+        "_saved_origin_depth",
+        "_state",
+        "_stopping",
+        "_thread_id",
+        "_time",
+        "_timer_entries",
+        "_timers",
+        "slow_callback_duration",
+    )
+
     slow_callback_duration: float
 
     def __init__(self, *, clock: Clock | None = None) -> None:
@@ -146,12 +182,25 @@ class Scheduler:
         self._thread_id: int | None = None
         self._pass_count = 0
         self._debug = _debug_from_environment()
-        # Open and not in debug mode: futures and tasks of this loop may then append handles
-        # to the ready queue directly, skipping call_soon's checks (their hot path).
-        self._plain = not self._debug
+        self._instruments: InstrumentSet | None = None
+        # The handle whose callback runs now; None between callbacks (see the module
+        # docstring).  Read by other threads: one attribute, replaced whole.
+        self._running: Handle | None = None
+        self._plain = True
+        self._update_mode()
         self.slow_callback_duration = 0.1
         self._exception_handler: Callable[[Any, dict[str, Any]], object] | None = None
         self._saved_origin_depth: int | None = None
+
+    def _update_mode(self) -> None:
+        """Decide, in one place, which pass and which paths the loop takes.
+
+        ``_plain``: open, not in debug mode, no instrument.  Futures and tasks of this loop may
+        then append handles to the ready queue directly, skipping call_soon's checks (their hot
+        path).  A loop that runs is open, so when it is not plain it is in debug mode or has an
+        instrument: its passes are observed (``_run_once_observed``).
+        """
+        self._plain = not self._debug and self._state is not _CLOSED and self._instruments is None
 
     def __repr__(self) -> str:
         return (
@@ -181,8 +230,7 @@ class Scheduler:
                 f"an event loop cannot go from {self._state.value} to {state.value}"
             )
         self._state = state
-        # Open and not debugging: the hot paths may skip call_soon's checks.
-        self._plain = state is not _CLOSED and not self._debug
+        self._update_mode()
 
     def _check_closed(self, operation: str) -> None:
         if self._state is _CLOSED:
@@ -212,6 +260,10 @@ class Scheduler:
         if not self._plain or not callable(callback):
             self._check_schedule(callback, "call_soon")
             handle = Handle(callback, args, self, context)
+            if self._instruments is not None:
+                self._ready.append(handle)
+                self._instruments.handle_scheduled(handle)
+                return handle
         elif COMPILED:
             handle = Handle(callback, args, self, context, True)
         else:
@@ -240,6 +292,9 @@ class Scheduler:
         handle = Handle(callback, args, self, context)
         self._ready.append(handle)  # deque.append is atomic
         self._wakeup()
+        instruments = self._instruments
+        if instruments is not None and threading.get_ident() == self._thread_id:
+            instruments.handle_scheduled(handle)  # hooks run on the loop's thread only
         return handle
 
     def call_later(
@@ -259,6 +314,10 @@ class Scheduler:
         if not self._plain or not callable(callback):
             self._check_schedule(callback, "call_later")
             timer = TimerHandle(when, callback, args, self, context)
+            if self._instruments is not None:
+                self._timers.push(timer)
+                self._instruments.handle_scheduled(timer)
+                return timer
         elif COMPILED:
             timer = TimerHandle(when, callback, args, self, context, True)
         else:
@@ -291,6 +350,8 @@ class Scheduler:
             self._check_schedule(callback, "call_at")
         timer = TimerHandle(when, callback, args, self, context)
         self._timers.push(timer)
+        if self._instruments is not None:
+            self._instruments.handle_scheduled(timer)
         return timer
 
     def _check_schedule(self, callback: object, method: str) -> None:
@@ -340,16 +401,16 @@ class Scheduler:
         else:
             next_deadline = timers.next_deadline() if self._timer_entries else None
             timeout = poll_timeout(False, next_deadline, self._clock)
+        if not self._plain:  # debug mode or instruments: phases 3-5, observed
+            self._run_once_observed(timeout)
+            return
         # 3. poll: the I/O layer queues the handlers of ready file descriptors.
         self._poll(timeout)
         # 4. timers: those now due join the ready queue, in deadline order.
         if self._timer_entries:
             timers.pop_due(self._time() + self._clock_resolution, self._ready)
         # 5. run what was ready when the pass began (what it schedules waits a pass).
-        if self._debug:
-            self._run_ready_timed(len(self._ready))
-        else:
-            self._run_ready(len(self._ready))
+        self._run_ready(len(self._ready))
 
     def _run_ready(self, count: int) -> None:
         """Run the first ``count`` ready handles (the hot loop: the Handle._run body, inlined)."""
@@ -359,6 +420,8 @@ class Scheduler:
             handle = popleft()
             if handle._cancelled:
                 continue
+            # RECORD: what the loop runs now, for the watchdog's thread (see the docstring).
+            self._running = handle
             try:
                 if handle._args:
                     handle._context.run(handle._callback, *handle._args)  # type: ignore[arg-type]
@@ -368,22 +431,87 @@ class Scheduler:
                 raise
             except BaseException as exc:
                 report_callback_error(handle, exc)
-        handle = None  # type: ignore[assignment]  # drop the last reference promptly
+        self._running = None
 
-    def _run_ready_timed(self, count: int) -> None:
-        """Debug mode: like ``_run_ready``, warning about callbacks slower than the limit."""
+    # -- the observed pass (debug mode, instruments) -------------------------------------
+
+    def _run_once_observed(self, timeout: float | None) -> None:
+        """``_run_once``'s last phases, telling the instruments (if any) what happens."""
+        hooks = self._instruments
+        if hooks is not None and hooks.wants_io:
+            hooks.before_io_wait(timeout)
+            self._poll(timeout)
+            hooks.after_io_wait(timeout)
+        else:
+            self._poll(timeout)
+        if self._timer_entries:
+            self._timers.pop_due(self._time() + self._clock_resolution, self._ready)
+        self._run_ready_observed(len(self._ready), hooks)
+
+    def _run_ready_observed(self, count: int, hooks: InstrumentSet | None) -> None:
+        """Like ``_run_ready``, timing each callback: the step hooks, slow callbacks."""
         popleft = self._ready.popleft
+        steps = hooks is not None and hooks.wants_steps
         while count:
             count -= 1
             handle = popleft()
             if handle._cancelled:
                 continue
+            task = self._task_of_step(handle) if steps else None
             started = self._time()
+            if task is not None and hooks is not None:
+                hooks.before_task_step(task, started)
+            self._running = handle
             handle._run()
-            elapsed = self._time() - started
-            if elapsed >= self.slow_callback_duration:
-                logger.warning("Executing %s took %.3f seconds", _describe_step(handle), elapsed)
-        handle = None  # type: ignore[assignment]  # as in _run_ready
+            ended = self._time()
+            if task is not None and hooks is not None:
+                hooks.after_task_step(task, ended)
+            if ended - started >= self.slow_callback_duration:
+                self._callback_was_slow(handle, ended - started, hooks)
+        self._running = None
+
+    def _callback_was_slow(
+        self, handle: Handle, seconds: float, hooks: InstrumentSet | None
+    ) -> None:
+        if self._debug:
+            logger.warning("Executing %s took %.3f seconds", _describe_step(handle), seconds)
+        if hooks is not None and hooks.wants_slow:
+            hooks.callback_slow(handle, seconds)
+
+    def _task_of_step(self, handle: Handle) -> Any:
+        """The task whose step ``handle`` runs, or None (tasks live a layer up: BaseLoop)."""
+        return None
+
+    # -- instruments ---------------------------------------------------------------------
+
+    def _add_instrument(self, instrument: object) -> None:
+        current = self._instruments
+        if current is not None and any(each is instrument for each in current.instruments):
+            return
+        if current is None:
+            self._instruments = InstrumentSet((instrument,), self._instrument_failed)
+        else:
+            self._instruments = current.with_(instrument)
+        self._update_mode()
+
+    def _remove_instrument(self, instrument: object) -> bool:
+        """Remove ``instrument``; whether it was installed."""
+        current = self._instruments
+        if current is None or not any(each is instrument for each in current.instruments):
+            return False
+        remaining = current.without(instrument)
+        self._instruments = remaining if remaining.instruments else None
+        self._update_mode()
+        return True
+
+    def _instrument_failed(self, instrument: object, hook: str, exc: BaseException) -> None:
+        self._remove_instrument(instrument)
+        self.call_exception_handler(
+            {
+                "message": f"instrument {instrument!r} raised in {hook}(); it was removed",
+                "exception": exc,
+            }
+        )
 
     # -- errors that cannot propagate ----------------------------------------------------
 
@@ -461,7 +589,7 @@ class Scheduler:
 
     def set_debug(self, enabled: bool) -> None:
         self._debug = enabled
-        self._plain = not enabled and self._state is not _CLOSED
+        self._update_mode()
         if self.is_running():
             self.call_soon_threadsafe(self._set_origin_tracking, enabled)
 
@@ -510,13 +638,15 @@ def _describe_step(handle: Handle) -> str:
 def _task_places(subject: object, exception: object) -> list[str]:
     """Where the task a report is about was created, and where it failed.
 
-    ``_origin`` is spindle's Task's record of its ``create_task`` call (kept while a runner's
-    diagnostics run, or in debug mode); the failing line is the innermost entry of the
-    exception's traceback.
+    ``tasks.origin_of`` reads spindle's Task's record of its ``create_task`` call (kept while a
+    runner's diagnostics run); the failing line is the innermost entry of the exception's
+    traceback.
     """
+    from spindle._core.tasks import origin_of  # a layer up in _core (tasks import this module)
+
     lines = []
-    origin = getattr(subject, "_origin", None)
-    if isinstance(origin, tuple):
+    origin = origin_of(subject)
+    if origin is not None:
         filename, lineno, function = origin
         lines.append(f"task created at {_shown(filename)}:{lineno} in {function}()")
     tb = getattr(exception, "__traceback__", None)

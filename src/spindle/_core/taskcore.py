@@ -105,7 +105,8 @@ class TaskCore(Future):
         "_must_cancel",
         "_name",
         "_num_cancels_requested",
-        "_origin",
+        "_origin_code",
+        "_origin_lasti",
         "_step_handle",
     )
 
@@ -117,8 +118,12 @@ class TaskCore(Future):
     _must_cancel: bool
     _num_cancels_requested: int
     _log_destroy_pending: bool
-    # (filename, line, function) of the create_task call, when the loop tracks origins.
-    _origin: tuple[str, int, str] | None
+    # Where the program created the task, when the loop tracks origins (diagnostics turn that
+    # on): the code object and instruction offset of the creating frame.  ``tasks.origin_of``
+    # makes a (file, line, function) of them when a report needs it; working the line out for
+    # every task would cost each one a walk of a line table.
+    _origin_code: types.CodeType | None
+    _origin_lasti: int
     # The handle that runs the next step, kept while the task is pending so that a bare
     # ``yield`` (sleep(0)) requeues it instead of allocating a new one.  The task and its
     # handle refer to each other, so finishing (``_finish``) drops it.
@@ -170,7 +175,7 @@ class TaskCore(Future):
         self._fut_waiter = None
         self._must_cancel = False
         self._num_cancels_requested = 0
-        self._origin = None
+        self._origin_code = None
         self._step_handle = None
         self._log_destroy_pending = True
         _live_tasks.add(self)
@@ -194,6 +199,8 @@ class TaskCore(Future):
             self._step_handle = handle
             plain._ready.append(handle)
         else:
+            if isinstance(loop, Scheduler) and loop._instruments is not None:
+                loop._instruments.task_spawned(self)  # INSTRUMENTS: never on a plain loop
             loop.call_soon(self._step, context=self._context)
 
     # -- identity ------------------------------------------------------------------------
@@ -373,6 +380,8 @@ class TaskCore(Future):
             or not (isinstance(loop, Scheduler) and loop._plain)
         ):
             Future._finish(self, state)
+            if isinstance(loop, Scheduler) and loop._instruments is not None:
+                loop._instruments.task_exited(self)  # INSTRUMENTS: never on a plain loop
             return
         self._state = state
         handle._callback = callback
@@ -404,6 +413,10 @@ class TaskCore(Future):
     def _eager_start(self) -> None:
         """Run the first step now, inside create_task, as the loop's current task."""
         loop = self._loop
+        hooks = loop._instruments if isinstance(loop, Scheduler) else None
+        if hooks is not None:
+            hooks.task_spawned(self)
+            hooks.before_task_step(self, loop.time())
         outer = asyncio.current_task(loop)
         if outer is not None:
             _leave_task(loop, outer)
@@ -412,6 +425,8 @@ class TaskCore(Future):
         finally:
             if outer is not None:
                 _enter_task(loop, outer)
+            if hooks is not None:
+                hooks.after_task_step(self, loop.time())
 
     def _wakeup(self, future: Any) -> None:
         """Done-callback of the future the task waited on: take the next step."""

@@ -72,6 +72,7 @@ from typing import IO, Any, Generic, TypeVar
 from spindle._core import current
 from spindle._core.coroutines import iscoroutine, iscoroutinefunction
 from spindle._core.futures import _PENDING, isfuture
+from spindle._core.handles import RUNTIME_FILES
 from spindle._core.observers import TaskObserver
 from spindle._core.taskcore import (
     TaskCore,
@@ -90,8 +91,11 @@ __all__ = [
     "ensure_future",
     "iscoroutine",
     "iscoroutinefunction",
+    "note_origin",
+    "origin_of",
     "set_hide_runtime_frames",
     "set_task_observer",
+    "task_of_step",
 ]
 
 T = TypeVar("T")
@@ -150,6 +154,50 @@ class Task(TaskCore, Generic[T]):
             fields.insert(3, f"wait_for={self._fut_waiter!r}")
         return fields
 
+
+
+def note_origin(task: TaskCore) -> None:
+    """Record the innermost frame outside the runtime (spindle's, asyncio's) as ``task``'s origin.
+
+    ``BaseLoop.create_task`` does the same, written out; this one serves the tasks that were
+    created before origins were tracked (asyncio's runner makes its main task first).
+    """
+    frame: types.FrameType | None = sys._getframe()
+    while frame is not None and frame.f_code.co_filename in RUNTIME_FILES:
+        frame = frame.f_back
+    if frame is not None:
+        task._origin_code = frame.f_code
+        task._origin_lasti = frame.f_lasti
+
+
+def origin_of(task: object) -> tuple[str, int, str] | None:
+    """(file, line, function) where ``task`` was created, if its loop tracked origins."""
+    if not isinstance(task, Task) or task._origin_code is None:
+        return None
+    code = task._origin_code
+    return (code.co_filename, line_at(code, task._origin_lasti), code.co_name)
+
+
+def line_at(code: types.CodeType, offset: int) -> int:
+    """The source line of the instruction at byte ``offset`` of ``code`` (a frame's f_lasti)."""
+    for start, end, line in code.co_lines():
+        if start <= offset < end and line is not None:
+            return line
+    return code.co_firstlineno
+
+
+def task_of_step(callback: object) -> Task[Any] | None:
+    """The task whose step ``callback`` takes (its ``_step`` or ``_wakeup``), else None.
+
+    Told by the bound method's name: compiled methods have no ``__func__`` to compare.
+    """
+    task = getattr(callback, "__self__", None)
+    if isinstance(task, Task) and getattr(callback, "__name__", None) in _STEP_NAMES:
+        return task
+    return None
+
+
+_STEP_NAMES = frozenset({"_step", "_wakeup"})
 
 
 def _coroutine_frame(coro: object) -> types.FrameType | None:

@@ -6,11 +6,8 @@ sorted into one of three kinds by the file it runs: spindle's own code, the stan
 or *user code* (everything else, including third-party packages in site-packages: from
 spindle's point of view they are part of the program it runs).
 
-A stack of the loop's thread, read from the innermost frame outwards, then tells what the loop
-is doing.  If the first frame that is not the standard library is spindle's, the loop is busy
-with itself: polling for I/O (idle) or running its bookkeeping.  If it is user code, a callback
-or a task step is running; the outermost user frame before the next spindle frame is the one
-the loop called (the task's coroutine or the callback), the innermost one is where it is now.
+Reports show the user's frames and the libraries' below them, and leave spindle's own out
+(``stacks``); they point at the innermost user line.
 """
 
 from __future__ import annotations
@@ -68,12 +65,28 @@ def classify(filename: str) -> FrameKind:
 
 
 def display_path(filename: str) -> str:
-    """``filename`` relative to the working directory when it lies below it."""
+    """``filename`` as a report shows it: relative to the working directory when it lies below
+    it; a standard-library or installed module as its import path shows it
+    (``urllib/request.py``); anything else in full."""
     try:
         relative = os.path.relpath(filename)
     except ValueError:  # another drive (Windows)
         return filename
-    return filename if relative.startswith(os.pardir) else relative
+    if not relative.startswith(os.pardir):
+        return relative
+    return _library_path(filename)
+
+
+@functools.lru_cache(maxsize=1024)
+def _library_path(filename: str) -> str:
+    for marker in _THIRD_PARTY_MARKERS:
+        if marker in filename:
+            return filename.rpartition(marker)[2]
+    path = os.path.realpath(filename)
+    for directory in _STDLIB_DIRS:
+        if path.startswith(directory):
+            return path[len(directory) :]
+    return filename
 
 
 def call_name(qualname: str) -> str:

@@ -10,7 +10,7 @@ and shows for each task where it was created and where it was waiting:
       test.py:6: await asyncio.sleep(delay)   (one line per task)
     spindle: hint: ...
 
-Where a task was created comes from ``task._origin``, which spindle's Task records when the loop
+Where a task was created comes from ``origin_of(task)``, which spindle's Task records when the loop
 tracks origins (the runner turns that on while diagnostics are on).  Where it waits is read from
 the chain of awaits of its suspended coroutine.  Building the text is pure: tested with tables.
 """
@@ -26,10 +26,17 @@ import types
 from collections.abc import Iterable
 from typing import Any
 
-from spindle._core.tasks import Task
+from spindle._core.tasks import origin_of
 from spindle.diagnostics.frames import FrameKind, Location, call_name, classify, display_path
 
-__all__ = ["HINT", "PendingTask", "describe_call", "describe_task", "format_pending"]
+__all__ = [
+    "HINT",
+    "PendingTask",
+    "describe_call",
+    "describe_task",
+    "format_pending",
+    "task_lines",
+]
 
 HINT = (
     "spindle: hint: a task runs only while the event loop runs, and the loop runs only while\n"
@@ -62,13 +69,17 @@ def _parts(obj: object) -> tuple[types.CodeType, types.FrameType | None, Any] | 
     return None
 
 
-def describe_call(coro: object) -> str:
-    """``name(arg=value, ...)`` for a coroutine object, from its frame's arguments."""
+def describe_call(coro: object, *, arguments: bool = True) -> str:
+    """``name(arg=value, ...)`` for a coroutine object, from its frame's arguments.
+
+    Without ``arguments``, ``name()``: no ``repr`` of the program's objects is called (for
+    reports made in another thread than the loop's).
+    """
     parts = _parts(coro)
     if parts is None:
-        return _short.repr(coro)
+        return _short.repr(coro) if arguments else type(coro).__name__
     code, frame, _ = parts
-    if frame is None:  # finished: its arguments are gone
+    if frame is None or not arguments:  # finished: its arguments are gone
         return call_name(code.co_qualname)
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     values = frame.f_locals
@@ -99,13 +110,13 @@ def _waiting_at(coro: object) -> Location | None:
     return Location.of_frame(users[-1] if users else frames[0])
 
 
-def describe_task(task: asyncio.Task[Any]) -> PendingTask:
+def describe_task(task: asyncio.Task[Any], *, arguments: bool = True) -> PendingTask:
     """The report's view of a pending task (spindle's, or any asyncio-compatible one)."""
     coro = task.get_coro()
-    created = None
-    if isinstance(task, Task) and task._origin is not None:
-        created = Location(*task._origin)
-    return PendingTask(task.get_name(), describe_call(coro), created, _waiting_at(coro))
+    origin = origin_of(task)
+    created = None if origin is None else Location(*origin)
+    call = describe_call(coro, arguments=arguments)
+    return PendingTask(task.get_name(), call, created, _waiting_at(coro))
 
 
 def _task_line(task: PendingTask) -> str:
@@ -127,13 +138,18 @@ def _natural_order(task: PendingTask) -> tuple[int | str, ...]:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", task.name))
 
 
-def format_pending(main_qualname: str, tasks: Iterable[PendingTask]) -> str:
+def task_lines(tasks: Iterable[PendingTask]) -> list[str]:
+    """One line per task, by name (Task-2 before Task-10)."""
+    return [_task_line(task) for task in sorted(tasks, key=_natural_order)]
+
+
+def format_pending(main_qualname: str, tasks: Iterable[PendingTask], *, hint: bool = True) -> str:
     """The whole report: a heading, one line per task (by name), the hint."""
     main = call_name(main_qualname)
-    lines = [_task_line(task) for task in sorted(tasks, key=_natural_order)]
+    lines = task_lines(tasks)
     plural = "task was" if len(lines) == 1 else "tasks were"
     heading = (
         f"spindle: {main} returned while {len(lines)} {plural} still pending; "
         f"{'it was' if len(lines) == 1 else 'they were'} cancelled:"
     )
-    return "\n".join([heading, *lines, HINT.format(main=main)])
+    return "\n".join([heading, *lines, *([HINT.format(main=main)] if hint else [])])

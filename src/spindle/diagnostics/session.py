@@ -5,18 +5,21 @@ runner calls it once with its new loop, and then calls the session's methods (as
 on the loop ``spindle.install()`` gives it, reaches them through that loop, from its first main
 task on: ``spindle.patch.RunnerAwareEventLoop``):
 
-* ``Session.start(loop)`` when the runner creates its loop: reads the settings, turns on
-  task-origin tracking and starts the blocking watchdog (spindle's loop only: asyncio's keeps no
-  pass counter, and its tasks no origin), and starts recording a timeline if one was asked for;
+* ``Session.start(loop)`` when the runner creates its loop: reads the settings, installs the
+  program's own instruments (``configure(instruments=...)``), and, with diagnostics on, turns
+  on task-origin tracking, starts the blocking watchdog and, if asked, the timeline's recorder
+  (spindle's loop only: they read what it records);
 * ``main_finished()`` when ``run_until_complete`` returns: reports a step that blocked until the
   loop stopped;
 * ``closing(main, leftover)`` before the runner cancels the tasks left pending: reports them if
   ``main()`` returned, and stops recording (the runner's own shutdown tasks are not the
   program's);
 * ``interrupted(frame)`` on the first Ctrl-C (before the main task is cancelled): prints the
-  task dump (``dump``), so a program that hangs says where each task was;
+  task dump (``dump``), so a program that hangs says where each task was, and the watchdog's
+  report of a step that blocks the loop, which the cancellation cannot reach;
 * ``closed()`` after the shutdown: reports the failed tasks whose exception nobody retrieved,
-  joins the watchdog thread and writes the timeline.
+  joins the watchdog thread and writes the timeline.  A timeline that cannot be written is
+  reported; the program's exit status does not change.
 
 While a session runs, its loop is watched: ``dump_tasks()`` and ``python -m spindle ps PID``
 (``control``) see its tasks, a swallowed cancellation is reported (``cancellation``), a slow
@@ -28,22 +31,25 @@ With diagnostics off, ``start`` returns None and the runner does none of this.
 from __future__ import annotations
 
 import asyncio
-import logging
+import os
 import signal
+import sys
 import threading
 import types
 from typing import Any
 
 from spindle._core import tasks as core_tasks
+from spindle._core.loop import BaseLoop
 from spindle.diagnostics import cancellation, control, dump, settings
+from spindle.diagnostics.log import logger
 from spindle.diagnostics.pending import describe_task, format_pending
 from spindle.diagnostics.shutdown import StuckReporter
-from spindle.diagnostics.timeline import Recorder, render
-from spindle.diagnostics.watchdog import ObservableLoop, Watchdog
+from spindle.diagnostics.timeline import Recorder
+from spindle.diagnostics.timeline_render import write
+from spindle.diagnostics.watchdog import Watchdog, faulthandler_delay
 
 __all__ = ["Session"]
 
-logger = logging.getLogger("spindle")
 
 
 class Session:
@@ -69,17 +75,29 @@ class Session:
     def start(cls, loop: asyncio.AbstractEventLoop) -> Session | None:
         """Start diagnostics for ``loop`` if they are enabled, else None."""
         config = settings.current()
+        if isinstance(loop, BaseLoop):
+            for instrument in config.instruments:
+                loop._add_instrument(instrument)
         if not config.enabled:
             return None
         watchdog = None
-        if isinstance(loop, ObservableLoop):
-            loop._track_task_origins = True
-            watchdog = Watchdog(loop, config.block_threshold)
-            watchdog.start()
         timeline = None
-        if config.timeline_path is not None:
-            timeline = (Recorder(loop), config.timeline_path)
-            timeline[0].start()
+        if isinstance(loop, BaseLoop):
+            loop._track_task_origins = True
+            for task in core_tasks.all_tasks(loop):  # made before (asyncio's runner: main)
+                if isinstance(task, core_tasks.Task) and task._origin_code is None:
+                    core_tasks.note_origin(task)
+            after = faulthandler_delay(config.block_threshold) if config.faulthandler else None
+            watchdog = Watchdog(loop, config.block_threshold, faulthandler_after=after)
+            watchdog.start()
+            if config.timeline_path is not None:
+                timeline = (Recorder(loop), config.timeline_path)
+                timeline[0].start()
+        elif config.timeline_path is not None:
+            logger.warning(
+                "spindle: no timeline is written for %r: the timeline needs spindle's event loop",
+                loop,
+            )
         session = cls(loop, config, watchdog, timeline)
         session._watch()
         return session
@@ -121,6 +139,8 @@ class Session:
         if self._interrupted:
             return
         self._interrupted = True
+        if self._watchdog is not None:
+            self._watchdog.interrupted()
         try:
             text = dump.format_dump([self._loop], frame)
         except Exception:  # never turn a Ctrl-C into another error
@@ -149,8 +169,15 @@ class Session:
             self._watchdog.stop()
         if self._timeline is not None:
             recorder, path = self._timeline
-            with open(path, "w", encoding="utf-8") as out:
-                out.write(render(recorder.entries))
+            self._timeline = None
+            try:
+                write(path, recorder.tracks, recorder.end(), _title())
+            except OSError as exc:
+                logger.warning(
+                    "spindle: cannot write the timeline to %s (%s); the program is not affected",
+                    path,
+                    exc.strerror or exc,
+                )
 
     def _unwatch(self) -> None:
         dump.unwatch(self._loop)
@@ -162,3 +189,9 @@ class Session:
             if signal.getsignal(signum) is self._dump_handler:
                 signal.signal(signum, self._previous_handler)
             self._dump_handler = None
+
+
+def _title() -> str:
+    """What the timeline is of: the program's command line."""
+    program = " ".join(os.path.basename(arg) if i == 0 else arg for i, arg in enumerate(sys.argv))
+    return program or "python"

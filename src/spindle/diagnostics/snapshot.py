@@ -26,7 +26,7 @@ import threading
 import types
 from typing import Any
 
-from spindle._core.tasks import Task, all_tasks, current_task
+from spindle._core.tasks import all_tasks, current_task, origin_of
 from spindle.diagnostics.frames import FrameKind, Location, classify, read_activity
 from spindle.diagnostics.waits import LoopView, await_chain
 
@@ -157,7 +157,7 @@ def take(loop: asyncio.AbstractEventLoop, top: types.FrameType | None = None) ->
         if task is running and activity is not None:
             stack.append(FrameInfo.of(activity.location))
         wait = view.wait_of(task, user)
-        created = getattr(task, "_origin", None) if isinstance(task, Task) else None
+        created = origin_of(task)
         infos.append(
             TaskInfo(
                 id=id(task),

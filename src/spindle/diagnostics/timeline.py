@@ -1,154 +1,227 @@
-"""A text timeline of a run's tasks: when each was created, started and finished.
+"""A timeline of a run's tasks: when each ran, when it waited, and on what.
 
 Asked for with ``SPINDLE_TIMELINE=path`` (or ``configure(timeline=path)``); the runner writes it
-when it closes.  Times are loop time (``loop.time()``) from the moment the runner made its
-loop, so on a virtual clock they are exact.  It reads like this:
+when it closes, in the format the extension names (``timeline_render``): ``.html`` a page for a
+browser, ``.json`` Chrome trace events for Perfetto or ``chrome://tracing``, anything else text.
 
-    task    coroutine               created  started  finished  outcome
-    Task-1  main()                    0.000    0.000     2.000  returned  |################|
-    Task-2  say_after(delay=1, ...)   0.000    0.000     1.000  returned  |########        |
+The recorder is an instrument (``spindle._core.instruments``): the loop tells it when each task
+is spawned, when each of its steps begins and ends, and when it exits.  Between two steps a task
+waits; at the end of a step the recorder reads what on (``waits.wait_of``: a sleep, a lock, a
+queue, I/O, another task, a future).  Each task is a track of segments, running or waiting, with
+the name the program gave it (``create_task(..., name=...)``, read again at each step, so a later
+``set_name`` shows too).  Times are loop time (``loop.time()``) from the moment recording began,
+so on a virtual clock they are exact.
 
-(``.``: created, not started yet; ``#``: from its first step to its end.  Bars are 40 columns
-wide, the whole run long; shortened here.)
-
-The recorder sees tasks through the loop's task factory: it wraps the one in place (or builds
-spindle's Task) and notes the creation.  "Started" is noted by a callback scheduled just before
-the task is built: a task schedules its first step when it is built, and the ready queue is
-first in, first out, so that callback runs right before the first step.  "Finished" is a done
-callback.  None of this exists unless a timeline was asked for.
-
-Tasks that already exist when recording starts are followed too, as created and started at
-that moment.  That is the main task when asyncio's own runner drives the loop: it builds the
-task first and only then runs the loop (``spindle.patch.RunnerAwareEventLoop``), and the task's
-first step is the first thing that loop runs.
+Tasks that already exist when recording starts are followed too, as created at that moment
+(the main task, when asyncio's own runner drives the loop: it creates the task before it runs
+the loop).  The summary (``summarize``) is pure: tested with tables.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import dataclasses
-from collections.abc import Callable, Coroutine
+import inspect
+import re
 from typing import Any
 
-from spindle._core.tasks import Task, all_tasks
-from spindle.diagnostics.pending import describe_call
+from spindle._core.scheduler import Scheduler
+from spindle._core.tasks import all_tasks, origin_of
+from spindle.diagnostics.frames import call_name, display_path
+from spindle.diagnostics.instruments import Instrument
+from spindle.diagnostics.timeline_waits import wait_of
 
-__all__ = ["Entry", "Recorder", "render"]
+__all__ = ["RUN", "Recorder", "Segment", "Summary", "Track", "summarize"]
 
-_BAR_WIDTH = 40
-_CALL_WIDTH = 32
+RUN = "run"  # a segment's kind while the task runs; waits use WaitKind values
+_TOP = 10  # rows in each "longest" list of the summary
 
 
 @dataclasses.dataclass
-class Entry:
-    """One task's life, in seconds from the start of the timeline."""
+class Segment:
+    """A stretch of a task's life: running, or waiting on something."""
 
+    start: float
+    end: float
+    kind: str  # RUN, or a WaitKind's value ("sleep", "lock", "queue", "I/O", "task", "future")
+    label: str = ""  # what it waited on: "Queue.get", "sleep", "Task-3"
+
+
+@dataclasses.dataclass
+class Track:
+    """One task's life, in seconds from the start of the recording."""
+
+    number: int  # in the order tasks were spawned
     name: str
-    call: str
+    call: str  # "worker()"
+    origin: str | None  # "app.py:12", where it was created
     created: float
-    started: float | None = None
-    finished: float | None = None
+    ended: float | None = None
     outcome: str = "pending"
+    segments: list[Segment] = dataclasses.field(default_factory=list)
+    # The segment under way: (kind, label, since when).
+    open: tuple[str, str, float] | None = None
+
+    def switch(self, now: float, kind: str | None, label: str = "") -> None:
+        """Close the open segment at ``now``; open one of ``kind`` (None: none)."""
+        if self.open is not None:
+            was, what, since = self.open
+            self.segments.append(Segment(since, now, was, what))
+        self.open = None if kind is None else (kind, label, now)
 
 
-class Recorder:
-    """Notes the life of every task created on ``loop`` between ``start()`` and ``stop()``."""
+def _call_of(task: Any) -> str:
+    coro = task.get_coro()
+    code = getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
+    return call_name(code.co_qualname) if code is not None else type(coro).__name__
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+
+def _started(task: Any) -> bool:
+    coro = task.get_coro()
+    if inspect.iscoroutine(coro):
+        return inspect.getcoroutinestate(coro) != inspect.CORO_CREATED
+    return not (
+        inspect.isgenerator(coro) and inspect.getgeneratorstate(coro) == inspect.GEN_CREATED
+    )
+
+
+def _origin_text(task: Any) -> str | None:
+    origin = origin_of(task)
+    return None if origin is None else f"{display_path(origin[0])}:{origin[1]}"
+
+
+class Recorder(Instrument):
+    """Records the tasks of ``loop`` between ``start()`` and ``stop()``."""
+
+    def __init__(self, loop: Scheduler) -> None:
         self._loop = loop
         self._origin = loop.time()
-        self._previous_factory: Callable[..., Any] | None = loop.get_task_factory()
-        self.entries: list[Entry] = []
+        self.tracks: list[Track] = []
+        self._live: dict[Any, Track] = {}  # task -> its track, until it exits
 
     def start(self) -> None:
-        for task in sorted(all_tasks(self._loop), key=lambda task: task.get_name()):
-            now = self._now()
-            self._follow(task, Entry(task.get_name(), describe_call(task.get_coro()), now, now))
-        # The factory takes ``context=`` as spindle's and asyncio's loops pass it; typeshed's
-        # factory type for 3.11 leaves it out (3.12's has it: the ignore is unused there).
-        self._loop.set_task_factory(self._create)  # type: ignore[arg-type, unused-ignore]
+        now = self._now()
+        for task in sorted(all_tasks(self._loop._as_asyncio_loop()), key=lambda t: t.get_name()):
+            track = self._track(task, now)
+            if _started(task):
+                kind, label = wait_of(task)
+                track.switch(now, kind.value, label)
+        self._loop._add_instrument(self)
 
     def stop(self) -> None:
-        """Stop noting new tasks (those already noted are still followed to their end)."""
-        if self._loop.get_task_factory() == self._create:  # unless the program replaced it
-            self._loop.set_task_factory(self._previous_factory)
+        """Stop recording; what is under way is closed at this moment."""
+        self._loop._remove_instrument(self)
+        now = self._now()
+        for track in self._live.values():
+            track.switch(now, None)
+        self._live.clear()
+
+    def end(self) -> float:
+        """When the recording ends: the last moment anything was seen."""
+        moments = [0.0]
+        for track in self.tracks:
+            moments.append(track.created)
+            if track.ended is not None:
+                moments.append(track.ended)
+            if track.segments:
+                moments.append(track.segments[-1].end)
+        return max(moments)
 
     def _now(self) -> float:
         return self._loop.time() - self._origin
 
-    def _create(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        coro: Coroutine[Any, Any, Any],
-        *,
-        context: contextvars.Context | None = None,
-        **more: Any,
-    ) -> Any:
-        entry = Entry("?", describe_call(coro), self._now())
-        loop.call_soon(self._started, entry)  # runs just before the task's first step
-        task: Any
-        if self._previous_factory is not None:
-            task = self._previous_factory(loop, coro, context=context, **more)
+    def _track(self, task: Any, now: float) -> Track:
+        track = Track(
+            len(self.tracks) + 1, task.get_name(), _call_of(task), _origin_text(task), now
+        )
+        self.tracks.append(track)
+        self._live[task] = track
+        return track
+
+    # -- the hooks -------------------------------------------------------------------------
+
+    def task_spawned(self, task: asyncio.Task[Any]) -> None:
+        self._track(task, self._now())
+
+    def before_task_step(self, task: asyncio.Task[Any], time: float) -> None:
+        track = self._live.get(task)
+        if track is not None:
+            track.name = task.get_name()  # set_name() may have changed it
+            track.switch(time - self._origin, RUN)
+
+    def after_task_step(self, task: asyncio.Task[Any], time: float) -> None:
+        track = self._live.get(task)
+        if track is None:
+            return
+        now = time - self._origin
+        if task.done():
+            track.switch(now, None)
+            self._finished(task, track, now)
         else:
-            task = Task(coro, loop=loop, context=context, **more)
-        entry.name = task.get_name()
-        self._follow(task, entry)
-        return task
+            kind, label = wait_of(task)
+            track.switch(now, kind.value, label)
 
-    def _follow(self, task: asyncio.Task[Any], entry: Entry) -> None:
-        task.add_done_callback(self._finisher(entry))
-        self.entries.append(entry)
+    def task_exited(self, task: asyncio.Task[Any]) -> None:
+        track = self._live.get(task)
+        if track is not None and track.open is not None and track.open[0] != RUN:
+            # Ended without a step of its own (cancelled before it ever ran, say).
+            now = self._now()
+            track.switch(now, None)
+            self._finished(task, track, now)
 
-    def _started(self, entry: Entry) -> None:
-        if entry.started is None:
-            entry.started = self._now()
-
-    def _finisher(self, entry: Entry) -> Callable[[asyncio.Task[Any]], None]:
-        def finished(task: asyncio.Task[Any]) -> None:
-            entry.started = entry.created if entry.started is None else entry.started
-            entry.finished = self._now()
-            if task.cancelled():
-                entry.outcome = "cancelled"
-            elif task.exception() is not None:
-                entry.outcome = f"raised {type(task.exception()).__name__}"
-            else:
-                entry.outcome = "returned"
-
-        return finished
+    def _finished(self, task: asyncio.Task[Any], track: Track, now: float) -> None:
+        track.name = task.get_name()
+        track.ended = now
+        if task.cancelled():
+            track.outcome = "cancelled"
+        elif task.exception() is not None:
+            track.outcome = f"raised {type(task.exception()).__name__}"
+        else:
+            track.outcome = "returned"
+        self._live.pop(task, None)
 
 
-def _bar(entry: Entry, end: float) -> str:
-    """``.`` from creation to start, ``#`` from start to finish; ``end`` fills the bar."""
-
-    def column(seconds: float | None) -> int:
-        if seconds is None:
-            return _BAR_WIDTH
-        return round(seconds / end * _BAR_WIDTH) if end > 0 else 0
-
-    created, started, finished = (column(t) for t in (entry.created, entry.started, entry.finished))
-    waiting = "." * (started - created)
-    running = "" if entry.started is None else "#" * max(finished - started, 1)
-    return f"|{(' ' * created + waiting + running)[:_BAR_WIDTH].ljust(_BAR_WIDTH)}|"
+# -- the summary ----------------------------------------------------------------------------
 
 
-def _short(call: str) -> str:
-    return call if len(call) <= _CALL_WIDTH else call[: _CALL_WIDTH - 4] + "...)"
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """What a timeline's reader wants first."""
+
+    duration: float
+    tasks: int
+    # (task name, with numbers as "#" when several tasks share it; tasks; seconds running)
+    run_by_name: list[tuple[str, int, float]]
+    # (task, start, seconds), longest first
+    longest_steps: list[tuple[str, float, float]]
+    # (task, kind, label, start, seconds), longest first
+    longest_waits: list[tuple[str, str, str, float, float]]
 
 
-def render(entries: list[Entry]) -> str:
-    """The timeline as text: a table with one bar per task (pure: tested with tables)."""
-    end = max([e.finished or e.created for e in entries] + [0.0])
-    rows = [["task", "coroutine", "created", "started", "finished", "outcome", ""]]
-    for e in entries:
-        times = [f"{t:.3f}" if t is not None else "-" for t in (e.created, e.started, e.finished)]
-        rows.append([e.name, _short(e.call), *times, e.outcome, _bar(e, end)])
-    widths = [max(len(row[i]) for row in rows) for i in range(6)]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.rjust(width) if column in (2, 3, 4) else cell.ljust(width)
-            for column, (cell, width) in enumerate(zip(row, widths, strict=False))
-        ]
-        lines.append("  ".join([*cells, row[6]]).rstrip())
-    return "\n".join(lines) + "\n"
+def _name_pattern(name: str) -> str:
+    return re.sub(r"\d+", "#", name)
+
+
+def summarize(tracks: list[Track], duration: float) -> Summary:
+    """Totals per task name, the longest steps and the longest waits (pure)."""
+    patterns: dict[str, list[Track]] = {}
+    for track in tracks:
+        patterns.setdefault(_name_pattern(track.name), []).append(track)
+    run_by_name = []
+    for pattern, members in patterns.items():
+        name = members[0].name if len(members) == 1 else pattern
+        running = sum(s.end - s.start for t in members for s in t.segments if s.kind == RUN)
+        run_by_name.append((name, len(members), running))
+    run_by_name.sort(key=lambda row: (-row[2], -row[1], row[0]))
+    steps = [
+        (t.name, s.start, s.end - s.start) for t in tracks for s in t.segments if s.kind == RUN
+    ]
+    waits = [
+        (t.name, s.kind, s.label, s.start, s.end - s.start)
+        for t in tracks
+        for s in t.segments
+        if s.kind != RUN
+    ]
+    steps.sort(key=lambda row: (-row[2], row[1]))
+    waits.sort(key=lambda row: (-row[4], row[3]))
+    return Summary(duration, len(tracks), run_by_name, steps[:_TOP], waits[:_TOP])

@@ -1,102 +1,121 @@
-"""The blocking watchdog: who held the event loop too long, and at which line.
+"""The blocking watchdog: who holds the event loop, told while they hold it.
 
 An event loop only works if every callback and task step returns quickly; one ``time.sleep(10)``
-in a coroutine stops every other task for ten seconds, silently.  The watchdog makes that loud:
+in a coroutine stops every other task for ten seconds, silently.  The watchdog makes that loud,
+while it happens: past the threshold it names the step, its task and the tasks waiting for it,
+and the stack of the loop's thread; it says so again with backoff (1 s, 2 s, 4 s ... at most
+once a minute) for as long as the step lasts, and once more, with the total, when it ends.
+The texts are in ``blocking``.
 
-    spindle: main() blocked the event loop for 10.0 s at test.py:25: time.sleep(10)
+**How it sees.**  The loop records the handle it runs (``loop._running``, one attribute store
+per callback, see ``spindle._core.instruments``) next to its pass counter.  A thread of the
+watchdog's wakes every ``threshold`` seconds and reads the two: a step is one handle run in one
+pass, so the pair (handle, pass) names it.  Seen at two wake-ups, it has run at least the time
+between them; a step's start and end are each taken as the middle of the two wake-ups around
+them, so times are known to half a wake-up interval, and a step is reported at most two
+thresholds after it began.  (Waking more often would report sooner, and cost the loop more: each
+wake-up takes the GIL from it for a moment.)  Only once a step has run past the threshold does
+the watchdog read the loop thread's stack (``stacks``): the rest of the time it reads two
+attributes and goes back to sleep.  Nothing here reads the loop's own frames, so
+it works the same when the loop is compiled and has none.
 
-It costs the loop nothing beyond the counter the loop already keeps (``loop._pass_count``, +1
-per scheduling pass): a separate thread does all the work.  It wakes every ``threshold / 2``,
-reads the counter, and reads the loop thread's stack (``sys._current_frames()``, microseconds):
+**Blocking in C.**  A step stuck in a C function that releases the GIL (``time.sleep``, a
+blocking ``recv``, ``zlib`` or ``hashlib`` on a large buffer) is seen as any other, at the line
+that called it.  One that holds the GIL (a regular expression that backtracks, arithmetic on a
+huge int, many C extensions) stops every Python thread, the watchdog's too.  For that case the
+watchdog keeps ``faulthandler.dump_traceback_later`` armed, re-arming it as long as it runs
+(``SPINDLE_FAULTHANDLER``): if the watchdog cannot run for ``faulthandler_after`` seconds,
+faulthandler's own thread, which needs no GIL, prints every thread's stack to stderr.  When the
+watchdog runs again it explains what happened (``blocking.format_starved``).
 
-* no user code on the stack (``frames.read_activity`` is None): the loop is idle in its poll,
-  waiting for a timer or I/O, or busy with itself.  A stuck counter alone cannot tell idling
-  from blocking, which is why the stack is read at every wake-up and not only once the counter
-  has been stuck for ``threshold``;
-* user code: a step is running.  The thread notes when it first saw that step (by its entry
-  frame: the task's coroutine or the callback) and the lines it was seen at.
+**Ctrl-C.**  Under spindle's runner (and asyncio's, in ``python -m spindle``) the first Ctrl-C
+cancels the main task, which a step that never awaits does not notice.  The runner tells the
+watchdog (``interrupted()``), which, on the loop's thread, prints the full report of a step that
+has run past the threshold.
 
-A step has ended when a later wake-up finds the counter moved (a new pass: even the same task
-is then taking a new step), the loop idle, or another step running.  If it ran at least
-``threshold``, it is reported through the ``logging`` logger ``"spindle"``.
-
-Times are known to half a wake-up interval: a step's start and end are each taken as the middle
-of the two wake-ups around them.  Reports are therefore printed to a tenth of a second.
-
-What the watchdog cannot see: a callback that is a C function with no Python frame of its own
-(``loop.call_soon(time.sleep, 10)``) leaves only the loop's frames on the stack, which look
-like the loop busy with itself.  Blocking code written in Python (a coroutine, a function) is
-always seen, down to the line.
-
-A step that blocks until the loop stops (``main()`` itself sleeping, then returning) ends with
-no later wake-up to see it end; the runner calls ``flush()`` when the loop returns, and that
-reports it.
+A step still running when the loop stops (``main()`` sleeping, then returning) has no later
+wake-up to see it end; the runner calls ``flush()`` when the loop returns.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
-import logging
+import faulthandler
 import sys
 import threading
 import time
-import types
 import weakref
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
 
-from spindle.diagnostics.frames import Location, LoopActivity, call_name, read_activity
+from spindle._core.handles import Handle
+from spindle._core.scheduler import Scheduler
+from spindle.diagnostics.awaits import format_awaited_by
+from spindle.diagnostics.blocking import (
+    Blocked,
+    LiveReport,
+    format_blocked,
+    format_live,
+    format_starved,
+    next_report_at,
+)
+from spindle.diagnostics.frames import Location
+from spindle.diagnostics.log import logger
+from spindle.diagnostics.stacks import describe_step, format_frames, read_step, task_label
 
-__all__ = ["Blocked", "ObservableLoop", "Watchdog", "format_blocked"]
-
-logger = logging.getLogger("spindle")
-
-
-@runtime_checkable
-class ObservableLoop(Protocol):
-    """What the watchdog reads from a loop (spindle's loop provides it; asyncio's does not)."""
-
-    _pass_count: int
-    _thread_id: int | None
-    _track_task_origins: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class Blocked:
-    """One step that held the loop too long."""
-
-    what: str  # "main()" or "callback on_timer()"
-    seconds: float
-    location: Location
+__all__ = ["Watchdog", "faulthandler_delay"]
 
 
-def format_blocked(blocked: Blocked) -> str:
-    return (
-        f"spindle: {blocked.what} blocked the event loop for {blocked.seconds:.1f} s "
-        f"at {blocked.location.describe()}"
-    )
-
-
+@dataclasses.dataclass
 class _Step:
-    """A step seen running user code, from its first sighting to its end."""
+    """A step seen running, from its first sighting to its end."""
 
-    def __init__(self, activity: LoopActivity, started: float) -> None:
-        # Kept only to recognise the step at the next wake-up; dropped when the step ends.
-        self.entry: types.FrameType | None = activity.entry
-        name = call_name(activity.entry.f_code.co_qualname)
-        self.what = name if activity.is_task_step else f"callback {name}"
-        self.started = started
-        self.locations: collections.Counter[Location] = collections.Counter()
+    handle: Handle  # kept to recognise the step at the next wake-up; dropped when it ends
+    count: int  # the pass it runs in
+    what: str
+    started: float  # time.monotonic(), estimated
+    next_report: float  # seconds into the step
+    reported: bool = False
+    sightings: int = 1  # wake-ups that found it running
+    location: Location | None = None  # where it was at the last report
 
-    def is_running(self, activity: LoopActivity | None) -> bool:
-        return activity is not None and activity.entry is self.entry
 
-    def end(self, ended: float) -> Blocked:
-        self.entry = None
-        # The line seen most often; on a tie, the latest (a Counter keeps insertion order).
-        location = max(reversed(self.locations), key=self.locations.__getitem__)
-        return Blocked(self.what, ended - self.started, location)
+class _FaultHandlerArm:
+    """Keeps ``faulthandler.dump_traceback_later`` armed while some watchdog runs.
+
+    faulthandler has one timer per process: the watchdogs of all loops share it, and the last
+    one to stop cancels it.
+    """
+
+    _users = 0
+    _lock = threading.Lock()
+
+    def __init__(self, after: float) -> None:
+        self.after = after
+        self._armed_at = -float("inf")
+
+    def start(self) -> None:
+        with _FaultHandlerArm._lock:
+            _FaultHandlerArm._users += 1
+        self.keep_alive(time.monotonic())
+
+    def keep_alive(self, now: float) -> None:
+        """Push the deadline back (cheaply: every quarter of it, not at every wake-up)."""
+        if now - self._armed_at < self.after / 4:
+            return
+        self._armed_at = now
+        stream = sys.__stderr__
+        try:
+            if stream is None:
+                return
+            faulthandler.dump_traceback_later(self.after, repeat=False, file=stream)
+        except (ValueError, OSError, RuntimeError):  # no usable stderr: nothing to print to
+            pass
+
+    def stop(self) -> None:
+        with _FaultHandlerArm._lock:
+            _FaultHandlerArm._users -= 1
+            if _FaultHandlerArm._users == 0:
+                faulthandler.cancel_dump_traceback_later()
 
 
 class Watchdog:
@@ -104,23 +123,31 @@ class Watchdog:
 
     def __init__(
         self,
-        loop: ObservableLoop,
+        loop: Scheduler,
         threshold: float,
-        report: Callable[[Blocked], None] | None = None,
+        report: Callable[[str], None] | None = None,
+        *,
+        faulthandler_after: float | None = None,
     ) -> None:
         # Weak, so that a runner dropped without close() does not keep its loop (and this
         # thread) alive for ever: the thread ends when the loop is gone.
         self._loop = weakref.ref(loop)
         self._threshold = threshold
-        self._report = report or _log_blocked
-        self._lock = threading.Lock()  # the thread and flush() both end steps
+        self._interval = threshold
+        self._report = report or _log
+        # The thread, flush() and interrupted() (a signal handler on the loop's thread, which
+        # may interrupt flush) all touch the step: re-entrant.
+        self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="spindle-watchdog", daemon=True)
-        self._count = loop._pass_count
         self._last_wake = time.monotonic()
         self._step: _Step | None = None
+        self._fault = None if faulthandler_after is None else _FaultHandlerArm(faulthandler_after)
 
     def start(self) -> None:
+        self._last_wake = time.monotonic()
+        if self._fault is not None:
+            self._fault.start()
         self._thread.start()
 
     def stop(self) -> None:
@@ -129,66 +156,151 @@ class Watchdog:
         A step still open is dropped: the runner flushed main's when the loop stopped, and one
         seen since (the runner's shutdown) has no known end.
         """
+        if self._stopping.is_set():
+            return
         self._stopping.set()
         # Not from the thread itself: a loop that closes itself when collected (a loop that
         # calls the hooks, see spindle.patch) can be collected on this thread, which holds it
         # while it looks.  The thread is on its way out then anyway.
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
+        if self._fault is not None:
+            self._fault.stop()
         with self._lock:
             self._step = None
 
     def flush(self) -> None:
-        """The loop has stopped: a step still open ended just now."""
+        """The loop has stopped: a step still open ended just now.
+
+        A step that held the GIL the whole time was never seen by the thread, which may not
+        get to run before the runner stops it: one last look here says so.
+        """
+        loop = self._loop()
+        if loop is not None:
+            self._wake(loop, time.monotonic(), final=True)
         with self._lock:
-            blocked = self._end_step(time.monotonic())
-        self._emit(blocked)
+            message = self._end_step(time.monotonic())
+        self._emit(message)
+
+    def interrupted(self) -> None:
+        """Ctrl-C arrived (we are in the signal handler, on the loop's thread)."""
+        loop = self._loop()
+        if loop is None:
+            return
+        handle, count = loop._running, loop._pass_count
+        with self._lock:
+            step = self._step
+            if handle is None or step is None or step.handle is not handle or step.count != count:
+                return  # idle, or a step too young to have been seen: nothing blocks
+            seconds = time.monotonic() - step.started
+            if seconds < self._threshold:
+                return
+            message = self._live(loop, step, seconds, interrupted=True)
+        self._emit(message)
+
+    # -- the thread ------------------------------------------------------------------------
 
     def _watch(self) -> None:
-        while not self._stopping.wait(self._threshold / 2):
+        while not self._stopping.wait(self._interval):
             loop = self._loop()
             if loop is None:
                 return
-            self._wake(loop)
+            self._wake(loop, time.monotonic())
             del loop
 
-    def _wake(self, loop: ObservableLoop) -> None:
-        """One look at the loop: end the step that is over, follow the one that runs."""
-        now = time.monotonic()
-        count, thread_id = loop._pass_count, loop._thread_id
-        innermost = None if thread_id is None else sys._current_frames().get(thread_id)
-        activity = read_activity(innermost)
-        del innermost
+    def _wake(self, loop: Scheduler, now: float, *, final: bool = False) -> None:
+        """One look at the loop: end the step that is over, follow (and report) the running one.
+
+        ``final``: the loop has stopped (``flush``), the step that ran is still recorded.
+        """
+        if self._fault is not None and not final:
+            self._fault.keep_alive(now)
+        handle, count = loop._running, loop._pass_count
+        if loop._running is not handle:
+            return  # it moved on while we read: look again at the next wake-up
+        messages: list[str | None] = []
         with self._lock:
-            if loop._pass_count != count or loop._thread_id is None:
-                # The loop moved on while the stack was read (and flush() may already have
-                # ended that step): what was read is stale.
-                activity = None
-            # Whatever changed since the last wake-up happened between the two: say midway.
+            gap = now - self._last_wake
             between = (self._last_wake + now) / 2
             self._last_wake = now
-            blocked = None
             step = self._step
-            if step is not None and (count != self._count or not step.is_running(activity)):
-                blocked = self._end_step(between)
-            self._count = count
-            if activity is not None:
-                if self._step is None:
-                    self._step = _Step(activity, started=between)
-                self._step.locations[activity.location] += 1
-        self._emit(blocked)
+            starved = self._starved(gap)
+            if starved:
+                messages.append(self._starved_report(step, handle, gap, now))
+            if step is not None and (step.handle is not handle or step.count != count):
+                messages.append(self._end_step(now if starved or final else between))
+            if handle is not None and self._step is None:
+                what, _ = describe_step(handle._callback)
+                self._step = _Step(handle, count, what, between, next_report=self._threshold)
+            elif self._step is not None:
+                self._step.sightings += 1
+            step = self._step
+            # Due, or seen at two wake-ups: then it has run at least an interval, the threshold.
+            if step is not None and (
+                now - step.started >= step.next_report
+                or (step.sightings == 2 and not step.reported)
+            ):
+                messages.append(self._live(loop, step, max(now - step.started, self._threshold)))
+        for message in messages:
+            self._emit(message)
 
-    def _end_step(self, ended: float) -> Blocked | None:
+    def _starved(self, gap: float) -> bool:
+        """The watchdog could not run for a long time: the GIL was held (see the docstring)."""
+        return self._fault is not None and gap >= self._fault.after
+
+    def _starved_report(
+        self, step: _Step | None, running: Handle | None, gap: float, now: float
+    ) -> str:
+        last_seen = None
+        if step is not None:
+            last_seen = Blocked(step.what, now - step.started, step.location)
+        elif running is not None:  # it started between two wake-ups; faulthandler said where
+            last_seen = Blocked(describe_step(running._callback)[0], gap, None)
+        after = None if self._fault is None else self._fault.after
+        return format_starved(gap, last_seen, after)
+
+    def _live(
+        self, loop: Scheduler, step: _Step, seconds: float, *, interrupted: bool = False
+    ) -> str:
+        """Read the step's stack and make its report (the caller holds the lock)."""
+        innermost = sys._current_frames().get(loop._thread_id) if loop._thread_id else None
+        running = read_step(step.handle._callback, innermost)
+        del innermost
+        first = not step.reported
+        moved = running.location != step.location
+        report = LiveReport(
+            what=step.what,
+            seconds=seconds,
+            location=running.location,
+            task=None if running.task is None else task_label(running.task),
+            awaited_by=() if running.task is None else tuple(format_awaited_by(running.task, "")),
+            stack=tuple(format_frames(running.frames)),
+            first=first,
+            moved=moved,
+            interrupted=interrupted,
+        )
+        step.location = running.location
+        if not interrupted:
+            step.reported = True
+            step.next_report = next_report_at(seconds)
+        return format_live(report)
+
+    def _end_step(self, ended: float) -> str | None:
+        """Forget the step; its final line if it was reported while it ran."""
         step, self._step = self._step, None
-        if step is None:
+        if step is None or not step.reported:
             return None
-        blocked = step.end(ended)
-        return blocked if blocked.seconds >= self._threshold else None
+        return format_blocked(Blocked(step.what, ended - step.started, step.location))
 
-    def _emit(self, blocked: Blocked | None) -> None:
-        if blocked is not None:
-            self._report(blocked)
+    def _emit(self, message: str | None) -> None:
+        if message is not None:
+            self._report(message)
 
 
-def _log_blocked(blocked: Blocked) -> None:
-    logger.warning("%s", format_blocked(blocked))
+def _log(message: str) -> None:
+    logger.warning("%s", message)
+
+
+def faulthandler_delay(threshold: float) -> float:
+    """How long the GIL must be held before faulthandler prints the stacks."""
+    return max(2.0, 10 * threshold)

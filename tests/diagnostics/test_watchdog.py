@@ -1,0 +1,512 @@
+"""The blocking watchdog, on real blocked loops: reports while the step runs, with backoff,
+then the total; blocking in C (with and without the GIL); Ctrl-C during a block.
+
+The watchdog watches real time in a real thread, so these tests block the loop for real, with
+short thresholds.  Reports are checked for what they say and for *when* they were made (while
+the step was still running), never for exact durations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import gc
+import hashlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import spindle
+from spindle import diagnostics, events
+from spindle.diagnostics.watchdog import Watchdog
+from spindle.runners import Runner, run
+from spindle.tasks import sleep
+from tests.diagnostics.conftest import SRC, Reports, line_of, run_program
+
+HERE = Path(__file__)
+REL = "tests/diagnostics/test_watchdog.py"
+
+
+def where(marker: str) -> str:
+    """How a report shows the marked line: ``file:line: source``."""
+    number = line_of(HERE, marker)
+    return f"{REL}:{number}: {HERE.read_text().splitlines()[number - 1].strip()}"
+
+
+def seconds_in(message: str) -> float:
+    match = re.search(r"(?:for|so far\)?,?|:) (\d+\.\d) s", message)
+    assert match, message
+    return float(match.group(1))
+
+
+def messages(reports: Reports) -> list[str]:
+    return [record.getMessage() for record in reports()]
+
+
+# -- a step that blocks, reported while it runs ---------------------------------------------
+
+
+def test_a_blocked_step_is_reported_while_it_runs_then_with_its_total(reports: Reports) -> None:
+    diagnostics.configure(block_threshold=0.1)
+    ended_at: list[float] = []
+
+    def crunch() -> None:
+        time.sleep(0.6)  # blocks-in-helper
+
+    async def main() -> None:
+        await sleep(0)
+        crunch()  # calls-helper
+        ended_at.append(time.time())
+        await sleep(0.05)
+
+    run(main())
+    records = reports()
+    live, final = records[0], records[-1]
+    # Made while the step ran, by the watchdog's thread.
+    assert live.created < ended_at[0]
+    assert live.threadName == "spindle-watchdog"
+    lines = live.getMessage().splitlines()
+    assert lines[0] == (
+        f"spindle: main() has been blocking the event loop for {seconds_in(lines[0]):.1f} s, "
+        f"at {where('blocks-in-helper')}"
+    )
+    assert re.fullmatch(r"  task Task-\d+ main\(\), created at .*", lines[1])
+    assert lines[2] == "  the loop's thread, in this step (most recent call last):"
+    assert lines[3].startswith(f"    {REL}:") and lines[3].endswith(
+        " in main: crunch()  # calls-helper"
+    )
+    assert lines[4].endswith(" in crunch: time.sleep(0.6)  # blocks-in-helper")
+    assert lines[5].startswith("  spindle says so again at 1 s, 2 s, 4 s")
+    # And once more when it ended, with the whole time.
+    text = final.getMessage()
+    assert text.startswith("spindle: main() blocked the event loop for ")
+    assert text.endswith(f" s at {where('blocks-in-helper')}")
+    assert 0.5 <= seconds_in(text) <= 0.8
+
+
+def test_a_long_block_is_reported_again_with_backoff() -> None:
+    said: list[tuple[float, str]] = []
+    loop = spindle.EventLoop()
+    watchdog = Watchdog(loop, 0.1, lambda text: said.append((time.monotonic(), text)))
+    started: list[float] = []
+
+    def stuck() -> None:
+        started.append(time.monotonic())
+        time.sleep(2.4)  # stuck-for-a-while
+
+    watchdog.start()
+    try:
+        loop.call_soon(stuck)
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        watchdog.flush()
+    finally:
+        watchdog.stop()
+        loop.close()
+    kinds = [re.search(r"\(\) (has|is|blocked)", text)[1] for _, text in said]  # type: ignore[index]
+    assert kinds == ["has", "is", "is", "blocked"], [text for _, text in said]
+    # At the threshold, then at 1 s and at 2 s into the step (give or take the wake-ups).
+    offsets = [at - started[0] for at, _ in said[:3]]
+    assert offsets[0] < 0.5
+    assert 0.9 <= offsets[1] < 1.5
+    assert 1.9 <= offsets[2] < 2.4
+    # Repeats are one line while the step stays on the same line.
+    assert said[1][1] == (
+        f"spindle: callback stuck() is still blocking the event loop: "
+        f"{seconds_in(said[1][1]):.1f} s so far, at {where('stuck-for-a-while')}"
+    )
+    assert 2.3 <= seconds_in(said[3][1]) <= 2.7
+
+
+def test_a_block_inside_a_library_shows_the_library_and_the_users_line(
+    reports: Reports,
+) -> None:
+    diagnostics.configure(block_threshold=0.1)
+
+    async def main() -> None:
+        threading.Event().wait(0.5)  # waits-in-the-standard-library
+
+    run(main())
+    lines = messages(reports)[0].splitlines()
+    stack = lines[lines.index("  the loop's thread, in this step (most recent call last):") + 1 :]
+    assert stack[0].endswith(
+        " in main: threading.Event().wait(0.5)  # waits-in-the-standard-library"
+    )
+    # Below the user's line, the library's own (threading.py), down to where it waits.
+    assert any(re.search(r"threading\.py:\d+ in (Event\.)?wait: ", line) for line in stack[1:])
+    # The headline names the user's line, the one to change.
+    assert lines[0].endswith(f"at {where('waits-in-the-standard-library')}")
+
+
+def test_the_tasks_awaiting_the_blocked_one_are_named(reports: Reports) -> None:
+    diagnostics.configure(block_threshold=0.1)
+
+    async def worker() -> None:
+        await sleep(0)
+        time.sleep(0.4)  # the-worker-blocks
+
+    async def main() -> None:
+        await spindle.gather(worker(), sleep(0.01))  # main-gathers
+
+    run(main())
+    lines = messages(reports)[0].splitlines()
+    assert lines[0].startswith("spindle: worker() has been blocking the event loop for ")
+    assert re.fullmatch(r"  task Task-\d+ worker\(\), created at .* in main\(\)", lines[1])
+    assert re.fullmatch(
+        rf"  awaited by Task-\d+ main\(\), waiting at {re.escape(where('main-gathers'))}",
+        lines[2],
+    )
+
+
+def test_a_blocking_callback_is_reported_as_a_callback(reports: Reports) -> None:
+    diagnostics.configure(block_threshold=0.1)
+
+    def slow_callback(done: asyncio.Future[None]) -> None:
+        time.sleep(0.3)  # blocks-in-callback
+        done.set_result(None)
+
+    async def main() -> None:
+        done = events.get_running_loop().create_future()
+        events.get_running_loop().call_soon(slow_callback, done)
+        await done
+
+    run(main())
+    said = messages(reports)
+    assert said[0].startswith("spindle: callback slow_callback() has been blocking the event loop")
+    assert "  task " not in said[0]  # a callback has no task
+    assert said[-1].startswith("spindle: callback slow_callback() blocked the event loop for ")
+    assert said[-1].endswith(f" s at {where('blocks-in-callback')}")
+
+
+def test_an_idle_loop_and_short_steps_are_not_reported(reports: Reports) -> None:
+    diagnostics.configure(block_threshold=0.2)
+
+    def short_step() -> None:
+        time.sleep(0.07)
+
+    async def main() -> None:
+        await sleep(0.3)  # the loop waits in its poll: idle, not blocked
+        loop = events.get_running_loop()
+        for _ in range(4):  # 0.28 s in one pass, but no single step reaches 0.2 s
+            loop.call_soon(short_step)
+        await sleep(0)
+
+    run(main())
+    assert reports() == []
+
+
+def test_steps_are_told_apart_within_one_pass(reports: Reports) -> None:
+    diagnostics.configure(block_threshold=0.1)
+
+    def short_step() -> None:
+        time.sleep(0.03)
+
+    def long_step() -> None:
+        time.sleep(0.3)  # the-long-step
+
+    async def main() -> None:
+        loop = events.get_running_loop()
+        for step in (short_step, short_step, long_step, short_step):
+            loop.call_soon(step)
+        await sleep(0.05)
+
+    run(main())
+    said = messages(reports)
+    assert [text.split(" ", 3)[1:3] for text in said] == [
+        ["callback", "long_step()"],
+        ["callback", "long_step()"],
+    ]
+    assert 0.2 <= seconds_in(said[-1]) <= 0.45
+
+
+# -- blocking in C -------------------------------------------------------------------------
+
+
+def test_a_blocking_socket_read_is_reported_at_the_line_that_reads(reports: Reports) -> None:
+    diagnostics.configure(block_threshold=0.1)
+    reader, writer = socket.socketpair()
+    timer = threading.Timer(0.5, writer.sendall, (b"late",))
+
+    async def main() -> None:
+        timer.start()
+        assert reader.recv(4) == b"late"  # blocking-recv
+
+    try:
+        run(main())
+    finally:
+        timer.join()
+        reader.close()
+        writer.close()
+    said = messages(reports)
+    assert said[0].startswith("spindle: main() has been blocking the event loop")
+    assert said[0].splitlines()[0].endswith(f"at {where('blocking-recv')}")
+    assert said[-1].endswith(f" s at {where('blocking-recv')}")
+
+
+def test_a_c_function_called_as_a_callback_is_named_though_it_has_no_frame(
+    reports: Reports,
+) -> None:
+    # The loop records what it runs: a C callback has no Python frame, but it is still named.
+    diagnostics.configure(block_threshold=0.1)
+
+    async def main() -> None:
+        events.get_running_loop().call_soon(time.sleep, 0.4)
+        await sleep(0.05)
+
+    run(main())
+    said = messages(reports)
+    assert said[0].startswith("spindle: callback sleep() has been blocking the event loop for ")
+    assert said[0].splitlines()[0].endswith(", in C code (no Python frame to show)")
+    assert said[-1].startswith("spindle: callback sleep() blocked the event loop for ")
+
+
+def _pbkdf2_iterations(seconds: float) -> int:
+    """How many PBKDF2 rounds take about ``seconds`` here (hashlib releases the GIL)."""
+    started = time.perf_counter()
+    hashlib.pbkdf2_hmac("sha256", b"password", b"salt", 20_000)
+    return max(20_000, int(20_000 * seconds / (time.perf_counter() - started)))
+
+
+def test_a_cpu_loop_in_c_that_releases_the_gil_is_reported_while_it_runs(
+    reports: Reports,
+) -> None:
+    diagnostics.configure(block_threshold=0.1)
+    iterations = _pbkdf2_iterations(0.6)
+
+    async def main() -> None:
+        hashlib.pbkdf2_hmac("sha256", b"password", b"salt", iterations)  # cpu-in-c
+
+    run(main())
+    said = messages(reports)
+    assert said[0].startswith("spindle: main() has been blocking the event loop")
+    assert said[0].splitlines()[0].endswith(f"at {where('cpu-in-c')}")
+
+
+def test_a_c_function_from_a_c_library_is_reported_at_the_line_calling_it(
+    reports: Reports,
+) -> None:
+    diagnostics.configure(block_threshold=0.1)
+    libc = ctypes.CDLL(None)  # ctypes.CDLL releases the GIL around the call
+
+    async def main() -> None:
+        libc.usleep(500_000)  # c-library-call
+
+    run(main())
+    said = messages(reports)
+    assert said[0].splitlines()[0].endswith(f"at {where('c-library-call')}")
+
+
+GIL_HOLDER = """
+    import time
+    import spindle as asyncio
+
+    def spin(n):
+        return sum(range(n))        # one C call: it never lets the GIL go
+
+    async def main():
+        started = time.perf_counter()
+        spin(2_000_000)
+        n = int(2_000_000 * {seconds} / (time.perf_counter() - started))
+        spin(n)                     # holds-the-gil
+        await asyncio.sleep(0.3)    # the watchdog gets to run again
+
+    asyncio.run(main())
+    print("done")
+"""
+
+
+@pytest.mark.timeout(90)
+def test_a_c_call_holding_the_gil_is_shown_by_faulthandler_while_it_lasts(
+    tmp_path: Path,
+) -> None:
+    # No Python thread can run while a C call holds the GIL, the watchdog's neither: the
+    # stacks come from faulthandler's thread, armed by the watchdog (default 2 s).
+    source = GIL_HOLDER.replace("{seconds}", "4.0")
+    result = run_program(source, cwd=tmp_path, SPINDLE_BLOCK_THRESHOLD="0.1")
+    program = (tmp_path / "program.py").read_text().splitlines()
+    line = next(n for n, text in enumerate(program, 1) if text.endswith("# holds-the-gil"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "done\n"
+    err = result.stderr
+    assert "Timeout (0:00:02)!" in err
+    assert f'File "{tmp_path / "program.py"}", line {line} in main' in err or (
+        f'File "program.py", line {line} in main' in err
+    )
+    assert re.search(r"spindle: for \d+\.\d s no Python thread could run", err), err
+    assert "the loop was running main()" in err
+
+
+# -- Ctrl-C during a block --------------------------------------------------------------------
+
+CTRL_C_SPINDLE = """
+    import time, spindle
+
+    async def main():
+        time.sleep(20)   # stuck
+
+    spindle.run(main())
+"""
+
+CTRL_C_ASYNCIO = """
+    import asyncio, time
+
+    async def main():
+        time.sleep(20)   # stuck
+
+    asyncio.run(main())
+"""
+
+
+def _interrupt_when_blocked(tmp_path: Path, source: str, *command: str) -> tuple[int, str]:
+    """Run the program, press Ctrl-C once the live report is out, then again; (status, stderr)."""
+    (tmp_path / "program.py").write_text(textwrap.dedent(source))
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SPINDLE_")}
+    process = subprocess.Popen(
+        [sys.executable, *command, "program.py"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**environ, "PYTHONPATH": str(SRC), "SPINDLE_BLOCK_THRESHOLD": "0.1"},
+    )
+    assert process.stderr is not None
+    seen: list[str] = []
+    try:
+        for line in process.stderr:
+            seen.append(line)
+            if "says so again" in line:  # the end of the first live report
+                process.send_signal(signal.SIGINT)
+            if line.startswith("  has not reached one: press Ctrl-C again"):
+                process.send_signal(signal.SIGINT)
+                break
+        seen.append(process.stderr.read())
+        status = process.wait(timeout=30)
+    finally:
+        process.kill()
+        process.wait()
+        process.stderr.close()
+    return status, "".join(seen)
+
+
+@pytest.mark.parametrize(
+    ("source", "command"),
+    [(CTRL_C_SPINDLE, ()), (CTRL_C_ASYNCIO, ("-m", "spindle"))],
+    ids=["spindle.run", "python -m spindle"],
+)
+def test_ctrl_c_during_a_block_prints_the_report_and_a_second_one_interrupts(
+    tmp_path: Path, source: str, command: tuple[str, ...]
+) -> None:
+    status, err = _interrupt_when_blocked(tmp_path, source, *command)
+    assert re.search(
+        r"spindle: Ctrl-C while main\(\) blocks the event loop \(\d+\.\d s so far\), "
+        r"at program\.py:5: time\.sleep\(20\)   # stuck\n"
+        r"  task Task-\d+ main\(\), created at program\.py:\d+ in <module>\(\)\n"
+        r"  the loop's thread, in this step \(most recent call last\):\n"
+        r"    program\.py:5 in main: time\.sleep\(20\)   # stuck\n"
+        r"  The main task is cancelled, but a task sees a cancellation only at an await",
+        err,
+    ), err
+    # The second Ctrl-C interrupts the sleep where it is, as asyncio's would.
+    assert "KeyboardInterrupt" in err
+    assert status in (-signal.SIGINT, 128 + signal.SIGINT, 1)
+
+
+# -- the thread's life ---------------------------------------------------------------------
+
+
+def watchdog_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "spindle-watchdog"]
+
+
+def test_the_watchdog_thread_lives_exactly_as_long_as_the_runner() -> None:
+    assert watchdog_threads() == []
+    with Runner() as runner:
+        runner.get_loop()
+        assert len(watchdog_threads()) == 1
+    assert watchdog_threads() == []
+
+
+def test_a_runner_dropped_without_close_does_not_keep_its_watchdog() -> None:
+    runner = Runner(loop_factory=spindle.new_event_loop)
+    runner.get_loop()
+    [thread] = watchdog_threads()
+    with pytest.warns(ResourceWarning, match="unclosed event loop"):
+        del runner
+        gc.collect()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_no_watchdog_when_diagnostics_are_off() -> None:
+    diagnostics.configure(enabled=False)
+    with Runner() as runner:
+        runner.get_loop()
+        assert watchdog_threads() == []
+
+
+def test_no_watchdog_on_asyncios_own_loop() -> None:
+    with Runner(loop_factory=asyncio.new_event_loop) as runner:
+        runner.get_loop()
+        assert watchdog_threads() == []
+
+
+def test_the_watchdog_can_be_stopped_from_its_own_thread() -> None:
+    # As when a loop that ends its own session is garbage-collected on the watchdog's thread.
+    stopped_itself = threading.Event()
+
+    def report(text: str) -> None:
+        watchdog.stop()  # must not try to join its own thread
+        stopped_itself.set()
+
+    def slow_callback() -> None:
+        time.sleep(0.2)
+
+    loop = spindle.EventLoop()
+    watchdog = Watchdog(loop, 0.05, report)
+    watchdog.start()
+    try:
+        loop.call_soon(slow_callback)
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        assert stopped_itself.wait(timeout=5)
+    finally:
+        watchdog.stop()
+        loop.close()
+    assert watchdog_threads() == []
+
+
+def test_the_watchdog_reads_the_loops_record_not_its_frames(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What the watchdog knows about the step comes from the loop's record of the running
+    # handle: with every frame of the loop hidden (as in a compiled build), the step is
+    # still found and named.
+    said: list[str] = []
+    loop = spindle.EventLoop()
+    watchdog = Watchdog(loop, 0.1, said.append)
+
+    def blocker() -> None:
+        time.sleep(0.3)
+
+    real_frames = sys._current_frames
+    monkeypatch.setattr(sys, "_current_frames", lambda: {})
+    watchdog.start()
+    try:
+        loop.call_soon(blocker)
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        watchdog.flush()
+    finally:
+        watchdog.stop()
+        loop.close()
+        monkeypatch.setattr(sys, "_current_frames", real_frames)
+    assert said[0].startswith("spindle: callback blocker() has been blocking the event loop")
+    assert said[-1].startswith("spindle: callback blocker() blocked the event loop for ")
