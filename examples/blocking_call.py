@@ -6,9 +6,10 @@ An ordinary asyncio program (run unmodified on spindle by ``python -m spindle``)
 ``main()`` handles two requests while a heartbeat task ticks.  The first request calls a
 synchronous function (``lookup_price``: think of a blocking HTTP or database client) straight
 from the coroutine, so the whole loop stops for half a second: no tick, no other request.
-asyncio runs it without a word; spindle says on stderr which coroutine blocked the loop, for
-how long, and at which line.  The second request runs the same function with
-``asyncio.to_thread()``: the loop carries on, and there is nothing to report.
+asyncio runs it without a word; spindle says on stderr, while the loop is blocked, which
+coroutine blocks it, at which line and through which calls, and then for how long it blocked.
+The second request runs the same function with ``asyncio.to_thread()``: the loop carries on,
+and there is nothing to report.
 """
 
 import asyncio

@@ -2,6 +2,11 @@
 
     python -m pytest examples/test_virtual_clock.py
 
+(With pytest-asyncio installed too, as in spindle's development extras, add
+``-o asyncio_default_fixture_loop_scope=function``, or set that option in your pytest
+configuration: pytest-asyncio warns at start-up until it is set.  Its plugin and spindle's live
+side by side; these tests are spindle's.)
+
 ``@pytest.mark.spindle(virtual_clock=True)`` runs an ``async def`` test on a fresh spindle loop
 whose clock jumps to the next timer whenever the loop would wait: an hour of backoff takes no
 real time, and ``loop.time()`` is exact, so the test asserts *when* things happened with ``==``,

@@ -83,18 +83,29 @@ tests_on_selectors() {
     SPINDLE_POLLER=selectors "$py" -m pytest "${SELECTORS_TESTS[@]}"
 }
 
+# Runs one step and says how long it took (CI's time budget is read off these lines).
+timed() {
+    local start=$SECONDS
+    "$@"
+    echo "-- $1${2:+ $2}: $(minutes $((SECONDS - start)))"
+}
+minutes() {
+    printf '%dm%02ds' $(($1 / 60)) $(($1 % 60))
+}
+
 # PostgreSQL and Redis for tests/integration (installed only when missing).
-bash scripts/install-services.sh
+timed bash scripts/install-services.sh
 # Headless Chromium for the test that loads the HTML timeline in a real browser.
-bash scripts/install-browser.sh
+timed bash scripts/install-browser.sh
 
 first="$(python_for "${pythons[0]}")"
-lint "$first"
-docs "$first"
+timed lint "$first"
+timed docs "$first"
 for version in "${pythons[@]}"; do
-    tests_on "$version" "$@"
+    timed tests_on "$version" "$@"
 done
-tests_on_pure "$@"
+timed tests_on_pure "$@"
 if [ "$#" -eq 0 ]; then
-    tests_on_selectors "${pythons[0]}"
+    timed tests_on_selectors "${pythons[0]}"
 fi
+echo "-- the whole gate: $(minutes "$SECONDS")"

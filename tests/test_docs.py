@@ -14,6 +14,10 @@ The pages under ``docs/`` hold three kinds of fenced blocks, and every block is 
   with Ctrl-C, which must end it cleanly.
 * anything else must be preceded by ``<!-- not run: REASON -->`` (an install command, say).
 
+A ``python`` or ``console`` block preceded by ``<!-- build: compiled -->`` (or ``pure``) shows
+what one build of spindle does: it runs only on that build (``spindle.COMPILED``), so the
+compiled run of the test command checks the one and the pure-Python run the other.
+
 Each page's commands run in a temporary directory holding the page's files and a link to the
 repository's ``examples/``, with this test's environment first on PATH (``python``,
 ``uvicorn``, ``gunicorn``).
@@ -34,6 +38,9 @@ from pathlib import Path
 
 import pytest
 
+import spindle
+from spindle.diagnostics import settings
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.glob("*.md"))
@@ -45,7 +52,7 @@ FENCE = re.compile(
 SNIPPET = re.compile(r'^--8<-- "(?P<path>[^"]+)"$')
 NORMALIZE = [
     (re.compile(r"\d\d:\d\d:\d\d"), "HH:MM:SS"),
-    (re.compile(r"\b\d+\.\d+ ?s\b"), "N s"),  # durations: "0.5 s", "in 0.04s"
+    (re.compile(r"\b\d+\.\d+ ?m?s\b"), "N s"),  # durations: "0.5 s", "in 0.04s", "12.5 ms"
     (re.compile(r"(?<![\w.])\d+\.\d{3}\b"), "T"),  # timeline times
     (re.compile(r"\|[#. ]+\|"), "|bar|"),  # timeline bars
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"),
@@ -194,11 +201,40 @@ def test_the_site_has_pages_with_examples() -> None:
     assert sum(len(blocks(page)) for page in PAGES) >= 20
 
 
+BUILDS = {"compiled": True, "pure": False}
+
+
+def for_this_build(block: Block) -> Block | None:
+    """The block to run on the build that runs this test, or None when it is the other's."""
+    if block.directive != "build":
+        return block
+    assert block.argument in BUILDS, f"{block}: build is one of {', '.join(BUILDS)}"
+    assert block.lang in ("python", "console"), f"{block}: only examples run per build"
+    if BUILDS[block.argument] != spindle.COMPILED:
+        return None
+    return dataclasses.replace(block, directive=None, argument="")
+
+
+def test_the_settings_page_lists_every_setting() -> None:
+    # The same table as the README's and python -m spindle --help's (settings.SETTINGS).
+    assert settings.markdown_table() in (DOCS / "settings.md").read_text()
+
+
+def test_each_build_has_its_examples() -> None:
+    shown = [
+        block.argument for page in PAGES for block in blocks(page) if block.directive == "build"
+    ]
+    assert set(shown) == set(BUILDS)
+
+
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
 def test_every_example_on_the_page_runs_as_shown(page: Path, tmp_path: Path) -> None:
     (tmp_path / "examples").symlink_to(ROOT / "examples")
-    for block in blocks(page):
+    for shown in blocks(page):
+        block = for_this_build(shown)
+        if block is None:
+            continue
         if block.directive == "not run":
             assert block.argument, f"{block}: say why it is not run"
         elif block.lang == "python" and check_snippet(block):

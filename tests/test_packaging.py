@@ -158,4 +158,5 @@ def test_the_wheel_installed_in_a_fresh_venv_runs_a_seed_program(
     seed = run("hello_world.py")
     assert (seed.returncode, seed.stdout, seed.stderr) == (0, "hello\nworld\n", "")
     version = run("-m", "spindle", "--version")
-    assert version.stdout.startswith(f"spindle {spindle.__version__} (")
+    build = "compiled" if compiled == "True" else "pure Python"
+    assert version.stdout.startswith(f"spindle {spindle.__version__}, {build} (")

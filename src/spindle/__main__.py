@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from spindle import patch
+from spindle._core.build import COMPILED
 from spindle._version import __version__
 from spindle.diagnostics import ps, settings
 
@@ -83,9 +84,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def version_line() -> str:
-    """What ``--version`` prints: spindle's version and the interpreter it runs on."""
+    """What ``--version`` prints: spindle's version and build, and the interpreter it runs on."""
+    build = "compiled" if COMPILED else "pure Python"
     python = f"{platform.python_implementation()} {platform.python_version()}"
-    return f"spindle {__version__} ({python} on {sys.platform})"
+    return f"spindle {__version__}, {build} ({python} on {sys.platform})"
 
 
 def _split(argv: Sequence[str]) -> tuple[list[str], list[str]]:
