@@ -1,25 +1,33 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it (.ci/run):
+# The whole test suite, as CI runs it (.ci/run), from a fresh clone:
 #
 #   0. what the tests need: PostgreSQL, Redis and headless Chromium (Debian packages, when
 #      missing), and every virtual environment below, made or brought up to date;
 #   1. ruff and mypy --strict, once;
 #   2. the documentation site, built strictly (a broken reference or a missing page fails);
 #   3. pytest, the whole suite (spindle's own tests, CPython's conformance tests, the real
-#      libraries) on the compiled build, on each supported Python in its own virtual
-#      environment: .venv (3.11 here), .venv-3.12, .venv-3.13 (scripts/setup.sh makes them);
+#      libraries) on the compiled build, on the first supported Python (.venv: 3.11 here);
 #   4. spindle's own tests and the conformance run again on the pure-Python build of the same
 #      sources (.venv-pure, scripts/setup-pure.sh), on the first Python;
-#   5. the tests that exercise the poller again, on the `selectors` fallback that macOS and the
-#      BSDs use (SPINDLE_POLLER=selectors), on the first Python.
+#   5. on each other supported Python (.venv-3.12, .venv-3.13), the compiled build made for it
+#      and the part of the suite where Pythons differ (OTHER_PYTHON_TESTS below);
+#   6. the tests that exercise the poller again, on the `selectors` fallback that macOS and the
+#      BSDs use (SPINDLE_POLLER=selectors), on the first Python;
+#   7. other projects' test suites on spindle's loop (scripts/peers.sh).
 #
 #   bash scripts/test.sh                     all of it
-#   bash scripts/test.sh tests/io -x         pytest arguments: passed to every Python's run
-#                                            (step 5 then runs only without arguments)
-#   SPINDLE_PYTHONS=3.11 bash scripts/test.sh    only the Pythons named
+#   bash scripts/test.sh tests/io -x         pytest arguments, passed to every pytest run in
+#                                            place of its own selection (steps 6 and 7 then
+#                                            do not run)
+#   SPINDLE_PYTHONS=3.11 bash scripts/test.sh    only the Pythons named (the first gets 3-4, 6)
+#   SPINDLE_FULL=1 bash scripts/test.sh      the whole suite on every Python, not the part
+#   SPINDLE_PEERS=0 bash scripts/test.sh     without step 7
 #
 # Each step is a function, so a step can be added without touching the others; each says how
-# long it took ("-- tests_on 3.12: 14m05s"), and the last line gives the whole time.
+# long it took ("-- tests_on 3.12: 4m05s"), and the last line gives the whole time.  CI's
+# machine has 2 cores and 90 minutes; what each step took from a fresh clone on this project's
+# 2-core machine (quiet, pip's cache empty), and the projected CI total, are in the README
+# ("What the test command prints").
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/python.sh"
@@ -80,6 +88,32 @@ tests_on_pure() {
     .venv-pure/bin/python -m pytest --ignore=tests/integration "$@"
 }
 
+# What runs on the Pythons after the first: where spindle's behaviour follows the running Python
+# or leans on its internals.  CPython's conformance tests (each Python's own copy), spindle's
+# core (Future, Task, loop, timers, the compiled fast paths), the public API and what it
+# re-exports, the runners and policies (3.14's deprecations are announced in 3.12/3.13),
+# python -m spindle, install(), the compiled build itself, the documentation's examples (with
+# their printed output) and the packaging test; the diagnostics, which read frames and
+# coroutine internals that change between Pythons; and the servers and Unix sockets, whose
+# close follows the running Python.  Left to the first Python only: the real libraries
+# (tests/integration), the rest of tests/io, the benchmarks' smoke tests and fork.
+OTHER_PYTHON_TESTS=(
+    tests/conformance tests/core tests/diagnostics tests/testing
+    tests/test_public_api.py tests/test_docs.py tests/test_runners.py tests/test_main.py
+    tests/test_patch.py tests/test_compiled.py tests/test_packaging.py tests/test_layers.py
+    tests/test_tasks_api.py tests/test_taskgroups.py tests/test_timeouts.py
+    tests/test_cancellation_reports.py tests/test_diagnostics.py tests/test_graph.py
+    tests/test_ps.py tests/io/test_servers.py tests/io/test_unix.py
+)
+tests_on_other() {
+    local version="$1"
+    shift
+    if [ "$#" -eq 0 ] && [ "${SPINDLE_FULL:-0}" != 1 ]; then
+        set -- "${OTHER_PYTHON_TESTS[@]}"
+    fi
+    tests_on "$version" "$@"
+}
+
 # Everything that runs real I/O through the poller: spindle's I/O tests, CPython's I/O suites,
 # the real libraries, the example programs, python -m spindle and the runners (signals).
 SELECTORS_TESTS=(
@@ -94,6 +128,12 @@ tests_on_selectors() {
     py="$(python_for "$version")"
     echo "== pytest on Python $version with the selectors poller (SPINDLE_POLLER=selectors)"
     SPINDLE_POLLER=selectors "$py" -m pytest "${SELECTORS_TESTS[@]}"
+}
+
+# Other projects' test suites on spindle's loop (scripts/peers.sh; tests/peers/README.md).
+peers() {
+    echo "== other projects' suites"
+    bash scripts/peers.sh
 }
 
 # Runs one step and says how long it took (CI's time budget is read off these lines).
@@ -115,11 +155,15 @@ timed environments
 first="$(python_for "${pythons[0]}")"
 timed lint "$first"
 timed docs "$first"
-for version in "${pythons[@]}"; do
-    timed tests_on "$version" "$@"
-done
+timed tests_on "${pythons[0]}" "$@"
 timed tests_on_pure "$@"
+for version in "${pythons[@]:1}"; do
+    timed tests_on_other "$version" "$@"
+done
 if [ "$#" -eq 0 ]; then
     timed tests_on_selectors "${pythons[0]}"
+    if [ "${SPINDLE_PEERS:-1}" != 0 ]; then
+        timed peers
+    fi
 fi
 echo "-- the whole gate: $(minutes "$SECONDS")"

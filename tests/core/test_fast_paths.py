@@ -8,6 +8,7 @@ so the two cannot drift apart.  ``grep -rn "FAST PATH" src`` lists them all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import signal
 from typing import Any
@@ -121,63 +122,31 @@ def test_a_pass_with_work_waiting_does_not_block_as_poll_timeout_says() -> None:
         loop.close()
 
 
-def drive(awaiting: Any, fut: spindle.Future, outcome: str) -> list[str]:
-    """What one way of awaiting ``fut`` does, step by step, as text."""
-    seen = []
-    try:
-        seen.append(f"yield {next(awaiting) is fut}")
-        if outcome == "result":
-            fut.set_result(42)
-        elif outcome == "error":
-            fut.set_exception(ValueError("boom"))
-        else:
-            fut.cancel()
-        awaiting.send(None)
-    except StopIteration as stop:
-        seen.append(f"return {stop.value!r}")
-    except BaseException as exc:
-        seen.append(f"raise {exc!r}")
-    return seen
-
-
-def test_future_iter_awaits_as_the_generator_does() -> None:
-    # The compiled build awaits futures through FutureIter; the pure build through
-    # Future._await_steps.  Both must do the same.
-    from spindle._core.futures import FutureIter
-
+def test_awaiting_a_future_goes_through_cpython_s_own_generator() -> None:
+    # Future.__await__ hands out an interpreted generator in both builds (awaiting.py says
+    # why): exceptions thrown in keep their traceback, and bad throws are refused.
     loop = spindle.new_event_loop()
     try:
-        for outcome in ("result", "error", "cancelled"):
-            a, b = spindle.Future(loop=loop), spindle.Future(loop=loop)
-            assert drive(FutureIter(a), a, outcome) == drive(b._await_steps(), b, outcome)
-        # A future that is done already returns at once.
-        done = spindle.Future(loop=loop)
-        done.set_result("early")
-        with pytest.raises(StopIteration) as stop:
-            next(FutureIter(done))
-        assert stop.value.value == "early"
-        # Exceptions thrown in come out with their traceback, and bad throws are refused
-        # as a generator refuses them.
+        pending = spindle.Future(loop=loop)
+        steps = pending.__await__()
+        assert type(steps).__name__ == "generator" and steps.gi_code.co_name == "await_future"
+        assert next(steps) is pending
         try:
             raise KeyError("thrown")
         except KeyError as exc:
             thrown = exc
-        pending = spindle.Future(loop=loop)
-        iterator = FutureIter(pending)
-        next(iterator)
         with pytest.raises(KeyError) as caught:
-            iterator.throw(thrown)
+            steps.throw(thrown)
+        assert caught.value is thrown
         assert caught.value.__traceback__ is not None
-        assert caught.value.__traceback__.tb_frame.f_code is not None
-
-        def python_generator() -> Any:
-            yield  # CPython's own generator: the reference for throw()'s checks
-
         for bad in ((Exception, Exception("x"), 32), (Exception("x"), Exception("x")), (list,)):
             with pytest.raises(TypeError):
-                FutureIter(spindle.Future(loop=loop)).throw(*bad)
-            with pytest.raises(TypeError):
-                python_generator().throw(*bad)
+                spindle.Future(loop=loop).__await__().throw(*bad)
+        done = spindle.Future(loop=loop)
+        done.set_result("early")
+        with pytest.raises(StopIteration) as stop:
+            next(iter(done))
+        assert stop.value.value == "early"
     finally:
         loop.close()
 
@@ -250,3 +219,27 @@ def test_create_task_notes_the_origin_note_origin_would() -> None:
         loop.run_until_complete(asyncio.gather(written_out, plain))
     finally:
         loop.close()
+
+
+def test_resume_steps_a_coroutine_as_send_and_throw_do() -> None:
+    # The compiled build steps tasks through resuming.resume (TaskCore._step's FAST PATH):
+    # what a coroutine yields comes back as it is, its return as Returned, its errors raised.
+    from spindle._core.resuming import Returned, resume
+
+    async def body() -> str:
+        await asyncio.sleep(0)
+        with contextlib.suppress(KeyError):
+            await asyncio.sleep(0)
+        return "done"
+
+    coro = body()
+    assert resume(coro, None) is None  # sleep(0) yields None
+    assert resume(coro, None) is None
+    ended = resume(coro, KeyError("caught"))
+    assert isinstance(ended, Returned) and ended.value == "done"
+
+    async def failing() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        resume(failing(), None)

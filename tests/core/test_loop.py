@@ -14,7 +14,9 @@ import logging
 import sys
 import threading
 import time
+import weakref
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -336,6 +338,43 @@ def test_run_in_executor_returns_the_threads_result(any_loop: asyncio.AbstractEv
     assert run(any_loop, main()) == (6, True)
 
 
+def test_default_executor_threads_are_named_as_asyncio_names_them(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    name = any_loop.run_until_complete(
+        any_loop.run_in_executor(None, lambda: threading.current_thread().name)
+    )
+    assert name.startswith("asyncio_")
+
+
+def test_run_in_executor_keeps_no_reference_to_the_result_once_delivered(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    # A result (or the exception that carries one, such as an HTTP error holding its socket)
+    # must go when the caller drops it, without waiting for the cyclic garbage collector.
+    class Result:
+        pass
+
+    refs: list[weakref.ref[Result]] = []
+
+    def make() -> Result:
+        result = Result()
+        refs.append(weakref.ref(result))
+        return result
+
+    async def main() -> None:
+        result = await any_loop.run_in_executor(None, make)
+        del result
+        await asyncio.sleep(0)
+
+    gc.disable()
+    try:
+        any_loop.run_until_complete(main())
+        assert refs[0]() is None
+    finally:
+        gc.enable()
+
+
 def test_run_in_executor_propagates_the_exception(any_loop: asyncio.AbstractEventLoop) -> None:
     def fail() -> None:
         raise ValueError("in a thread")
@@ -518,3 +557,26 @@ def test_abandoned_async_generator_is_finalized_on_the_loop(
 
     run(any_loop, main())
     assert closed == [True]
+
+
+def test_the_private_closed_flag_reads_as_asyncio_s(any_loop: asyncio.AbstractEventLoop) -> None:
+    # Code that peeks at loop._closed (uvloop's test suite does) sees asyncio's answer.
+    assert any_loop._closed is False  # type: ignore[attr-defined]
+    any_loop.close()
+    assert any_loop._closed is True  # type: ignore[attr-defined]
+
+
+def test_patching_loop_time_moves_the_timers(any_loop: asyncio.AbstractEventLoop) -> None:
+    # A common way to test time-outs without waiting (aiohttp's keep-alive tests): replace
+    # loop.time; the loop asks it what time it is when it looks for due timers.
+    fired: list[str] = []
+
+    async def main() -> None:
+        now = any_loop.time()
+        any_loop.call_at(now + 3600, fired.append, "an hour later")
+        with mock.patch.object(any_loop, "time", return_value=now + 3600):
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+
+    any_loop.run_until_complete(main())
+    assert fired == ["an hour later"]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
+
 import pytest
 
 import spindle
 from spindle._core.clock import MonotonicClock
-from spindle._core.scheduler import LoopState, poll_timeout
+from spindle._core.scheduler import MAX_POLL_TIMEOUT, LoopState, poll_timeout
 from spindle.testing import VirtualClock
 
 
@@ -37,6 +40,10 @@ class FrozenClock:
         # A timer already due (or overdue): do not block.
         (False, 10.0, 10.0, 0.0),
         (False, 9.0, 10.0, 0.0),
+        # A timer at infinity never fires; a far one is waited for a day at a time.
+        (False, math.inf, 10.0, None),
+        (False, 1e300, 10.0, MAX_POLL_TIMEOUT),
+        (False, 10.0 + MAX_POLL_TIMEOUT + 1, 10.0, MAX_POLL_TIMEOUT),
     ],
 )
 def test_poll_timeout_table(
@@ -93,3 +100,19 @@ def test_stop_before_run_forever_ends_the_next_run_after_one_pass() -> None:
         assert loop._state is LoopState.IDLE
     finally:
         loop.close()
+
+
+def test_infinite_and_huge_delays_are_accepted_and_never_fire(
+    any_loop: asyncio.AbstractEventLoop,
+) -> None:
+    fired: list[str] = []
+    for delay in (math.inf, 1e300):
+        any_loop.call_later(delay, fired.append, f"call_later({delay})")
+        any_loop.call_at(delay, fired.append, f"call_at({delay})")
+
+    async def main() -> str:
+        # A wait_for with an infinite timeout finishes with its awaitable.
+        return await asyncio.wait_for(asyncio.sleep(0.01, "done"), timeout=math.inf)
+
+    assert any_loop.run_until_complete(main()) == "done"
+    assert fired == []

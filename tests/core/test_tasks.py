@@ -405,3 +405,74 @@ def test_repr_names_the_task_and_its_coroutine() -> None:
     loop.run_until_complete(task)
     assert repr(task).startswith("<Task finished name='w1'")
     loop.close()
+
+
+
+# anyio's two questions about a task, asked in anyio's own words (its asyncio backend reads
+# these private attributes): spindle must answer them as asyncio does.
+
+
+def _anyio_pending_cancellation(task: Any) -> bool:
+    waiter = task._fut_waiter
+    return bool(task._must_cancel or (isinstance(waiter, asyncio.Future) and waiter.cancelled()))
+
+
+def _anyio_leaves_alone(task: Any) -> bool:
+    """CancelScope._deliver_cancellation does not cancel such a task (yet)."""
+    if task._must_cancel:
+        return True
+    waiter = task._fut_waiter
+    return isinstance(waiter, asyncio.Future) and waiter.done()
+
+
+def test_anyio_sees_a_cancellation_pending_on_a_task_waiting_on_a_future(impl: Impl) -> None:
+    seen: dict[str, bool] = {}
+
+    async def wait_on(awaitable: Any) -> None:
+        await awaitable
+
+    async def main() -> None:
+        waiter = impl.loop.create_task(wait_on(impl.loop.create_future()))
+        inner = impl.loop.create_task(asyncio.sleep(10))
+        on_task = impl.loop.create_task(wait_on(inner))  # a task waited on may refuse to stop
+        await asyncio.sleep(0)
+        seen["before"] = _anyio_pending_cancellation(waiter)
+        waiter.cancel()
+        on_task.cancel()
+        seen["waiting on a future"] = _anyio_pending_cancellation(waiter)
+        seen["waiting on a task"] = _anyio_pending_cancellation(on_task)
+        for task in (waiter, on_task):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        seen["after"] = _anyio_pending_cancellation(waiter)
+
+    impl.run(main())
+    assert seen == {
+        "before": False,
+        "waiting on a future": True,
+        "waiting on a task": False,
+        "after": False,
+    }
+
+
+def test_anyio_leaves_alone_a_task_whose_waiter_is_done_and_the_result_is_delivered(
+    impl: Impl,
+) -> None:
+    # anyio's cancel scope must not cancel a task whose future has its result already: the
+    # result (an item taken from a stream) would be lost.
+    seen: dict[str, bool] = {}
+
+    async def receive(fut: asyncio.Future[str]) -> str:
+        return await fut
+
+    async def main() -> str:
+        fut = impl.loop.create_future()
+        task = impl.loop.create_task(receive(fut))
+        await asyncio.sleep(0)
+        seen["waiting"] = _anyio_leaves_alone(task)
+        fut.set_result("item")
+        seen["woken, not yet run"] = _anyio_leaves_alone(task)
+        return await task
+
+    assert impl.run(main()) == "item"
+    assert seen == {"waiting": False, "woken, not yet run": True}

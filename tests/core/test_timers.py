@@ -9,7 +9,7 @@ import pytest
 
 import spindle
 from spindle._core.handles import Handle, TimerHandle
-from spindle._core.timers import TimerQueue, should_purge
+from spindle._core.timers import TimerQueue, TupleTimerQueue, new_timer_queue, should_purge
 
 
 @pytest.fixture
@@ -17,6 +17,13 @@ def loop() -> Any:
     loop = spindle.new_event_loop()
     yield loop
     loop.close()
+
+
+@pytest.fixture(params=[TimerQueue, TupleTimerQueue], ids=["native-heap", "tuple-heap"])
+def queue_class(request: pytest.FixtureRequest) -> type[TimerQueue]:
+    """Both heaps: the compiled build's and the pure build's (timers.py says why two)."""
+    cls: type[TimerQueue] = request.param
+    return cls
 
 
 def make_timer(loop: Any, when: float, label: str) -> TimerHandle:
@@ -42,8 +49,8 @@ def test_purge_policy(cancelled: int, total: int, expected: bool) -> None:
     assert should_purge(cancelled, total) is expected
 
 
-def test_due_timers_come_out_in_deadline_order(loop: Any) -> None:
-    queue = TimerQueue()
+def test_due_timers_come_out_in_deadline_order(loop: Any, queue_class: type[TimerQueue]) -> None:
+    queue = queue_class()
     for when, label in [(3.0, "c"), (1.0, "a"), (2.0, "b"), (9.0, "late")]:
         queue.push(make_timer(loop, when, label))
     ready: deque[Handle] = deque()
@@ -52,8 +59,8 @@ def test_due_timers_come_out_in_deadline_order(loop: Any) -> None:
     assert queue.next_deadline() == 9.0
 
 
-def test_equal_deadlines_fire_in_scheduling_order(loop: Any) -> None:
-    queue = TimerQueue()
+def test_equal_deadlines_fire_in_scheduling_order(loop: Any, queue_class: type[TimerQueue]) -> None:
+    queue = queue_class()
     names = [f"t{i}" for i in range(50)]
     for name in names:
         queue.push(make_timer(loop, 1.0, name))
@@ -62,8 +69,10 @@ def test_equal_deadlines_fire_in_scheduling_order(loop: Any) -> None:
     assert labels(ready) == names
 
 
-def test_cancelled_timers_are_skipped_and_forgotten(loop: Any) -> None:
-    queue = TimerQueue()
+def test_cancelled_timers_are_skipped_and_forgotten(
+    loop: Any, queue_class: type[TimerQueue]
+) -> None:
+    queue = queue_class()
     keep = make_timer(loop, 2.0, "keep")
     drop = make_timer(loop, 1.0, "drop")
     queue.push(keep)
@@ -77,8 +86,8 @@ def test_cancelled_timers_are_skipped_and_forgotten(loop: Any) -> None:
     assert len(queue) == 0
 
 
-def test_mostly_cancelled_heap_is_rebuilt(loop: Any) -> None:
-    queue = TimerQueue()
+def test_mostly_cancelled_heap_is_rebuilt(loop: Any, queue_class: type[TimerQueue]) -> None:
+    queue = queue_class()
     timers = [make_timer(loop, float(i), str(i)) for i in range(300)]
     for timer in timers:
         queue.push(timer)
@@ -91,10 +100,48 @@ def test_mostly_cancelled_heap_is_rebuilt(loop: Any) -> None:
     assert not timers[0]._scheduled
 
 
-def test_nothing_due_before_the_deadline(loop: Any) -> None:
-    queue = TimerQueue()
+def test_nothing_due_before_the_deadline(loop: Any, queue_class: type[TimerQueue]) -> None:
+    queue = queue_class()
     queue.push(make_timer(loop, 1.0, "a"))
     ready: deque[Handle] = deque()
     queue.pop_due(0.999, ready)
     assert not ready
     assert queue.next_deadline() == 1.0
+
+
+def test_both_heaps_agree_on_a_random_schedule(loop: Any) -> None:
+    # The two heaps are one policy written twice (FAST PATH for the pure build): random
+    # deadlines (many equal), random cancellations, pops at random times, same output.
+    import random
+
+    rng = random.Random(1234)
+    queues = [TimerQueue(), TupleTimerQueue()]
+    outputs: list[list[str]] = [[], []]
+    live: list[list[TimerHandle]] = [[], []]
+    for step in range(3000):
+        action = rng.random()
+        if action < 0.6:
+            when = float(rng.randint(0, 200))
+            for i, queue in enumerate(queues):
+                timer = make_timer(loop, when, f"t{step}")
+                queue.push(timer)
+                live[i].append(timer)
+        elif action < 0.8 and live[0]:
+            index = rng.randrange(len(live[0]))
+            for i in range(2):
+                live[i].pop(index).cancel()
+        else:
+            end = float(rng.randint(0, 200))
+            for i, queue in enumerate(queues):
+                ready: deque[Handle] = deque()
+                queue.purge_if_worthwhile()
+                queue.pop_due(end, ready)
+                outputs[i] += labels(ready)
+                assert queue.next_deadline() == queues[0].next_deadline()
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0]) > 500
+
+
+def test_the_build_gets_its_heap() -> None:
+    expected = TimerQueue if spindle.COMPILED else TupleTimerQueue
+    assert type(new_timer_queue()) is expected

@@ -226,7 +226,7 @@ def test_a_thousand_tasks_give_a_summary_first(tmp_path: Path) -> None:
 
 # -- what a wait is: a table ---------------------------------------------------------------
 
-SPINDLE = str(ROOT / "src" / "spindle")
+SPINDLE = str(Path(spindle.__file__).resolve().parent)  # where this build of spindle lives
 ASYNCIO = asyncio.__file__.rsplit("/", 1)[0]
 
 

@@ -17,7 +17,15 @@ from typing import Any
 import pytest
 
 from tests.conftest import ExceptionHandlerRecorder
-from tests.io.conftest import Echo, Recorder, echo_server, open_fds, run
+from tests.io.conftest import (
+    Echo,
+    Recorder,
+    echo_server,
+    is_spindle,
+    nonblocking_pair,
+    open_fds,
+    run,
+)
 
 pytestmark = pytest.mark.usefixtures("fd_guard")
 Loop = asyncio.AbstractEventLoop
@@ -244,6 +252,109 @@ def test_protocol_raising_in_data_received_is_reported_and_ends_the_connection(
     (context,) = recorder.contexts
     assert context["message"] == "Fatal error: protocol.data_received() call failed."
     assert isinstance(context["exception"], ValueError)
+
+
+class BrokenAtStart(Recorder):
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        raise ZeroDivisionError("cannot set up")
+
+
+async def _broken_client(loop: Loop, kind: str) -> tuple[Any, BrokenAtStart, list[Any]]:
+    """A transport of ``kind`` whose protocol raises in connection_made; what to close after."""
+    if kind == "tcp":
+        server, port = await echo_server(loop)
+        transport, protocol = await loop.create_connection(
+            lambda: BrokenAtStart(loop), "127.0.0.1", port
+        )
+        return transport, protocol, [server]
+    if kind == "unix":
+        a, b = nonblocking_pair()
+        transport, protocol = await loop.create_unix_connection(lambda: BrokenAtStart(loop), sock=a)
+        return transport, protocol, [b]
+    if kind == "udp":
+        transport, protocol = await loop.create_datagram_endpoint(
+            lambda: BrokenAtStart(loop), local_addr=("127.0.0.1", 0)
+        )
+        return transport, protocol, []
+    if kind == "read pipe":
+        r, w = os.pipe()
+        transport, protocol = await loop.connect_read_pipe(
+            lambda: BrokenAtStart(loop), os.fdopen(r, "rb", 0)
+        )
+        return transport, protocol, [w]
+    assert kind == "write pipe"
+    r, w = os.pipe()
+    transport, protocol = await loop.connect_write_pipe(
+        lambda: BrokenAtStart(loop), os.fdopen(w, "wb", 0)
+    )
+    return transport, protocol, [r]
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix", "udp", "read pipe", "write pipe"])
+def test_protocol_raising_in_connection_made_is_reported_and_the_transport_still_returned(
+    any_loop: Loop, kind: str
+) -> None:
+    # asyncio: the transport is returned (create_connection does not raise) and the error goes
+    # to the exception handler.  spindle also closes that transport (connection_lost(None)
+    # follows); asyncio leaves it open for the caller to close.
+    recorder = ExceptionHandlerRecorder()
+    any_loop.set_exception_handler(recorder)
+
+    async def main() -> None:
+        transport, protocol, others = await _broken_client(any_loop, kind)
+        assert protocol.events[0] == "made"
+        assert transport.is_closing() is is_spindle(any_loop)
+        transport.close()
+        assert await protocol.lost is None
+        assert protocol.events == ["made", "lost"]
+        for other in others:
+            if isinstance(other, int):
+                os.close(other)
+            elif isinstance(other, asyncio.AbstractServer):
+                other.close()
+                await other.wait_closed()
+            else:
+                other.close()
+
+    run(any_loop, main())
+    (context,) = recorder.contexts
+    assert isinstance(context["exception"], ZeroDivisionError)
+
+
+def test_server_protocol_raising_in_connection_made_is_reported_and_the_server_serves_on(
+    any_loop: Loop,
+) -> None:
+    recorder = ExceptionHandlerRecorder()
+    any_loop.set_exception_handler(recorder)
+    made: list[BrokenAtStart] = []
+
+    def factory() -> Recorder:
+        # The first connection's protocol fails to set up; the second one is fine.
+        protocol = BrokenAtStart(any_loop) if not made else Echo()
+        made.append(protocol)  # type: ignore[arg-type]
+        return protocol
+
+    async def main() -> None:
+        server = await any_loop.create_server(factory, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        _, first_writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"still serving")
+        assert await reader.readexactly(13) == b"still serving"
+        for w in (first_writer, writer):
+            w.close()
+            await w.wait_closed()
+        first = made[0]
+        assert isinstance(first, BrokenAtStart)
+        first.transport.close()
+        assert await first.lost is None
+        server.close()
+        await server.wait_closed()
+
+    run(any_loop, main())
+    (context,) = recorder.contexts
+    assert isinstance(context["exception"], ZeroDivisionError)
 
 
 def test_unclosed_transport_warns(spindle_loop: Any) -> None:

@@ -50,6 +50,23 @@ def test_read_pipe_delivers_data_then_eof_then_lost(any_loop: Loop) -> None:
     run(any_loop, main())
 
 
+def test_write_pipe_is_a_transport_whose_reading_calls_are_not_implemented(any_loop: Loop) -> None:
+    r, w = os.pipe()
+
+    async def main() -> None:
+        transport, _ = await any_loop.connect_write_pipe(
+            lambda: Recorder(any_loop), os.fdopen(w, "wb", 0)
+        )
+        assert isinstance(transport, asyncio.ReadTransport)
+        for call in (transport.pause_reading, transport.resume_reading, transport.is_reading):
+            with pytest.raises(NotImplementedError):
+                call()
+        transport.close()
+
+    run(any_loop, main())
+    os.close(r)
+
+
 def test_paused_read_pipe_delivers_nothing_until_resumed(any_loop: Loop) -> None:
     r, w = os.pipe()
 

@@ -162,6 +162,40 @@ def test_cancelled_recv_leaves_no_reader_and_loses_no_data(any_loop: Loop) -> No
         assert run(any_loop, main(a, b)) == b"after"
 
 
+def test_a_reader_and_writer_are_removed_with_their_socket_after_it_was_closed(
+    any_loop: Loop,
+) -> None:
+    # A task waits on a reader; another closes the socket; the waiter removes its reader
+    # with the closed socket object (fileno() is now -1), as anyio's streams do.
+    a, b = nonblocking_pair()
+
+    async def main() -> None:
+        readable: asyncio.Future[None] = any_loop.create_future()
+        any_loop.add_reader(a, readable.set_result, None)
+        any_loop.add_writer(b, lambda: None)
+        any_loop.call_soon(a.close)
+        any_loop.call_soon(b.close)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert a.fileno() == -1 and b.fileno() == -1
+        assert any_loop.remove_reader(a) is True
+        assert any_loop.remove_writer(b) is True
+        assert not readable.done()
+        # Once removed, the closed socket is forgotten: its number cannot be known any more.
+        with pytest.raises(ValueError, match="Invalid file descriptor: -1"):
+            any_loop.remove_reader(a)
+
+    run(any_loop, main())
+
+
+def test_removing_a_closed_socket_that_was_never_registered_is_an_error(any_loop: Loop) -> None:
+    a, b = nonblocking_pair()
+    a.close()
+    b.close()
+    with pytest.raises(ValueError, match="Invalid file descriptor: -1"):
+        any_loop.remove_reader(a)
+
+
 def test_cancelled_accept_leaves_no_reader(any_loop: Loop) -> None:
     async def main(listener: socket.socket) -> None:
         task = any_loop.create_task(any_loop.sock_accept(listener))

@@ -387,6 +387,34 @@ def test_transport_interface_and_event_order(loop: asyncio.AbstractEventLoop) ->
     assert protocol.data == {1: b"ping\n", 2: b""}
 
 
+def test_every_pipe_transport_has_the_reading_calls_asyncio_gives_it(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    # asyncio's write pipe is a full Transport: its reading calls exist and raise
+    # NotImplementedError; the read pipes pause and resume for real.
+    async def main() -> None:
+        transport, protocol = await loop.subprocess_exec(lambda: Recorder(loop), PY, "-c", ECHO)
+        stdin = transport.get_pipe_transport(0)
+        assert isinstance(stdin, asyncio.ReadTransport)
+        for call in (stdin.pause_reading, stdin.resume_reading, stdin.is_reading):
+            with pytest.raises(NotImplementedError):
+                call()
+        for fd in (1, 2):
+            reader = pipe(transport, fd)
+            assert reader.is_reading()
+            reader.pause_reading()
+            assert not reader.is_reading()
+            reader.resume_reading()
+            assert reader.is_reading()
+        pipe(transport, 0).write(b"still works")
+        pipe(transport, 0).close()
+        await protocol.done
+        assert protocol.data[1] == b"still works"
+        transport.close()
+
+    run(loop, main())
+
+
 def test_child_that_exits_before_its_pipes_close(loop: asyncio.AbstractEventLoop) -> None:
     # The child leaves a grandchild holding stdout and stdin; it prints once stdin closes.
     grandchild = "import sys; sys.stdin.read(); print('late')"

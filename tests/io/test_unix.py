@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.io.conftest import Echo, Recorder, is_spindle, run
+from tests.io.conftest import Echo, Recorder, run
 
 pytestmark = pytest.mark.usefixtures("fd_guard")
 Loop = asyncio.AbstractEventLoop
@@ -77,10 +77,11 @@ def test_stale_socket_file_is_replaced(any_loop: Loop, path: str) -> None:
     run(any_loop, main())
 
 
-def test_closing_the_server_removes_its_socket_file(any_loop: Loop, path: str) -> None:
-    if not is_spindle(any_loop) and sys.version_info < (3, 13):
-        pytest.skip("asyncio removes the socket file from 3.13 on")
-
+def test_closing_the_server_removes_its_socket_file_from_python_3_13(
+    any_loop: Loop, path: str
+) -> None:
+    # asyncio added the removal (and the cleanup_socket option) in 3.13; spindle follows the
+    # running Python.
     async def main() -> None:
         server = await any_loop.create_unix_server(Echo, path)
         assert os.path.exists(path)
@@ -88,6 +89,18 @@ def test_closing_the_server_removes_its_socket_file(any_loop: Loop, path: str) -
         await server.wait_closed()
 
     run(any_loop, main())
+    assert os.path.exists(path) is (sys.version_info < (3, 13))
+
+
+def test_server_removes_its_socket_file_when_asked_on_any_python(
+    spindle_loop: Loop, path: str
+) -> None:
+    async def main() -> None:
+        server = await spindle_loop.create_unix_server(Echo, path, cleanup_socket=True)
+        server.close()
+        await server.wait_closed()
+
+    run(spindle_loop, main())
     assert not os.path.exists(path)
 
 
@@ -103,7 +116,7 @@ def test_server_keeps_its_socket_file_when_asked(spindle_loop: Loop, path: str) 
 
 def test_server_leaves_a_socket_file_that_is_not_its_own(spindle_loop: Loop, path: str) -> None:
     async def main() -> None:
-        server = await spindle_loop.create_unix_server(Echo, path)
+        server = await spindle_loop.create_unix_server(Echo, path, cleanup_socket=True)
         os.unlink(path)
         with socket.socket(socket.AF_UNIX) as other:
             other.bind(path)  # someone else's socket now lives at that path

@@ -37,10 +37,10 @@ import sys
 import traceback
 from collections.abc import Callable, Generator
 from types import GenericAlias, TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, Final, TypeVar
 
 from spindle._core import current
-from spindle._core.build import COMPILED
+from spindle._core.awaiting import await_future
 from spindle._core.handles import Handle, capture_source_traceback, describe_callback
 from spindle._core.native import mypyc_attr
 from spindle._core.scheduler import Scheduler
@@ -55,6 +55,9 @@ __all__ = [
     "wrap_concurrent_future",
 ]
 
+# Bound once: read on hot paths (a module attribute lookup less each time).
+_copy_context: Final = contextvars.copy_context
+
 T = TypeVar("T")
 
 
@@ -64,16 +67,16 @@ class FutureState(enum.Enum):
     FINISHED = "FINISHED"
 
 
-_PENDING = FutureState.PENDING
-_CANCELLED = FutureState.CANCELLED
-_FINISHED = FutureState.FINISHED
+_PENDING: Final = FutureState.PENDING
+_CANCELLED: Final = FutureState.CANCELLED
+_FINISHED: Final = FutureState.FINISHED
 
 # set_exception(StopIteration()): asyncio refuses it with TypeError up to 3.12, and from 3.13
 # stores a RuntimeError caused by it instead; spindle does what the running Python's does.
-STORE_STOP_ITERATION_AS_RUNTIME_ERROR = sys.version_info >= (3, 13)
+STORE_STOP_ITERATION_AS_RUNTIME_ERROR: Final = sys.version_info >= (3, 13)
 
 # Why a future whose subclass skipped Future.__init__ has no result (see "reading" below).
-_NOT_INITIALIZED = "Future.__init__ was not called"
+_NOT_INITIALIZED: Final = "Future.__init__ was not called"
 
 
 def isfuture(obj: object) -> bool:
@@ -296,7 +299,7 @@ class Future:
     ) -> None:
         """Call ``fn(self)`` (through the loop, in ``context``) once the future is done."""
         if context is None:
-            context = contextvars.copy_context()
+            context = _copy_context()
         if self._state is not _PENDING:
             self._loop.call_soon(fn, self, context=context)
         elif self._callback0 is None:
@@ -331,23 +334,11 @@ class Future:
     # -- awaiting ------------------------------------------------------------------------
 
     def __await__(self) -> Generator[Any, None, Any]:
-        if COMPILED:
-            # A generator's throw() misbehaves in the compiled build (see FutureIter).
-            return cast("Generator[Any, None, Any]", FutureIter(self))
-        return self._await_steps()
-
-    def _await_steps(self) -> Generator[Any, None, Any]:
-        """What ``await future`` runs: yield the future until it is done, then its result."""
-        if self._state is _PENDING:
-            self._asyncio_future_blocking = True
-            yield self  # the Task running us suspends until we are done
-        if self._state is _PENDING:
-            raise RuntimeError("await wasn't used with future")
-        return self.result()
+        return await_future(self)
 
     def __iter__(self) -> Generator[Any, None, Any]:
         """``yield from future`` in generator-based coroutines: the same as awaiting it."""
-        return self.__await__()
+        return await_future(self)
 
     # -- reporting -----------------------------------------------------------------------
 
@@ -386,65 +377,6 @@ class Future:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {' '.join(self._repr_fields())}>"
-
-
-class FutureIter:
-    """``Future._await_steps`` as an iterator class, for the compiled build.
-
-    mypyc's generators handle ``throw()`` differently from CPython's: they drop the traceback
-    of an exception thrown in, and accept arguments CPython refuses.  Everything thrown into a
-    task's coroutine while it awaits a future goes through this ``throw``, so the compiled
-    build awaits futures through this class instead (asyncio's C Future has one too).  It is a
-    ``collections.abc.Generator``: it has all five methods.
-    """
-
-    __slots__ = ("_future", "_yielded")
-
-    def __init__(self, future: Future) -> None:
-        self._future: Future | None = future  # None once the await is over
-        self._yielded = False
-
-    def __iter__(self) -> FutureIter:
-        return self
-
-    def __next__(self) -> Any:
-        return self.send(None)
-
-    def send(self, value: object) -> Any:
-        future = self._future
-        if future is None:
-            raise StopIteration
-        if not self._yielded and future._state is _PENDING:
-            self._yielded = True
-            future._asyncio_future_blocking = True
-            return future  # the Task running us suspends until it is done
-        self._future = None
-        if future._state is _PENDING:
-            raise RuntimeError("await wasn't used with future")
-        raise StopIteration(future.result())
-
-    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
-        """Raise what was thrown in (a future cannot handle it), checked as CPython does."""
-        self._future = None
-        if tb is not None and not isinstance(tb, TracebackType):
-            raise TypeError("throw() third argument must be a traceback object")
-        if isinstance(typ, BaseException):
-            if val is not None:
-                raise TypeError("instance exception may not have a separate value")
-            exc = typ
-        elif isinstance(typ, type) and issubclass(typ, BaseException):
-            exc = val if isinstance(val, typ) else typ() if val is None else typ(val)
-        else:
-            raise TypeError(
-                "exceptions must be classes or instances deriving from BaseException, "
-                f"not {type(typ).__name__}"
-            )
-        if tb is not None:
-            exc = exc.with_traceback(tb)
-        raise exc
-
-    def close(self) -> None:
-        self._future = None
 
 
 def note_owner(fut: object, owner: object) -> None:
@@ -493,12 +425,15 @@ def wrap_concurrent_future(source: concurrent.futures.Future[T], *, loop: Any) -
     """
     dest = loop.create_future()
 
-    def on_source_done(_: concurrent.futures.Future[T]) -> None:
+    # ``source`` keeps its done-callbacks for good (concurrent.futures never drops them), so
+    # this one must not refer to ``source`` itself: that cycle would keep the outcome (an
+    # exception holding a socket, say) alive until the garbage collector ran.
+    def on_source_done(done: concurrent.futures.Future[T]) -> None:
         if loop.is_closed():
             return
         # RuntimeError: the loop closed between the check and the call; nobody is waiting.
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(_copy_outcome, source, dest)
+            loop.call_soon_threadsafe(_copy_outcome, done, dest)
 
     def on_dest_done(_: object) -> None:
         if dest.cancelled():

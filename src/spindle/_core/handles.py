@@ -22,7 +22,7 @@ import reprlib
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
     "RUNTIME_DIRS",
@@ -37,10 +37,16 @@ __all__ = [
     "report_callback_error",
 ]
 
+# Bound once: read on hot paths (a module attribute lookup less each time).
+_copy_context: Final = contextvars.copy_context
+
 # Frames in these directories are the runtime's own (spindle's and asyncio's): "where was this
 # created" skips them to name the user's line.
-SPINDLE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-RUNTIME_DIRS = (SPINDLE_DIR.rstrip(os.sep), os.path.dirname(os.path.abspath(asyncio.__file__)))
+SPINDLE_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+RUNTIME_DIRS: Final = (
+    SPINDLE_DIR.rstrip(os.sep),
+    os.path.dirname(os.path.abspath(asyncio.__file__)),
+)
 
 def _python_files_under(directories: tuple[str, ...]) -> frozenset[str]:
     return frozenset(
@@ -56,11 +62,11 @@ def _python_files_under(directories: tuple[str, ...]) -> frozenset[str]:
 # set lookup of a string whose hash is cached, where ``startswith(RUNTIME_DIRS)`` compares
 # prefixes.  Task-origin tracking (default-on diagnostics) asks it for every task created.
 # (Compiled functions have no frames, so a walk up the stack never meets them.)
-RUNTIME_FILES = _python_files_under(RUNTIME_DIRS)
+RUNTIME_FILES: Final = _python_files_under(RUNTIME_DIRS)
 
 # Compiled spindle functions show up in tracebacks under the path mypyc was given when the
 # build was made (relative: ``src/spindle/...``), not where spindle is installed.
-_COMPILED_SOURCE_PREFIX = os.path.join("src", "spindle", "")
+_COMPILED_SOURCE_PREFIX: Final = os.path.join("src", "spindle", "")
 
 
 def is_spindle_file(filename: str) -> bool:
@@ -98,7 +104,7 @@ def _source_traceback_for(loop: Any) -> traceback.StackSummary | None:
 
 # A handle's repr shows its callback's arguments: always up to Python 3.12, and from 3.13
 # (as asyncio) only in debug mode, since arguments may hold secrets that end up in logs.
-ARGUMENTS_ONLY_IN_DEBUG = sys.version_info >= (3, 13)
+ARGUMENTS_ONLY_IN_DEBUG: Final = sys.version_info >= (3, 13)
 
 
 def describe_callback(
@@ -179,7 +185,7 @@ class Handle:
         self._args = args
         self._cancelled = False
         self._loop = loop
-        self._context = contextvars.copy_context() if context is None else context
+        self._context = _copy_context() if context is None else context
         self._repr = None
         self._source_traceback = (
             None
@@ -244,10 +250,13 @@ class Handle:
 class TimerHandle(Handle):
     """A handle that runs at a deadline on the loop's clock."""
 
-    __slots__ = ("_scheduled", "_when")
+    __slots__ = ("_deadline", "_scheduled", "_seq", "_when")
 
     # A loop time as given (call_at(123) shows when=123, as asyncio's does): int or float.
     _when: int | float
+    # The same as a float, and the timer queue's sequence number: the heap's order.
+    _deadline: float
+    _seq: int
     _scheduled: bool
 
     def __init__(
@@ -261,6 +270,8 @@ class TimerHandle(Handle):
     ) -> None:
         super().__init__(callback, args, loop, context, plain)
         self._when = when
+        self._deadline = float(when)
+        self._seq = 0
         self._scheduled = False
 
     def when(self) -> int | float:

@@ -19,7 +19,7 @@ import types
 import warnings
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator
-from typing import Any, TypeVar, TypeVarTuple, Unpack
+from typing import Any, Final, TypeVar, TypeVarTuple, Unpack
 
 from spindle import _compat
 from spindle._core import tasks
@@ -37,9 +37,9 @@ T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
 # run() gives the default executor this long to finish its work (asyncio's constant).
-EXECUTOR_SHUTDOWN_TIMEOUT = 300.0
+EXECUTOR_SHUTDOWN_TIMEOUT: Final = 300.0
 
-_getframe = sys._getframe
+_getframe: Final = sys._getframe
 
 
 def _stop_loop_when_done(fut: Any) -> None:
@@ -156,7 +156,10 @@ class BaseLoop(Scheduler):
         try:
             _compat.set_running_loop(self._as_asyncio_loop())
             while True:
-                self._run_once()
+                # Called on the class, not looked up on the loop: nothing overrides the pass,
+                # and in the compiled build this is a direct C call (a look-up through
+                # spindle.EventLoop, a Python subclass, would cost more than the call).
+                Scheduler._run_once(self)
                 if self._stopping:
                     break
         finally:
@@ -277,7 +280,9 @@ class BaseLoop(Scheduler):
                         "cannot run in the default executor: shutdown_default_executor() "
                         "has been called"
                     )
-                executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="spindle")
+                # asyncio's thread names ("asyncio_0", ...): code that recognises the loop's
+                # worker threads by name (loggers, thread dumps, tests) sees the same.
+                executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio")
                 self._default_executor = executor
         future: asyncio.Future[T] = wrap_concurrent_future(executor.submit(func, *args), loop=self)
         return future
@@ -342,9 +347,9 @@ class _KnownCode:
         self.runtime: types.CodeType | None = None
 
 
-_known_code = _KnownCode()
+_known_code: Final = _KnownCode()
 
 # The frame create_task starts looking from: its caller's, when create_task is a Python
 # function with a frame of its own (the pure build); the innermost Python frame when it is
 # compiled (no frame of its own).  Runtime frames are skipped either way.
-_CALLER_DEPTH = 0 if COMPILED else 1
+_CALLER_DEPTH: Final = 0 if COMPILED else 1

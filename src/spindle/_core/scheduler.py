@@ -45,6 +45,7 @@ import contextvars
 import enum
 import linecache
 import logging
+import math
 import os
 import sys
 import threading
@@ -52,7 +53,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVarTuple, Unpack, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVarTuple, Unpack, cast
 
 if TYPE_CHECKING:
     import asyncio
@@ -63,7 +64,7 @@ from spindle._core.coroutines import iscoroutine, iscoroutinefunction
 from spindle._core.handles import Handle, TimerHandle, report_callback_error
 from spindle._core.instruments import InstrumentSet
 from spindle._core.native import mypyc_attr
-from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue
+from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue, new_timer_queue
 
 __all__ = ["LoopState", "Scheduler", "logger", "poll_timeout"]
 
@@ -71,14 +72,17 @@ Ts = TypeVarTuple("Ts")
 
 # Errors that cannot propagate are reported through the "asyncio" logger, the name code
 # written for asyncio already configures; spindle's own explanations use "spindle".
-logger = logging.getLogger("asyncio")
+logger: Final = logging.getLogger("asyncio")
 
 # For building handles without calling their __init__ (call_soon, call_later).
-_new_object = object.__new__
-_copy_context = contextvars.copy_context
+_new_object: Final = object.__new__
+_copy_context: Final = contextvars.copy_context
 
 # How many frames coroutines remember about where they were created, in debug mode.
-DEBUG_STACK_DEPTH = 10
+DEBUG_STACK_DEPTH: Final = 10
+# The longest single poll (asyncio's MAXIMUM_SELECT_TIMEOUT): a far-off timer is reached by
+# polls of at most a day each, and no poller is handed a number it cannot represent.
+MAX_POLL_TIMEOUT: Final = 24 * 3600.0
 
 
 class LoopState(enum.Enum):
@@ -89,12 +93,12 @@ class LoopState(enum.Enum):
     CLOSED = "closed"
 
 
-_IDLE = LoopState.IDLE
-_RUNNING = LoopState.RUNNING
-_CLOSED = LoopState.CLOSED
+_IDLE: Final = LoopState.IDLE
+_RUNNING: Final = LoopState.RUNNING
+_CLOSED: Final = LoopState.CLOSED
 
 # The moves ``_move_to`` allows: from each state, the states it may go to.
-_MOVES: dict[LoopState, frozenset[LoopState]] = {
+_MOVES: Final[dict[LoopState, frozenset[LoopState]]] = {
     _IDLE: frozenset({_RUNNING, _CLOSED}),
     _RUNNING: frozenset({_IDLE}),
     _CLOSED: frozenset(),
@@ -106,13 +110,15 @@ def poll_timeout(work_waiting: bool, next_deadline: float | None, clock: Clock) 
 
     ``work_waiting``: callbacks are ready or the loop is stopping, so the poll must not block.
     ``next_deadline``: the earliest live timer's deadline (loop time), or None without timers.
-    The clock turns a deadline into a wait (a virtual clock jumps to it and answers zero).
+    The clock turns a deadline into a wait (a virtual clock jumps to it and answers zero); a wait
+    is at most ``MAX_POLL_TIMEOUT``, and a deadline at infinity (``call_later(math.inf)``, which
+    asyncio accepts) is no deadline.
     """
     if work_waiting:
         return 0.0
-    if next_deadline is None:
-        return None
-    return clock.timeout_until(next_deadline)
+    if next_deadline is None or next_deadline == math.inf:
+        return None  # a timer at infinity never fires: only I/O can end the wait
+    return min(clock.timeout_until(next_deadline), MAX_POLL_TIMEOUT)
 
 
 def _debug_from_environment() -> bool:
@@ -173,7 +179,7 @@ class Scheduler:
             else 0.0
         )
         self._ready: deque[Handle] = deque()
-        self._timers = TimerQueue()
+        self._timers: TimerQueue = new_timer_queue()
         self._timer_entries = self._timers.entries
         self._state = _IDLE
         # stop() was asked for: the run ends after its current (or, idle, its first) pass.
@@ -332,6 +338,8 @@ class Scheduler:
             timer._repr = None
             timer._source_traceback = None
             timer._when = when
+            timer._deadline = when
+            timer._seq = 0
             timer._scheduled = False
         self._timers.push(timer)
         return timer
@@ -384,6 +392,11 @@ class Scheduler:
     def is_closed(self) -> bool:
         return self._state is _CLOSED
 
+    @property
+    def _closed(self) -> bool:
+        """asyncio's private flag, read by code that peeks at it (uvloop's tests)."""
+        return self._state is _CLOSED
+
     # -- one pass ------------------------------------------------------------------------
 
     def _run_once(self) -> None:
@@ -406,11 +419,13 @@ class Scheduler:
             return
         # 3. poll: the I/O layer queues the handlers of ready file descriptors.
         self._poll(timeout)
-        # 4. timers: those now due join the ready queue, in deadline order.
+        # 4. timers: those now due join the ready queue, in deadline order.  "Now" is asked of
+        # time(), the method, as asyncio asks it: tests that patch loop.time to move the
+        # loop's timers (aiohttp's keep-alive tests do) move spindle's too.
         if self._timer_entries:
-            timers.pop_due(self._time() + self._clock_resolution, self._ready)
+            timers.pop_due(self.time() + self._clock_resolution, self._ready)
         # 5. run what was ready when the pass began (what it schedules waits a pass).
-        self._run_ready(len(self._ready))
+        Scheduler._run_ready(self, len(self._ready))  # a direct call (see run_forever)
 
     def _run_ready(self, count: int) -> None:
         """Run the first ``count`` ready handles (the hot loop: the Handle._run body, inlined)."""
@@ -609,7 +624,7 @@ class Scheduler:
 # is about (the task, future or handle), so the handler sees that code's context variables
 # (gh-96704); 3.11 runs it in the caller's context.  spindle does what the running Python's
 # asyncio does.
-HANDLER_RUNS_IN_SUBJECT_CONTEXT = sys.version_info >= (3, 12)
+HANDLER_RUNS_IN_SUBJECT_CONTEXT: Final = sys.version_info >= (3, 12)
 
 
 def _context_of_subject(context: dict[str, Any]) -> contextvars.Context | None:

@@ -21,7 +21,7 @@ import inspect
 import itertools
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from spindle import _compat
 from spindle._core import current
@@ -31,6 +31,7 @@ from spindle._core.futures import _CANCELLED, _FINISHED, _PENDING, Future, Futur
 from spindle._core.handles import Handle, capture_source_traceback, is_spindle_file
 from spindle._core.native import mypyc_attr
 from spindle._core.observers import TaskObserver
+from spindle._core.resuming import Returned, resume
 from spindle._core.scheduler import Scheduler
 from spindle.exceptions import CancelledError, InvalidStateError
 
@@ -44,48 +45,66 @@ __all__ = [
     "set_task_observer",
 ]
 
-_new_object = object.__new__
+# Bound once: read on hot paths (a module attribute lookup less each time).
+_copy_context: Final = contextvars.copy_context
 
-_task_numbers = itertools.count(1)
+_new_object: Final = object.__new__
+
+_task_numbers: Final = itertools.count(1)
 
 # Bound once: looked up on every step.
-_enter_task = _compat.enter_task
-_leave_task = _compat.leave_task
-_register_task = _compat.register_task
+_enter_task: Final = _compat.enter_task
+_leave_task: Final = _compat.leave_task
+_register_task: Final = _compat.register_task
 
 # Every task not yet done: the strong references promised in tasks.py.
-_live_tasks: set[TaskCore] = set()
+# Bound once, read on every step.
+_resume: Final = resume
+_Returned: Final = Returned
 
-# The exact class of spindle's own tasks (``tasks.Task``, which registers itself).  A wait
-# on a future of exactly this class (or exactly ``Future``) fills its callback slots directly;
-# a subclass might override add_done_callback, so it is asked the documented way.
-_plain_task_class: type[Future] = Future
+_live_tasks: Final[set[TaskCore]] = set()
+
+class _Hooks:
+    """What the rest of spindle sets once and the steps read often, in one native object.
+
+    Its fields are read on hot paths; as a module-level object marked Final, each read is a
+    field of a C variable in the compiled build rather than a look-up in the module's dict.
+    """
+
+    __slots__ = ("hide_frames", "observer", "plain_task_class")
+
+    def __init__(self) -> None:
+        # The exact class of spindle's own tasks (``tasks.Task``, which registers itself).  A
+        # wait on a future of exactly this class (or exactly ``Future``) fills its callback
+        # slots directly; a subclass might override add_done_callback, so it is asked the
+        # documented way.
+        self.plain_task_class: type[Future] = Future
+        # Told of swallowed cancellations and failures (``spindle.diagnostics``), or None.
+        self.observer: TaskObserver | None = None
+        # Whether a failed task's traceback loses spindle's own frames
+        # (``_hide_runtime_frames``); SPINDLE_SHOW_INTERNAL_FRAMES=1 keeps them, for
+        # debugging spindle itself.
+        self.hide_frames = True
+
+
+_hooks: Final = _Hooks()
 
 
 def set_plain_task_class(cls: type[TaskCore]) -> None:
     """Called once by ``tasks.py``: ``cls`` is spindle's Task class, not a user subclass."""
-    global _plain_task_class
-    _plain_task_class = cls
-
-
-_observer: TaskObserver | None = None
-
-# Whether a failed task's traceback loses spindle's own frames (``_hide_runtime_frames``);
-# SPINDLE_SHOW_INTERNAL_FRAMES=1 keeps them, for debugging spindle itself.
-_hide_frames = True
+    _hooks.plain_task_class = cls
 
 
 def set_task_observer(observer: TaskObserver | None) -> TaskObserver | None:
     """Install ``observer`` (None: none); returns the one it replaces."""
-    global _observer
-    previous, _observer = _observer, observer
+    previous = _hooks.observer
+    _hooks.observer = observer
     return previous
 
 
 def set_hide_runtime_frames(hide: bool) -> None:
     """Whether failed tasks' tracebacks lose spindle's own frames (the default: True)."""
-    global _hide_frames
-    _hide_frames = hide
+    _hooks.hide_frames = hide
 
 
 def live_tasks() -> set[TaskCore]:
@@ -98,11 +117,11 @@ class TaskCore(Future):
     """A coroutine scheduled on a loop, and the Future of its outcome (the hot half)."""
 
     __slots__ = (
+        "_cancel_next_step",
         "_context",
         "_coro",
         "_fut_waiter",
         "_log_destroy_pending",
-        "_must_cancel",
         "_name",
         "_num_cancels_requested",
         "_origin_code",
@@ -115,7 +134,8 @@ class TaskCore(Future):
     _context: contextvars.Context
     _name: str | int  # an int until the default name "Task-<int>" is first asked for
     _fut_waiter: Any
-    _must_cancel: bool
+    # asyncio's _must_cancel, renamed: see the _must_cancel property and tasks.py.
+    _cancel_next_step: bool
     _num_cancels_requested: int
     _log_destroy_pending: bool
     # Where the program created the task, when the loop tracks origins (diagnostics turn that
@@ -171,9 +191,9 @@ class TaskCore(Future):
         self._coro = coro
         # The default name is formatted only if someone asks for it (see get_name).
         self._name = next(_task_numbers) if name is None else str(name)
-        self._context = contextvars.copy_context() if context is None else context
+        self._context = _copy_context() if context is None else context
         self._fut_waiter = None
-        self._must_cancel = False
+        self._cancel_next_step = False
         self._num_cancels_requested = 0
         self._origin_code = None
         self._step_handle = None
@@ -238,9 +258,21 @@ class TaskCore(Future):
         if waiter is not None and waiter.cancel(msg=msg):
             # The waiter's cancellation wakes us, and the step throws CancelledError.
             return True
-        self._must_cancel = True
+        self._cancel_next_step = True
         self._cancel_message = msg
         return True
+
+    @property
+    def _must_cancel(self) -> bool:
+        """asyncio's flag, as code that peeks at it (anyio) must see it (tasks.py says why)."""
+        if self._cancel_next_step:
+            return True
+        waiter = self._fut_waiter
+        return waiter is not None and bool(waiter.done())
+
+    @_must_cancel.setter
+    def _must_cancel(self, value: bool) -> None:
+        self._cancel_next_step = value
 
     def cancelling(self) -> int:
         """How many cancellation requests are pending (not taken back by ``uncancel``)."""
@@ -251,7 +283,7 @@ class TaskCore(Future):
         if self._num_cancels_requested > 0:
             self._num_cancels_requested -= 1
             if self._num_cancels_requested == 0:
-                self._must_cancel = False
+                self._cancel_next_step = False
         return self._num_cancels_requested
 
     # -- stepping ------------------------------------------------------------------------
@@ -271,36 +303,33 @@ class TaskCore(Future):
         """
         if self._state is not _PENDING:
             raise InvalidStateError(f"_step(): already done: {self!r}, {exc!r}")
-        if self._must_cancel:
+        if self._cancel_next_step:
             if not isinstance(exc, CancelledError):
                 exc = self._make_cancelled_error()
-            self._must_cancel = False
+            self._cancel_next_step = False
         self._fut_waiter = None
         loop = self._loop
         coro = self._coro
         _enter_task(loop, self)
         try:
-            if exc is None:
+            if COMPILED:
+                # FAST PATH (compiled build): coro.send/throw through resuming.resume, which
+                # turns the coroutine's return into a Returned instead of StopIteration (see
+                # resuming.py for why); tests/core/test_fast_paths.py holds the two together.
+                result = _resume(coro, exc)
+                if type(result) is _Returned:
+                    TaskCore._returned(self, result.value)
+                    return
+            elif exc is None:
                 result = coro.send(None)
-                if delivered is not None and _observer is not None:
-                    _observer.cancellation_caught(self, delivered)
             else:
                 result = coro.throw(exc)
-                # Only when an exception was thrown in and the coroutine went on: rare.
-                if _observer is not None and isinstance(exc, CancelledError):
-                    _observer.cancellation_caught(self, exc)
-        except StopIteration as stop:
-            if self._must_cancel:
-                # cancel() arrived while the last step ran: honour it over the result.
-                self._must_cancel = False
-                TaskCore._settle_cancelled(self, self._cancel_message)
-            else:
-                # Future.set_result without its state check: a pending task only gets here.
-                self._result = stop.value
-                TaskCore._finish(self, _FINISHED)
-                _live_tasks.discard(self)
+            if delivered is not None or exc is not None:
+                TaskCore._went_on(self, exc, delivered)
+        except StopIteration as stop:  # the pure build only
+            TaskCore._returned(self, stop.value)
         except CancelledError as cancelled:
-            if _hide_frames:
+            if _hooks.hide_frames:
                 _hide_runtime_frames(cancelled)
             self._cancelled_exc = cancelled
             TaskCore._settle_cancelled(self, None)
@@ -309,12 +338,12 @@ class TaskCore(Future):
             _live_tasks.discard(self)
             raise
         except BaseException as error:
-            if _hide_frames:
+            if _hooks.hide_frames:
                 _hide_runtime_frames(error)
             Future.set_exception(self, error)
             _live_tasks.discard(self)
-            if _observer is not None:
-                _observer.failed(self)
+            if _hooks.observer is not None:
+                _hooks.observer.failed(self)
         else:
             if result is None:
                 # A bare yield (sleep(0)): let everything else that is ready run first.
@@ -330,7 +359,7 @@ class TaskCore(Future):
                 # A future: sleep until it is done.
                 kind = type(result)
                 if (
-                    (kind is Future or kind is _plain_task_class)
+                    (kind is Future or kind is _hooks.plain_task_class)
                     and result._callback0 is None
                     and result._asyncio_future_blocking
                     and result._loop is loop
@@ -351,13 +380,39 @@ class TaskCore(Future):
                     self._bad_yield(result)
                     return
                 self._fut_waiter = result
-                if self._must_cancel and result.cancel(msg=self._cancel_message):
-                    self._must_cancel = False
+                if self._cancel_next_step and result.cancel(msg=self._cancel_message):
+                    self._cancel_next_step = False
         finally:
             _leave_task(loop, self)
             # This frame may end up in the traceback of the exception the task keeps: drop
             # its references, or task and traceback would form a cycle only the GC frees.
             del self, exc
+
+    def _returned(self, value: object) -> None:
+        """The coroutine returned ``value``: the task is done (or cancelled, if asked meanwhile)."""
+        if self._cancel_next_step:
+            # cancel() arrived while the last step ran: honour it over the result.
+            self._cancel_next_step = False
+            TaskCore._settle_cancelled(self, self._cancel_message)
+        else:
+            # Future.set_result without its state check: a pending task only gets here.
+            self._result = value
+            TaskCore._finish(self, _FINISHED)
+            _live_tasks.discard(self)
+
+    def _went_on(self, thrown: BaseException | None, delivered: CancelledError | None) -> None:
+        """The coroutine suspended again after a CancelledError reached it: it caught it.
+
+        ``thrown`` was thrown in; ``delivered`` was raised by the cancelled future it awaited.
+        Diagnostics are told (they report a cancellation that was swallowed for good).
+        """
+        observer = _hooks.observer
+        if observer is None:
+            return
+        if delivered is not None:
+            observer.cancellation_caught(self, delivered)
+        elif isinstance(thrown, CancelledError):
+            observer.cancellation_caught(self, thrown)
 
     def _finish(self, state: FutureState) -> None:
         """Future._finish, recycling the idle step handle for the first done-callback.
@@ -536,7 +591,7 @@ def add_bookkeeping_callback(
     thousands of tasks in flight is much less for the garbage collector to walk.
     """
     if (
-        type(future) is _plain_task_class
+        type(future) is _hooks.plain_task_class
         and future._state is _PENDING
         and future._callback0 is None
     ):

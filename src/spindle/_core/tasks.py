@@ -33,7 +33,7 @@ is pending, it is in one of three places, and the fields say which:
   done-callback.
 
 ``cancel()`` does not move the task itself: from WAITING it cancels ``_fut_waiter`` (whose
-done-callback wakes the task with CancelledError), from SCHEDULED it sets ``_must_cancel`` so
+done-callback wakes the task with CancelledError), from SCHEDULED it sets ``_cancel_next_step`` so
 the coming step throws CancelledError in.  Either way the task next passes through RUNNING,
 where the coroutine decides: let CancelledError out (CANCELLED) or catch it and go on.
 An eager task (``eager_start``) takes its first step inside ``create_task``, skipping
@@ -41,12 +41,21 @@ SCHEDULED once.
 
 Cancellation follows asyncio 3.11.  ``cancel()`` counts a request (``cancelling()``), and
 either cancels the future the task is waiting on (whose CancelledError then flows into the
-coroutine) or, when there is none, sets ``_must_cancel`` so the *next* step throws
+coroutine) or, when there is none, sets ``_cancel_next_step`` so the *next* step throws
 CancelledError.  The coroutine may catch it; ``uncancel()`` lets structured-concurrency code
 (``timeout``, ``TaskGroup``) take back a request it made itself.
 
-The attribute names ``_must_cancel``, ``_fut_waiter``, ``_coro`` and (from Future)
-``_callbacks`` keep asyncio's meaning on purpose: anyio reads them.
+The attribute names ``_fut_waiter``, ``_coro`` and (from Future) ``_callbacks`` keep asyncio's
+meaning on purpose: anyio reads them.  anyio also reads ``_must_cancel``, and reads it next to
+``isinstance(task._fut_waiter, asyncio.Future)``: it leaves alone a task whose waiter is
+already done (its wake-up is queued: cancelling it now would throw away the waiter's result,
+an item of a memory stream, say) and counts a cancelled waiter as a pending cancellation.
+spindle's futures are not ``asyncio.Future`` instances, so that half of anyio's test is always
+false here.  So the flag the steps use is ``_cancel_next_step`` (asyncio's ``_must_cancel``,
+renamed), and ``_must_cancel`` is a property for such readers: true when a cancellation will be
+thrown in at the next step, or when the task waits on a future that is already done (its next
+step is queued and will deliver that future's outcome, CancelledError for a cancelled one).
+anyio then sees on spindle what it sees on asyncio.
 
 The hot half of a task (stepping, waking, cancelling, finishing) is ``taskcore.TaskCore``;
 ``Task`` adds what people read (stacks, reprs) and the weak-reference slot asyncio's task

@@ -11,6 +11,8 @@ few socket operations) and six of spindle's own, which make a transport cheap:
 * ``_claim_fd``: record that a transport owns a descriptor, so ``add_reader`` refuses it;
 * ``_shared_read_buffer``: the one receive buffer every transport of the loop reads into;
 * ``_wait_ready``: wait once for a descriptor to be readable or writable (``sock_sendfile``);
+* ``_offload``: worker threads for the system calls that may wait on a disk or a child
+  (``offload``: ``os.sendfile``, starting a child, a Unix server's socket file);
 * ``_as_asyncio_loop``: the loop itself, typed as the ``asyncio.AbstractEventLoop`` it is, for
   code written against asyncio's loop type (happy eyeballs, TLS, subprocesses).
 
@@ -32,10 +34,21 @@ from typing import Any, Protocol, TypeVar, TypeVarTuple, Unpack
 
 from spindle._core.handles import Handle, TimerHandle
 
-__all__ = ["AnyLoop", "Cancellable", "IOLoop"]
+__all__ = ["AnyLoop", "Cancellable", "IOLoop", "Offloader"]
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
+
+
+class Offloader(Protocol):
+    """``offload.Offload`` as a transport sees it: run a blocking call on a worker thread."""
+
+    async def run(
+        self,
+        func: Callable[[*Ts], T],
+        *args: *Ts,
+        on_cancel: Callable[[T], object] | None = None,
+    ) -> T: ...
 
 
 class IOLoop(Protocol):
@@ -108,6 +121,9 @@ class IOLoop(Protocol):
     async def sock_sendall(self, sock: socket.socket, data: Any) -> None: ...
 
     # -- spindle's own, for transports -----------------------------------------------------
+
+    @property
+    def _offload(self) -> Offloader: ...
 
     def _add_handler(
         self, fd: int, which: int, callback: Callable[..., object], args: tuple[Any, ...]

@@ -28,6 +28,7 @@ from typing import Any, TypeVarTuple, Unpack
 from spindle._core.clock import Clock
 from spindle._core.handles import Handle
 from spindle._core.loop import BaseLoop
+from spindle._io.offload import Offload
 from spindle._io.poller import READ, WRITE, Poller, new_poller
 from spindle._io.waker import Waker
 
@@ -59,6 +60,11 @@ class ReadinessLoop(BaseLoop):
     def __init__(self, *, clock: Clock | None = None, poller: Poller | None = None) -> None:
         super().__init__(clock=clock)
         self._poller: Poller = new_poller() if poller is None else poller
+        # fd -> the object (a socket, a file) a public add_reader/add_writer was given for it:
+        # remove_reader/remove_writer find it by identity once it is closed (fileno() == -1).
+        self._fd_objects: dict[int, Any] = {}
+        # Worker threads for the loop's own blocking system calls (offload.py).
+        self._offload = Offload(self)
         # fd -> [reader handle or None, writer handle or None]
         self._fd_handlers: dict[int, list[Handle | None]] = {}
         # fd -> the transport that owns it (weak: a dropped transport owns nothing)
@@ -90,6 +96,7 @@ class ReadinessLoop(BaseLoop):
         self._waker.wake()
 
     def _close_io(self) -> None:
+        self._fd_objects.clear()
         for fd in list(self._fd_handlers):
             pair = self._fd_handlers.pop(fd)
             for handle in pair:
@@ -97,6 +104,7 @@ class ReadinessLoop(BaseLoop):
                     handle.cancel()
         self._poller.close()
         self._waker.close()
+        self._offload.close()
 
     # -- readers and writers -------------------------------------------------------------
 
@@ -134,6 +142,7 @@ class ReadinessLoop(BaseLoop):
             self._poller.set_interest(fd, old, new)
         else:
             del self._fd_handlers[fd]
+            self._fd_objects.pop(fd, None)
             self._poller.set_interest(fd, old, 0)
         assert handle is not None
         handle.cancel()
@@ -194,6 +203,7 @@ class ReadinessLoop(BaseLoop):
         number = self._checked_fd(fd, "add a reader")
         self._check_callback(callback, "add_reader")
         self._add_handler(number, READ, callback, args)
+        self._remember_object(number, fd)
 
     def add_writer(
         self, fd: Any, callback: Callable[[Unpack[Ts]], object], *args: *Ts
@@ -202,14 +212,35 @@ class ReadinessLoop(BaseLoop):
         number = self._checked_fd(fd, "add a writer")
         self._check_callback(callback, "add_writer")
         self._add_handler(number, WRITE, callback, args)
+        self._remember_object(number, fd)
 
     def remove_reader(self, fd: Any) -> bool:
         """Stop watching ``fd`` for reading; False when it was not watched."""
-        return self._remove_handler(self._unowned_fd(fd), READ)
+        return self._remove_handler(self._registered_fd(fd), READ)
 
     def remove_writer(self, fd: Any) -> bool:
         """Stop watching ``fd`` for writing; False when it was not watched."""
-        return self._remove_handler(self._unowned_fd(fd), WRITE)
+        return self._remove_handler(self._registered_fd(fd), WRITE)
+
+    def _remember_object(self, number: int, fileobj: Any) -> None:
+        if not isinstance(fileobj, int):
+            self._fd_objects[number] = fileobj
+
+    def _registered_fd(self, fileobj: Any) -> int:
+        """``_unowned_fd``, or, for an object closed since it was registered, its old number.
+
+        Closing a socket while a reader waits on it is common (another task closes the
+        connection); the reader's owner then removes its reader with the closed socket, whose
+        ``fileno()`` is -1.  asyncio's selector finds such an object by identity among those
+        it registered, and so does spindle.
+        """
+        try:
+            return self._unowned_fd(fileobj)
+        except ValueError:
+            for number, registered in self._fd_objects.items():
+                if registered is fileobj:
+                    return number
+            raise
 
 
 def _set_ready(fut: asyncio.Future[None]) -> None:

@@ -74,13 +74,20 @@ async def native_sendfile(
     except (AttributeError, OSError, io.UnsupportedOperation):
         raise asyncio.SendfileNotAvailableError("not a regular file") from None
     block = min(count or size, _MAX_BLOCK)
-    total = 0
+    # Bytes sent so far; a list because a call cancelled mid-way reports its count late.
+    progress = [0]
     try:
-        while block and (count is None or total < count):
+        while block and (count is None or progress[0] < count):
+            total = progress[0]
             if count is not None:
                 block = min(count - total, _MAX_BLOCK)
             try:
-                sent = os.sendfile(sock.fileno(), fileno, offset + total, block)
+                # The socket does not block, but reading the file may wait on the disk: the
+                # call runs on a worker thread (offload.py), not the loop's.
+                sent = await loop._offload.run(
+                    os.sendfile, sock.fileno(), fileno, offset + total, block,
+                    on_cancel=progress.append,
+                )  # fmt: skip
             except (BlockingIOError, InterruptedError):
                 await loop._wait_ready(sock.fileno(), WRITE)
                 continue
@@ -90,8 +97,9 @@ async def native_sendfile(
                 raise
             if sent == 0:
                 break  # end of file
-            total += sent
+            progress[0] += sent
     finally:
+        total = sum(progress)
         if total:
             file.seek(offset + total)
     return total

@@ -38,7 +38,9 @@ from typing import Any
 from spindle import _compat, locks, queues, subprocess
 from spindle import tasks as api_tasks
 from spindle._core.futures import Future, isfuture
+from spindle._core.handles import TimerHandle
 from spindle._core.tasks import Task
+from spindle._core.timers import TimerQueue
 from spindle.diagnostics.frames import FrameKind, classify
 from spindle.streams import flow_control as streams_flow
 from spindle.streams import reader as streams_reader
@@ -442,15 +444,16 @@ def _count(n: int, noun: str) -> str:
 
 def _timers_by_future(loop: asyncio.AbstractEventLoop) -> dict[int, float]:
     """``id(future) -> deadline`` for the loop's timers that will complete a future."""
-    entries = getattr(loop, "_timer_entries", None)
+    queue = getattr(loop, "_timers", None)
     found: dict[int, float] = {}
-    if not isinstance(entries, list):
+    if not isinstance(queue, TimerQueue):
         return found
+    timers = [(handle._deadline, handle) for handle in queue.handles()]
     # Timers already due wait in the ready queue for this pass: they end now.
     ready = getattr(loop, "_ready", ())
-    due = [(loop.time(), 0, handle) for handle in list(ready) if hasattr(handle, "_when")]
-    for when, _, handle in list(entries) + due:
-        if getattr(handle, "_cancelled", True):
+    timers += [(loop.time(), handle) for handle in list(ready) if isinstance(handle, TimerHandle)]
+    for when, handle in timers:
+        if handle._cancelled:
             continue
         for arg in getattr(handle, "_args", ()) or ():
             if isfuture(arg):

@@ -28,6 +28,7 @@ from spindle._io.contract import IOLoop
 
 __all__ = [
     "bind_error",
+    "remove_files",
     "remove_stale_unix_socket",
     "set_reuse_port",
     "tcp_listeners",
@@ -145,6 +146,16 @@ def remove_stale_unix_socket(path: str) -> None:
         pass
     except OSError as exc:
         logger.error("Unable to check or remove stale UNIX socket %r: %r", path, exc)
+
+
+def remove_files(to_remove: list[tuple[str, int]]) -> None:
+    """Remove each ``(path, inode)`` socket file a server made, if it is still that file."""
+    for path, inode in to_remove:
+        try:
+            if os.stat(path).st_ino == inode:
+                os.unlink(path)
+        except OSError:
+            pass  # already gone, or replaced by someone else's socket: leave it
 
 
 def unix_listener(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 from collections.abc import Callable, Sequence
 from typing import IO, Any, TypeVar
 
@@ -199,16 +200,26 @@ class ConnectionMethods(SocketMethods):
         ssl_handshake_timeout: float | None = None,
         ssl_shutdown_timeout: float | None = None,
         start_serving: bool = True,
-        cleanup_socket: bool = True,
+        cleanup_socket: bool | None = None,
     ) -> Server:
-        """Listen on the Unix socket ``path`` (or on ``sock``); the file goes when it closes."""
+        """Listen on the Unix socket ``path`` (or on ``sock``).
+
+        ``cleanup_socket``: remove the socket file when the server closes.  The default is the
+        running Python's: yes from 3.13 on (where asyncio added the option), no before.
+        """
+        if cleanup_socket is None:
+            cleanup_socket = sys.version_info >= (3, 13)
         check_tls_arguments(
             ssl,
             handshake_timeout=ssl_handshake_timeout,
             shutdown_timeout=ssl_shutdown_timeout,
             server=True,
         )
-        listener, to_remove = listeners.unix_listener(path, sock, cleanup_socket)
+        # A stale socket file's stat and removal, the bind that makes the new file and the stat
+        # of its inode touch the file system: on a worker thread, not the loop's.
+        listener, to_remove = await self._offload.run(
+            listeners.unix_listener, path, sock, cleanup_socket, on_cancel=_close_listener
+        )
         server = Server(
             self,
             [listener],
@@ -284,3 +295,10 @@ class ConnectionMethods(SocketMethods):
     ) -> int:
         """Send ``file`` through ``transport``: os.sendfile when possible; bytes sent."""
         return await sendfile.transport_sendfile(self, transport, file, offset, count, fallback)
+
+
+def _close_listener(made: tuple[socket.socket, list[tuple[str, int]]]) -> None:
+    """A Unix listener made for a cancelled ``create_unix_server``: closed, its file removed."""
+    listener, to_remove = made
+    listener.close()
+    listeners.remove_files(to_remove)

@@ -65,9 +65,7 @@ class _DrainingProtocol(asyncio.Protocol):
         self._loop = loop
         self._transport = transport
         self._user_protocol: asyncio.BaseProtocol = transport.get_protocol()
-        self._resume_reading = (
-            isinstance(transport, asyncio.ReadTransport) and transport.is_reading()
-        )
+        self._resume_reading = _is_reading(transport)
         high = transport.get_write_buffer_limits()[1]  # (low, high)
         self._user_was_paused = transport.get_write_buffer_size() > high
         self._drained: asyncio.Future[None] | None = None
@@ -116,3 +114,13 @@ class _DrainingProtocol(asyncio.Protocol):
             self._user_protocol.resume_writing()
         elif paused_now and not self._user_was_paused:
             self._user_protocol.pause_writing()
+
+
+def _is_reading(transport: Any) -> bool:
+    """Whether ``transport`` reads now; a write-only transport (a pipe) does not read."""
+    if not isinstance(transport, asyncio.ReadTransport):
+        return False
+    try:
+        return transport.is_reading()
+    except NotImplementedError:  # asyncio.ReadTransport's default: a write pipe, say
+        return False

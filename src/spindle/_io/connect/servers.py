@@ -4,7 +4,8 @@ A server moves through three states: ``CREATED`` (sockets bound, not accepting),
 ``SERVING`` (listening; each socket has a reader that accepts) and ``CLOSED`` (sockets
 closed).  Closing stops accepting but leaves established connections alone;
 ``close_clients()`` / ``abort_clients()`` end those too, and ``wait_closed()`` returns once
-the server is closed *and* its last connection is gone (asyncio's 3.12.1+ meaning).
+the server is closed *and* its last connection is gone (asyncio's 3.12.1+ meaning; on 3.11,
+as there, a closed server's ``wait_closed()`` returns at once).
 
 Accepting is synchronous: the reader accepts up to ``backlog`` connections per wake-up and
 builds each transport on the spot, with no task per connection.  When the process runs out
@@ -18,9 +19,9 @@ import asyncio
 import enum
 import errno
 import functools
-import os
 import socket
 import ssl
+import sys
 import warnings
 import weakref
 from asyncio import trsock
@@ -28,12 +29,16 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from spindle._core.handles import TimerHandle
+from spindle._io.connect import listeners
 from spindle._io.contract import IOLoop
 from spindle._io.poller import READ
 from spindle._io.tls import TLSProtocol
 from spindle._io.transports.stream_socket import SocketTransport
 
 __all__ = ["Server", "ServerState"]
+
+# asyncio before 3.12.1: wait_closed() on a closed server does not wait for its connections.
+_CLOSED_RETURNS_AT_ONCE = sys.version_info < (3, 12)
 
 ACCEPT_RETRY_DELAY = 1.0
 _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
@@ -138,12 +143,7 @@ class Server(asyncio.AbstractServer):
                 self._loop._remove_handler(sock.fileno(), READ)
             sock.close()
         self._sockets = []
-        for path, inode in self._unix_paths:
-            try:
-                if os.stat(path).st_ino == inode:
-                    os.unlink(path)
-            except OSError:
-                pass  # already gone, or replaced by someone else's socket: leave it
+        listeners.remove_files(self._unix_paths)
         if self._serving_forever is not None and not self._serving_forever.done():
             self._serving_forever.cancel()
         if not self._clients:
@@ -171,8 +171,14 @@ class Server(asyncio.AbstractServer):
             self._serving_forever = None
 
     async def wait_closed(self) -> None:
-        """Wait until the server is closed and its last connection has gone."""
-        if self._waiters is None:
+        """Wait until the server is closed and its last connection has gone.
+
+        That is asyncio's meaning from 3.12.1 on.  Before (3.11), a server already closed
+        returns at once, connections or not (CPython gh-79033), and code written for 3.11 (a
+        websockets server that closes its handlers itself, after this returns) relies on it:
+        spindle follows the running Python.
+        """
+        if self._waiters is None or (_CLOSED_RETURNS_AT_ONCE and self._state is ServerState.CLOSED):
             return
         waiter: asyncio.Future[None] = self._loop.create_future()
         self._waiters.append(waiter)

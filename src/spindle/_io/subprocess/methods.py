@@ -1,9 +1,10 @@
 """Child processes: the loop's ``subprocess_exec`` and ``subprocess_shell``.
 
 A child is started with ``subprocess.Popen``, which already knows every option people pass
-(``cwd``, ``env``, ``start_new_session``, ``pass_fds``, ...).  The child is handed to the
-loop's child watcher (``child_watcher.py``), which reaps it without races, and its pipes
-become the loop's own pipe transports (``transports/pipes.py``, through
+(``cwd``, ``env``, ``start_new_session``, ``pass_fds``, ...), on a worker thread (``offload``):
+``Popen`` waits on a pipe until the child has called ``exec``, which must not stall the loop.
+The child is handed to the loop's child watcher (``child_watcher.py``), which reaps it without
+races, and its pipes become the loop's own pipe transports (``transports/pipes.py``, through
 ``connect_read_pipe`` / ``connect_write_pipe``).  ``transport.py`` puts the pieces together
 and orders the protocol's events.  (Signal handlers are ``signals.py``'s, a facility of
 their own.)
@@ -15,18 +16,23 @@ them: the protocol receives the raw bytes, and decoding is the stream's business
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from spindle._io.readiness import ReadinessLoop
-from spindle._io.subprocess.child_watcher import ChildWatcher, new_child_watcher
+from spindle._io.subprocess.child_watcher import (
+    ChildWatcher,
+    new_child_watcher,
+    reap_in_background,
+)
 from spindle._io.subprocess.transport import SubprocessTransport
 
 if TYPE_CHECKING:
     from spindle._io.contract import IOLoop
 
-__all__ = ["SubprocessMethods", "check_popen_options"]
+__all__ = ["SubprocessMethods", "check_popen_options", "discard_child"]
 
 _ProtocolT = TypeVar("_ProtocolT", bound=asyncio.BaseProtocol)
 
@@ -136,14 +142,14 @@ class SubprocessMethods(ReadinessLoop):
             # At run time self is the whole EventLoop, which keeps the IOLoop contract; this
             # facility alone does not (the socket operations come from SocketMethods).
             watcher = self._child_watcher = new_child_watcher(cast("IOLoop", self))
-        popen = subprocess.Popen(
-            args, shell=shell, stdin=stdin, stdout=stdout, stderr=stderr, bufsize=0, **kwargs
+        # Popen waits for the child's exec on a pipe: on a worker thread, not the loop's.
+        popen = await self._offload.run(
+            _popen, args, shell, stdin, stdout, stderr, kwargs, on_cancel=discard_child
         )
         try:
             transport = SubprocessTransport(self._as_asyncio_loop(), protocol, popen, watcher)
         except BaseException:
-            with popen:  # closes the pipes and reaps the child
-                popen.kill()
+            discard_child(popen)
             raise
         waiter: asyncio.Future[None] = self.create_future()
         transport._connect(waiter)
@@ -163,3 +169,21 @@ class SubprocessMethods(ReadinessLoop):
         if self._child_watcher is not None:
             self._child_watcher.close()
             self._child_watcher = None
+
+
+def _popen(
+    args: Any, shell: bool, stdin: Stdio, stdout: Stdio, stderr: Stdio, kwargs: dict[str, Any]
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        args, shell=shell, stdin=stdin, stdout=stdout, stderr=stderr, bufsize=0, **kwargs
+    )
+
+
+def discard_child(popen: subprocess.Popen[bytes]) -> None:
+    """Kill a child nobody will use, close its pipes, and reap it without waiting for it."""
+    with contextlib.suppress(ProcessLookupError):
+        popen.kill()
+    for pipe in (popen.stdin, popen.stdout, popen.stderr):
+        if pipe is not None:
+            pipe.close()
+    reap_in_background(popen)

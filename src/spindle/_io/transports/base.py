@@ -106,19 +106,20 @@ class TransportCore(asyncio.BaseTransport):
     def _call_connection_made(self, waiter: asyncio.Future[None] | None) -> bool:
         """Tell the protocol it is connected; False if it raised.
 
-        A protocol that raises loses the connection, and its exception goes to ``waiter``
-        (whoever created the transport) or, when nobody waits, to the exception handler.
+        As in asyncio, whoever created the transport is not the one to hear about it:
+        ``create_connection`` (or the server) still gets the transport, and the exception goes
+        to the loop's exception handler.  Then the transport is closed (``connection_lost(None)``
+        follows): a protocol that could not set itself up is not handed data.  asyncio leaves
+        that transport open; here nothing more reaches a protocol in an unknown state.
         """
         try:
             self._protocol.connection_made(self)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._lose(exc)
-            if waiter is None:
-                self._report("protocol.connection_made() failed", exc)
-            elif not waiter.done():
-                waiter.set_exception(exc)
+            self._report("Exception in protocol.connection_made()", exc)
+            self.close()
+            settle_waiter(waiter)
             return False
         return True
 

@@ -107,9 +107,24 @@ class ReadPipeTransport(ReadingCore, asyncio.ReadTransport):
         self._lose(None)
 
 
-class WritePipeTransport(BufferedWrites, asyncio.WriteTransport):
+class WritePipeTransport(BufferedWrites, asyncio.Transport):
     """Writes to a pipe; its read side only watches for the reader's hang-up (a FIFO's or a
-    socket's: a character device reports none)."""
+    socket's: a character device reports none).
+
+    A ``Transport`` (read and write), not only a ``WriteTransport``, as asyncio's is: its
+    ``pause_reading``/``resume_reading``/``is_reading`` raise ``NotImplementedError`` (as
+    ``ReadTransport``'s do), and code that checks for ``ReadTransport`` sees what it sees on
+    asyncio.  Its read side watches for the hang-up only; it is not the caller's to pause.
+    """
+
+    def is_reading(self) -> bool:
+        raise NotImplementedError("a write pipe does not read")
+
+    def pause_reading(self) -> None:
+        raise NotImplementedError("a write pipe does not read")
+
+    def resume_reading(self) -> None:
+        raise NotImplementedError("a write pipe does not read")
 
     def __init__(
         self,

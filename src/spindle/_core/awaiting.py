@@ -1,0 +1,31 @@
+"""What ``await future`` runs: yield the future until it is done, then its result.
+
+This module is deliberately *not* compiled (it is not in ``compiled_modules.txt``), in either
+build, and ``Future.__await__`` hands out its generator.  An interpreted generator is what an
+awaiting coroutine drives best: its ``await`` resumes the generator through CPython's C-level
+send, and the generator's return hands the result back without raising StopIteration.  A
+compiled iterator instead ends by raising StopIteration, and every exception leaving compiled
+code costs a traceback entry made on the spot (a code object and a frame: thousands of
+instructions per ``await``).  And a compiled generator's ``throw()`` drops the traceback of
+the exception thrown in, and accepts arguments CPython refuses; this one is CPython's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spindle._core.futures import Future
+
+__all__ = ["await_future"]
+
+
+def await_future(future: Future) -> Generator[Any, None, Any]:
+    """The steps of ``await future`` (see the module docstring)."""
+    if not future.done():
+        future._asyncio_future_blocking = True
+        yield future  # the Task running us suspends until the future is done
+    if not future.done():
+        raise RuntimeError("await wasn't used with future")
+    return future.result()

@@ -1,0 +1,35 @@
+"""One step of a task's coroutine, for the compiled build: ``resume``.
+
+This module is deliberately *not* compiled (it is not in ``compiled_modules.txt``).  A
+coroutine that returns ends its last ``send()`` by raising StopIteration, and in compiled code
+every exception that arrives, even one caught on the spot, costs a traceback entry made then
+and there (a code object and a frame: thousands of instructions, once per task).  Caught here,
+in Python, it costs what a Python ``except`` costs, and the compiled ``TaskCore._step`` gets a
+``Returned`` instead.  The pure build needs none of this and calls ``send`` itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Returned", "resume"]
+
+
+class Returned:
+    """What ``resume`` gives back when the coroutine returned: its return value."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+def resume(coro: Any, exc: BaseException | None) -> Any:
+    """Resume ``coro`` (``send(None)``, or ``throw(exc)``) until it suspends or ends.
+
+    What it yielded, or ``Returned(value)`` if it returned; whatever else it raises, raised.
+    """
+    try:
+        return coro.send(None) if exc is None else coro.throw(exc)
+    except StopIteration as stop:
+        return Returned(stop.value)

@@ -1,0 +1,76 @@
+"""``Offload``: the loop's own blocking system calls on worker threads (``_io/offload.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+import spindle
+from spindle._io.offload import Offload
+
+
+def test_a_call_runs_on_a_worker_thread_and_returns_its_result() -> None:
+    loop = spindle.new_event_loop()
+    offload = Offload(loop)
+
+    async def main() -> tuple[str, str]:
+        name = await offload.run(lambda: threading.current_thread().name)
+        return name, threading.current_thread().name
+
+    try:
+        worker, loop_thread = loop.run_until_complete(main())
+    finally:
+        offload.close()
+        loop.close()
+    assert worker.startswith("spindle-offload") and worker != loop_thread
+
+
+def test_a_call_raises_its_exception_in_the_caller() -> None:
+    loop = spindle.new_event_loop()
+    offload = Offload(loop)
+
+    def fail() -> None:
+        raise BlockingIOError("try again")
+
+    try:
+        with pytest.raises(BlockingIOError, match="try again"):
+            loop.run_until_complete(offload.run(fail))
+    finally:
+        offload.close()
+        loop.close()
+
+
+def test_a_cancelled_caller_waits_for_the_call_and_hears_what_it_did() -> None:
+    # A call cannot be stopped half-way: the cancellation is raised once it has finished,
+    # after on_cancel has been told its result (a child started, bytes sent).
+    loop = spindle.new_event_loop()
+    offload = Offload(loop)
+    started, release = threading.Event(), threading.Event()
+    events: list[str] = []
+
+    def slow() -> int:
+        started.set()
+        release.wait(10)
+        events.append("call finished")
+        return 42
+
+    async def main() -> None:
+        task = asyncio.ensure_future(offload.run(slow, on_cancel=lambda n: events.append(f"{n}")))
+        await loop.run_in_executor(None, started.wait, 10)
+        task.cancel()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert not task.done()  # still waiting for the call (blocked on release)
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        events.append("cancelled")
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        offload.close()
+        loop.close()
+    assert events == ["call finished", "42", "cancelled"]

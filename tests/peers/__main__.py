@@ -1,0 +1,7 @@
+"""``python -m tests.peers``: see ``run.py``."""
+
+import sys
+
+from tests.peers.run import main
+
+sys.exit(main())
