@@ -18,7 +18,7 @@ import pytest
 
 import spindle
 from spindle import tasks
-from spindle._core.futures import Future
+from spindle._core.faces import Future
 from spindle.exceptions import CancelledError
 from spindle.tasks import (
     ALL_COMPLETED,

@@ -57,7 +57,8 @@ from spindle._compat import register_task as _register_task
 from spindle._compat import set_running_loop as _set_running_loop
 from spindle._compat import unregister_task as _unregister_task
 from spindle._core.build import COMPILED
-from spindle._core.futures import Future, isfuture, wrap_concurrent_future
+from spindle._core.faces import Future
+from spindle._core.futures import isfuture, wrap_concurrent_future
 from spindle._core.handles import Handle, TimerHandle
 from spindle._core.loop import BaseLoop as BaseEventLoop
 from spindle._core.tasks import (

@@ -24,7 +24,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from typing import Any, Generic, TypeVar, overload
 
 from spindle import events, timeouts
-from spindle._core.futures import Future, isfuture, note_owner, set_result_unless_cancelled
+from spindle._core.faces import Future
+from spindle._core.futures import isfuture, note_owner, set_result_unless_cancelled
 from spindle._core.taskcore import add_bookkeeping_callback
 from spindle._core.tasks import (
     Task,

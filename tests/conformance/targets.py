@@ -114,7 +114,7 @@ def _spindle_virtual_time_loop(gen: TimeGenerator | None) -> asyncio.AbstractEve
 
 
 def _spindle_future() -> type[Any]:
-    from spindle._core.futures import Future
+    from spindle._core.faces import Future
 
     return Future
 

@@ -16,12 +16,12 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from spindle._core.futures import Future
+    from spindle._core.futures import FutureCore
 
 __all__ = ["await_future"]
 
 
-def await_future(future: Future) -> Generator[Any, None, Any]:
+def await_future(future: FutureCore) -> Generator[Any, None, Any]:
     """The steps of ``await future`` (see the module docstring)."""
     if not future.done():
         future._asyncio_future_blocking = True

@@ -19,11 +19,18 @@ context=...)``.  spindle's Future implements exactly that, so asyncio's own Task
 ``asyncio.wrap_future``, ``asyncio.ensure_future``, ...) accept it, and spindle's Task awaits
 asyncio futures the same way.
 
-spindle's Future is not generic at run time (``Future[int]`` still works in annotations and
-``isinstance`` checks see one class): a generic native class would be weak-referenceable in
-the compiled build, and mypyc's deallocator does not clear weak references (mypyc issue
-1102), so spindle's futures take no weak references at all, in either build.  Tasks do (see
-``tasks.Task``).
+Two classes
+-----------
+``FutureCore`` here is the whole of a Future: its state, outcome, callbacks and awaiting.  It
+is compiled into a native class in the compiled build.  The class users hold is
+``faces.Future``, an ordinary Python subclass that adds only a weak-reference slot: mypyc's
+native classes do not clear their weak references when they die (mypyc issue 1102), and the
+interpreter does, for the slot it adds itself.  Code that needs "one of spindle's futures"
+checks ``isinstance(x, FutureCore)``.
+
+``Future[int]`` works in annotations, but the class is not generic at run time (``isinstance``
+checks see one class): a generic native class would carry a weak-reference slot mypyc cannot
+clear.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ from spindle._core.scheduler import Scheduler
 from spindle.exceptions import CancelledError, InvalidStateError
 
 __all__ = [
-    "Future",
+    "FutureCore",
     "FutureState",
     "isfuture",
     "note_owner",
@@ -87,8 +94,8 @@ def isfuture(obj: object) -> bool:
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
-class Future:
-    """A result (or exception, or cancellation) that a coroutine can await."""
+class FutureCore:
+    """A result (or exception, or cancellation) that a coroutine can await (``faces.Future``)."""
 
     __slots__ = (
         "_asyncio_future_blocking",
@@ -137,7 +144,7 @@ class Future:
     _awaited_by: list[Any]
 
     def __init__(self, *, loop: Any = None) -> None:
-        self._log_traceback = False  # first: __del__ reads it even if __init__ fails
+        self._log_traceback = False  # first: _finalize reads it even if __init__ fails
         if loop is None:
             loop = current.current_loop("Future()")
         self._loop = loop
@@ -343,7 +350,10 @@ class Future:
     # -- reporting -----------------------------------------------------------------------
 
     def __del__(self) -> None:
-        """Report an exception nobody retrieved (see ``TaskCore.__del__`` on its first lines)."""
+        self._finalize()
+
+    def _finalize(self) -> None:
+        """Report an exception nobody retrieved (``__del__``'s work; see ``faces.Future``)."""
         try:
             if not self._log_traceback:
                 return  # the common case: nothing to report
@@ -385,7 +395,7 @@ def note_owner(fut: object, owner: object) -> None:
     Only spindle's own futures carry the note; on another loop's futures it does nothing.
     One type check and one store, on paths that are about to suspend a task anyway.
     """
-    if type(fut) is Future:
+    if isinstance(fut, FutureCore):
         fut._owner = owner
 
 

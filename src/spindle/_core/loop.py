@@ -25,7 +25,8 @@ from spindle import _compat
 from spindle._core import tasks
 from spindle._core.build import COMPILED
 from spindle._core.clock import Clock
-from spindle._core.futures import Future, isfuture, wrap_concurrent_future
+from spindle._core.faces import Future
+from spindle._core.futures import isfuture, wrap_concurrent_future
 from spindle._core.handles import RUNTIME_FILES
 from spindle._core.native import mypyc_attr
 from spindle._core.scheduler import LoopState, Scheduler, logger

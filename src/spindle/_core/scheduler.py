@@ -71,10 +71,8 @@ __all__ = ["LoopState", "Scheduler", "logger", "poll_timeout"]
 Ts = TypeVarTuple("Ts")
 
 # Errors that cannot propagate are reported through the "asyncio" logger, the name code
-# written for asyncio already configures; spindle's own explanations use "spindle".
-# Not Final: the compiled build would bind a Final module constant into its code, and a test
-# that patches this module's logger (the conformance run follows asyncio.base_events.logger
-# this way) would no longer see what is logged.
+# written for asyncio already configures; spindle's own explanations use "spindle".  Not Final:
+# a module attribute read at each use, so a test that patches it is heard (rare paths only).
 logger = logging.getLogger("asyncio")
 
 # For building handles without calling their __init__ (call_soon, call_later).

@@ -5,8 +5,8 @@ people, stacks, reprs).  It is compiled into a native class in the compiled buil
 ``Task`` stays an ordinary Python subclass of it, for one reason: tasks must be
 weak-referenceable (asyncio's ``all_tasks()`` keeps them in a ``WeakSet``, and libraries key
 weak dictionaries by task), and mypyc's native classes do not clear their weak references when
-they die (mypyc issue 1102).  A Python subclass gets its ``__weakref__`` slot from the
-interpreter, which clears it properly, so the native half never holds weak references.
+they die (mypyc issue 1102).  ``Task`` gets its ``__weakref__`` slot from ``faces.Future``, a
+Python class the interpreter clears properly, so the native half never holds weak references.
 Methods called on the hot path are called on ``TaskCore`` directly (``TaskCore._finish(self,
 ...)``), which in the compiled build is a C call rather than a look-up through the subclass.
 
@@ -27,7 +27,8 @@ from spindle import _compat
 from spindle._core import current
 from spindle._core.build import COMPILED
 from spindle._core.coroutines import _COROUTINE_TYPES
-from spindle._core.futures import _CANCELLED, _FINISHED, _PENDING, Future, FutureState
+from spindle._core.faces import Future
+from spindle._core.futures import _CANCELLED, _FINISHED, _PENDING, FutureCore, FutureState
 from spindle._core.handles import Handle, capture_source_traceback, is_spindle_file
 from spindle._core.native import mypyc_attr
 from spindle._core.observers import TaskObserver
@@ -78,7 +79,7 @@ class _Hooks:
         # wait on a future of exactly this class (or exactly ``Future``) fills its callback
         # slots directly; a subclass might override add_done_callback, so it is asked the
         # documented way.
-        self.plain_task_class: type[Future] = Future
+        self.plain_task_class: type[FutureCore] = Future
         # Told of swallowed cancellations and failures (``spindle.diagnostics``), or None.
         self.observer: TaskObserver | None = None
         # Whether a failed task's traceback loses spindle's own frames
@@ -113,7 +114,7 @@ def live_tasks() -> set[TaskCore]:
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
-class TaskCore(Future):
+class TaskCore(FutureCore):
     """A coroutine scheduled on a loop, and the Future of its outcome (the hot half)."""
 
     __slots__ = (
@@ -158,8 +159,8 @@ class TaskCore(Future):
         context: contextvars.Context | None = None,
         eager_start: bool = False,
     ) -> None:
-        # First, so that __del__ finds its two flags even when the checks below raise (see
-        # __del__); _log_destroy_pending becomes True at the end, once the task is whole.
+        # First, so that _finalize finds its two flags even when the checks below raise (see
+        # _finalize); _log_destroy_pending becomes True at the end, once the task is whole.
         self._log_destroy_pending = False
         self._log_traceback = False
         if loop is None:
@@ -334,13 +335,13 @@ class TaskCore(Future):
             self._cancelled_exc = cancelled
             TaskCore._settle_cancelled(self, None)
         except (KeyboardInterrupt, SystemExit) as fatal:
-            Future.set_exception(self, fatal)
+            FutureCore.set_exception(self, fatal)
             _live_tasks.discard(self)
             raise
         except BaseException as error:
             if _hooks.hide_frames:
                 _hide_runtime_frames(error)
-            Future.set_exception(self, error)
+            FutureCore.set_exception(self, error)
             _live_tasks.discard(self)
             if _hooks.observer is not None:
                 _hooks.observer.failed(self)
@@ -372,7 +373,7 @@ class TaskCore(Future):
                     result._context0 = self._context
                 elif getattr(result, "_asyncio_future_blocking", None) and result is not self and (
                     # spindle's own futures: read the slot, no call on this hot path.
-                    (result._loop if isinstance(result, Future) else _loop_of(result)) is loop
+                    (result._loop if isinstance(result, FutureCore) else _loop_of(result)) is loop
                 ):
                     result._asyncio_future_blocking = False
                     result.add_done_callback(self._wakeup, context=self._context)
@@ -434,7 +435,7 @@ class TaskCore(Future):
             or self._more_callbacks is not None
             or not (isinstance(loop, Scheduler) and loop._plain)
         ):
-            Future._finish(self, state)
+            FutureCore._finish(self, state)
             if isinstance(loop, Scheduler) and loop._instruments is not None:
                 loop._instruments.task_exited(self)  # INSTRUMENTS: never on a plain loop
             return
@@ -486,7 +487,7 @@ class TaskCore(Future):
     def _wakeup(self, future: Any) -> None:
         """Done-callback of the future the task waited on: take the next step."""
         try:
-            if isinstance(future, Future):
+            if isinstance(future, FutureCore):
                 # One of spindle's futures: resume the coroutine, and Future.__await__ reads
                 # the outcome itself (result() raises a failure with its whole traceback).
                 # Throwing the exception in, as for other futures below, would lose that
@@ -513,17 +514,15 @@ class TaskCore(Future):
             del self, future
 
     def _settle_cancelled(self, msg: Any) -> None:
-        Future.cancel(self, msg=msg)
+        FutureCore.cancel(self, msg=msg)
         _live_tasks.discard(self)
 
-    def __del__(self) -> None:
+    def _finalize(self) -> None:
         """Report a task destroyed while pending, or whose exception nobody retrieved.
 
-        It runs for every task: the common case (finished, result retrieved) returns after
-        two reads of the task's own fields, calling nothing.  That matters beyond speed: in
-        the compiled build, a Python subclass's finalizer (``Task``'s) calls this without
-        saving the interpreter's pending exception (a mypyc limitation), so the path taken
-        when a constructor raises must not touch it (``__init__`` sets both flags first).
+        ``Task.__del__`` (see ``faces.Future`` for why it is this method).  It runs for every
+        task: the common case (finished, result retrieved) returns after two reads of the
+        task's own fields, calling nothing.
         """
         try:
             destroyed_pending = self._log_destroy_pending and self._state is _PENDING
@@ -539,7 +538,7 @@ class TaskCore(Future):
                 context["source_traceback"] = self._source_traceback
             self._loop.call_exception_handler(context)
         if unretrieved:
-            super().__del__()
+            FutureCore._finalize(self)
 
 
 

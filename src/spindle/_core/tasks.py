@@ -80,6 +80,7 @@ from typing import IO, Any, Generic, TypeVar
 
 from spindle._core import current
 from spindle._core.coroutines import iscoroutine, iscoroutinefunction
+from spindle._core.faces import Future
 from spindle._core.futures import _PENDING, isfuture
 from spindle._core.handles import RUNTIME_FILES
 from spindle._core.observers import TaskObserver
@@ -110,11 +111,17 @@ __all__ = [
 T = TypeVar("T")
 
 
-class Task(TaskCore, Generic[T]):
+# mypy takes any two classes with __slots__ for disjoint bases; the interpreter does not count a
+# base whose only slot is __weakref__ (Future) as a layout of its own, so the two combine.
+class Task(TaskCore, Future, Generic[T]):  # type: ignore[misc]
     """A coroutine scheduled on a loop, and the Future of its outcome."""
 
-    # The interpreter's weak-reference slot (see taskcore for why it lives here).
-    __slots__ = ("__weakref__",)
+    # Nothing beyond the two halves: the weak-reference slot comes from ``Future``, the class
+    # users hold (``faces.py`` says why it is there and not in the native halves).
+    __slots__ = ()
+
+    # The task's finalizer, named ``__del__`` here for the reason faces.Future gives.
+    __del__ = TaskCore._finalize
 
     # -- introspection -------------------------------------------------------------------
 

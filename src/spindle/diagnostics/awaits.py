@@ -24,7 +24,7 @@ import asyncio
 import types
 from typing import Any
 
-from spindle._core.futures import Future
+from spindle._core.futures import FutureCore
 from spindle._core.tasks import Task
 from spindle.diagnostics.pending import describe_task
 from spindle.taskgroups import TaskGroup
@@ -36,7 +36,7 @@ MAX_DEPTH = 12
 
 
 _TASKS = (Task, asyncio.Task)
-_FUTURES = (Future, asyncio.Future)
+_FUTURES = (FutureCore, asyncio.Future)
 # spindle's own TaskGroup only: asyncio's keeps its parent task in a private attribute.
 
 

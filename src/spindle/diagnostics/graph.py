@@ -35,7 +35,7 @@ import types
 from typing import IO, Any
 
 from spindle._compat import get_running_loop_or_none
-from spindle._core.futures import Future, isfuture
+from spindle._core.futures import FutureCore, isfuture
 from spindle._core.tasks import Task, all_tasks, current_task
 from spindle.diagnostics.waits import LoopView, await_chain, declared_awaiters
 
@@ -49,7 +49,7 @@ __all__ = [
     "print_call_graph",
 ]
 
-AnyFuture = Future | asyncio.Future[Any]
+AnyFuture = FutureCore | asyncio.Future[Any]
 
 _GENERATOR_FLAGS = (
     inspect.CO_COROUTINE

@@ -37,7 +37,7 @@ from typing import Any
 
 from spindle import _compat, locks, queues, subprocess
 from spindle import tasks as api_tasks
-from spindle._core.futures import Future, isfuture
+from spindle._core.futures import FutureCore, isfuture
 from spindle._core.handles import TimerHandle
 from spindle._core.tasks import Task
 from spindle._core.timers import TimerQueue
@@ -91,7 +91,7 @@ _declared: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary
 
 def declared_awaiters(fut: Any, *, create: bool = False) -> list[Any] | None:
     """The list behind ``future_add_to_awaited_by`` for ``fut`` (made when ``create``)."""
-    if isinstance(fut, Future):
+    if isinstance(fut, FutureCore):
         waiters: list[Any] | None = getattr(fut, "_awaited_by", None)
         if waiters is None and create:
             waiters = fut._awaited_by = []
@@ -337,7 +337,7 @@ def group_tasks(group: Any) -> list[Any]:
 def _group_parents(fut: Any) -> list[Any]:
     """The parent task of the TaskGroup ``fut`` belongs to (read from its done-callback)."""
     parents = []
-    callbacks = fut._callbacks if isinstance(fut, Future) else []
+    callbacks = fut._callbacks if isinstance(fut, FutureCore) else []
     for callback, _ in callbacks:
         group = getattr(callback, "__self__", None)
         if isinstance(group, TaskGroup):
@@ -353,7 +353,7 @@ def _group_parents(fut: Any) -> list[Any]:
 
 def _settled_by(fut: Any) -> list[Any]:
     """Pending futures that asyncio's shield/wait_for/wait settle when ``fut`` is done."""
-    if not isinstance(fut, Future):
+    if not isinstance(fut, FutureCore):
         return []
     found = []
     for callback, _ in fut._callbacks:
