@@ -24,15 +24,20 @@
 #   SPINDLE_PEERS=0 bash scripts/test.sh     without step 7
 #
 # Each step is a function, so a step can be added without touching the others; each says how
-# long it took ("-- tests_on 3.12: 4m05s"), and the last line gives the whole time.  CI's
-# machine has 2 cores and 90 minutes; what each step took from a fresh clone on this project's
-# 2-core machine (quiet, pip's cache empty), and the projected CI total, are in the README
-# ("What the test command prints").
+# long it took ("-- pytest, Python 3.12, compiled: 4m05s"), and the last line gives the whole
+# time.  CI's machine has 2 cores and 90 minutes: what each step took from a fresh clone, and
+# the projected CI total, are in the README ("How long the test command takes").
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/python.sh"
 cd "$root"
 read -r -a pythons <<< "${SPINDLE_PYTHONS:-${SUPPORTED_PYTHONS[*]}}"
+full="${SPINDLE_FULL:-0}"
+run_peers="${SPINDLE_PEERS:-1}"
+# These are the test command's own variables, not spindle's settings: the programs the tests
+# start must not see them (spindle warns about a SPINDLE_ variable one typo away from a setting,
+# and SPINDLE_PEERS is that close to SPINDLE_PS).
+unset SPINDLE_PYTHONS SPINDLE_FULL SPINDLE_PEERS
 
 # The interpreter of the environment for Python $1, made (or updated) first.
 python_for() {
@@ -56,20 +61,20 @@ environments() {
     bash scripts/setup-pure.sh >&2
 }
 
+# Lint and the docs: once, with the first Python's environment.
 lint() {
-    local py="$1"
     echo "== ruff"
-    "$py" -m ruff check src tests bench examples docs setup.py
+    "$first" -m ruff check src tests bench examples docs setup.py
     echo "== mypy --strict"
-    "$py" -m mypy
+    "$first" -m mypy
 }
 
 docs() {
-    local py="$1" site
+    local site
     echo "== docs: mkdocs build --strict"
     site="$(mktemp -d)"
     # Not --quiet: mkdocs then stops counting warnings, and strict mode would let them pass.
-    NO_MKDOCS_2_WARNING=1 "$py" -m mkdocs build --strict --site-dir "$site"
+    NO_MKDOCS_2_WARNING=1 "$first" -m mkdocs build --strict --site-dir "$site"
     rm -rf "$site"
 }
 
@@ -108,7 +113,7 @@ OTHER_PYTHON_TESTS=(
 tests_on_other() {
     local version="$1"
     shift
-    if [ "$#" -eq 0 ] && [ "${SPINDLE_FULL:-0}" != 1 ]; then
+    if [ "$#" -eq 0 ] && [ "$full" != 1 ]; then
         set -- "${OTHER_PYTHON_TESTS[@]}"
     fi
     tests_on "$version" "$@"
@@ -124,10 +129,8 @@ SELECTORS_TESTS=(
     tests/conformance/test_buffered_proto.py
 )
 tests_on_selectors() {
-    local version="$1" py
-    py="$(python_for "$version")"
-    echo "== pytest on Python $version with the selectors poller (SPINDLE_POLLER=selectors)"
-    SPINDLE_POLLER=selectors "$py" -m pytest "${SELECTORS_TESTS[@]}"
+    echo "== pytest on Python ${pythons[0]} with the selectors poller (SPINDLE_POLLER=selectors)"
+    SPINDLE_POLLER=selectors "$first" -m pytest "${SELECTORS_TESTS[@]}"
 }
 
 # Other projects' test suites on spindle's loop (scripts/peers.sh; tests/peers/README.md).
@@ -136,34 +139,36 @@ peers() {
     bash scripts/peers.sh
 }
 
-# Runs one step and says how long it took (CI's time budget is read off these lines).
+# `timed LABEL COMMAND...` runs one step and says how long it took ("-- LABEL: 4m05s"); CI's
+# time budget is read off these lines.
 timed() {
-    local start=$SECONDS
+    local label="$1" start=$SECONDS
+    shift
     "$@"
-    echo "-- $1${2:+ $2}: $(minutes $((SECONDS - start)))"
+    echo "-- $label: $(minutes $((SECONDS - start)))"
 }
 minutes() {
     printf '%dm%02ds' $(($1 / 60)) $(($1 % 60))
 }
 
 # PostgreSQL and Redis for tests/integration (installed only when missing).
-timed bash scripts/install-services.sh
+timed install-services bash scripts/install-services.sh
 # Headless Chromium for the test that loads the HTML timeline in a real browser.
-timed bash scripts/install-browser.sh
+timed install-browser bash scripts/install-browser.sh
 
-timed environments
+timed environments environments
 first="$(python_for "${pythons[0]}")"
-timed lint "$first"
-timed docs "$first"
-timed tests_on "${pythons[0]}" "$@"
-timed tests_on_pure "$@"
+timed lint lint
+timed docs docs
+timed "pytest, Python ${pythons[0]}, compiled" tests_on "${pythons[0]}" "$@"
+timed "pytest, Python ${pythons[0]}, pure" tests_on_pure "$@"
 for version in "${pythons[@]:1}"; do
-    timed tests_on_other "$version" "$@"
+    timed "pytest, Python $version, compiled" tests_on_other "$version" "$@"
 done
 if [ "$#" -eq 0 ]; then
-    timed tests_on_selectors "${pythons[0]}"
-    if [ "${SPINDLE_PEERS:-1}" != 0 ]; then
-        timed peers
+    timed "pytest, Python ${pythons[0]}, selectors poller" tests_on_selectors
+    if [ "$run_peers" != 0 ]; then
+        timed "other projects' suites" peers
     fi
 fi
 echo "-- the whole gate: $(minutes "$SECONDS")"
