@@ -74,3 +74,37 @@ def test_a_cancelled_caller_waits_for_the_call_and_hears_what_it_did() -> None:
         offload.close()
         loop.close()
     assert events == ["call finished", "42", "cancelled"]
+
+
+def test_a_cancellation_that_arrives_as_the_call_finishes_is_not_lost() -> None:
+    # The call's completion reaches the loop before the cancelled caller's next step: the
+    # cancellation must still be raised (and on_cancel told), not swallowed because the call
+    # is done by then.  asyncio's create_subprocess_exec cancelled at once (CPython's
+    # test_cancel_make_subprocess_transport_exec) met this on a loaded machine and went on to
+    # return a child that nobody would close.
+    loop = spindle.new_event_loop()
+    offload = Offload(loop)
+    events: list[str] = []
+
+    async def main() -> None:
+        task: asyncio.Future[int] | None = None
+
+        def cancel_then_return() -> int:
+            # Queued on the loop before the executor reports the call's result.
+            assert task is not None
+            loop.call_soon_threadsafe(task.cancel)
+            return 42
+
+        task = asyncio.ensure_future(
+            offload.run(cancel_then_return, on_cancel=lambda n: events.append(f"{n}"))
+        )
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        events.append("cancelled")
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        offload.close()
+        loop.close()
+    assert events == ["42", "cancelled"]

@@ -86,8 +86,9 @@ class Offload:
             try:
                 await waiter
             except asyncio.CancelledError as exc:
-                if not done.done():
-                    cancelled = exc
+                # Kept even when the call has finished by now: its result may have reached the
+                # loop just before this cancellation did, and the caller still asked to stop.
+                cancelled = exc
         if cancelled is not None:
             if on_cancel is not None and not done.cancelled() and done.exception() is None:
                 on_cancel(done.result())
