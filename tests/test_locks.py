@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -459,7 +460,9 @@ def test_cancellation_during_reacquire_still_reacquires(any_loop: Loop) -> None:
             await task
         return held == [True], info.value.args
 
-    assert run(any_loop, main()) == (True, ("second",))
+    # 3.13 raises the last cancellation received; 3.11 and 3.12 a new, bare one.
+    expected = ("second",) if sys.version_info >= (3, 13) else ()
+    assert run(any_loop, main()) == (True, expected)
 
 
 def test_cancelled_condition_wait_reraises_the_same_cancellation(any_loop: Loop) -> None:
@@ -485,7 +488,9 @@ def test_cancelled_condition_wait_reraises_the_same_cancellation(any_loop: Loop)
     assert run(any_loop, main()) is True
 
 
-def test_waiter_cancelled_after_notify_passes_the_notification_on(any_loop: Loop) -> None:
+def test_waiter_cancelled_after_notify_passes_the_notification_on_from_313(
+    any_loop: Loop,
+) -> None:
     async def main() -> list[str]:
         events: list[str] = []
         cond = Condition()
@@ -500,10 +505,13 @@ def test_waiter_cancelled_after_notify_passes_the_notification_on(any_loop: Loop
         async with cond:
             cond.notify(1)  # picks a ...
             a.cancel()  # ... which is then cancelled
+        await turns(3)
+        b.cancel()  # (a no-op if b was woken and has finished)
         await asyncio.gather(a, b, return_exceptions=True)
         return events
 
-    assert run(any_loop, main()) == ["b"]
+    # 3.13 hands a's notification on to b; 3.11 and 3.12 lose it (CPython gh-112202).
+    assert run(any_loop, main()) == (["b"] if sys.version_info >= (3, 13) else [])
 
 
 def test_condition_with_explicit_lock_shares_its_state(any_loop: Loop) -> None:

@@ -90,16 +90,18 @@ def test_queue_with_maxsize_of_zero_or_less_is_never_full(maxsize: int) -> None:
 
 @pytest.mark.parametrize("cls", ALL_KINDS)
 def test_get_nowait_on_empty_queue_raises_queue_empty(cls: type[Queue[int]]) -> None:
-    with pytest.raises(QueueEmpty, match="the queue is empty"):
+    with pytest.raises(QueueEmpty) as raised:
         cls().get_nowait()
+    assert raised.value.args == ()  # as asyncio's: no message
 
 
 @pytest.mark.parametrize("cls", ALL_KINDS)
 def test_put_nowait_on_full_queue_raises_queue_full(cls: type[Queue[int]]) -> None:
     queue = cls(maxsize=1)
     queue.put_nowait(1)
-    with pytest.raises(QueueFull, match=r"the queue is full \(maxsize=1\)"):
+    with pytest.raises(QueueFull) as raised:
         queue.put_nowait(2)
+    assert raised.value.args == ()  # as asyncio's: no message
 
 
 def test_queue_exceptions_are_asyncios() -> None:
@@ -260,16 +262,16 @@ def test_shutdown_refuses_puts_and_drains_before_refusing_gets(any_loop: Loop) -
             try:
                 seen.append(attempt())
             except QueueShutDown as exc:
-                seen.append(str(exc))
+                seen.append(repr(exc))
         with pytest.raises(QueueShutDown):
             await queue.put(3)
-        with pytest.raises(QueueShutDown, match="cannot get: the queue is shut down and empty"):
+        with pytest.raises(QueueShutDown):
             await queue.get()
         seen.append(queue._format())
         return seen
 
     assert run(any_loop, main()) == [
-        "cannot put: the queue is shut down",
+        "QueueShutDown()",
         1,
         "maxsize=0 tasks=1 shutdown",
     ]

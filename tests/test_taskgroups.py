@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -212,8 +213,10 @@ def test_errors_win_over_an_outside_cancellation_which_stays_requested(
                 await sleep(3600)
         except ExceptionGroup as group:
             assert [type(e) for e in group.exceptions] == [ValueError]
-            assert cancel_count() == 1  # the outside request is still pending
-            await sleep(0)  # ... and is delivered at the next await
+            assert cancel_count() == 1  # the outside request is still counted
+            if sys.version_info < (3, 13):
+                return  # ... but was consumed by the group's wait (3.11, 3.12)
+            await sleep(0)  # ... and is delivered again at the next await (3.13)
             raise AssertionError("not cancelled") from None
 
     async def main() -> None:
@@ -221,6 +224,9 @@ def test_errors_win_over_an_outside_cancellation_which_stays_requested(
         parent = create_task(body(entered))
         await entered
         parent.cancel()
+        if sys.version_info < (3, 13):
+            await parent
+            return
         with pytest.raises(CancelledError):
             await parent
 
@@ -248,19 +254,26 @@ def test_tasks_may_add_tasks_while_the_group_exits(any_loop: Loop) -> None:
     assert events == ["child done", "exited"]
 
 
+def refused_and_closed(coro: Coroutine[Any, Any, Any]) -> None:
+    """The group refused ``coro``: 3.13+ closes it, earlier Pythons leave it to the caller."""
+    closed = coro.cr_frame is None
+    coro.close()
+    assert closed is (sys.version_info >= (3, 13))
+
+
 def test_create_task_refuses_and_closes_the_coroutine_when_not_running(any_loop: Loop) -> None:
     async def main() -> None:
         tg = TaskGroup()
         coro = sleep(1)
         with pytest.raises(RuntimeError, match="has not been entered"):
             tg.create_task(coro)
-        assert coro.cr_frame is None
+        refused_and_closed(coro)
         async with tg:
             pass
         coro = sleep(1)
         with pytest.raises(RuntimeError, match="is finished"):
             tg.create_task(coro)
-        assert coro.cr_frame is None
+        refused_and_closed(coro)
 
     run(any_loop, main())
 
@@ -276,7 +289,7 @@ def test_create_task_while_shutting_down_closes_the_coroutine(any_loop: Loop) ->
                 finally:
                     with pytest.raises(RuntimeError, match="is shutting down"):
                         tg.create_task(refused)
-        assert refused.cr_frame is None
+        refused_and_closed(refused)
 
     run(any_loop, main())
 
@@ -469,6 +482,7 @@ def test_an_eager_task_may_cancel_its_group_while_being_created(any_loop: Loop) 
             refused = sleep(1)
             with pytest.raises(RuntimeError, match="is shutting down"):
                 tg.create_task(refused)
+            refused_and_closed(refused)
             await until_cancelled(events, "body")
         events.append("exited normally")
 

@@ -1,33 +1,31 @@
 """Synchronisation primitives for tasks: Lock, Event, Condition, Semaphore, Barrier.
 
-These mirror asyncio's classes (3.13 behaviour) and are built from one idea: a task that
-must wait parks a future from ``loop.create_future()`` in a FIFO deque, and whoever
-changes the state resolves the future at the head.  Three rules follow, and most of the
-code below exists to keep them when a waiting task is cancelled:
+These mirror the running Python's asyncio classes.  Every waiting task parks in a wait queue
+(``spindle._waitqueue``: a FIFO deque of futures, woken by whoever changes the state), which
+keeps the fairness and no-lost-wake-up rules in one place.  What is left here is each
+primitive's own policy, and one rule of its own:
 
-* **Fairness.**  Waiters are served in arrival order, and a newcomer may not barge past
-  a queue of waiters even when the lock or a semaphore unit happens to be free at that
-  instant (it would starve them).  Waiters that are already cancelled do not count.
-* **No lost wake-up.**  Resolving a waiter's future does not run it; it runs on a later
-  pass, and may be cancelled in between.  A cancelled task that had been handed the
-  lock (or a unit) passes it on to the next waiter rather than taking it to the grave.
-* **A Condition always re-acquires.**  ``Condition.wait`` returns, or raises, holding
-  the lock, even when cancelled, because the caller's ``async with`` will release it.
+* **A Condition always re-acquires.**  ``Condition.wait`` returns, or raises, holding the
+  lock, even when cancelled, because the caller's ``async with`` will release it.
 
-This module is longer than most because it keeps asyncio's module boundary: every
-class that ``asyncio.locks`` exports lives in ``spindle.locks``.
+Where asyncio changed a primitive between versions (Condition.wait and Semaphore.acquire
+were rewritten in 3.13), the version-specific branch is marked with the flag it depends on.
+
+This module is longer than most because it keeps asyncio's module boundary: every class that
+``asyncio.locks`` exports lives in ``spindle.locks``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import enum
+import sys
 from collections.abc import Callable
 from types import TracebackType
 from typing import Literal, TypeVar
 
-from spindle._core.futures import note_owner
+from spindle import _waitqueue as waitqueue
+from spindle._core.timers import refuse_nan
 from spindle._loopbound import LoopBound
 from spindle.exceptions import BrokenBarrierError, CancelledError
 
@@ -35,8 +33,11 @@ __all__ = ["Barrier", "BoundedSemaphore", "Condition", "Event", "Lock", "Semapho
 
 T = TypeVar("T")
 
-# A waiter's future; it carries no meaningful result, only "your turn".
-_Waiter = asyncio.Future[bool]
+# 3.13 rewrote Condition.wait (a failed wait passes a possible notification on, and the
+# cancellation raised is the one received) and Semaphore.acquire (it wakes as many waiters as
+# there are free units, not one).  Up to 3.12 both behave as before.
+PASS_ON_FAILED_CONDITION_WAIT = sys.version_info >= (3, 13)
+SEMAPHORE_WAKES_ALL_IT_CAN = sys.version_info >= (3, 13)
 
 
 def _tagged_repr(obj: object, extra: str, waiters: int) -> str:
@@ -73,7 +74,7 @@ class Lock(_AcquireReleaseContext, LoopBound):
     """A mutual-exclusion lock, not owned by any task; waiters acquire it in FIFO order."""
 
     def __init__(self) -> None:
-        self._waiters: collections.deque[_Waiter] = collections.deque()
+        self._waiters: waitqueue.Waiters = collections.deque()
         self._locked = False
 
     def __repr__(self) -> str:
@@ -85,23 +86,18 @@ class Lock(_AcquireReleaseContext, LoopBound):
 
     async def acquire(self) -> Literal[True]:
         """Wait until the lock is free and this task's turn has come, then take it."""
-        if not self._locked and all(w.cancelled() for w in self._waiters):
+        waiters = self._waiters
+        if not self._locked and not (waiters and waitqueue.anyone_waiting(waiters)):
             self._locked = True
             return True
-        waiter = self._get_loop().create_future()
-        note_owner(waiter, self)
-        self._waiters.append(waiter)
         try:
-            try:
-                await waiter
-            finally:
-                self._waiters.remove(waiter)
+            await waitqueue.wait_turn(waiters, self._get_loop(), self)
         except CancelledError:
             # release() may already have picked us; the lock is then free with nobody on
             # the way to take it, so wake the next in line.  (Only cancellation: on
             # GeneratorExit, when a dead task is collected, the loop may be closed.)
             if not self._locked:
-                self._wake_up_first()
+                waitqueue.wake_head(waiters)
             raise
         self._locked = True
         return True
@@ -111,20 +107,16 @@ class Lock(_AcquireReleaseContext, LoopBound):
         if not self._locked:
             raise RuntimeError("Lock is not acquired.")
         self._locked = False
-        self._wake_up_first()
-
-    def _wake_up_first(self) -> None:
-        # Only the head is woken.  If it is already done (woken before, or cancelled), its
-        # task will run acquire()'s exit path, which takes the lock or passes it on.
-        if self._waiters and not self._waiters[0].done():
-            self._waiters[0].set_result(True)
+        # Only the head is woken.  If it is already woken or abandoned, its task will run
+        # acquire()'s exit path, which takes the lock or passes it on.
+        waitqueue.wake_head(self._waiters)
 
 
 class Event(LoopBound):
     """A flag that tasks can wait for; ``set()`` wakes every waiter at once."""
 
     def __init__(self) -> None:
-        self._waiters: collections.deque[_Waiter] = collections.deque()
+        self._waiters: waitqueue.Waiters = collections.deque()
         self._value = False
 
     def __repr__(self) -> str:
@@ -139,9 +131,7 @@ class Event(LoopBound):
         if self._value:
             return
         self._value = True
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(True)
+        waitqueue.wake_all(self._waiters)
 
     def clear(self) -> None:
         """Lower the flag.  Tasks already woken by ``set()`` still return from wait()."""
@@ -151,14 +141,8 @@ class Event(LoopBound):
         """Return at once if the flag is up, otherwise wait until ``set()`` is called."""
         if self._value:
             return True
-        waiter = self._get_loop().create_future()
-        note_owner(waiter, self)
-        self._waiters.append(waiter)
-        try:
-            await waiter
-            return True
-        finally:
-            self._waiters.remove(waiter)
+        await waitqueue.wait_turn(self._waiters, self._get_loop(), self)
+        return True
 
 
 class Condition(_AcquireReleaseContext, LoopBound):
@@ -166,7 +150,7 @@ class Condition(_AcquireReleaseContext, LoopBound):
 
     def __init__(self, lock: Lock | None = None) -> None:
         self._lock = Lock() if lock is None else lock
-        self._waiters: collections.deque[_Waiter] = collections.deque()
+        self._waiters: waitqueue.Waiters = collections.deque()
 
     def __repr__(self) -> str:
         return _tagged_repr(self, "locked" if self.locked() else "unlocked", len(self._waiters))
@@ -191,44 +175,55 @@ class Condition(_AcquireReleaseContext, LoopBound):
         """
         if not self.locked():
             raise RuntimeError("cannot wait on un-acquired lock")
-        # Made before release(), so a wrong-loop error leaves the lock held as found.
-        waiter = self._get_loop().create_future()
-        note_owner(waiter, self)
+        if not PASS_ON_FAILED_CONDITION_WAIT:
+            return await self._wait_keeping_notification()
+        # Asked before release(), so a wrong-loop error leaves the lock held as found.
+        loop = self._get_loop()
         self.release()
         try:
             try:
-                self._waiters.append(waiter)
-                try:
-                    await waiter
-                    return True
-                finally:
-                    self._waiters.remove(waiter)
+                await waitqueue.wait_turn(self._waiters, loop, self)
+                return True
             finally:
-                await self._reacquire()
+                cancelled = await self._reacquire()
+                if cancelled is not None:
+                    # The last cancellation received, the same instance (its message
+                    # survives); it replaces whatever the wait itself ended with.
+                    try:
+                        raise cancelled
+                    finally:
+                        cancelled = None  # break the frame <-> traceback cycle
         except BaseException:
             # We may have been notified just before failing: hand that notification on,
             # at the price of a (permitted) spurious wake-up of another waiter.
-            self._notify(1)
+            waitqueue.wake(self._waiters, 1, False)
             raise
 
-    async def _reacquire(self) -> None:
-        """Take the lock back, however often we are cancelled meanwhile.
+    async def _wait_keeping_notification(self) -> Literal[True]:
+        """Condition.wait up to 3.12: a notification received by a waiter that then fails
+        (is cancelled) is not handed on, and a cancellation while re-acquiring the lock is
+        raised as a new, bare CancelledError."""
+        self.release()
+        try:
+            await waitqueue.wait_turn(self._waiters, self._get_loop(), self)
+            return True
+        finally:
+            if await self._reacquire() is not None:
+                raise CancelledError  # a new one: the message received is lost (3.11)
 
-        The last cancellation is re-raised afterwards (the same instance, so its message
-        survives), which replaces any exception the wait itself ended with.
-        """
+    async def _reacquire(self) -> CancelledError | None:
+        """Take the lock back, however often we are cancelled meanwhile; the last
+        cancellation received (to raise once the lock is held), or None."""
         cancelled: CancelledError | None = None
-        while True:
-            try:
-                await self.acquire()
-                break
-            except CancelledError as exc:
-                cancelled = exc
-        if cancelled is not None:
-            try:
-                raise cancelled
-            finally:
-                cancelled = None  # break the frame <-> traceback cycle
+        try:
+            while True:
+                try:
+                    await self.acquire()
+                    return cancelled
+                except CancelledError as exc:
+                    cancelled = exc
+        finally:
+            cancelled = None  # the frame (in the error's traceback) must not hold the error
 
     async def wait_for(self, predicate: Callable[[], T]) -> T:
         """Wait until ``predicate()`` is true and return its (last) value."""
@@ -242,30 +237,21 @@ class Condition(_AcquireReleaseContext, LoopBound):
         """Wake up to ``n`` waiters; they return once they re-acquire the lock."""
         if not self.locked():
             raise RuntimeError("cannot notify on un-acquired lock")
-        self._notify(n)
+        refuse_nan(n, "notify() n")
+        waitqueue.wake(self._waiters, n, False)
 
     def notify_all(self) -> None:
         """Wake every waiter."""
         self.notify(len(self._waiters))
-
-    def _notify(self, n: int) -> None:
-        # Waiters already woken (or cancelled) do not use up the count.
-        woken = 0
-        for waiter in self._waiters:
-            if woken >= n:
-                break
-            if not waiter.done():
-                waiter.set_result(False)
-                woken += 1
 
 
 class Semaphore(_AcquireReleaseContext, LoopBound):
     """A counter of free units: ``acquire()`` takes one (waiting, FIFO, at zero)."""
 
     def __init__(self, value: int = 1) -> None:
-        if value < 0:
+        if not value >= 0:  # (NaN too: a semaphore of NaN units would never block)
             raise ValueError(f"Semaphore initial value must be >= 0, not {value!r}")
-        self._waiters: collections.deque[_Waiter] = collections.deque()
+        self._waiters: waitqueue.Waiters = collections.deque()
         self._value = value
 
     def __repr__(self) -> str:
@@ -274,32 +260,36 @@ class Semaphore(_AcquireReleaseContext, LoopBound):
 
     def locked(self) -> bool:
         """True if ``acquire()`` would wait: no unit free, or live waiters ahead of us."""
-        return self._value == 0 or any(not w.cancelled() for w in self._waiters)
+        return self._value == 0 or waitqueue.anyone_waiting(self._waiters)
 
     async def acquire(self) -> Literal[True]:
         """Take one unit, waiting in FIFO order until one is free."""
         if not self.locked():
             self._value -= 1
             return True
-        waiter = self._get_loop().create_future()
-        note_owner(waiter, self)
-        self._waiters.append(waiter)
+        waiter = waitqueue.park(self._waiters, self._get_loop(), self)
         try:
             try:
                 await waiter
             finally:
-                self._waiters.remove(waiter)
+                waitqueue.leave(self._waiters, waiter)
         except CancelledError:
-            # _wake_up_next() reserves the unit for a waiter when it resolves the future.
-            # If we were resolved but then cancelled, give the reserved unit back.
+            # _wake_up_next() reserves the unit for a waiter when it wakes it.  If we were
+            # woken but then cancelled, give the reserved unit back (and, up to 3.12, hand
+            # it straight to the next waiter).
             if waiter.done() and not waiter.cancelled():
                 self._value += 1
+                if not SEMAPHORE_WAKES_ALL_IT_CAN:
+                    self._wake_up_next()
             raise
         finally:
-            # Whether we got a unit or gave one back, waiters that arrived meanwhile (and
-            # had to queue for fairness) may now be served.
-            while self._value > 0 and self._wake_up_next():
-                pass
+            if SEMAPHORE_WAKES_ALL_IT_CAN:
+                # Whether we got a unit or gave one back, waiters that arrived meanwhile
+                # (and had to queue for fairness) may now be served.
+                while self._value > 0 and self._wake_up_next():
+                    pass
+        if self._value > 0:
+            self._wake_up_next()  # (3.13 has served them all above: this finds none)
         return True
 
     def release(self) -> None:
@@ -308,12 +298,10 @@ class Semaphore(_AcquireReleaseContext, LoopBound):
         self._wake_up_next()
 
     def _wake_up_next(self) -> bool:
-        """Hand one unit to the first waiter still waiting; False if there is none."""
-        for waiter in self._waiters:
-            if not waiter.done():
-                self._value -= 1
-                waiter.set_result(True)
-                return True
+        """Hand one unit to the first waiter still parked; False if there is none."""
+        if waitqueue.wake(self._waiters, 1):
+            self._value -= 1
+            return True
         return False
 
 
@@ -348,7 +336,7 @@ class Barrier(LoopBound):
     """
 
     def __init__(self, parties: int) -> None:
-        if parties < 1:
+        if not parties >= 1:  # (NaN too: a barrier for NaN parties would never trip)
             raise ValueError(f"parties must be > 0, not {parties!r}")
         self._cond = Condition()  # notified on every state change
         self._parties = parties
@@ -383,16 +371,25 @@ class Barrier(LoopBound):
                 self._leave()
 
     async def _wait_for_next_cycle(self) -> None:
-        await self._cond.wait_for(
-            lambda: self._state not in (BarrierState.DRAINING, BarrierState.RESETTING)
-        )
+        await self._cond.wait_for(self._is_open)
         if self._state is BarrierState.BROKEN:
             raise BrokenBarrierError("Barrier aborted")
 
     async def _wait_for_release(self) -> None:
-        await self._cond.wait_for(lambda: self._state is not BarrierState.FILLING)
+        await self._cond.wait_for(self._is_released)
         if self._state in (BarrierState.BROKEN, BarrierState.RESETTING):
             raise BrokenBarrierError("Abort or reset of barrier")
+
+    # The predicates, as methods: (mypyc, which will compile this module, takes no lambdas
+    # inside methods).
+
+    def _is_open(self) -> bool:
+        """New arrivals may join: the barrier is neither draining nor resetting."""
+        return self._state not in (BarrierState.DRAINING, BarrierState.RESETTING)
+
+    def _is_released(self) -> bool:
+        """The waiters of this cycle may leave: it tripped, broke or was reset."""
+        return self._state is not BarrierState.FILLING
 
     def _leave(self) -> None:
         # The last task out of a draining or resetting barrier starts the next cycle.

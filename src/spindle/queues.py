@@ -1,11 +1,12 @@
 """Queues for handing items between tasks: FIFO, priority (lowest first) and LIFO.
 
-Blocked ``get()`` and ``put()`` calls park a future each, in a getter and a putter deque.
-A ``put_nowait`` wakes the first getter, a ``get_nowait`` the first putter.  Being woken
-is a hint, not a hand-over: the woken task re-checks the queue when it runs, because
-another task may have taken the item (or the slot) first; if it finds nothing it waits
-again, at the back.  A woken task that is cancelled before it runs passes its wake-up on,
-so that no item sits in the queue while a getter sleeps.
+Blocked ``get()`` and ``put()`` calls park in a wait queue each (``spindle._waitqueue``), of
+getters and of putters.  A ``put_nowait`` wakes the first getter, a ``get_nowait`` the first
+putter, and takes it out of its queue.  Being woken is a hint, not a hand-over: the woken
+task re-checks the queue when it runs, because another task may have taken the item (or the
+slot) first; if it finds nothing it parks again, at the back.  A woken task that is
+cancelled before it runs passes its wake-up on, so that no item sits in the queue while a
+getter sleeps.
 
 ``shutdown()`` is Python 3.13's: afterwards ``put`` raises QueueShutDown, ``get`` drains
 what is left and then raises it (at once with ``immediate=True``, which also discards the
@@ -17,14 +18,13 @@ wild subclasses asyncio.Queue and overrides them (to keep a set, a dict, ...).
 
 from __future__ import annotations
 
-import asyncio
 import collections
-import contextlib
 import heapq
 from types import GenericAlias
 from typing import Any, Generic, TypeVar
 
-from spindle._core.futures import note_owner
+from spindle import _waitqueue as waitqueue
+from spindle._core.timers import refuse_nan
 from spindle._loopbound import LoopBound
 from spindle.exceptions import QueueEmpty, QueueFull, QueueShutDown
 from spindle.locks import Event
@@ -32,8 +32,6 @@ from spindle.locks import Event
 __all__ = ["LifoQueue", "PriorityQueue", "Queue", "QueueEmpty", "QueueFull", "QueueShutDown"]
 
 T = TypeVar("T")
-
-_Waiter = asyncio.Future[None]
 
 
 class Queue(LoopBound, Generic[T]):
@@ -50,9 +48,10 @@ class Queue(LoopBound, Generic[T]):
         return GenericAlias(cls, item)
 
     def __init__(self, maxsize: int = 0) -> None:
+        refuse_nan(maxsize, "Queue maxsize")  # (<= 0 or infinity: unbounded)
         self._maxsize = maxsize
-        self._getters: collections.deque[_Waiter] = collections.deque()
-        self._putters: collections.deque[_Waiter] = collections.deque()
+        self._getters: waitqueue.Waiters = collections.deque()
+        self._putters: waitqueue.Waiters = collections.deque()
         self._unfinished_tasks = 0  # items put and not yet marked task_done()
         self._finished = Event()  # set whenever _unfinished_tasks is 0
         self._finished.set()
@@ -116,38 +115,44 @@ class Queue(LoopBound, Generic[T]):
         """Put ``item`` in the queue, waiting for a free slot if it is full."""
         while self.full():
             if self._is_shutdown:
-                raise QueueShutDown("cannot put: the queue is shut down")
-            waiter = self._wait_in(self._putters)
+                raise QueueShutDown
+            putters = self._putters
+            putter = waitqueue.park(putters, self._get_loop(), self)
             try:
-                await waiter
+                await putter
             except BaseException:
-                self._stop_waiting(self._putters, waiter, pass_on=not self.full())
+                # Pass a wake-up we received on while the slot is still free.
+                if waitqueue.abandon(putters, putter) and not self.full():
+                    waitqueue.take(putters)
                 raise
         self.put_nowait(item)
 
     def put_nowait(self, item: T) -> None:
         """Put ``item`` in the queue; QueueFull if there is no free slot."""
         if self._is_shutdown:
-            raise QueueShutDown("cannot put: the queue is shut down")
+            raise QueueShutDown
         if self.full():
-            raise QueueFull(f"cannot put: the queue is full (maxsize={self._maxsize})")
+            raise QueueFull
         self._put(item)
         self._unfinished_tasks += 1
         if self._unfinished_tasks == 1:
             self._finished.clear()  # set exactly while nothing is unfinished
         if self._getters:
-            self._wake_up_next(self._getters)
+            waitqueue.take(self._getters)
 
     async def get(self) -> T:
         """Remove and return an item, waiting for one if the queue is empty."""
         while self.empty():
             if self._is_shutdown:
-                raise QueueShutDown("cannot get: the queue is shut down and empty")
-            waiter = self._wait_in(self._getters)
+                raise QueueShutDown
+            getters = self._getters
+            getter = waitqueue.park(getters, self._get_loop(), self)
             try:
-                await waiter
+                await getter
             except BaseException:
-                self._stop_waiting(self._getters, waiter, pass_on=not self.empty())
+                # Pass a wake-up we received on while the item is still there.
+                if waitqueue.abandon(getters, getter) and not self.empty():
+                    waitqueue.take(getters)
                 raise
         return self.get_nowait()
 
@@ -155,41 +160,12 @@ class Queue(LoopBound, Generic[T]):
         """Remove and return an item; QueueEmpty if there is none."""
         if self.empty():
             if self._is_shutdown:
-                raise QueueShutDown("cannot get: the queue is shut down and empty")
-            raise QueueEmpty("cannot get: the queue is empty")
+                raise QueueShutDown
+            raise QueueEmpty
         item = self._get()
         if self._putters:
-            self._wake_up_next(self._putters)
+            waitqueue.take(self._putters)
         return item
-
-    # A blocked put() or get() waits in two steps, written out in each: a waiter future
-    # joins the deque, and if the wait fails (cancellation) the waiter leaves it again.
-
-    def _wait_in(self, waiters: collections.deque[_Waiter]) -> _Waiter:
-        waiter: _Waiter = self._get_loop().create_future()
-        note_owner(waiter, self)
-        waiters.append(waiter)
-        return waiter
-
-    def _stop_waiting(
-        self, waiters: collections.deque[_Waiter], waiter: _Waiter, pass_on: bool
-    ) -> None:
-        """The wait failed: leave ``waiters``, passing a received wake-up on if ``pass_on``
-        (there is still an item, or a free slot, that this caller will not take)."""
-        waiter.cancel()  # no-op if done; else no later wake-up may land on it
-        with contextlib.suppress(ValueError):  # already popped by a wake-up or shutdown
-            waiters.remove(waiter)
-        if pass_on and not waiter.cancelled():
-            self._wake_up_next(waiters)
-
-    @staticmethod
-    def _wake_up_next(waiters: collections.deque[_Waiter]) -> None:
-        # Woken waiters leave the deque; cancelled ones are skipped and dropped.
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
 
     # Tracking work.
 
@@ -220,11 +196,8 @@ class Queue(LoopBound, Generic[T]):
                     self._unfinished_tasks -= 1
             if self._unfinished_tasks == 0:
                 self._finished.set()
-        for waiters in (self._getters, self._putters):
-            while waiters:
-                waiter = waiters.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)
+        waitqueue.take_all(self._getters)
+        waitqueue.take_all(self._putters)
 
 
 class PriorityQueue(Queue[T]):

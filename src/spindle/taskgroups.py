@@ -13,6 +13,10 @@ request with ``uncancel()`` on exit: if that brings the count to zero the Cancel
 only ours and is swallowed; otherwise someone else wants the parent cancelled and the
 CancelledError propagates.
 
+When exactly the group withdraws its request changed in 3.13 (after its tasks are done,
+rather than on entering ``__aexit__``, and re-requesting an outside cancellation it would
+otherwise swallow); spindle does what the running Python does (``UNCANCEL_AFTER_WAITING``).
+
 ``cancel()`` (Python 3.15) reuses that machinery for a *requested* stop: it shuts the group
 down as a failure would, but with no error to report, so the ``async with`` simply ends.
 
@@ -27,6 +31,7 @@ import asyncio
 import collections.abc
 import contextvars
 import enum
+import sys
 import types
 from collections.abc import Coroutine
 from types import TracebackType
@@ -65,6 +70,22 @@ def _close(coro: object) -> None:
 
 _ENTERED = GroupState.ENTERED
 
+# Where the running Python's TaskGroup withdraws its own cancellation of the parent task (see
+# _aexit), and whether it re-requests an outside cancellation when raising errors: 3.13.
+UNCANCEL_AFTER_WAITING = sys.version_info >= (3, 13)
+# 3.13 takes subclasses of CancelledError for cancellations; 3.11 and 3.12 only the class.
+CANCELLATION_SUBCLASSES = sys.version_info >= (3, 13)
+# 3.13 closes a coroutine that create_task() refuses; earlier ones leave it to its caller.
+CLOSE_REFUSED_COROUTINES = sys.version_info >= (3, 13)
+
+
+def _is_cancellation(et: type[BaseException] | None) -> bool:
+    if et is None:
+        return False
+    if CANCELLATION_SUBCLASSES:
+        return issubclass(et, CancelledError)
+    return et is CancelledError
+
 
 class TaskGroup:
     """Asynchronous context manager that runs a group of tasks and waits for all of them.
@@ -80,6 +101,7 @@ class TaskGroup:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._parent_task: asyncio.Task[Any] | None = None
         self._parent_cancel_requested = False
+        self._stopped_by_cancel = False  # the parent's cancellation was requested by cancel()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._errors: list[BaseException] = []
         self._base_error: BaseException | None = None
@@ -177,7 +199,8 @@ class TaskGroup:
             problem = "is shutting down"
         else:
             return  # exiting, but still waiting for tasks: they may add more
-        _close(coro)
+        if CLOSE_REFUSED_COROUTINES:
+            _close(coro)
         raise RuntimeError(f"cannot create a task: TaskGroup {self!r} {problem}")
 
     def cancel(self) -> None:
@@ -200,6 +223,7 @@ class TaskGroup:
         self._abort()
         if self._parent_task is not None and not self._parent_cancel_requested:
             self._parent_cancel_requested = True
+            self._stopped_by_cancel = True
             self._parent_task.cancel()
 
     def _abort(self) -> None:
@@ -213,8 +237,18 @@ class TaskGroup:
         self._state = GroupState.EXITING
         if exc is not None and _is_base_error(exc) and self._base_error is None:
             self._base_error = exc
-        body_cancelled = et is not None and issubclass(et, CancelledError)
+        body_cancelled = _is_cancellation(et)
         propagate: BaseException | None = exc if body_cancelled else None
+        # Withdraw the group's own cancellation of its parent: 3.13 once the tasks are done,
+        # 3.11 and 3.12 here, so that a request made while waiting (a task failing then)
+        # stays counted in the parent's cancelling(), as it does there.  A request made by
+        # cancel() is withdrawn after waiting on every Python: no asyncio has that method,
+        # so it gets the later, sound bookkeeping.
+        withdraw_later = UNCANCEL_AFTER_WAITING or self._stopped_by_cancel
+        if not withdraw_later and self._parent_cancel_requested:
+            left = self._withdraw_parent_cancellation()
+            if left == 0:
+                propagate = None  # the cancellation was only ours
         if et is not None and not self._aborting:
             # The body failed, or the parent is being cancelled: stop the tasks.
             self._abort()
@@ -224,12 +258,11 @@ class TaskGroup:
         if self._base_error is not None:
             self._report_suppressed_errors()
             raise self._base_error
-        if self._parent_cancel_requested:
-            assert self._parent_task is not None
-            # Withdraw our own request; any that remain are someone else's (gh-155433).
-            if self._parent_task.uncancel() == 0:
+        if (UNCANCEL_AFTER_WAITING or self._stopped_by_cancel) and self._parent_cancel_requested:
+            if self._withdraw_parent_cancellation() == 0:
                 propagate = None
             elif propagate is None:
+                # Someone else's cancellation is pending too: let it through (gh-155433).
                 propagate = pending
         if propagate is not None and not self._errors:
             raise propagate  # no error to report: let the cancellation through
@@ -238,6 +271,11 @@ class TaskGroup:
         if self._errors:
             self._raise_errors(et, exc)
         return True  # suppress whatever the body raised: it has been reported above
+
+    def _withdraw_parent_cancellation(self) -> int:
+        """``uncancel()`` the parent; its remaining cancellation count."""
+        assert self._parent_task is not None
+        return self._parent_task.uncancel()
 
     async def _wait_for_tasks(self) -> tuple[BaseException | None, BaseException | None]:
         """Wait until no task is left.
@@ -265,7 +303,7 @@ class TaskGroup:
 
     def _raise_errors(self, et: type[BaseException] | None, exc: BaseException | None) -> None:
         assert self._parent_task is not None
-        if self._parent_task.cancelling():
+        if UNCANCEL_AFTER_WAITING and self._parent_task.cancelling():
             # The parent is also being cancelled from outside: re-request it, so that the
             # cancellation count stays as the outside left it.
             self._parent_task.uncancel()

@@ -7,23 +7,23 @@ Where asyncio reaches into a future's private fields (a cancelled child's messag
 module asks the public way instead: ``fut.result()`` raises exactly the CancelledError that
 asyncio's private helper would have built.
 
-The module is longer than most because it is asyncio's ``tasks`` module: seven combinators
-that each need their own bookkeeping.  They are kept short and independent of one another.
+The module is longer than most because it is asyncio's ``tasks`` module: combinators that
+each need their own bookkeeping, kept short and independent of one another.  ``wait`` and
+``wait_for`` live in ``spindle._waiting`` (they are exported from here).
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextvars
 import inspect
-import math
+import sys
 import types
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+from collections.abc import Awaitable, Coroutine, Generator, Iterable
 from typing import Any, Generic, TypeVar, overload
 
-from spindle import events, timeouts
+from spindle import events
 from spindle._core.faces import Future
 from spindle._core.futures import isfuture, note_owner, set_result_unless_cancelled
 from spindle._core.taskcore import add_bookkeeping_callback
@@ -34,6 +34,8 @@ from spindle._core.tasks import (
     ensure_future,
     iscoroutine,
 )
+from spindle._core.timers import refuse_nan
+from spindle._waiting import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, wait, wait_for
 from spindle.exceptions import CancelledError
 from spindle.threads import run_coroutine_threadsafe
 
@@ -56,11 +58,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-_FutureT = TypeVar("_FutureT", bound="asyncio.Future[Any]")
 
-FIRST_COMPLETED = concurrent.futures.FIRST_COMPLETED
-FIRST_EXCEPTION = concurrent.futures.FIRST_EXCEPTION
-ALL_COMPLETED = concurrent.futures.ALL_COMPLETED
 
 
 # -- sleeping and spawning ---------------------------------------------------------------
@@ -84,8 +82,7 @@ async def sleep(delay: float, result: Any = None) -> Any:
     if delay <= 0:
         await _one_turn()
         return result
-    if math.isnan(delay):
-        raise ValueError("cannot sleep: invalid delay NaN (not a number)")
+    refuse_nan(delay, "sleep() delay")
     loop = events.get_running_loop()
     future = loop.create_future()
     handle = loop.call_later(delay, set_result_unless_cancelled, future, result)
@@ -117,12 +114,30 @@ def create_task(
 
 
 def _cancellation(fut: asyncio.Future[Any]) -> CancelledError:
-    """The CancelledError that awaiting the cancelled ``fut`` raises (message included)."""
+    """What awaiting ``fut`` raises as a cancellation: asyncio's ``_make_cancelled_error()``.
+
+    On one of spindle's futures that is its own method; another implementation's future is
+    asked the public way (its ``result()`` raises that same error).  Either way the future's
+    stored CancelledError is handed out once: asking again builds a new one from the message.
+    """
+    if isinstance(fut, Future):
+        return fut._make_cancelled_error()
+    if not fut.cancelled():
+        return CancelledError()
     try:
         fut.result()
     except CancelledError as exc:
         return exc
-    raise AssertionError(f"{fut!r} is not cancelled")
+    raise AssertionError(f"{fut!r} is cancelled but its result() did not raise CancelledError")
+
+
+def _cancel_message(fut: asyncio.Future[Any]) -> Any:
+    """The message ``fut`` itself was cancelled with (None: none, or the task's coroutine
+    raised its CancelledError rather than being cancelled directly)."""
+    if isinstance(fut, Future):
+        return fut._cancel_message
+    args = _cancellation(fut).args
+    return args[0] if args else None
 
 
 class _GatheringFuture(Future):
@@ -165,6 +180,11 @@ def _validate_awaitables(aws: tuple[object, ...]) -> None:
             )
 
 
+# A child already done when gather() is called: 3.12+ reports it at once, so a gather of
+# finished futures is finished on return (for eager tasks); 3.11 schedules its callback.
+REPORT_DONE_CHILDREN_AT_ONCE = sys.version_info >= (3, 12)
+
+
 def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> asyncio.Future[list[Any]]:
     """Run ``aws`` concurrently; the returned future's result lists their results in order.
 
@@ -180,44 +200,15 @@ def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> asyncio.Fut
     _validate_awaitables(aws)
     children: list[asyncio.Future[Any]] = []
     by_argument: dict[object, asyncio.Future[Any]] = {}
-    children_loop: asyncio.AbstractEventLoop | None = None
-    for aw in aws:
-        child = by_argument.get(aw)
-        if child is None:  # the same future or coroutine twice is run once
-            if children_loop is not None and type(aw) is types.CoroutineType:
-                # The common case, without ensure_future's checks.
-                child = children_loop.create_task(aw)
-            else:
-                child = ensure_future(aw, loop=children_loop)
-                children_loop = child.get_loop()
-            by_argument[aw] = child
-        children.append(child)
-    outer = _GatheringFuture(children, loop=children[0].get_loop())
-    on_child_done = _gather_callback(outer, children, len(by_argument), return_exceptions)
-    callback_context = contextvars.copy_context()  # one for all the children's callbacks
-    for child in by_argument.values():
-        # A child that is already done is reported now, so a gather of finished futures
-        # is finished on return (3.12's eager-task behaviour).
-        if child.done():
-            on_child_done(child)
-        else:
-            add_bookkeeping_callback(child, on_child_done, callback_context)
-    # spindle's futures speak asyncio's future protocol without being its class.
-    return outer  # type: ignore[return-value]
-
-
-def _gather_callback(
-    outer: _GatheringFuture,
-    children: list[asyncio.Future[Any]],
-    distinct: int,
-    return_exceptions: bool,
-) -> Callable[[asyncio.Future[Any]], None]:
-    """The done-callback shared by a gather's children."""
     finished = 0
+    outer: _GatheringFuture | None = None  # made once every child is
 
     def on_child_done(child: asyncio.Future[Any]) -> None:
+        """The done-callback shared by the children (it never runs before ``outer`` exists:
+        callbacks are scheduled, and children done at once are reported after it is made)."""
         nonlocal finished
         finished += 1
+        assert outer is not None
         if outer.done():
             if not child.cancelled():
                 child.exception()  # mark it retrieved: the gather has already reported
@@ -230,145 +221,69 @@ def _gather_callback(
             if exc is not None:
                 outer.set_exception(exc)
                 return
-        if finished < distinct:
+        if finished < len(by_argument):
             return
+        # Every child is done.  The outcomes are read even when the gather is cancelled:
+        # that marks the children's exceptions retrieved (nobody else will see them).
+        if return_exceptions:
+            results = [_outcome(child) for child in children]
+        else:  # every child succeeded: a failure would have finished the gather already
+            results = [child.result() for child in children]
         if outer._cancel_requested:
-            # Being cancelled wins over return_exceptions (bpo-32684).
-            outer.set_exception(_last_cancellation(children))
-        elif return_exceptions:
-            outer.set_result([_outcome(child) for child in children])
+            # Being cancelled wins over return_exceptions (bpo-32684); asyncio raises what
+            # the last argument raises as a cancellation (a bare one if it was not cancelled).
+            outer.set_exception(_cancellation(children[-1]))
         else:
-            # Every child succeeded: a failure would have finished the gather already.
-            outer.set_result([child.result() for child in children])
+            outer.set_result(results)
 
-    return on_child_done
+    callback_context = contextvars.copy_context()  # one for all the children's callbacks
+    done_at_once: list[asyncio.Future[Any]] = []
+    children_loop: asyncio.AbstractEventLoop | None = None
+    for aw in aws:
+        child = by_argument.get(aw)
+        if child is None:  # the same future or coroutine twice is run once
+            if children_loop is not None and type(aw) is types.CoroutineType:
+                # The common case, without ensure_future's checks.
+                child = children_loop.create_task(aw)
+            else:
+                child = ensure_future(aw, loop=children_loop)
+                children_loop = child.get_loop()
+            if child is not aw and isinstance(child, Task):
+                # A task of the gather's own making: the caller cannot see it, so it is not
+                # reported if the loop closes with it pending (asyncio's rule).
+                child._log_destroy_pending = False
+            by_argument[aw] = child
+            # Registered as each child comes: on 3.11 a child already done has its callback
+            # scheduled now, before the tasks of the arguments after it take their first step.
+            if REPORT_DONE_CHILDREN_AT_ONCE and child.done():
+                done_at_once.append(child)
+            else:
+                add_bookkeeping_callback(child, on_child_done, callback_context)
+        children.append(child)
+    outer = _GatheringFuture(children, loop=children[0].get_loop())
+    for child in done_at_once:
+        on_child_done(child)
+    # spindle's futures speak asyncio's future protocol without being its class.
+    return outer  # type: ignore[return-value]
 
 
 def _outcome(child: asyncio.Future[Any]) -> Any:
-    """A finished child's result, or its exception as a value (``return_exceptions``)."""
+    """A finished child's result, or its exception as a value (``return_exceptions``).
+
+    A cancelled child is a new CancelledError carrying the message the child itself was
+    cancelled with: empty for a task whose coroutine raised it (asyncio's rule).
+    """
     if child.cancelled():
-        args = _cancellation(child).args
-        return CancelledError(args[0] if args else "")
+        message = _cancel_message(child)
+        return CancelledError("" if message is None else message)
     exc = child.exception()
     return exc if exc is not None else child.result()
 
 
-def _last_cancellation(children: list[asyncio.Future[Any]]) -> CancelledError:
-    for child in reversed(children):
-        if child.cancelled():
-            return _cancellation(child)
-    return CancelledError()  # every child suppressed its cancellation
-
-
-# -- wait and wait_for -----------------------------------------------------------------
-
-
-async def wait(
-    aws: Iterable[_FutureT], *, timeout: float | None = None, return_when: str = ALL_COMPLETED
-) -> tuple[set[_FutureT], set[_FutureT]]:
-    """Wait until the futures in ``aws`` are done as ``return_when`` says; never raises on
-    timeout.  Returns ``(done, pending)``.
-
-    Bare coroutines are refused with TypeError (asyncio removed their implicit wrapping in
-    3.11, so 3.11 and 3.12 agree: wrap them in tasks first).
-    """
-    if isfuture(aws) or iscoroutine(aws):
-        raise TypeError(f"cannot wait: expected a list of futures, not {type(aws).__name__}")
-    if return_when not in (FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED):
-        raise ValueError(f"cannot wait: invalid return_when value: {return_when}")
-    futures = set(aws)
-    if not futures:
-        raise ValueError("cannot wait: the set of tasks/futures is empty")
-    if any(iscoroutine(f) for f in futures):
-        raise TypeError(
-            "cannot wait for a coroutine: passing coroutines is forbidden, "
-            "wrap them in tasks explicitly"
-        )
-    loop = events.get_running_loop()
-    return await _wait_until(futures, timeout, return_when, loop)
-
-
-def _release(waiter: asyncio.Future[None], *_: object) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
-async def _wait_until(
-    futures: set[_FutureT],
-    timeout: float | None,
-    return_when: str,
-    loop: asyncio.AbstractEventLoop,
-) -> tuple[set[_FutureT], set[_FutureT]]:
-    waiter: asyncio.Future[None] = loop.create_future()
-    note_owner(waiter, futures)  # diagnostics: the task waits for these
-    timer = loop.call_later(timeout, _release, waiter) if timeout is not None else None
-    remaining = len(futures)
-
-    def on_done(fut: asyncio.Future[Any]) -> None:
-        nonlocal remaining
-        remaining -= 1
-        failed = not fut.cancelled() and fut.exception() is not None
-        if (
-            remaining <= 0
-            or return_when == FIRST_COMPLETED
-            or (return_when == FIRST_EXCEPTION and failed)
-        ):
-            _release(waiter)
-
-    for fut in futures:
-        fut.add_done_callback(on_done)
-    try:
-        await waiter
-    finally:
-        if timer is not None:
-            timer.cancel()
-        for fut in futures:
-            fut.remove_done_callback(on_done)
-    done = {f for f in futures if f.done()}
-    return done, futures - done
-
-
-async def wait_for(aw: Awaitable[_T], timeout: float | None) -> _T:
-    """Await ``aw``; cancel it and raise TimeoutError if it takes longer than ``timeout``.
-
-    3.12 semantics: a coroutine runs in the calling task, inside ``timeouts.timeout``.  So a
-    task that suppresses the cancellation and returns a value has that value returned (not
-    lost), and a cancellation from outside that races the deadline stays a CancelledError:
-    it is neither swallowed nor turned into TimeoutError (3.11's wait_for did both).
-    """
-    if timeout is not None and timeout <= 0:
-        # Already expired: do not even start a coroutine that has not started.
-        fut = ensure_future(aw)
-        if fut.done():
-            return fut.result()  # type: ignore[no-any-return]
-        await _cancel_and_wait(fut)
-        try:
-            return fut.result()  # type: ignore[no-any-return]
-        except CancelledError as exc:
-            raise TimeoutError from exc
-    async with timeouts.timeout(timeout):
-        return await aw
-
-
-async def _cancel_and_wait(fut: asyncio.Future[Any]) -> None:
-    """Cancel ``fut`` and wait until it is done, without ever awaiting ``fut`` itself (so
-    that this wait can be cancelled on its own)."""
-    loop = events.get_running_loop()
-    waiter: asyncio.Future[None] = loop.create_future()
-    note_owner(waiter, fut)
-
-    def release(_: asyncio.Future[Any]) -> None:
-        _release(waiter)
-
-    fut.add_done_callback(release)
-    try:
-        fut.cancel()
-        await waiter
-    finally:
-        fut.remove_done_callback(release)
-
-
 # -- as_completed and shield -----------------------------------------------------------
+
+
+AS_COMPLETED_STARTS_IN_CALL = sys.version_info >= (3, 13)
 
 
 class _AsCompleted(Generic[_T]):
@@ -379,11 +294,13 @@ class _AsCompleted(Generic[_T]):
     themselves.  Finished futures wait in a FIFO until a consumer takes them; None in it
     means the timeout expired.
 
-    The work starts at the first iteration, as with 3.11's generator (3.13 starts it in the
-    call, and its tests accept either), so bad arguments raise there too.
+    Up to 3.12 the work starts at the first iteration (asyncio's was a generator), so bad
+    arguments raise there too; from 3.13 it starts in the call, as asyncio's does.
     """
 
     def __init__(self, aws: Iterable[Awaitable[_T]], timeout: float | None) -> None:
+        if timeout is not None:
+            refuse_nan(timeout, "as_completed() timeout")
         self._aws: Iterable[Awaitable[_T]] | None = aws  # None once started
         self._timeout = timeout
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -392,6 +309,8 @@ class _AsCompleted(Generic[_T]):
         self._finished: deque[asyncio.Future[_T] | None] = deque()
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._timer: asyncio.TimerHandle | None = None
+        if AS_COMPLETED_STARTS_IN_CALL:
+            self._start()
 
     def _start(self) -> None:
         aws = self._aws

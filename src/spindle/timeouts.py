@@ -19,14 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import sys
 from types import TracebackType
 from typing import Any, final
 
 from spindle import events
 from spindle._core.tasks import current_task
+from spindle._core.timers import refuse_nan
 from spindle.exceptions import CancelledError
 
 __all__ = ["Timeout", "timeout", "timeout_at"]
+
+# 3.13: a block that turned the timeout's CancelledError into another error gets a TimeoutError
+# in that error's context chain, and subclasses of CancelledError count as the cancellation.
+# 3.11 and 3.12 convert CancelledError itself and leave every other error alone.
+RECORD_TIMEOUT_IN_OTHER_ERRORS = sys.version_info >= (3, 13)
 
 
 class TimeoutState(enum.Enum):
@@ -70,6 +77,8 @@ class Timeout:
             if self._state is TimeoutState.CREATED:
                 raise RuntimeError("cannot reschedule: Timeout has not been entered")
             raise RuntimeError(f"cannot reschedule: Timeout is {self._state.value}")
+        if when is not None:
+            refuse_nan(when, "timeout deadline")
         self._when = when
         self._cancel_handle()
         if when is None:
@@ -119,13 +128,15 @@ class Timeout:
         # Withdraw our cancellation request; if others remain, their CancelledError wins.
         if self._task.uncancel() > self._cancelling or exc_type is None:
             return
-        if issubclass(exc_type, CancelledError):
+        if exc_type is CancelledError or (
+            RECORD_TIMEOUT_IN_OTHER_ERRORS and issubclass(exc_type, CancelledError)
+        ):
             raise TimeoutError from exc_val
-        if exc_val is not None:
+        if RECORD_TIMEOUT_IN_OTHER_ERRORS and exc_val is not None:
             # The block turned our CancelledError into another error (typically a crash in a
-            # `finally`): record the timeout in that error's context chain (as 3.12+ does).
+            # `finally`): record the timeout in that error's context chain.
             _insert_timeout_error(exc_val)
-            if isinstance(exc_val, BaseExceptionGroup):
+            if isinstance(exc_val, ExceptionGroup):
                 for exc in exc_val.exceptions:
                     _insert_timeout_error(exc)
 
@@ -161,9 +172,14 @@ def timeout(delay: float | None) -> Timeout:
     and the outermost affected ``timeout()`` raises TimeoutError.
     """
     loop = events.get_running_loop()
-    return Timeout(loop.time() + delay if delay is not None else None)
+    if delay is None:
+        return Timeout(None)
+    refuse_nan(delay, "timeout() delay")
+    return Timeout(loop.time() + delay)
 
 
 def timeout_at(when: float | None) -> Timeout:
     """A Timeout that expires at ``when``, a time on the loop's clock (``loop.time()``)."""
+    if when is not None:
+        refuse_nan(when, "timeout_at() when")
     return Timeout(when)

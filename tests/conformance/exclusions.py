@@ -401,38 +401,10 @@ _TEST_LOOP_TIME = (
 )
 
 
-def _newer_python(version: str, change: str) -> str:
-    return (
-        f"asserts 3.11 behaviour that CPython {version} changed, and spindle implements the "
-        f"{version} behaviour ({change}); CPython {version} changed or dropped this test"
-    )
-
-
-_TASKGROUP_CLOSES = _newer_python("3.13", "TaskGroup.create_task() closes a refused coroutine")
-_WAIT_FOR_NO_TASK = _newer_python("3.12", "wait_for() no longer wraps a coroutine in a task")
-
 NOT_SPINDLES_BEHAVIOUR = {
     **SUBPROCESS_UNIX_NEWER,
     "test_tasks.TargetTask_Tests.test_stop_while_run_in_complete": _TEST_LOOP_TIME,
     "test_tasks.TargetTask_SubclassTests.test_stop_while_run_in_complete": _TEST_LOOP_TIME,
-    **_each(
-        "test_taskgroups.TestTaskGroup",
-        {
-            "test_taskgroup_finished": _TASKGROUP_CLOSES,
-            "test_taskgroup_not_entered": _TASKGROUP_CLOSES,
-            "test_taskgroup_without_parent_task": _TASKGROUP_CLOSES,
-            "test_taskgroup_no_create_task_after_failure": _TASKGROUP_CLOSES,
-        },
-    ),
-    **_if(
-        PY311,  # 3.12 dropped the first and rewrote the second
-        {
-            "test_waitfor.AsyncioWaitForTest.test_wait_for_self_cancellation": _WAIT_FOR_NO_TASK,
-            "test_futures2.FutureReprTests.test_recursive_repr_for_pending_tasks": (
-                _WAIT_FOR_NO_TASK
-            ),
-        },
-    ),
 }
 
 # -- spindle's design (for the lead to confirm) ----------------------------------------------

@@ -217,6 +217,69 @@ def test_awaiting_a_future_goes_through_cpython_s_own_generator() -> None:
         loop.close()
 
 
+def _woken_task(make_future: Any, outcome: str) -> tuple[Any, bool]:
+    """How a task awaiting a future (two frames down, inside an ``except``) sees ``outcome``.
+
+    Returns what the task came to and whether the future would still report its exception
+    as never retrieved.
+    """
+    loop = spindle.new_event_loop()
+    try:
+        fut = make_future(loop)
+
+        async def inner() -> Any:
+            try:
+                return await fut
+            except BaseException as exc:
+                context = type(exc.__context__).__name__ if exc.__context__ else None
+                return ("caught", type(exc).__name__, exc.args, context)
+
+        async def outer() -> Any:
+            try:
+                raise KeyError("being handled")
+            except KeyError:
+                return await inner()
+
+        task = loop.create_task(outer())
+        loop.run_until_complete(asyncio.sleep(0))  # the task now waits on fut
+        if outcome.startswith("result"):
+            fut.set_result(42)
+        elif outcome.startswith("error"):
+            fut.set_exception(ValueError("boom"))
+        else:
+            fut.cancel("the future's")
+        if outcome.endswith("then the task is cancelled"):
+            task.cancel("the task's")
+        return loop.run_until_complete(task), bool(fut._log_traceback)
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        "result",
+        "error",
+        "cancelled",
+        "result, then the task is cancelled",
+        "error, then the task is cancelled",
+        "cancelled, then the task is cancelled",
+    ],
+)
+def test_a_task_woken_by_a_spindle_future_goes_on_as_woken_by_any_future(outcome: str) -> None:
+    # TaskCore._wakeup resumes a task whose spindle future has a result without reading the
+    # result (FAST PATH); any other outcome, and any other future's, is read there and thrown
+    # into the coroutine.  The task cannot tell: same value, same exception, chained the
+    # same way (thrown in, not raised inside the frame handling KeyError), same retrieval.
+    ours = _woken_task(lambda loop: loop.create_future(), outcome)
+    foreign = _woken_task(lambda loop: asyncio.Future(loop=loop), outcome)
+    assert ours == foreign
+    value, unretrieved = ours
+    assert not unretrieved  # read by the wake-up, even when the task's cancel is thrown in
+    if value != 42:
+        assert value[-1] is None  # not chained to the KeyError handled two frames up
+
+
 # -- fast paths: the loop's attributes, task origins -----------------------------------------
 
 
@@ -309,3 +372,19 @@ def test_resume_steps_a_coroutine_as_send_and_throw_do() -> None:
 
     with pytest.raises(ValueError, match="boom"):
         resume(failing(), None)
+
+    # An exception thrown in and coming back out has resume's frame in its traceback; the
+    # frame no longer refers to it (nor to the coroutine): no cycle for the GC to break.
+    async def waiting() -> None:
+        await asyncio.sleep(0)
+
+    coro = waiting()
+    resume(coro, None)
+    thrown = KeyError("thrown")
+    with pytest.raises(KeyError):
+        resume(coro, thrown)
+    tb = thrown.__traceback__
+    assert tb is not None
+    while tb is not None and tb.tb_frame.f_code is not resume.__code__:
+        tb = tb.tb_next
+    assert tb is not None and not tb.tb_frame.f_locals

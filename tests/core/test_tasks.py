@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import gc
 import io
 import types
+import weakref
 from typing import Any
 
 import pytest
@@ -276,6 +278,49 @@ def test_task_destroyed_while_pending_is_reported() -> None:
     loop.close()  # forgets the pending task: nothing keeps it alive now
     gc.collect()
     assert [c["message"] for c in calls] == ["Task was destroyed but it is pending!"]
+
+
+class _Marker:
+    """Something only a coroutine's frame refers to."""
+
+
+@pytest.mark.parametrize("outcome", ["failed", "cancelled", "cancelled, then failed"])
+def test_an_outcome_thrown_into_a_task_leaves_no_cycle_behind(impl: Impl, outcome: str) -> None:
+    # The exception that ends the awaited task keeps the frames it passed through in its
+    # traceback.  None of the runtime's own frames may hold that exception (or the task
+    # that holds it) in turn: the two would make a cycle that keeps every frame's locals
+    # alive until the garbage collector runs (CPython's test_handshake_timeout_handler_leak:
+    # an SSL context kept so).
+    async def inner(marker: _Marker) -> None:
+        if outcome == "failed":
+            await asyncio.sleep(0)
+            raise ValueError("boom")
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            if outcome == "cancelled, then failed":
+                raise ValueError("boom") from None
+            raise
+
+    async def outer() -> weakref.ref[_Marker]:
+        marker = _Marker()
+        ref = weakref.ref(marker)
+        task = impl.loop.create_task(inner(marker))
+        del marker
+        await asyncio.sleep(0)
+        if outcome != "failed":
+            task.cancel()
+        with contextlib.suppress(ValueError, asyncio.CancelledError):
+            await task
+        del task
+        return ref
+
+    gc.collect()
+    gc.disable()
+    try:
+        assert impl.run(outer())() is None
+    finally:
+        gc.enable()
 
 
 # -- registry and references -----------------------------------------------------------------

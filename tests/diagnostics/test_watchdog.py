@@ -313,10 +313,16 @@ GIL_HOLDER = """
     def spin(n):
         return sum(range(n))        # one C call: it never lets the GIL go
 
-    async def main():
+    def timed_spin(n):
         started = time.perf_counter()
-        spin(2_000_000)
-        n = int(2_000_000 * {seconds} / (time.perf_counter() - started))
+        spin(n)
+        return time.perf_counter() - started
+
+    async def main():
+        # Sized by the fastest of three runs: on a busy machine the long call can only take
+        # longer than asked, never shorter (one slow calibration made it end before 2 s).
+        fastest = min(timed_spin(2_000_000) for _ in range(3))
+        n = int(2_000_000 * {seconds} / fastest)
         spin(n)                     # holds-the-gil
         await asyncio.sleep(0.3)    # the watchdog gets to run again
 

@@ -23,16 +23,15 @@ __all__ = ["await_future"]
 
 def await_future(future: FutureCore) -> Generator[Any, None, Any]:
     """The steps of ``await future`` (see the module docstring)."""
-    if not future.done():
-        future._asyncio_future_blocking = True
-        yield future  # the Task running us suspends until the future is done
-    if not future.done():
-        raise RuntimeError("await wasn't used with future")
     try:
+        if not future.done():
+            future._asyncio_future_blocking = True
+            yield future  # the Task running us suspends until the future is done
+        if not future.done():
+            raise RuntimeError("await wasn't used with future")
         return future.result()
     finally:
-        # An exception raised here carries this frame in its traceback, and the frame would
-        # hold the future, which holds the exception: a cycle that kept the exception (and
-        # what it refers to: an HTTP error and its socket, say) alive until the garbage
-        # collector ran, where asyncio's C future frees it as soon as the caller lets go.
+        # An exception leaving here keeps this frame in its traceback; still holding the
+        # future, which holds the exception (a failed task), the frame would close a cycle
+        # that only the garbage collector frees, with every frame of the traceback alive.
         del future

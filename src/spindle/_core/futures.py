@@ -204,7 +204,7 @@ class FutureCore:
             self._log_traceback = False
             if self._exception is not None:
                 try:
-                    raise self._exception.with_traceback(self._exception_tb)
+                    raise self._failure()
                 except BaseException:
                     # Interpreted, this frame is in the traceback of the exception it raises:
                     # holding the future, which holds the exception, it would make a cycle that
@@ -214,8 +214,24 @@ class FutureCore:
                     raise
             return self._result
         if state is _CANCELLED:
-            raise self._make_cancelled_error()
+            raise self._failure()
         raise InvalidStateError("Result is not ready.")
+
+    def _failure(self) -> BaseException:
+        """What ``result()`` raises for this future, done without a result, returned instead.
+
+        Its exception, with the traceback it was stored with, or its CancelledError; marked
+        retrieved, as by ``result()``.  A task throws it into the coroutine that awaited the
+        future, with no frame of the runtime in its traceback (a frame of ``result()`` there
+        would hold the future, and the future the exception: a cycle).
+        """
+        if self._state is _CANCELLED:
+            return self._make_cancelled_error()
+        self._log_traceback = False
+        exception = self._exception
+        if exception is None:
+            raise InvalidStateError(f"{self!r} has a result, not a failure")
+        return exception.with_traceback(self._exception_tb)
 
     def exception(self) -> BaseException | None:
         try:

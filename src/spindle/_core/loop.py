@@ -31,6 +31,7 @@ from spindle._core.handles import RUNTIME_FILES
 from spindle._core.native import mypyc_attr
 from spindle._core.scheduler import LoopState, Scheduler, logger
 from spindle._core.taskcore import TaskCore, forget_tasks_of
+from spindle._core.timers import refuse_nan
 
 __all__ = ["BaseLoop"]
 
@@ -308,6 +309,8 @@ class BaseLoop(Scheduler):
 
     async def shutdown_default_executor(self, timeout: float | None = None) -> None:
         """Wait (up to ``timeout`` seconds) for the default executor's threads to finish."""
+        if timeout is not None:
+            refuse_nan(timeout, "shutdown_default_executor() timeout")
         self._executor_shutdown_called = True
         executor = self._default_executor
         if executor is None:

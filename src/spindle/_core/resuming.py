@@ -33,3 +33,9 @@ def resume(coro: Any, exc: BaseException | None) -> Any:
         return coro.send(None) if exc is None else coro.throw(exc)
     except StopIteration as stop:
         return Returned(stop.value)
+    finally:
+        # An exception thrown in that comes back out has this frame in its traceback: were
+        # the frame still to hold it (and the coroutine), the two would make a cycle that
+        # only the garbage collector frees, keeping all the exception's frames alive (as
+        # TaskCore._step drops its own references).
+        del coro, exc

@@ -64,7 +64,7 @@ from spindle._core.coroutines import iscoroutine, iscoroutinefunction
 from spindle._core.handles import Handle, TimerHandle, report_callback_error
 from spindle._core.instruments import InstrumentSet
 from spindle._core.native import mypyc_attr
-from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue, new_timer_queue
+from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue, new_timer_queue, refuse_nan
 
 __all__ = ["LoopState", "Scheduler", "logger", "poll_timeout"]
 
@@ -318,6 +318,8 @@ class Scheduler:
             raise TypeError(
                 f"call_later() delay must be a number of seconds, not {type(delay).__name__}"
             ) from None
+        if when != when:
+            refuse_nan(delay, "call_later() delay")
         if not self._plain or not callable(callback):
             self._check_schedule(callback, "call_later")
             timer = TimerHandle(when, callback, args, self, context)
@@ -355,6 +357,7 @@ class Scheduler:
         """Run ``callback(*args)`` when ``loop.time()`` reaches ``when``."""
         if not isinstance(when, (int, float)):
             raise TypeError(f"call_at() when must be a loop time (a number), not {when!r}")
+        refuse_nan(when, "call_at() when")
         if not self._plain or not callable(callback):
             self._check_schedule(callback, "call_at")
         timer = TimerHandle(when, callback, args, self, context)
@@ -431,6 +434,7 @@ class Scheduler:
     def _run_ready(self, count: int) -> None:
         """Run the first ``count`` ready handles (the hot loop: the Handle._run body, inlined)."""
         popleft = self._ready.popleft
+        handle: Handle | None = None
         while count:
             count -= 1
             handle = popleft()
@@ -452,6 +456,10 @@ class Scheduler:
             # its future): keeping the handle would make a cycle (asyncio clears it as well).
             del handle
         self._running = None
+        # Dropped, as asyncio drops it: in the pure build this frame outlives the pass when a
+        # traceback holds a frame it called (through f_back), and the last handle run (a
+        # task's wake-up, holding the task, holding that very exception) would close a cycle.
+        handle = None
 
     # -- the observed pass (debug mode, instruments) -------------------------------------
 
@@ -472,6 +480,7 @@ class Scheduler:
         """Like ``_run_ready``, timing each callback: the step hooks, slow callbacks."""
         popleft = self._ready.popleft
         steps = hooks is not None and hooks.wants_steps
+        handle: Handle | None = None
         while count:
             count -= 1
             handle = popleft()
@@ -489,6 +498,7 @@ class Scheduler:
             if ended - started >= self.slow_callback_duration:
                 self._callback_was_slow(handle, ended - started, hooks)
         self._running = None
+        handle = None  # (as in _run_ready)
 
     def _callback_was_slow(
         self, handle: Handle, seconds: float, hooks: InstrumentSet | None

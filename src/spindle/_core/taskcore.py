@@ -19,6 +19,7 @@ import asyncio
 import contextvars
 import inspect
 import itertools
+import sys
 import types
 from collections.abc import Callable
 from typing import Any, Final
@@ -50,6 +51,9 @@ __all__ = [
 _copy_context: Final = contextvars.copy_context
 
 _new_object: Final = object.__new__
+
+# Whether uncancel() down to zero also clears a cancellation not yet delivered (3.13+).
+UNCANCEL_WITHDRAWS_PENDING_CANCEL: Final = sys.version_info >= (3, 13)
 
 _task_numbers: Final = itertools.count(1)
 
@@ -280,10 +284,15 @@ class TaskCore(FutureCore):
         return self._num_cancels_requested
 
     def uncancel(self) -> int:
-        """Take back one cancellation request; returns how many remain."""
+        """Take back one cancellation request; returns how many remain.
+
+        From 3.13, taking back the last one also withdraws a cancellation not yet delivered
+        (requested while the task was not waiting on a future); up to 3.12 that one is still
+        thrown into the coroutine at its next step.
+        """
         if self._num_cancels_requested > 0:
             self._num_cancels_requested -= 1
-            if self._num_cancels_requested == 0:
+            if self._num_cancels_requested == 0 and UNCANCEL_WITHDRAWS_PENDING_CANCEL:
                 self._cancel_next_step = False
         return self._num_cancels_requested
 
@@ -293,14 +302,11 @@ class TaskCore(FutureCore):
     # task.  Its common path (resume, then suspend on a future or a bare yield) is written
     # out in one function on purpose; the rare outcomes are delegated to ``_bad_yield``.
 
-    def _step(
-        self, exc: BaseException | None = None, delivered: CancelledError | None = None
-    ) -> None:
+    def _step(self, exc: BaseException | None = None) -> None:
         """Resume the coroutine until it suspends or finishes (one scheduled callback).
 
-        ``exc`` is thrown into the coroutine; ``delivered`` is a CancelledError that the
-        coroutine is about to raise itself, when it reads the cancelled future it awaited
-        (see ``_wakeup``): either way, a coroutine that goes on afterwards caught it.
+        ``exc`` is thrown into the coroutine (the outcome of the future it awaited, or the
+        task's own cancellation); a coroutine that goes on afterwards caught it.
         """
         if self._state is not _PENDING:
             raise InvalidStateError(f"_step(): already done: {self!r}, {exc!r}")
@@ -325,8 +331,8 @@ class TaskCore(FutureCore):
                 result = coro.send(None)
             else:
                 result = coro.throw(exc)
-            if delivered is not None or exc is not None:
-                TaskCore._went_on(self, exc, delivered)
+            if exc is not None:
+                TaskCore._went_on(self, exc)
         except StopIteration as stop:  # the pure build only
             TaskCore._returned(self, stop.value)
         except CancelledError as cancelled:
@@ -401,18 +407,14 @@ class TaskCore(FutureCore):
             TaskCore._finish(self, _FINISHED)
             _live_tasks.discard(self)
 
-    def _went_on(self, thrown: BaseException | None, delivered: CancelledError | None) -> None:
-        """The coroutine suspended again after a CancelledError reached it: it caught it.
+    def _went_on(self, thrown: BaseException) -> None:
+        """The coroutine suspended again after ``thrown`` was thrown in: it caught it.
 
-        ``thrown`` was thrown in; ``delivered`` was raised by the cancelled future it awaited.
-        Diagnostics are told (they report a cancellation that was swallowed for good).
+        Diagnostics are told of a CancelledError caught so (they report a cancellation that
+        was swallowed for good).
         """
         observer = _hooks.observer
-        if observer is None:
-            return
-        if delivered is not None:
-            observer.cancellation_caught(self, delivered)
-        elif isinstance(thrown, CancelledError):
+        if observer is not None and isinstance(thrown, CancelledError):
             observer.cancellation_caught(self, thrown)
 
     def _finish(self, state: FutureState) -> None:
@@ -485,33 +487,41 @@ class TaskCore(FutureCore):
                 hooks.after_task_step(self, loop.time())
 
     def _wakeup(self, future: Any) -> None:
-        """Done-callback of the future the task waited on: take the next step."""
+        """Done-callback of the future the task waited on: take the next step.
+
+        A future that failed or was cancelled has its outcome read here and thrown into the
+        coroutine, as asyncio's Task does; the exception does not look the same raised inside
+        the coroutine.  Raised there, it would be chained (``__context__``) to an exception
+        that any frame of the coroutine's await chain is handling; thrown in, it is chained
+        only where it enters a frame that is itself handling one.  Reading the outcome also
+        marks it retrieved even when a ``cancel()`` that arrived meanwhile is what the step
+        throws in (asyncio then reports no "exception was never retrieved").
+        """
         try:
             if isinstance(future, FutureCore):
-                # One of spindle's futures: resume the coroutine, and Future.__await__ reads
-                # the outcome itself (result() raises a failure with its whole traceback).
-                # Throwing the exception in, as for other futures below, would lose that
-                # traceback in the compiled build: mypyc's generators drop an exception's
-                # traceback in throw().
-                if future._state is _CANCELLED:
-                    # The CancelledError result() will raise, made now and kept for it, so
-                    # the step can tell diagnostics which one the coroutine saw.
-                    cancelled = future._make_cancelled_error()
-                    future._cancelled_exc = cancelled
-                    TaskCore._step(self, None, cancelled)
-                else:
+                if future._state is _FINISHED and future._exception is None:
+                    # FAST PATH: the common case, a result: resume the coroutine, and
+                    # Future.__await__ reads the result itself (no call here).
+                    # tests/core/test_fast_paths.py holds it to the general path below.
                     TaskCore._step(self)
-                return
-            try:
-                future.result()
-            except BaseException as exc:
-                TaskCore._step(self, exc)
+                    return
+                # What result() would raise, taken without raising it here (see _failure).
+                error: BaseException | None = future._failure()
             else:
-                TaskCore._step(self)
+                try:
+                    future.result()
+                except BaseException as exc:
+                    error = exc
+                else:
+                    error = None
+            # Outside the except clause: a step taken inside it would show its exception to
+            # the coroutine as the one being handled (the __context__ of what it raises).
+            TaskCore._step(self, error)
         finally:
             # As in _step: this frame is the f_back of _step's, which is in the traceback of
             # an exception the task keeps; holding the task here would make a cycle.
             del self, future
+            error = None
 
     def _fail(self, error: BaseException) -> None:
         """Future.set_exception for the task's own failure (the task is pending here)."""

@@ -29,12 +29,32 @@ from spindle._core.build import COMPILED
 from spindle._core.handles import Handle, TimerHandle
 from spindle._core.native import mypyc_attr
 
-__all__ = ["TimerQueue", "TupleTimerQueue", "new_timer_queue", "should_purge"]
+__all__ = [
+    "TimerQueue",
+    "TupleTimerQueue",
+    "new_timer_queue",
+    "refuse_nan",
+    "should_purge",
+]
 
 # Rebuild the heap only when it holds at least this many cancelled timers ...
 PURGE_MIN_CANCELLED: Final = 100
 # ... and they are more than this fraction of all its entries.
 PURGE_MIN_FRACTION: Final = 0.5
+
+
+def refuse_nan(value: object, what: str) -> None:
+    """ValueError naming ``what`` when ``value`` is NaN.
+
+    No deadline can be NaN: it compares false with every time, so such a timer would never
+    come due yet always be the next one, and the loop would spin on it.  (Infinity is fine:
+    a timer that never fires.)  ``value != value`` is the cheap test: only NaN fails it.
+    ``value`` is any object, not only a float: callers check the value before its type, and
+    a value of the wrong type is left to fail where asyncio's would (``Queue("1")`` only at
+    its first put).
+    """
+    if value != value:
+        raise ValueError(f"{what} is NaN (not a number)")
 
 
 def should_purge(cancelled: int, total: int) -> bool:

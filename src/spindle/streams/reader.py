@@ -40,6 +40,7 @@ from typing import cast
 
 from spindle import events
 from spindle._core.futures import note_owner
+from spindle._core.timers import refuse_nan
 from spindle.exceptions import IncompleteReadError, LimitOverrunError
 
 __all__ = ["DEFAULT_LIMIT", "StreamReader", "find_separator", "sorted_separators"]
@@ -87,6 +88,7 @@ class StreamReader:
     ) -> None:
         if limit <= 0:
             raise ValueError("Limit cannot be <= 0")
+        refuse_nan(limit, "StreamReader limit")
         self._limit = limit
         self._loop = events.get_event_loop() if loop is None else loop
         self._buffer = bytearray()

@@ -11,6 +11,8 @@ past the timer without waiting for the thread, so use the real clock for those t
 
 from __future__ import annotations
 
+import math
+
 __all__ = ["VirtualClock"]
 
 
@@ -18,6 +20,8 @@ class VirtualClock:
     """Loop time that jumps to the next deadline whenever the loop would wait."""
 
     def __init__(self, start: float = 0.0) -> None:
+        if not math.isfinite(start):
+            raise ValueError(f"a clock must start at a finite time, not {start!r}")
         self._now = float(start)
 
     def time(self) -> float:
@@ -32,6 +36,8 @@ class VirtualClock:
         """Move time forward by hand (timers now due run on the loop's next pass)."""
         if seconds < 0:
             raise ValueError(f"a clock cannot go backwards: advance({seconds!r})")
+        if not math.isfinite(seconds):
+            raise ValueError(f"a clock can only advance by a finite time: advance({seconds!r})")
         self._now += seconds
 
     def __repr__(self) -> str:

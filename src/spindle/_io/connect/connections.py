@@ -21,6 +21,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from spindle._core.timers import refuse_nan
 from spindle._io import resolve
 from spindle._io.connect import happy_eyeballs
 from spindle._io.connect.listeners import bind_error
@@ -142,6 +143,8 @@ async def create_connection(
         handshake_timeout=ssl_handshake_timeout,
         shutdown_timeout=ssl_shutdown_timeout,
     )
+    if happy_eyeballs_delay is not None:
+        refuse_nan(happy_eyeballs_delay, "happy_eyeballs_delay")
     if ssl and server_hostname is None:
         if not host:
             raise ValueError("You must set server_hostname when using ssl without a host")

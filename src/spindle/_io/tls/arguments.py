@@ -33,7 +33,7 @@ def check_tls_arguments(
         raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
     for name, value in (("ssl_handshake_timeout", handshake_timeout),
                         ("ssl_shutdown_timeout", shutdown_timeout)):
-        if value is not None and value <= 0:
+        if value is not None and not value > 0:  # (NaN too)
             raise ValueError(f"{name} should be a positive number, got {value}")
 
 
