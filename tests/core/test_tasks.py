@@ -189,6 +189,36 @@ def test_cancelling_and_uncancel_count_requests(impl: Impl) -> None:
     assert impl.run(main()) == [0, 2, 1, 0, 0]
 
 
+def test_uncancel_of_the_last_request_withdraws_an_undelivered_cancel_from_3_13(
+    impl: Impl,
+) -> None:
+    """The task's waiter is done (its wake-up queued) when cancel() arrives, so the request
+    waits for the next step; uncancel() takes it back on 3.13 (the task finishes), not before.
+    ``_must_cancel`` is what anyio reads to see such a pending request."""
+    import sys
+
+    loop = impl.loop
+    fut = impl.Future(loop=loop)
+
+    async def waits() -> int:
+        await fut
+        return 42
+
+    task = impl.Task(waits(), loop=loop)
+    loop.run_until_complete(asyncio.sleep(0))
+    fut.set_result(None)
+    task.cancel()
+    assert task._must_cancel
+    assert task.uncancel() == 0
+    withdrawn = sys.version_info >= (3, 13)
+    assert task._must_cancel is not withdrawn
+    if withdrawn:
+        assert loop.run_until_complete(task) == 42
+    else:
+        with pytest.raises(asyncio.CancelledError):
+            loop.run_until_complete(task)
+
+
 def test_cancel_of_a_done_task_returns_false(impl: Impl) -> None:
     async def noop() -> None:
         pass

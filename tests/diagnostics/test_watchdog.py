@@ -523,3 +523,34 @@ def test_the_watchdog_reads_the_loops_record_not_its_frames(
         monkeypatch.setattr(sys, "_current_frames", real_frames)
     assert said[0].startswith("spindle: callback blocker() has been blocking the event loop")
     assert said[-1].startswith("spindle: callback blocker() blocked the event loop for ")
+
+
+FORK_UNDER_THE_WATCHDOG = """
+    import os, spindle
+
+    async def child_main():
+        await spindle.sleep(0)
+        return "child ran"
+
+    async def main():
+        pid = os.fork()
+        if pid == 0:
+            # The parent's watchdog armed faulthandler's timer; its thread is not in the child.
+            try:
+                print(spindle.run(child_main()), flush=True)
+            finally:
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status)
+
+    print("child exited with", spindle.run(main()))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_runs_its_own_loop_under_diagnostics(tmp_path: Path) -> None:
+    # The child used to hang in faulthandler.dump_traceback_later, waiting for the parent's
+    # timer thread (CPython's test_fork_asyncio_run found it).
+    result = run_program(FORK_UNDER_THE_WATCHDOG, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["child ran", "child exited with 0"]

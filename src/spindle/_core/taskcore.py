@@ -294,6 +294,11 @@ class TaskCore(FutureCore):
             self._num_cancels_requested -= 1
             if self._num_cancels_requested == 0 and UNCANCEL_WITHDRAWS_PENDING_CANCEL:
                 self._cancel_next_step = False
+                # A waiter that is already done no longer holds the task (its wake-up is
+                # queued); forgetting it keeps ``_must_cancel`` false, as on 3.13's asyncio.
+                waiter = self._fut_waiter
+                if waiter is not None and waiter.done():
+                    self._fut_waiter = None
         return self._num_cancels_requested
 
     # -- stepping ------------------------------------------------------------------------

@@ -39,8 +39,10 @@ wake-up to see it end; the runner calls ``flush()`` when the loop returns.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import faulthandler
+import os
 import sys
 import threading
 import time
@@ -84,10 +86,16 @@ class _FaultHandlerArm:
 
     faulthandler has one timer per process: the watchdogs of all loops share it, and the last
     one to stop cancels it.
+
+    The timer is a thread, and ``os.fork()`` copies only the thread that forks: a child that
+    inherits an armed timer hangs in its first ``dump_traceback_later`` (faulthandler waits for
+    the old timer thread to acknowledge, and it is not there).  So the timer is disarmed just
+    before a fork and armed again afterwards in the parent; the child starts with none.
     """
 
     _users = 0
     _lock = threading.Lock()
+    _last_after = 0.0  # the delay last armed, to arm the timer again after a fork
 
     def __init__(self, after: float) -> None:
         self.after = after
@@ -107,15 +115,46 @@ class _FaultHandlerArm:
         try:
             if stream is None:
                 return
+            _FaultHandlerArm._last_after = self.after
             faulthandler.dump_traceback_later(self.after, repeat=False, file=stream)
         except (ValueError, OSError, RuntimeError):  # no usable stderr: nothing to print to
             pass
 
+    @staticmethod
+    def _before_fork() -> None:
+        if _FaultHandlerArm._users > 0:
+            faulthandler.cancel_dump_traceback_later()
+
+    @staticmethod
+    def _after_fork_in_parent() -> None:
+        stream = sys.__stderr__
+        if _FaultHandlerArm._users > 0 and stream is not None:
+            with contextlib.suppress(ValueError, OSError, RuntimeError):
+                faulthandler.dump_traceback_later(
+                    _FaultHandlerArm._last_after, repeat=False, file=stream
+                )
+
+    @staticmethod
+    def _after_fork_in_child() -> None:
+        # The parent's watchdog threads did not come along: nobody uses the timer here yet.
+        _FaultHandlerArm._users = 0
+        _FaultHandlerArm._lock = threading.Lock()
+
     def stop(self) -> None:
         with _FaultHandlerArm._lock:
+            if _FaultHandlerArm._users == 0:
+                return  # armed in the parent of this forked process: not this process's timer
             _FaultHandlerArm._users -= 1
             if _FaultHandlerArm._users == 0:
                 faulthandler.cancel_dump_traceback_later()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_FaultHandlerArm._before_fork,
+        after_in_parent=_FaultHandlerArm._after_fork_in_parent,
+        after_in_child=_FaultHandlerArm._after_fork_in_child,
+    )
 
 
 class Watchdog:
