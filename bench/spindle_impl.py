@@ -67,7 +67,7 @@ def load_spindle(name: str, variant: builds.Variant) -> Impl:
     open_loop = _runner_loop if variant.diagnostics else lambda: plain_loop(spindle.new_event_loop)
     return Impl(
         name=name,
-        version=metadata.version("spindle") if variant.build.installed else _version(spindle),
+        version=getattr(spindle, "__version__", None) or _version(spindle),
         build=builds.describe(spindle),
         open_loop=open_loop,
         install=_install,
@@ -98,7 +98,7 @@ def _version(spindle: ModuleType) -> str:
     """The version of a build outside the venv, from its own dist-info beside the package."""
     package = Path(spindle.__file__ or "").parent
     for dist in metadata.distributions(path=[str(package.parent)]):
-        if dist.metadata["Name"] == "spindle":
+        if dist.metadata["Name"] in ("spindle-async", "spindle"):  # "spindle" before 0.1.0
             return dist.version
     return "?"
 

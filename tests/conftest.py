@@ -9,10 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
+
+def pytest_report_header() -> str:
+    """Which build, Python and poller this run tests (the test command runs several)."""
+    import spindle
+    from spindle._io.poller import POLLER_SETTING, available_pollers, choose_poller
+
+    kind, _ = choose_poller(os.environ.get(POLLER_SETTING, ""), available_pollers())
+    python = ".".join(map(str, sys.version_info[:3]))
+    build = "compiled" if spindle.COMPILED else "pure Python"
+    return f"spindle {spindle.__version__}, {build}, on Python {python}, poller: {kind.value}"
 
 
 def _spindle_loop() -> asyncio.AbstractEventLoop:

@@ -75,29 +75,6 @@ def test_module_imports_only_from_its_layer_or_below(path: Path) -> None:
     assert not upward, f"{LAYER_NAMES[own]} module imports from a higher layer: {upward}"
 
 
-def test_only_compat_touches_private_asyncio_names() -> None:
-    offenders = []
-    for path in SRC.rglob("*.py"):
-        if path.name == "_compat.py":
-            continue
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Attribute)
-                and isinstance(node.value, (ast.Name, ast.Attribute))
-                and ast.unparse(node.value).startswith("asyncio")
-                and (node.attr.startswith("_") and not node.attr.startswith("__"))
-            ):
-                offenders.append(f"{path.relative_to(SRC)}:{node.lineno}: {ast.unparse(node)}")
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(
-                "asyncio"
-            ):
-                private = [a.name for a in node.names if a.name.startswith("_")]
-                if private or any(part.startswith("_") for part in node.module.split(".")):
-                    offenders.append(f"{path.relative_to(SRC)}:{node.lineno}: {node.module}")
-    assert not offenders, offenders
-
-
 # -- rooms inside a layer ----------------------------------------------------------------------
 
 # For each package: the rank of each of its rooms (a module, or a folder of modules).  A module

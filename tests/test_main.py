@@ -112,6 +112,20 @@ def test_help_describes_both_forms(tmp_path: Path) -> None:
     assert "-m module" in result.stdout
 
 
+def test_version_names_spindle_its_build_and_the_python_it_runs_on(tmp_path: Path) -> None:
+    import platform
+
+    import spindle as runtime
+
+    result = spindle("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    build = "compiled" if runtime.COMPILED else "pure Python"
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    assert result.stdout == (
+        f"spindle {runtime.__version__}, {build} ({python} on {sys.platform})\n"
+    )
+
+
 def test_nothing_to_run_is_a_usage_error(tmp_path: Path) -> None:
     result = spindle(cwd=tmp_path)
     assert result.returncode == 2

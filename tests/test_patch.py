@@ -6,9 +6,11 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -176,9 +178,27 @@ def _interpreters() -> list[str]:
     return [str(path) for path in found] or [sys.executable]
 
 
+@pytest.fixture(scope="module")
+def pure_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """spindle's sources without the compiled build's extension modules, for PYTHONPATH.
+
+    The source tree holds a compiled build per Python that ``scripts/setup.sh`` made, and a
+    Python whose build is older than the sources (its environment not set up again since)
+    would import the stale one: these tests are about the policy, so each Python runs the
+    sources as they are.
+    """
+    root = tmp_path_factory.mktemp("pure-sources")
+    shutil.copytree(
+        SRC / "spindle", root / "spindle", ignore=shutil.ignore_patterns("*.so", "__pycache__")
+    )
+    return root
+
+
 @pytest.mark.parametrize("python", _interpreters(), ids=lambda p: Path(p).parents[1].name)
-def test_every_asyncio_entry_point_follows_the_policy_on_each_python(python: str) -> None:
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
+def test_every_asyncio_entry_point_follows_the_policy_on_each_python(
+    python: str, pure_sources: Path
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(pure_sources)}
     result = subprocess.run(
         [python, "-c", PROBE], capture_output=True, text=True, env=env, timeout=30, check=False
     )
@@ -209,7 +229,7 @@ print("done")
 
 @pytest.mark.parametrize("python", _interpreters(), ids=lambda p: Path(p).parents[1].name)
 def test_asyncio_run_after_install_explains_itself_on_each_python(
-    python: str, tmp_path: Path
+    python: str, tmp_path: Path, pure_sources: Path
 ) -> None:
     (tmp_path / "program.py").write_text(EXPLAINED)
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SPINDLE_")}
@@ -218,7 +238,7 @@ def test_asyncio_run_after_install_explains_itself_on_each_python(
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        env={**environ, "PYTHONPATH": str(SRC)},
+        env={**environ, "PYTHONPATH": str(pure_sources)},
         timeout=30,
         check=False,
     )
@@ -237,3 +257,55 @@ def test_asyncio_run_after_install_explains_itself_on_each_python(
         "  Task-2 tick(): created at program.py:9 in main(), "
         "waiting at program.py:6: await asyncio.sleep(5)",
     ]
+
+
+# Python 3.14 is not installed here: these tests give asyncio's policy functions the
+# deprecation warnings 3.14 gives them, and tell spindle it runs where they are deprecated.
+@pytest.fixture
+def deprecated_policy_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    def deprecated(name: str) -> object:
+        function = getattr(asyncio, name)
+
+        def warn_then_call(*args: object) -> object:
+            message = f"'asyncio.{name}' is deprecated and slated for removal in Python 3.16"
+            warnings.warn(message, DeprecationWarning, stacklevel=2)
+            return function(*args)
+
+        return warn_then_call
+
+    for name in ("get_event_loop_policy", "set_event_loop_policy"):
+        monkeypatch.setattr(asyncio, name, deprecated(name))
+    monkeypatch.setattr(patch, "POLICY_DEPRECATED", True)
+
+
+@pytest.mark.usefixtures("deprecated_policy_api")
+def test_install_where_policies_are_deprecated_warns_once_at_the_callers_line() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        patch.install()
+        assert isinstance(asyncio.run(_running_loop()), spindle.EventLoop)
+    # spindle's warning, which names the lasting ways; none of asyncio's from inside spindle.
+    assert [(w.category, str(w.message), w.filename) for w in caught] == [
+        (DeprecationWarning, patch.INSTALL_DEPRECATED, __file__)
+    ]
+    assert "loop_factory=spindle.new_event_loop" in patch.INSTALL_DEPRECATED
+
+
+@pytest.mark.usefixtures("deprecated_policy_api")
+def test_the_policy_path_of_python_m_spindle_stays_silent_where_policies_are_deprecated() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        patch.install_policy()
+        assert patch.is_installed()
+        assert isinstance(asyncio.run(_running_loop()), spindle.EventLoop)
+        patch.uninstall()
+        assert not patch.is_installed()
+    assert caught == []
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="asyncio deprecates policies from 3.14")
+def test_install_does_not_warn_before_python_3_14() -> None:
+    assert not patch.POLICY_DEPRECATED
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        patch.install()

@@ -481,3 +481,19 @@ def test_runner_leaves_a_custom_sigint_handler_alone(any_loop: asyncio.AbstractE
     finally:
         signal.signal(signal.SIGINT, previous)
     assert received == [signal.SIGINT]
+
+
+@pytest.mark.parametrize(
+    ("python", "in_main_thread", "thread_chose", "creates"),
+    [
+        ((3, 11), True, False, True),
+        ((3, 13), True, False, True),  # with a DeprecationWarning from 3.12
+        ((3, 13), False, False, False),  # other threads: never
+        ((3, 13), True, True, False),  # after set_event_loop(None)
+        ((3, 14), True, False, False),  # asyncio 3.14 raises RuntimeError instead
+    ],
+)
+def test_get_event_loop_creates_a_loop_only_where_asyncio_does(
+    python: tuple[int, int], in_main_thread: bool, thread_chose: bool, creates: bool
+) -> None:
+    assert events.creates_a_loop(python, in_main_thread, thread_chose) is creates

@@ -23,7 +23,6 @@ drop-in compatibility, and are re-exported as they are:
 import sys
 from asyncio import (
     AbstractEventLoop,
-    AbstractEventLoopPolicy,
     AbstractServer,
     BaseProtocol,
     BaseTransport,
@@ -75,6 +74,7 @@ from spindle._core.tasks import (
 from spindle._io.connect.servers import Server
 from spindle._io.loop import EventLoop
 from spindle._io.loop import EventLoop as SelectorEventLoop
+from spindle._version import __version__ as __version__
 from spindle.events import (
     _get_running_loop,
     get_event_loop,
@@ -95,8 +95,12 @@ from spindle.exceptions import (
     TimeoutError,
 )
 from spindle.locks import Barrier, BoundedSemaphore, Condition, Event, Lock, Semaphore
+from spindle.patch import (
+    AbstractEventLoopPolicy,  # asyncio's class, fetched without 3.14's warning
+    install,
+    uninstall,
+)
 from spindle.patch import SpindleEventLoopPolicy as DefaultEventLoopPolicy
-from spindle.patch import install, uninstall
 from spindle.queues import LifoQueue, PriorityQueue, Queue
 from spindle.runners import Runner, run
 from spindle.streams import (

@@ -18,12 +18,15 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import platform
 import runpy
 import sys
 from collections.abc import Sequence
 from typing import NamedTuple
 
 from spindle import patch
+from spindle._core.build import COMPILED
+from spindle._version import __version__
 from spindle.diagnostics import ps, settings
 
 __all__ = ["main"]
@@ -66,14 +69,25 @@ class Command(NamedTuple):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m spindle",
-        usage="%(prog)s [-h] (script [args ...] | -m module [args ...] | ps PID | pstree PID)",
+        usage=(
+            "%(prog)s [-h] [--version] "
+            "(script [args ...] | -m module [args ...] | ps PID | pstree PID)"
+        ),
         description=_DESCRIPTION,
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=version_line())
     parser.add_argument("script", nargs="?", help="path of the Python script to run")
     parser.add_argument("-m", dest="module", metavar="module", help="run a module, as python -m")
     return parser
+
+
+def version_line() -> str:
+    """What ``--version`` prints: spindle's version and build, and the interpreter it runs on."""
+    build = "compiled" if COMPILED else "pure Python"
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"spindle {__version__}, {build} ({python} on {sys.platform})"
 
 
 def _split(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -126,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if len(args) == 2 and args[0] in ps.COMMANDS and not os.path.exists(args[0]):
         raise SystemExit(ps.main(args))
     command = parse_command(args)
-    patch.install()
+    patch.install_policy()  # the program is unmodified: no deprecation to tell it about
     try:
         if command.module is not None:
             _run_module(command.module, command.args)

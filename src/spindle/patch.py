@@ -13,6 +13,15 @@ What the policy cannot reach: loops built by naming a class (``asyncio.SelectorE
 3.13's ``asyncio.EventLoop()``) and an explicit ``loop_factory=`` given to ``asyncio.run`` or
 ``asyncio.Runner``.  Those are the caller's deliberate choice, and are left alone.
 
+**Python 3.14 deprecates the policy system** (removal is planned for 3.16), but keeps it
+working: ``asyncio.run()`` and ``asyncio.Runner`` without a ``loop_factory``, and
+``asyncio.new_event_loop()``, still ask the current policy for their loop.  So on 3.14 and 3.15
+``install()`` takes the same path as before, and says so: it warns (``DeprecationWarning``, at
+the caller's line) that ``spindle.run()`` or ``loop_factory=spindle.new_event_loop`` is the
+lasting way.  ``python -m spindle`` takes that path too, without a warning, because the program
+it runs has nothing to change.  spindle's own calls of asyncio's deprecated policy functions do
+not warn (``_asyncio_policy_api``): the warning a user sees is spindle's, naming the fix.
+
 ``uninstall()`` puts back the policy that was current when ``install()`` ran, unless someone
 has replaced spindle's policy since: then theirs is left in place, because restoring ours over it
 would undo a choice made after ours.  Both calls are idempotent.  They are meant to be called
@@ -45,11 +54,14 @@ no behaviour to the loop, and with diagnostics off it only keeps its phase.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import signal
+import sys
 import threading
 import types
-from collections.abc import Awaitable, Callable, Generator
+import warnings
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 from spindle import events, runners
@@ -58,14 +70,43 @@ from spindle._core.clock import Clock
 from spindle._io.loop import EventLoop
 
 __all__ = [
+    "POLICY_DEPRECATED",
     "RunnerAwareEventLoop",
     "SpindleEventLoopPolicy",
     "install",
+    "install_policy",
     "is_installed",
     "uninstall",
 ]
 
 T = TypeVar("T")
+
+# asyncio 3.14 deprecates get/set_event_loop_policy and the policy classes (removal: 3.16).
+POLICY_DEPRECATED = sys.version_info >= (3, 14)
+
+INSTALL_DEPRECATED = (
+    "spindle.install() works through asyncio's event-loop policy, which Python 3.14 "
+    "deprecates (removal planned for 3.16); use spindle.run(main()), "
+    "spindle.Runner(), or asyncio.run(main(), loop_factory=spindle.new_event_loop)"
+)
+
+
+@contextlib.contextmanager
+def _asyncio_policy_api() -> Iterator[None]:
+    """Around spindle's own use of asyncio's policy API: silent about its 3.14 deprecation."""
+    if not POLICY_DEPRECATED:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r".*asyncio\.\w*[Pp]olicy", category=DeprecationWarning
+        )
+        yield
+
+
+with _asyncio_policy_api():  # from 3.14, asyncio's module __getattr__ warns for these two
+    AbstractEventLoopPolicy = asyncio.AbstractEventLoopPolicy
+    _AsyncioDefaultPolicy = asyncio.DefaultEventLoopPolicy
 
 
 class RunnerPhase(enum.Enum):
@@ -176,7 +217,7 @@ def _nothing() -> None:
     pass
 
 
-class SpindleEventLoopPolicy(asyncio.DefaultEventLoopPolicy):
+class SpindleEventLoopPolicy(_AsyncioDefaultPolicy):
     """The default policy, except that new loops are spindle's (``RunnerAwareEventLoop``).
 
     Subclassing the default policy (rather than the abstract one) keeps everything else the
@@ -198,7 +239,7 @@ class _Installation:
 
     def __init__(self) -> None:
         self.policy: SpindleEventLoopPolicy | None = None
-        self.previous: asyncio.AbstractEventLoopPolicy | None = None
+        self.previous: AbstractEventLoopPolicy | None = None
 
 
 _installation = _Installation()
@@ -207,27 +248,40 @@ _installation = _Installation()
 def is_installed() -> bool:
     """Whether spindle's policy (set by ``install()``) is asyncio's current policy."""
     policy = _installation.policy
-    return policy is not None and asyncio.get_event_loop_policy() is policy
+    if policy is None:
+        return False
+    with _asyncio_policy_api():
+        return asyncio.get_event_loop_policy() is policy
 
 
 def install() -> SpindleEventLoopPolicy:
     """Make asyncio's entry points create spindle loops; return the policy now in force.
 
-    Calling it again while installed changes nothing and returns the same policy.
+    Calling it again while installed changes nothing and returns the same policy.  From
+    Python 3.14 it also warns that asyncio deprecates the policy system it works through.
     """
+    if POLICY_DEPRECATED:
+        warnings.warn(INSTALL_DEPRECATED, DeprecationWarning, stacklevel=2)
+    return install_policy()
+
+
+def install_policy() -> SpindleEventLoopPolicy:
+    """``install()`` without the 3.14 deprecation warning (for ``python -m spindle``)."""
     current = _installation.policy
     if current is not None and is_installed():
         return current
     policy = SpindleEventLoopPolicy()
-    _installation.previous = asyncio.get_event_loop_policy()
-    _installation.policy = policy
-    asyncio.set_event_loop_policy(policy)
+    with _asyncio_policy_api():
+        _installation.previous = asyncio.get_event_loop_policy()
+        _installation.policy = policy
+        asyncio.set_event_loop_policy(policy)
     return policy
 
 
 def uninstall() -> None:
     """Restore the policy that ``install()`` replaced; do nothing when not installed."""
     if is_installed():
-        asyncio.set_event_loop_policy(_installation.previous)
+        with _asyncio_policy_api():
+            asyncio.set_event_loop_policy(_installation.previous)
     _installation.policy = None
     _installation.previous = None

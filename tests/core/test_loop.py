@@ -205,6 +205,20 @@ def test_cancelled_timer_does_not_fire(any_loop: asyncio.AbstractEventLoop) -> N
     assert fired == []
 
 
+def test_call_at_keeps_the_deadline_as_given(any_loop: asyncio.AbstractEventLoop) -> None:
+    # aiohttp's test_when_timeout_smaller_second_with_low_threshold: it rounds a deadline up
+    # to a whole second and reads the timer's int back (compiled, a float parameter had
+    # turned it into a float).
+    whole = any_loop.call_at(12, print)
+    fraction = any_loop.call_at(12.5, print)
+    try:
+        assert type(whole.when()) is int and whole.when() == 12
+        assert type(fraction.when()) is float and fraction.when() == 12.5
+    finally:
+        whole.cancel()
+        fraction.cancel()
+
+
 def test_call_later_rejects_a_delay_that_is_not_a_number(
     any_loop: asyncio.AbstractEventLoop,
 ) -> None:
@@ -375,6 +389,64 @@ def test_run_in_executor_keeps_no_reference_to_the_result_once_delivered(
         gc.enable()
 
 
+class Held:
+    """Something an outcome holds (a socket, in real programs), watched through a weak ref."""
+
+
+@pytest.mark.parametrize("wait", ["run_until_complete", "await", "gather"])
+def test_run_in_executor_keeps_no_reference_to_the_exception_once_delivered(
+    any_loop: asyncio.AbstractEventLoop, wait: str
+) -> None:
+    # websockets' TLS test: urllib's HTTPError (holding its response's socket), raised in a
+    # thread, was kept alive by reference cycles until the garbage collector ran, so the
+    # server never saw the client close.  The cycles: the callback the thread's future keeps
+    # (compiled closures share one environment, which held that future), and frames in the
+    # traceback holding the future that holds the exception (``await``'s generator,
+    # ``result()`` and the loop's pass when interpreted).  The thread waits until the loop
+    # runs, so its future is still pending when the loop wraps it (its callback is kept).
+    refs: list[weakref.ref[Held]] = []
+    loop_runs = threading.Event()
+    executor = concurrent.futures.ThreadPoolExecutor(1)
+
+    def fail() -> None:
+        loop_runs.wait(10)
+        held = Held()
+        refs.append(weakref.ref(held))
+        raise ValueError(held)
+
+    async def main() -> bool:
+        any_loop.call_soon(loop_runs.set)
+        try:
+            if wait == "await":
+                await any_loop.run_in_executor(executor, fail)
+            else:
+                await asyncio.gather(any_loop.run_in_executor(executor, fail))
+        except ValueError:
+            return True
+        return False
+
+    gc.collect()
+    gc.disable()
+    try:
+        if wait == "run_until_complete":
+            any_loop.call_soon(loop_runs.set)
+            try:
+                any_loop.run_until_complete(any_loop.run_in_executor(executor, fail))
+            except ValueError as exc:
+                # As unittest's assertRaises does: asyncio's run_until_complete is Python
+                # code, and its frame in the traceback holds the future (on either loop).
+                exc.with_traceback(None)
+                raised = True
+        else:
+            raised = any_loop.run_until_complete(main())
+        executor.shutdown()  # its thread lets go of the work item it ran
+        assert raised
+        assert refs[0]() is None
+    finally:
+        executor.shutdown()
+        gc.enable()
+
+
 def test_run_in_executor_propagates_the_exception(any_loop: asyncio.AbstractEventLoop) -> None:
     def fail() -> None:
         raise ValueError("in a thread")
@@ -457,6 +529,15 @@ def test_failing_custom_handler_falls_back_to_the_default(
         any_loop.call_exception_handler({"message": "original"})
     assert "Unhandled error in exception handler" in caplog.text
     assert "handler bug" in caplog.text
+
+
+def test_set_debug_takes_any_truth_value(any_loop: asyncio.AbstractEventLoop) -> None:
+    # aiohttp's tests call set_debug(1) and set_debug(0) (compiled, a bool parameter refused
+    # an int).
+    any_loop.set_debug(1)
+    assert any_loop.get_debug()
+    any_loop.set_debug(0)
+    assert not any_loop.get_debug()
 
 
 def test_debug_mode_warns_about_a_slow_callback_naming_it(

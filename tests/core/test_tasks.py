@@ -46,6 +46,18 @@ def test_task_names(impl: Impl) -> None:
     impl.run(asyncio.gather(task, named))
 
 
+def test_a_task_takes_attributes_of_the_callers_own(impl: Impl) -> None:
+    # aiohttp's proxy tests run proxy.py, which tags every task it creates (task._work_id):
+    # asyncio's C Task has an instance dictionary, and so does spindle's.
+    async def noop() -> None:
+        pass
+
+    task = impl.loop.create_task(noop())
+    task._work_id = 7  # type: ignore[attr-defined]
+    impl.run(task)
+    assert task._work_id == 7  # type: ignore[attr-defined]
+
+
 def test_task_refuses_set_result_and_set_exception(impl: Impl) -> None:
     async def noop() -> None:
         pass

@@ -27,6 +27,7 @@ import pytest
 
 import spindle
 from spindle import diagnostics, events
+from spindle.diagnostics import watchdog as watchdog_module
 from spindle.diagnostics.watchdog import Watchdog
 from spindle.runners import Runner, run
 from spindle.tasks import sleep
@@ -312,10 +313,16 @@ GIL_HOLDER = """
     def spin(n):
         return sum(range(n))        # one C call: it never lets the GIL go
 
-    async def main():
+    def timed_spin(n):
         started = time.perf_counter()
-        spin(2_000_000)
-        n = int(2_000_000 * {seconds} / (time.perf_counter() - started))
+        spin(n)
+        return time.perf_counter() - started
+
+    async def main():
+        # Sized by the fastest of three runs: on a busy machine the long call can only take
+        # longer than asked, never shorter (one slow calibration made it end before 2 s).
+        fastest = min(timed_spin(2_000_000) for _ in range(3))
+        n = int(2_000_000 * {seconds} / fastest)
         spin(n)                     # holds-the-gil
         await asyncio.sleep(0.3)    # the watchdog gets to run again
 
@@ -438,11 +445,17 @@ def test_a_runner_dropped_without_close_does_not_keep_its_watchdog() -> None:
     runner = Runner(loop_factory=spindle.new_event_loop)
     runner.get_loop()
     [thread] = watchdog_threads()
+    [ps_server] = [t for t in threading.enumerate() if t.name == "spindle-ps"]
     with pytest.warns(ResourceWarning, match="unclosed event loop"):
         del runner
         gc.collect()
     thread.join(timeout=5)
     assert not thread.is_alive()
+    # Its share of faulthandler's timer is given back: nothing would cancel the timer later.
+    assert watchdog_module._FaultHandlerArm._users == 0
+    # Nor the ps server's thread and socket: the session that started it is gone.
+    ps_server.join(timeout=5)
+    assert not ps_server.is_alive()
 
 
 def test_no_watchdog_when_diagnostics_are_off() -> None:

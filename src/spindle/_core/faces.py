@@ -21,8 +21,10 @@ __all__ = ["Future"]
 class Future(FutureCore):
     """A result (or exception, or cancellation) that a coroutine can await."""
 
-    # The interpreter's weak-reference slot: what this class is for (see above).
-    __slots__ = ("__weakref__",)
+    # The interpreter's weak-reference slot: what this class is for (see above).  And an
+    # instance dictionary, made on the first attribute set: asyncio's C Future and Task take
+    # attributes of the caller's own (proxy.py tags each task it creates with ``_work_id``).
+    __slots__ = ("__dict__", "__weakref__")
 
     # The finalizer, under a name of its own.  Inherited as ``__del__``, the native class's
     # finalizer would run without saving the exception the interpreter may be raising at

@@ -39,6 +39,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import enum
+import functools
 import reprlib
 import sys
 import traceback
@@ -202,7 +203,15 @@ class FutureCore:
         if state is _FINISHED:
             self._log_traceback = False
             if self._exception is not None:
-                raise self._failure()
+                try:
+                    raise self._failure()
+                except BaseException:
+                    # Interpreted, this frame is in the traceback of the exception it raises:
+                    # holding the future, which holds the exception, it would make a cycle that
+                    # only the garbage collector frees (asyncio's C future puts no frame there).
+                    # Not ``finally: del self``: mypyc miscounts the references of that form.
+                    del self
+                    raise
             return self._result
         if state is _CANCELLED:
             raise self._failure()
@@ -460,21 +469,26 @@ def wrap_concurrent_future(source: concurrent.futures.Future[T], *, loop: Any) -
     Cancelling the loop future cancels ``source`` too (a no-op once it is running).
     """
     dest = loop.create_future()
-
-    # ``source`` keeps its done-callbacks for good (concurrent.futures never drops them), so
-    # this one must not refer to ``source`` itself: that cycle would keep the outcome (an
-    # exception holding a socket, say) alive until the garbage collector ran.
-    def on_source_done(done: concurrent.futures.Future[T]) -> None:
-        if loop.is_closed():
-            return
-        # RuntimeError: the loop closed between the check and the call; nobody is waiting.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(_copy_outcome, done, dest)
-
-    def on_dest_done(_: object) -> None:
-        if dest.cancelled():
-            source.cancel()
-
-    dest.add_done_callback(on_dest_done)
-    source.add_done_callback(on_source_done)
+    # Two callbacks bound with partial, not two closures: compiled, a function's closures
+    # share one environment holding every variable any of them uses, so the callback kept by
+    # ``source`` (concurrent.futures never drops its done-callbacks) would hold ``source``
+    # through ``on_dest_done``'s variable: a cycle keeping the outcome (an exception holding
+    # a socket, say) alive until the garbage collector ran.  ``dest`` drops its callbacks
+    # once done, so its reference back to ``source`` lasts only while it waits.
+    dest.add_done_callback(functools.partial(_cancel_source, source))
+    source.add_done_callback(functools.partial(_on_source_done, loop, dest))
     return dest
+
+
+def _on_source_done(loop: Any, dest: Any, source: concurrent.futures.Future[Any]) -> None:
+    """In the thread that finished ``source``: have the loop copy its outcome to ``dest``."""
+    if loop.is_closed():
+        return
+    # RuntimeError: the loop closed between the check and the call; nobody is waiting.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(_copy_outcome, source, dest)
+
+
+def _cancel_source(source: concurrent.futures.Future[Any], dest: Any) -> None:
+    if dest.cancelled():
+        source.cancel()

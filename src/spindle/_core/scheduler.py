@@ -349,7 +349,7 @@ class Scheduler:
 
     def call_at(
         self,
-        when: float,
+        when: int | float,  # not float: compiled, that would turn an int into a float
         callback: Callable[[Unpack[Ts]], object],
         *args: *Ts,
         context: contextvars.Context | None = None,
@@ -451,6 +451,10 @@ class Scheduler:
                 raise
             except BaseException as exc:
                 report_callback_error(handle, exc)
+            # Interpreted, this frame is the f_back of a callback's frame, which may end up in
+            # the traceback of an exception the handle's arguments hold (a task's wakeup with
+            # its future): keeping the handle would make a cycle (asyncio clears it as well).
+            del handle
         self._running = None
         # Dropped, as asyncio drops it: in the pure build this frame outlives the pass when a
         # traceback holds a frame it called (through f_back), and the last handle run (a
@@ -613,11 +617,13 @@ class Scheduler:
     def get_debug(self) -> bool:
         return self._debug
 
-    def set_debug(self, enabled: bool) -> None:
-        self._debug = enabled
+    def set_debug(self, enabled: object) -> None:
+        """Debug mode on or off; any truth value, as asyncio takes (``set_debug(1)``)."""
+        debug = bool(enabled)
+        self._debug = debug
         self._update_mode()
         if self.is_running():
-            self.call_soon_threadsafe(self._set_origin_tracking, enabled)
+            self.call_soon_threadsafe(self._set_origin_tracking, debug)
 
     def _set_origin_tracking(self, enabled: bool) -> None:
         """In debug mode, coroutines remember where they were created (for warnings)."""

@@ -122,13 +122,13 @@ __all__ = [
 T = TypeVar("T")
 
 
-# mypy takes any two classes with __slots__ for disjoint bases; the interpreter does not count a
-# base whose only slot is __weakref__ (Future) as a layout of its own, so the two combine.
-class Task(TaskCore, Future, Generic[T]):  # type: ignore[misc]
+# The interpreter does not count a base whose only slots are __weakref__ and __dict__ (Future)
+# as a layout of its own, so the native TaskCore and Future combine.
+class Task(TaskCore, Future, Generic[T]):
     """A coroutine scheduled on a loop, and the Future of its outcome."""
 
-    # Nothing beyond the two halves: the weak-reference slot comes from ``Future``, the class
-    # users hold (``faces.py`` says why it is there and not in the native halves).
+    # The weak-reference slot and the instance dictionary come from ``Future``, the class
+    # users hold (``faces.py`` says why they are there and not in the native halves).
     __slots__ = ()
 
     # The task's finalizer, named ``__del__`` here for the reason faces.Future gives.

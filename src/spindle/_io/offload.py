@@ -86,8 +86,11 @@ class Offload:
             try:
                 await waiter
             except asyncio.CancelledError as exc:
-                if not done.done():
-                    cancelled = exc
+                # Even when the call has just finished (its outcome is in, this task has not
+                # resumed yet): the caller was cancelled, and must hear it.  Dropping it here
+                # left a cancelled sendfile sending a whole file (aiohttp's
+                # test_static_file_huge_cancel).
+                cancelled = exc
         if cancelled is not None:
             if on_cancel is not None and not done.cancelled() and done.exception() is None:
                 on_cancel(done.result())

@@ -5,7 +5,14 @@ change or drop that interest, and wait (with a timeout) for descriptors that are
 ``EpollPoller`` talks to ``select.epoll`` directly, level-triggered: a descriptor stays
 reported for as long as it is readable, which is what a callback-per-readiness loop wants (an
 edge-triggered loop would have to drain every socket to EAGAIN before polling again).
-``SelectorPoller`` is the portable fallback, built on ``selectors.DefaultSelector``.
+``SelectorPoller`` is the portable fallback, built on a ``selectors`` selector: the platform's
+best one (kqueue on macOS and the BSDs), or ``poll(2)``.
+
+Which one a new loop gets is a setting, so the fallback is tested where epoll exists too:
+``SPINDLE_POLLER=selectors`` forces the platform's default selector, ``SPINDLE_POLLER=poll``
+the ``poll(2)`` selector, ``epoll`` or ``auto`` (the default) epoll where the platform has it.
+``choose_poller`` is that policy as a pure function; a value it cannot honour warns and falls
+back to the default, as every spindle setting does.
 
 Both report events as ``(fd, readable, writable)``; errors and hang-ups count as both, so the
 callback's own read or write meets the error and reports it.
@@ -14,12 +21,25 @@ callback's own read or write meets the error and reports it.
 from __future__ import annotations
 
 import contextlib
+import enum
 import math
+import os
 import select
 import selectors
+import warnings
+from collections.abc import Callable, Collection
 from typing import Protocol
 
-__all__ = ["EpollPoller", "Poller", "SelectorPoller", "new_poller"]
+__all__ = [
+    "POLLER_SETTING",
+    "EpollPoller",
+    "Poller",
+    "PollerKind",
+    "SelectorPoller",
+    "available_pollers",
+    "choose_poller",
+    "new_poller",
+]
 
 READ = 1
 WRITE = 2
@@ -90,10 +110,12 @@ if hasattr(select, "epoll"):
 
 
 class SelectorPoller:
-    """Any platform's best selector, through the ``selectors`` module."""
+    """A selector of the ``selectors`` module: by default the platform's best one."""
 
-    def __init__(self) -> None:
-        self._selector = selectors.DefaultSelector()
+    def __init__(
+        self, selector: Callable[[], selectors.BaseSelector] = selectors.DefaultSelector
+    ) -> None:
+        self._selector = selector()
 
     def set_interest(self, fd: int, old: int, new: int) -> None:
         mask = (selectors.EVENT_READ if new & READ else 0) | (
@@ -119,8 +141,62 @@ class SelectorPoller:
         self._selector.close()
 
 
-def new_poller() -> Poller:
-    """epoll where the platform has it, else the selectors fallback."""
+class PollerKind(enum.Enum):
+    """The pollers a loop can be given; the values are what ``SPINDLE_POLLER`` accepts."""
+
+    EPOLL = "epoll"
+    SELECTORS = "selectors"  # selectors.DefaultSelector: kqueue on macOS/BSD, epoll on Linux
+    POLL = "poll"  # selectors.PollSelector over poll(2)
+
+
+POLLER_SETTING = "SPINDLE_POLLER"
+_AUTO = "auto"
+
+
+def available_pollers() -> frozenset[PollerKind]:
+    """The pollers this platform offers."""
+    kinds = {PollerKind.SELECTORS}
     if hasattr(select, "epoll"):
+        kinds.add(PollerKind.EPOLL)
+    if hasattr(select, "poll"):
+        kinds.add(PollerKind.POLL)
+    return frozenset(kinds)
+
+
+def choose_poller(
+    requested: str, available: Collection[PollerKind]
+) -> tuple[PollerKind, str | None]:
+    """The poller for the setting ``requested``, and a warning when it could not be honoured.
+
+    Empty or ``auto`` means epoll where there is one, else the selectors fallback.
+    """
+    default = PollerKind.EPOLL if PollerKind.EPOLL in available else PollerKind.SELECTORS
+    text = requested.strip().lower()
+    if text in ("", _AUTO):
+        return default, None
+    try:
+        kind = PollerKind(text)
+    except ValueError:
+        choices = ", ".join([_AUTO, *(k.value for k in PollerKind)])
+        return default, (
+            f"cannot use {POLLER_SETTING}={requested!r}: expected one of {choices}; "
+            f"using {default.value}"
+        )
+    if kind not in available:
+        return default, (
+            f"cannot use {POLLER_SETTING}={requested!r}: this platform has no {kind.value}; "
+            f"using {default.value}"
+        )
+    return kind, None
+
+
+def new_poller() -> Poller:
+    """The poller ``SPINDLE_POLLER`` asks for: by default epoll, else the selectors fallback."""
+    kind, problem = choose_poller(os.environ.get(POLLER_SETTING, ""), available_pollers())
+    if problem is not None:
+        warnings.warn(problem, RuntimeWarning, stacklevel=2)
+    if kind is PollerKind.EPOLL:
         return EpollPoller()
+    if kind is PollerKind.POLL:
+        return SelectorPoller(selectors.PollSelector)
     return SelectorPoller()

@@ -6,11 +6,13 @@ it waits on:
 
     awaited by Task-1 main(), waiting at app.py:50: await asyncio.gather(*workers)
 
-The chain is read from the futures' done-callbacks: a task waiting on a future has its
-``_wakeup`` there; gather, shield and wait_for leave a callback whose closure holds the outer
-future, which is followed in turn; a TaskGroup's callback is a method of the group, which knows
-its parent task.  This is the small version; the async call graph (``capture_call_graph``) is
-the complete one.
+The chain is read from the done-callbacks of spindle's futures: a task waiting on a future has
+its ``_wakeup`` there; gather, shield and wait_for leave a callback whose closure holds the outer
+future, which is followed in turn; spindle's TaskGroup's callback is a method of the group,
+which knows its parent task.  A future of asyncio's own (asyncio's gather, a task of asyncio's
+Task class) keeps its callbacks private: the tasks waiting on it are found instead among the
+loop's tasks, by the future each waits on.  This is the small version; the async call graph
+(``capture_call_graph``) is the complete one.
 
 It runs in the watchdog's thread while the loop's thread is stopped in the middle of a step, so
 it calls no code of the program's: only the runtime's own types are looked into (no
@@ -25,8 +27,9 @@ import types
 from typing import Any
 
 from spindle._core.futures import FutureCore
-from spindle._core.tasks import Task
+from spindle._core.tasks import Task, all_tasks
 from spindle.diagnostics.pending import describe_task
+from spindle.diagnostics.waits import task_waiter
 from spindle.taskgroups import TaskGroup
 
 __all__ = ["MAX_DEPTH", "awaited_by", "format_awaited_by"]
@@ -41,10 +44,19 @@ _FUTURES = (FutureCore, asyncio.Future)
 
 
 def _callbacks(future: object) -> list[Any]:
-    registered = getattr(future, "_callbacks", None)
-    if not registered:
+    """The done-callbacks of one of spindle's futures (its own slots; asyncio's are private)."""
+    if not isinstance(future, FutureCore):
         return []
-    return [entry[0] if isinstance(entry, tuple) else entry for entry in registered]
+    return [callback for callback, _ in future._callbacks]
+
+
+def _tasks_waiting_on(future: Any) -> list[Any]:
+    """The loop's tasks suspended on ``future`` (for a future of asyncio's own)."""
+    try:
+        tasks = list(all_tasks(future.get_loop()))
+    except RuntimeError:  # the task registry changed size meanwhile: no chain this time
+        return []
+    return [task for task in tasks if task is not future and task_waiter(task) is future]
 
 
 def _waiters(future: object, seen: set[int], depth: int) -> list[Any]:
@@ -52,7 +64,7 @@ def _waiters(future: object, seen: set[int], depth: int) -> list[Any]:
     if depth > MAX_DEPTH or id(future) in seen:
         return []
     seen.add(id(future))
-    found: list[Any] = []
+    found: list[Any] = [] if isinstance(future, FutureCore) else _tasks_waiting_on(future)
     for callback in _callbacks(future):
         owner = getattr(callback, "__self__", None)
         if isinstance(owner, _TASKS):

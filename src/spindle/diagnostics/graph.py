@@ -16,7 +16,9 @@ as 3.14 does::
 Python 3.14 builds "awaited by" from bookkeeping that every await, gather, TaskGroup and
 shield does as it happens.  spindle does none on its hot paths: it works it out when asked,
 from the state the tasks keep anyway (``waits.LoopView``: a task's ``_fut_waiter``, what that
-future stands for, a TaskGroup's parent), so it is right through gather, TaskGroup, shield,
+future stands for, a TaskGroup's parent; for asyncio's own functions, the done-callbacks they
+leave on spindle's tasks and their frames in the awaiting coroutine, read with public
+introspection only: ``asyncio_objects``), so it is right through gather, TaskGroup, shield,
 wait_for, timeouts, wait and as_completed, spindle's and asyncio's alike, on 3.11 and later.
 ``future_add_to_awaited_by`` / ``future_discard_from_awaited_by`` are there for code that
 drives futures by hand and wants them in the graph, as in 3.14.

@@ -36,6 +36,7 @@ import signal
 import sys
 import threading
 import types
+import weakref
 from typing import Any
 
 from spindle._core import tasks as core_tasks
@@ -70,6 +71,10 @@ class Session:
         self._interrupted = False
         self._dump_handler: Any = None  # our handler of SPINDLE_DUMP_SIGNAL, when installed
         self._previous_handler: Any = None
+        # Gives back this session's use of the ps server: when the session ends, or when it
+        # is garbage-collected without ending (a runner dropped without close()), so that
+        # the server's thread and socket never outlive every loop.
+        self._ps_release: weakref.finalize[[], Session] | None = None
 
     @classmethod
     def start(cls, loop: asyncio.AbstractEventLoop) -> Session | None:
@@ -108,6 +113,7 @@ class Session:
         dump.watch(self._loop)
         if self._config.ps:
             control.acquire()
+            self._ps_release = weakref.finalize(self, control.release)
         if self._config.dump_signal is not None:
             self._install_dump_signal(self._config.dump_signal)
 
@@ -182,8 +188,8 @@ class Session:
     def _unwatch(self) -> None:
         dump.unwatch(self._loop)
         cancellation.install().loops.discard(self._loop)
-        if self._config.ps:
-            control.release()
+        if self._ps_release is not None:
+            self._ps_release()  # runs control.release once, now
         signum = self._config.dump_signal
         if signum is not None and self._dump_handler is not None:
             if signal.getsignal(signum) is self._dump_handler:

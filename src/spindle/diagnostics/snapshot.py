@@ -26,6 +26,8 @@ import threading
 import types
 from typing import Any
 
+from spindle._compat import get_running_loop_or_none
+from spindle._core.scheduler import Scheduler
 from spindle._core.tasks import all_tasks, current_task, origin_of
 from spindle.diagnostics.frames import FrameKind, Location, classify, read_activity
 from spindle.diagnostics.waits import LoopView, await_chain
@@ -122,9 +124,17 @@ def _state(task: Any, running: Any, waiting: bool) -> str:
     return "ready"
 
 
+def _loop_thread(loop: asyncio.AbstractEventLoop) -> int | None:
+    """The id of the thread running ``loop``: spindle's loop says; of another loop only the
+    thread it runs on now is known (from the running-loop hook), and only from that thread."""
+    if isinstance(loop, Scheduler):
+        return loop._thread_id
+    return threading.get_ident() if get_running_loop_or_none() is loop else None
+
+
 def _thread_stack(loop: asyncio.AbstractEventLoop, top: types.FrameType | None) -> Any:
     """The innermost frame of the loop's thread (``top`` when the dump runs on it)."""
-    thread_id = getattr(loop, "_thread_id", None)
+    thread_id = _loop_thread(loop)
     if thread_id is None:
         return None
     if thread_id == threading.get_ident():
@@ -133,7 +143,7 @@ def _thread_stack(loop: asyncio.AbstractEventLoop, top: types.FrameType | None) 
 
 
 def _thread_name(loop: asyncio.AbstractEventLoop) -> str:
-    thread_id = getattr(loop, "_thread_id", None)
+    thread_id = _loop_thread(loop)
     for thread in threading.enumerate():
         if thread.ident == thread_id:
             return thread.name

@@ -25,7 +25,10 @@ import os
 import types
 from typing import Any
 
+from spindle import tasks as api_tasks
 from spindle._core.handles import RUNTIME_DIRS
+from spindle.diagnostics import asyncio_objects
+from spindle.diagnostics.waits import task_waiter
 
 __all__ = ["WaitKind", "classify", "wait_of"]
 
@@ -43,7 +46,7 @@ _LOCK_CLASSES = frozenset(
     {"Lock", "Event", "Condition", "Semaphore", "BoundedSemaphore", "Barrier"}
 )
 _QUEUE_CLASSES = frozenset({"Queue", "PriorityQueue", "LifoQueue"})
-_TASK_FUNCTIONS = frozenset({"gather", "wait", "as_completed", "_wait", "shield"})
+_TASK_FUNCTIONS = frozenset({"gather", "wait", "as_completed", "shield"})
 _TASK_CLASSES = frozenset({"TaskGroup"})
 # Runtime modules whose waits are for I/O (spindle's I/O layer and streams, asyncio's).
 _IO_MODULES = frozenset(
@@ -134,11 +137,11 @@ def _describe_waiter(waiter: object) -> str:
     if isinstance(waiter, asyncio.Task) or hasattr(waiter, "get_coro"):
         name = getattr(waiter, "get_name", None)
         return f"task:{name()}" if callable(name) else "task:?"
-    if type(waiter).__name__ == "_GatheringFuture":
+    if isinstance(waiter, api_tasks._GatheringFuture) or asyncio_objects.is_asyncio_gather(waiter):
         return "gather"
     return type(waiter).__name__
 
 
 def wait_of(task: Any) -> tuple[WaitKind, str]:
     """What ``task``, suspended, waits on now (call on the loop's thread)."""
-    return classify(_chain(task.get_coro()), _describe_waiter(getattr(task, "_fut_waiter", None)))
+    return classify(_chain(task.get_coro()), _describe_waiter(task_waiter(task)))

@@ -12,9 +12,10 @@ compiled build does not have):
 * a ``gather()`` future knows its children;
 * the loop's timer queue holds the timer of every ``sleep()`` (its arguments name the
   future), and its table of file descriptors the handler of every socket wait;
-* asyncio's own primitives running on spindle's loop (an ``asyncio.Lock`` in a program run
-  with ``python -m spindle``) are found in the task's await chain: asyncio's Python frames
-  are there, with the primitive as ``self``;
+* asyncio's own objects running on spindle's loop (an ``asyncio.Lock``, gather or TaskGroup
+  in a program run with ``python -m spindle``) are read with public introspection only: the
+  task's await chain (asyncio's Python frames, with the primitive as ``self``) and the
+  done-callbacks asyncio leaves on spindle's tasks (``asyncio_objects``);
 * ``spindle.future_add_to_awaited_by`` records what a program declares itself (Python 3.14's
   API for futures driven by hand).
 
@@ -35,18 +36,28 @@ import types
 import weakref
 from typing import Any
 
-from spindle import _compat, locks, queues, subprocess
+from spindle import locks, queues, subprocess
 from spindle import tasks as api_tasks
 from spindle._core.futures import FutureCore, isfuture
 from spindle._core.handles import TimerHandle
+from spindle._core.scheduler import Scheduler
 from spindle._core.tasks import Task
-from spindle._core.timers import TimerQueue
-from spindle.diagnostics.frames import FrameKind, classify
+from spindle._io.readiness import ReadinessLoop
+from spindle.diagnostics import asyncio_objects
+from spindle.diagnostics.asyncio_objects import PRIMITIVES, Links, await_chain
 from spindle.streams import flow_control as streams_flow
 from spindle.streams import reader as streams_reader
 from spindle.taskgroups import TaskGroup
 
-__all__ = ["LoopView", "Wait", "WaitKind", "await_chain", "declared_awaiters", "name_in"]
+__all__ = [
+    "LoopView",
+    "Wait",
+    "WaitKind",
+    "await_chain",
+    "declared_awaiters",
+    "name_in",
+    "task_waiter",
+]
 
 
 class WaitKind(enum.Enum):
@@ -101,31 +112,6 @@ def declared_awaiters(fut: Any, *, create: bool = False) -> list[Any] | None:
     return _declared.get(fut)
 
 
-def await_chain(coro: object) -> list[types.FrameType]:
-    """The frames of ``coro`` and of everything it awaits, outermost first.
-
-    Follows ``cr_await`` (coroutines), ``gi_yieldfrom`` (generators, ``Future.__await__``)
-    and ``ag_await`` (async generators); stops at an object without frames (a C iterator, a
-    compiled coroutine).
-    """
-    frames: list[types.FrameType] = []
-    while coro is not None and len(frames) < 1000:
-        frame = (
-            getattr(coro, "cr_frame", None)
-            or getattr(coro, "gi_frame", None)
-            or getattr(coro, "ag_frame", None)
-        )
-        if not isinstance(frame, types.FrameType):
-            break
-        frames.append(frame)
-        coro = (
-            getattr(coro, "cr_await", None)
-            or getattr(coro, "gi_yieldfrom", None)
-            or getattr(coro, "ag_await", None)
-        )
-    return frames
-
-
 def name_in(frame: types.FrameType | None, obj: object) -> str | None:
     """The name ``frame``'s code knows ``obj`` by: a local, ``self.attr``, or a global."""
     if frame is None:
@@ -146,56 +132,81 @@ def name_in(frame: types.FrameType | None, obj: object) -> str | None:
     return None
 
 
-# asyncio's primitives, recognised as ``self`` of a frame in a task's await chain.
-_ASYNCIO_OWNERS = (
-    asyncio.Lock,
-    asyncio.Event,
-    asyncio.Condition,
-    asyncio.Semaphore,
-    asyncio.Barrier,
-    asyncio.Queue,
-    asyncio.StreamReader,
-    asyncio.TaskGroup,
-)
-
-
 class LoopView:
     """One reading of a loop's tasks, timers and descriptors, to describe waits from."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, tasks: list[Any]) -> None:
         self.loop = loop
         self.tasks = tasks
-        self._by_waiter: dict[int, list[Any]] = {}
-        for task in tasks:
-            waiter = task_waiter(task)
-            if waiter is not None:
-                self._by_waiter.setdefault(id(waiter), []).append(task)
+        self._links = Links.of(tasks)
+        self._groups = _spindle_groups(tasks)
         self._timers = _timers_by_future(loop)
         self._descriptors = _descriptors_by_future(loop)
+        self._targets: dict[int, tuple[Any, ...]] = {}  # what each task's wait stands for
+        self._reached: dict[int, list[Any]] = {}
 
     # -- what a task waits on ------------------------------------------------------------
 
     def wait_of(self, task: Any, user_frame: types.FrameType | None = None) -> Wait | None:
         """What ``task`` waits on; None when it waits on nothing (running, or ready)."""
+        wait = self._wait_of(task, user_frame)
+        self._targets[id(task)] = () if wait is None else wait.targets
+        return wait
+
+    def _wait_of(self, task: Any, user_frame: types.FrameType | None) -> Wait | None:
         waiter = task_waiter(task)
         if waiter is None:
             return None
-        owner = getattr(waiter, "_owner", None)
-        if owner is None:
-            owner = _asyncio_owner(task)
-        return self.describe(waiter, owner, user_frame)
+        owner = _owner_of(waiter)
+        if owner is not None or self._speaks_for_itself(waiter):
+            return self.describe(waiter, owner, user_frame)
+        # Not one of spindle's primitives: maybe asyncio's, seen in the task's await chain.
+        frames = asyncio_objects.library_frames(task.get_coro())
+        selves = [(frame.f_locals.get("self"), frame) for frame in frames]
+        for obj, _ in selves:
+            if obj is None or isfuture(obj) or isinstance(obj, asyncio.TaskGroup):
+                continue
+            reporting = self._links.settled_by(obj)
+            if reporting:
+                # Only as_completed() has its tasks report to an object its consumer reads
+                # (a Queue on 3.11 and 3.12, its iterator on 3.13).
+                return _as_completed_wait(reporting)
+        for obj, frame in selves:
+            if isinstance(obj, PRIMITIVES):
+                return self.describe(waiter, obj, user_frame, frame.f_code.co_name)
+        in_wait = any(frame.f_code is _ASYNCIO_WAIT_CODE for frame in frames)
+        return self.describe(waiter, None, user_frame, in_wait=in_wait)
 
-    def describe(self, fut: Any, owner: Any, user_frame: types.FrameType | None) -> Wait:
-        """The ``Wait`` that ``fut`` (made by ``owner``, None if unknown) stands for."""
+    def describe(
+        self,
+        fut: Any,
+        owner: Any,
+        user_frame: types.FrameType | None,
+        method: str | None = None,
+        *,
+        in_wait: bool = False,
+    ) -> Wait:
+        """The ``Wait`` that ``fut`` (made by ``owner``, None if unknown) stands for.
+
+        ``method``: the asyncio method the task waits in (``get`` of an asyncio Queue);
+        ``in_wait``: the task is inside asyncio's ``wait()``.
+        """
         if isinstance(fut, (Task, asyncio.Task)):
             return Wait(WaitKind.TASK, f"task {fut.get_name()}", (fut,))
-        children = gather_children(fut)
+        children = self.gather_children(fut)
         if children is not None:
             return _gather_wait(children)
         if owner is not None:
-            described = self._describe_owner(fut, owner, user_frame)
+            described = self._describe_owner(fut, owner, user_frame, method)
             if described is not None:
                 return described
+        shielded = _shielded_by_asyncio(fut)
+        if shielded is not None:
+            inner = self.describe(shielded, _owner_of(shielded), user_frame)
+            return Wait(WaitKind.SHIELD, f"shield({inner.text})", (shielded,))
+        settlers = self._links.settled_by(fut)
+        if settlers:
+            return _settled_wait(settlers, in_wait)
         when = self._timers.get(id(fut))
         if when is not None:
             left = when - self.loop.time()
@@ -206,10 +217,12 @@ class LoopView:
             kind = WaitKind.IO_WRITE if writing else WaitKind.IO_READ
             verb = "writable" if writing else "readable"
             return Wait(kind, f"socket fd {fd} to become {verb}")
+        if asyncio_objects.is_asyncio_gather(fut):
+            return Wait(WaitKind.GATHER, f"gather() ({_HIDDEN})")
         return Wait(WaitKind.FUTURE, _future_text(fut))
 
     def _describe_owner(
-        self, fut: Any, owner: Any, user_frame: types.FrameType | None
+        self, fut: Any, owner: Any, user_frame: types.FrameType | None, method: str | None
     ) -> Wait | None:
         name = name_in(user_frame, owner)
         called = f" {name}" if name else ""
@@ -224,25 +237,32 @@ class LoopView:
             return Wait(WaitKind.SEMAPHORE, f"{type(owner).__name__}{called} ({state})")
         if isinstance(owner, (locks.Barrier, asyncio.Barrier)):
             return Wait(WaitKind.BARRIER, f"Barrier{called} ({state})")
-        if isinstance(owner, (queues.Queue, asyncio.Queue)):
-            return _queue_wait(fut, owner, called)
+        if isinstance(owner, queues.Queue):
+            return _queue_wait(owner, called, any(g is fut for g in list(owner._getters)))
+        if isinstance(owner, asyncio.Queue):
+            return _queue_wait(owner, called, method == "get")
         if isinstance(owner, (TaskGroup, asyncio.TaskGroup)):
-            members = tuple(group_tasks(owner))
+            members = tuple(self.group_members(owner))
+            if not members and isinstance(owner, asyncio.TaskGroup):
+                return Wait(WaitKind.TASK_GROUP, f"the end of its TaskGroup's tasks ({_HIDDEN})")
             return Wait(
                 WaitKind.TASK_GROUP,
                 f"the end of its TaskGroup's {_count(len(members), 'task')}",
                 members,
             )
-        if isinstance(owner, (streams_reader.StreamReader, asyncio.StreamReader)):
+        if isinstance(owner, streams_reader.StreamReader):
             peer = _stream_peer(owner)
             return Wait(WaitKind.STREAM_READ, f"data from a stream{f' ({peer})' if peer else ''}")
+        if isinstance(owner, asyncio.StreamReader):
+            # asyncio's reader keeps its transport private: the peer's address is not shown,
+            # the reader is named as the program's frame names it.
+            return Wait(WaitKind.STREAM_READ, f"data from StreamReader{called}")
         if isinstance(owner, streams_flow.FlowControlMixin):
             return Wait(WaitKind.DRAIN, "drain(): the peer to read what was written")
         if isinstance(owner, subprocess.Process):
             return Wait(WaitKind.PROCESS, f"process {owner.pid} to exit")
         if isinstance(owner, api_tasks._AsCompleted):
-            pending = tuple(f for f in list(owner._todo) if not f.done())
-            return Wait(WaitKind.AS_COMPLETED, f"as_completed(): {len(pending)} not done", pending)
+            return _as_completed_wait([f for f in list(owner._todo) if not f.done()])
         if isinstance(owner, (set, frozenset)):
             pending = tuple(f for f in list(owner) if isfuture(f) and not f.done())
             return Wait(WaitKind.WAIT, f"wait() for {_count(len(pending), 'future')}", pending)
@@ -251,151 +271,167 @@ class LoopView:
             return Wait(WaitKind.SHIELD, f"shield({inner.text})", (owner,))
         return None
 
+    def _speaks_for_itself(self, waiter: Any) -> bool:
+        """A task or a gather needs no look at the frames of the task awaiting it."""
+        return isinstance(waiter, (Task, asyncio.Task)) or self.gather_children(waiter) is not None
+
+    # -- the pieces a wait is made of ------------------------------------------------------
+
+    def gather_children(self, fut: Any) -> list[Any] | None:
+        """The children of a ``gather()`` future (spindle's or asyncio's); None for others."""
+        if isinstance(fut, api_tasks._GatheringFuture):
+            return list(fut._children)
+        found = self._links.gathered.get(id(fut))
+        return None if found is None else list(found)
+
+    def group_members(self, group: Any) -> list[Any]:
+        """The unfinished tasks of a TaskGroup (spindle's, or asyncio's: those whose
+        done-callback reports to it)."""
+        if isinstance(group, TaskGroup):
+            return [task for task in list(group._tasks) if not task.done()]
+        return self._links.settled_by(group)
+
+    def _groups_led_by(self, task: Any) -> list[Any]:
+        """The TaskGroups ``task`` entered and has not left: their tasks are its children,
+        while its body still runs as well as once it waits in ``__aexit__``.
+
+        spindle's groups say who entered them; an asyncio group (which keeps that private) is
+        taken to be led by a task that holds it in its frames and is not one of its members.
+        Only groups with a task pending are looked for, so frames are read only when the loop
+        has such an asyncio group.
+        """
+        led = [g for g in self._groups if g._parent_task is task]
+        if self._links.groups:
+            for group in asyncio_objects.groups_held(task.get_coro()):
+                if id(group) in self._links.groups and not any(
+                    member is task for member in self._links.settled_by(group)
+                ):
+                    led.append(group)  # held, and not as one of its members: the one in the body
+        return led
+
     # -- who waits on a future -------------------------------------------------------------
+
+    def _reach(self, task: Any) -> list[Any]:
+        """Every future and task ``task`` waits for, through gathers, groups and shields."""
+        cached = self._reached.get(id(task))
+        if cached is not None:
+            return cached
+        found: list[Any] = []
+        waiter = task_waiter(task)
+        if waiter is not None:
+            found.append(waiter)
+            targets = self._targets.get(id(task))
+            if targets is None:
+                self.wait_of(task)
+                targets = self._targets[id(task)]
+            self._expand(targets, found, depth=0)
+        for group in self._groups_led_by(task):
+            self._expand(tuple(self.group_members(group)), found, depth=0)
+        self._reached[id(task)] = found
+        return found
+
+    def _expand(self, targets: tuple[Any, ...], found: list[Any], depth: int) -> None:
+        """Add ``targets`` and, for those that stand for others (a gather), those too."""
+        for target in targets:
+            if depth > 50 or any(target is seen for seen in found):
+                continue
+            found.append(target)
+            if isinstance(target, (Task, asyncio.Task)) or not isfuture(target):
+                continue
+            self._expand(self.describe(target, _owner_of(target), None).targets, found, depth + 1)
 
     def awaiters(self, fut: Any) -> list[Any]:
         """The tasks and futures that wait on ``fut`` (Python 3.14's ``awaited_by``)."""
-        found: list[Any] = []
-        for task in self.tasks:
-            if task is not fut and _reaches(self, task, fut):
-                found.append(task)
+        found = [t for t in self.tasks if t is not fut and any(f is fut for f in self._reach(t))]
         for waiter in declared_awaiters(fut) or ():
-            if waiter not in found:
+            if not any(waiter is seen for seen in found):
                 found.append(waiter)
-        for parent in _group_parents(fut):
-            if parent not in found:
-                found.append(parent)
-        for settled in _settled_by(fut):
-            for waiter in self.awaiters(settled) if settled is not fut else ():
-                if waiter is not fut and waiter not in found:
-                    found.append(waiter)
         return found
 
     def awaited(self, task: Any) -> list[Any]:
         """The tasks ``task`` waits for (its children in the call tree), in order."""
-        wait = self.wait_of(task)
-        found: list[Any] = []
-        if wait is not None:
-            _expand(self, wait.targets, found, depth=0)
-        return [f for f in found if isinstance(f, (Task, asyncio.Task)) and f is not task]
+        return [
+            f for f in self._reach(task) if isinstance(f, (Task, asyncio.Task)) and f is not task
+        ]
 
 
-def _reaches(view: LoopView, task: Any, fut: Any) -> bool:
-    waiter = task_waiter(task)
-    if waiter is None:
-        return False
-    if waiter is fut:
-        return True
-    wait = view.wait_of(task)
-    if wait is None:
-        return False
-    found: list[Any] = []
-    _expand(view, wait.targets, found, depth=0)
-    return any(f is fut for f in found)
+# What a wait says when the tasks behind it are of asyncio's own Task class (a task factory):
+# their done-callbacks, which would name them, are private to asyncio.
+_HIDDEN = "asyncio Tasks, not listed: asyncio keeps them private"
 
-
-def _expand(view: LoopView, targets: tuple[Any, ...], found: list[Any], depth: int) -> None:
-    """Add ``targets`` and, for those that stand for others (a gather), those too."""
-    for target in targets:
-        if any(target is seen for seen in found) or depth > 50:
-            continue
-        found.append(target)
-        if isinstance(target, (Task, asyncio.Task)):
-            continue
-        children = gather_children(target)
-        if children is not None:
-            _expand(view, tuple(children), found, depth + 1)
-            continue
-        owner = getattr(target, "_owner", None)
-        if owner is not None:
-            _expand(view, view.describe(target, owner, None).targets, found, depth + 1)
+# The code of asyncio's public ``wait()``: a task running it waits for the futures it was given.
+_ASYNCIO_WAIT_CODE = getattr(asyncio.wait, "__code__", None)
 
 
 def task_waiter(task: Any) -> Any:
-    """The future ``task`` is suspended on, or None."""
+    """The future ``task`` is suspended on, or None.
+
+    spindle's Task says it (``_fut_waiter``); a task of another class (asyncio's own, from a
+    task factory) is read from its coroutine chain.
+    """
     if isinstance(task, Task):
         return task._fut_waiter
-    return _compat.asyncio_task_waiter(task)
+    if task.done():
+        return None
+    return asyncio_objects.innermost_future(task.get_coro())
 
 
-def gather_children(fut: Any) -> list[Any] | None:
-    """The children of a ``gather()`` future (spindle's or asyncio's); None for others."""
-    if isinstance(fut, api_tasks._GatheringFuture):
-        return list(fut._children)
-    return _compat.asyncio_gather_children(fut)
+def _owner_of(fut: Any) -> Any:
+    """What made spindle's future ``fut`` (its ``_owner``, unset on most); None for others."""
+    return getattr(fut, "_owner", None) if isinstance(fut, FutureCore) else None
 
 
-def group_tasks(group: Any) -> list[Any]:
-    """The unfinished tasks of a TaskGroup (spindle's or asyncio's)."""
-    if isinstance(group, TaskGroup):
-        members = list(group._tasks)
-    else:
-        members = _compat.asyncio_taskgroup_tasks(group)
-    return [task for task in members if not task.done()]
-
-
-def _group_parents(fut: Any) -> list[Any]:
-    """The parent task of the TaskGroup ``fut`` belongs to (read from its done-callback)."""
-    parents = []
-    callbacks = fut._callbacks if isinstance(fut, FutureCore) else []
-    for callback, _ in callbacks:
-        group = getattr(callback, "__self__", None)
-        if isinstance(group, TaskGroup):
-            parent = group._parent_task
-        elif isinstance(group, asyncio.TaskGroup):
-            parent = _compat.asyncio_taskgroup_parent(group)
-        else:
-            continue
-        if parent is not None and not parent.done():
-            parents.append(parent)
-    return parents
-
-
-def _settled_by(fut: Any) -> list[Any]:
-    """Pending futures that asyncio's shield/wait_for/wait settle when ``fut`` is done."""
-    if not isinstance(fut, FutureCore):
-        return []
-    found = []
-    for callback, _ in fut._callbacks:
-        for settled in _compat.asyncio_callback_futures(callback):
-            if settled is not fut and not settled.done() and not isinstance(settled, Task):
-                found.append(settled)
+def _spindle_groups(tasks: list[Any]) -> list[TaskGroup]:
+    """spindle's TaskGroups with a pending task (found by the group's done-callback on it)."""
+    found: list[TaskGroup] = []
+    for task in tasks:
+        if isinstance(task, Task):
+            for callback, _ in task._callbacks:
+                group = getattr(callback, "__self__", None)
+                if isinstance(group, TaskGroup) and not any(group is g for g in found):
+                    found.append(group)
     return found
 
 
-def _asyncio_owner(task: Any) -> Any:
-    """The asyncio primitive ``task`` waits in, read from the frames of its await chain."""
-    for frame in reversed(await_chain(task.get_coro())):
-        if classify(frame.f_code.co_filename) is FrameKind.USER:
-            return None
-        owner = frame.f_locals.get("self")
-        if isinstance(owner, _ASYNCIO_OWNERS):
-            return owner
+def _shielded_by_asyncio(fut: Any) -> Any:
+    """The future asyncio's ``shield()`` protects behind ``fut``, its outer future; or None.
+
+    shield() is the one asyncio function that puts its own callback on the future the caller
+    awaits: a closure over the inner future, to forget it when the outer one is cancelled.
+    """
+    if not isinstance(fut, FutureCore):
+        return None
+    for callback, _ in fut._callbacks:
+        for ref in asyncio_objects.callback_refs(callback):
+            if ref is not fut and isfuture(ref) and not ref.done():
+                return ref
     return None
 
 
-def _stream_peer(reader: Any) -> str | None:
+def _settled_wait(settlers: list[Any], in_wait: bool) -> Wait:
+    """A future that asyncio's wait() or wait_for() (3.11) settles when ``settlers`` finish."""
+    if in_wait or len(settlers) > 1:
+        return Wait(WaitKind.WAIT, f"wait() for {_count(len(settlers), 'future')}", tuple(settlers))
+    return Wait(WaitKind.TASK, f"task {settlers[0].get_name()}", (settlers[0],))
+
+
+def _as_completed_wait(pending: list[Any]) -> Wait:
+    return Wait(WaitKind.AS_COMPLETED, f"as_completed(): {len(pending)} not done", tuple(pending))
+
+
+def _stream_peer(reader: streams_reader.StreamReader) -> str | None:
     """The address at the other end of the stream ``reader`` reads, when it has one."""
-    if isinstance(reader, streams_reader.StreamReader):
-        transport = reader._transport
-    else:
-        transport = _compat.asyncio_stream_transport(reader)
+    transport = reader._transport
     peer = None if transport is None else transport.get_extra_info("peername")
     if isinstance(peer, tuple) and len(peer) >= 2:
         return f"{peer[0]}:{peer[1]}"
     return None if peer is None else str(peer)
 
 
-def _queue_wait(fut: Any, queue: Any, called: str) -> Wait:
-    if isinstance(queue, queues.Queue):
-        getters = list(queue._getters)
-    else:
-        getters = _compat.asyncio_queue_getters(queue)
-    getting = any(getter is fut for getter in getters)
-    size = queue.qsize()
+def _queue_wait(queue: Any, called: str, getting: bool) -> Wait:
     if getting:
         return Wait(WaitKind.QUEUE_GET, f"get() on Queue{called} (empty)")
-    return Wait(WaitKind.QUEUE_PUT, f"put() on Queue{called} (full, {size} items)")
+    return Wait(WaitKind.QUEUE_PUT, f"put() on Queue{called} (full, {queue.qsize()} items)")
 
 
 def _gather_wait(children: list[Any]) -> Wait:
@@ -405,8 +441,7 @@ def _gather_wait(children: list[Any]) -> Wait:
     done = len(children) - len(pending)
     return Wait(
         WaitKind.GATHER,
-        f"gather() of {_count(len(children), 'awaitable')}, {done} done; waiting for "
-        f"{names}{more}",
+        f"gather() of {_count(len(children), 'awaitable')}, {done} done; waiting for {names}{more}",
         pending,
     )
 
@@ -443,19 +478,22 @@ def _count(n: int, noun: str) -> str:
 
 
 def _timers_by_future(loop: asyncio.AbstractEventLoop) -> dict[int, float]:
-    """``id(future) -> deadline`` for the loop's timers that will complete a future."""
-    queue = getattr(loop, "_timers", None)
+    """``id(future) -> deadline`` for the loop's timers that will complete a future.
+
+    Only spindle's loop is read (its timer queue and ready queue are its own); another loop's
+    sleeps are described as plain futures.
+    """
     found: dict[int, float] = {}
-    if not isinstance(queue, TimerQueue):
+    if not isinstance(loop, Scheduler):
         return found
-    timers = [(handle._deadline, handle) for handle in queue.handles()]
+    timers = [(handle._deadline, handle) for handle in loop._timers.handles()]
     # Timers already due wait in the ready queue for this pass: they end now.
-    ready = getattr(loop, "_ready", ())
-    timers += [(loop.time(), handle) for handle in list(ready) if isinstance(handle, TimerHandle)]
+    now = loop.time()
+    timers += [(now, handle) for handle in list(loop._ready) if isinstance(handle, TimerHandle)]
     for when, handle in timers:
         if handle._cancelled:
             continue
-        for arg in getattr(handle, "_args", ()) or ():
+        for arg in handle._args or ():
             if isfuture(arg):
                 found[id(arg)] = when
     return found
@@ -463,13 +501,12 @@ def _timers_by_future(loop: asyncio.AbstractEventLoop) -> dict[int, float]:
 
 def _descriptors_by_future(loop: asyncio.AbstractEventLoop) -> dict[int, tuple[int, bool]]:
     """``id(future) -> (fd, writing)`` for the loop's socket waits (``sock_recv``, ...)."""
-    table = getattr(loop, "_fd_handlers", None)
     found: dict[int, tuple[int, bool]] = {}
-    if not isinstance(table, dict):
+    if not isinstance(loop, ReadinessLoop):
         return found
-    for fd, pair in list(table.items()):
+    for fd, pair in list(loop._fd_handlers.items()):
         for writing, handle in enumerate(list(pair)):
-            for arg in getattr(handle, "_args", ()) or ():
+            for arg in (handle._args or ()) if handle is not None else ():
                 if isfuture(arg):
                     found[id(arg)] = (fd, bool(writing))
     return found

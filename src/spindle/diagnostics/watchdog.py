@@ -164,10 +164,16 @@ class Watchdog:
         # while it looks.  The thread is on its way out then anyway.
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
-        if self._fault is not None:
-            self._fault.stop()
+        self._release_faulthandler()
         with self._lock:
             self._step = None
+
+    def _release_faulthandler(self) -> None:
+        """Give back this watchdog's share of faulthandler's timer (once)."""
+        with self._lock:
+            fault, self._fault = self._fault, None
+        if fault is not None:
+            fault.stop()
 
     def flush(self) -> None:
         """The loop has stopped: a step still open ended just now.
@@ -204,6 +210,9 @@ class Watchdog:
         while not self._stopping.wait(self._interval):
             loop = self._loop()
             if loop is None:
+                # The loop was dropped without closing: nothing left to watch, and
+                # faulthandler's timer must not stay armed for it.
+                self._release_faulthandler()
                 return
             self._wake(loop, time.monotonic())
             del loop
@@ -213,8 +222,9 @@ class Watchdog:
 
         ``final``: the loop has stopped (``flush``), the step that ran is still recorded.
         """
-        if self._fault is not None and not final:
-            self._fault.keep_alive(now)
+        fault = self._fault
+        if fault is not None and not final:
+            fault.keep_alive(now)
         handle, count = loop._running, loop._pass_count
         if loop._running is not handle:
             return  # it moved on while we read: look again at the next wake-up

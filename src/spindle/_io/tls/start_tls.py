@@ -32,12 +32,17 @@ async def upgrade_to_tls(
     server_hostname: str | None = None,
     ssl_handshake_timeout: float | None = None,
     ssl_shutdown_timeout: float | None = None,
-) -> SSLTransport:
+) -> SSLTransport | None:
     """Run TLS over ``transport`` for ``protocol``; the new transport, once the handshake is done.
 
     ``protocol`` keeps its connection (no second ``connection_made``); from now on it must use
     the returned transport, and ``transport`` belongs to the TLS layer.  If the handshake
     fails or the wait is cancelled, ``transport`` is closed.
+
+    None when ``transport`` is already closing: the connection ended before the upgrade, and
+    asyncio answers so (its ``start_tls`` is declared to return ``Transport | None``); code
+    written for asyncio checks for it (aiohttp raises its ClientConnectorError, "Failed to
+    start TLS").  ``transport`` is left alone, so its protocol still hears the end.
     """
     if not isinstance(sslcontext, ssl.SSLContext):
         raise TypeError(
@@ -49,7 +54,7 @@ async def upgrade_to_tls(
             f"cannot start TLS: transport {transport!r} is not supported (not a stream transport)"
         )
     if transport.is_closing():
-        raise RuntimeError(f"cannot start TLS: the transport is closing ({transport!r})")
+        return None
     waiter: asyncio.Future[None] = loop.create_future()
     tls = TLSProtocol(
         loop,
@@ -86,8 +91,9 @@ class TLSMethods(ReadinessLoop):
         server_hostname: str | None = None,
         ssl_handshake_timeout: float | None = None,
         ssl_shutdown_timeout: float | None = None,
-    ) -> asyncio.Transport:
-        """Upgrade an open connection to TLS; the transport ``protocol`` must use from now on."""
+    ) -> asyncio.Transport | None:
+        """Upgrade an open connection to TLS; the transport ``protocol`` must use from now on
+        (None when the connection was already closing: ``upgrade_to_tls``)."""
         self._check_closed("start TLS")
         return await upgrade_to_tls(
             self._as_asyncio_loop(),
