@@ -98,7 +98,9 @@ tests_on_pure() {
 # core (Future, Task, loop, timers, the compiled fast paths), the public API and what it
 # re-exports, the runners and policies (3.14's deprecations are announced in 3.12/3.13),
 # python -m spindle, install(), the compiled build itself, the documentation's examples (with
-# their printed output) and the packaging test; the diagnostics, which read frames and
+# their printed output) and the packaging test; spindle's API against that Python's own asyncio
+# (tests/differential) and the locks, queues and bad numbers, which follow it per version
+# (Condition.wait, Semaphore.acquire, sleep(NaN)); the diagnostics, which read frames and
 # coroutine internals that change between Pythons; and the servers and Unix sockets, whose
 # close follows the running Python.  Left to the first Python only: the real libraries
 # (tests/integration), the rest of tests/io, the benchmarks' smoke tests and fork.
@@ -107,6 +109,8 @@ OTHER_PYTHON_TESTS=(
     tests/test_public_api.py tests/test_docs.py tests/test_runners.py tests/test_main.py
     tests/test_patch.py tests/test_compiled.py tests/test_packaging.py tests/test_layers.py
     tests/test_tasks_api.py tests/test_taskgroups.py tests/test_timeouts.py
+    tests/differential tests/test_locks.py tests/test_queues.py tests/test_waitqueue.py
+    tests/test_bad_numbers.py
     tests/test_cancellation_reports.py tests/test_diagnostics.py tests/test_graph.py
     tests/test_ps.py tests/io/test_servers.py tests/io/test_unix.py
 )

@@ -5,17 +5,20 @@ calls (``asyncio`` or ``spindle``: ``api.gather``, ``api.TaskGroup``, ``api.Queu
 ``api.Runner``, ...), and ``make_loop`` the loop it runs on.  Everything observable goes into
 the ``Outcome``: the events in order, with the loop time, the coroutine that saw them and its
 task's ``cancelling()`` count; how ``run()`` ended; the final state of every task; and every
-report to the loop's exception handler and every warning.  Two implementations agree when
+report to the loop's exception handler, every warning and every exception that could not
+propagate while the loop was open (``sys.unraisablehook``).  Two implementations agree when
 their outcomes are equal (``outcome.py`` says how each part is made comparable).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import re
+import sys
 import warnings
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -444,7 +447,19 @@ def execute(
 def _execute(run: _Run, loop_factory: Callable[[], Any]) -> None:
     """Run main() in a Runner, close it, take the final states, let the garbage go."""
     outcome = run.outcome
-    with warnings.catch_warnings(record=True) as caught:
+    message_types = run.message_types
+    unraisable: list[tuple[Any, ...]] = []
+    # Set once the loop is closed.  The garbage collector then closes the coroutines left
+    # pending, and whatever their cleanup meets (a closed loop, no running loop) depends on
+    # how each library's internals are written (asyncio's as_completed cancels a Queue
+    # getter, spindle's a bare future), not on asyncio's contract: such errors are let go.
+    closed = False
+
+    def record_unraisable(what: Any) -> None:
+        if what.exc_value is not None and not closed:
+            unraisable.append(("unraisable", norm_exception(what.exc_value, message_types)))
+
+    with warnings.catch_warnings(record=True) as caught, _unraisable_hook(record_unraisable):
         warnings.simplefilter("always")
         runner = run.api.Runner(loop_factory=loop_factory)
         try:
@@ -460,10 +475,23 @@ def _execute(run: _Run, loop_factory: Callable[[], Any]) -> None:
         run.finished = True
         outcome.finals = sorted((label, _state(task)) for label, task in run.tasks.items())
         del run, runner
+        closed = True
         gc.collect()
     outcome.reports.extend(
         (w.category.__name__, _ADDRESS.sub("", str(w.message)), None) for w in caught
     )
+    outcome.reports.extend(unraisable)
+
+
+@contextlib.contextmanager
+def _unraisable_hook(hook: Callable[[Any], None]) -> Iterator[None]:
+    """``sys.unraisablehook`` is ``hook`` inside the block."""
+    previous = sys.unraisablehook
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 def _state(task: Any) -> str:

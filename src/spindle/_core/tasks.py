@@ -12,6 +12,14 @@ says why it suspended:
 
 When the coroutine returns or raises, the task finishes with that result or exception.
 
+How a wake-up delivers the awaited future's outcome follows asyncio's Task, because where an
+exception enters a coroutine is visible to it.  A result is not touched: the step resumes the
+coroutine, and the ``await`` reads the result itself.  A failure or a cancellation is read by
+``_wakeup`` and *thrown* in.  Raised inside the await instead, the exception would be chained
+(``__context__``) to whatever exception any frame up the coroutine's await chain is handling;
+thrown in, it is chained only where it enters a frame that handles one.  Reading it also marks
+a failure retrieved when a ``cancel()`` that arrived meanwhile is what the step throws instead.
+
 A Task's states
 ---------------
 As a Future, a task is PENDING until it is FINISHED or CANCELLED (``futures.py``).  While it
@@ -39,11 +47,14 @@ where the coroutine decides: let CancelledError out (CANCELLED) or catch it and 
 An eager task (``eager_start``) takes its first step inside ``create_task``, skipping
 SCHEDULED once.
 
-Cancellation follows asyncio 3.11.  ``cancel()`` counts a request (``cancelling()``), and
-either cancels the future the task is waiting on (whose CancelledError then flows into the
-coroutine) or, when there is none, sets ``_cancel_next_step`` so the *next* step throws
-CancelledError.  The coroutine may catch it; ``uncancel()`` lets structured-concurrency code
-(``timeout``, ``TaskGroup``) take back a request it made itself.
+Cancellation follows the running Python's asyncio.  ``cancel()`` counts a request
+(``cancelling()``), and either cancels the future the task is waiting on (whose
+CancelledError then flows into the coroutine) or, when there is none, sets
+``_cancel_next_step`` so the *next* step throws CancelledError.  The coroutine may catch it;
+``uncancel()`` lets structured-concurrency code (``timeout``, ``TaskGroup``) take back a
+request it made itself.  From 3.13, taking back the last one also withdraws a cancellation
+not yet delivered (``UNCANCEL_WITHDRAWS_PENDING_CANCEL`` in ``taskcore``); up to 3.12 the
+next step still throws it in.
 
 The attribute names ``_fut_waiter``, ``_coro`` and (from Future) ``_callbacks`` keep asyncio's
 meaning on purpose: anyio reads them.  anyio also reads ``_must_cancel``, and reads it next to
