@@ -9,6 +9,7 @@ environment and runs a seed program there from a directory outside the source tr
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -24,6 +25,19 @@ import spindle
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 DISTRIBUTION = "spindle-async"
+# What a copy of the tree to build from leaves out: environments, caches, build products.
+NOT_SOURCES = (
+    ".git",
+    ".venv*",
+    ".hypothesis",
+    ".*_cache",
+    "__pycache__",
+    "build",
+    "dist",
+    "site",
+    "*.egg-info",
+    "*.so",
+)
 
 
 def test_the_distribution_name_and_import_name() -> None:
@@ -62,9 +76,13 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     The build compiles spindle's hot path with mypyc (a build requirement), as a user's
     ``pip install`` from the sdist would: it takes a minute or two.
     """
+    # From a copy of the tree: making the sdist writes its metadata (an egg-info directory)
+    # into the tree it builds, and the test command runs this test on several Pythons at once.
+    tree = tmp_path_factory.mktemp("tree") / "spindle"
+    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(*NOT_SOURCES))
     out = tmp_path_factory.mktemp("dist")
     build = subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
+        [sys.executable, "-m", "build", "--outdir", str(out), str(tree)],
         capture_output=True,
         text=True,
         timeout=900,
