@@ -14,7 +14,7 @@
 #      BSDs use (SPINDLE_POLLER=selectors), on the first Python;
 #   6. other projects' test suites on spindle's loop (scripts/peers.sh).
 #
-#   Steps 3-6 run two at a time (see `beside` below): a test run spends most of its time
+#   Steps 3-6 run two at a time (`in_lanes` below): a test run spends most of its time
 #   waiting (on subprocesses, sockets, timers), so two of them share CI's two cores well.
 #
 #   bash scripts/test.sh                     all of it
@@ -109,8 +109,8 @@ tests_on_selectors() {
 
 # Other projects' test suites on spindle's loop (scripts/peers.sh; tests/peers/README.md).
 peers() {
-    echo "== other projects' suites"
-    bash scripts/peers.sh
+    echo "== other projects' suites${1:+: $*}"
+    bash scripts/peers.sh "$@"
 }
 
 # `timed LABEL COMMAND...` runs one step and says how long it took ("-- LABEL: 4m05s"); CI's
@@ -125,27 +125,38 @@ minutes() {
     printf '%dm%02ds' $(($1 / 60)) $(($1 % 60))
 }
 
-# `beside LABEL STEP ARGS...` starts a timed step in the background, its output kept aside;
-# `settle` waits for the steps started so, prints each one's output whole (in the order they
-# were started) and fails if any failed.
-pending_pids=()
-pending_logs=()
-beside() {
-    local log
-    log="$(mktemp)"
-    timed "$@" > "$log" 2>&1 &
-    pending_pids+=("$!")
-    pending_logs+=("$log")
-}
-settle() {
-    local i failed=0
-    for i in "${!pending_pids[@]}"; do
-        wait "${pending_pids[$i]}" || failed=1
-        cat "${pending_logs[$i]}"
-        rm -f "${pending_logs[$i]}"
+# `in_lanes RUN...` runs the steps two at a time, in two lanes that each take the next step
+# when their last one ends.  A RUN is "LABEL|FUNCTION ARGS"; each step's output is kept aside
+# and printed whole when it ends, so two steps' lines never mix.  Fails if any step failed.
+in_lanes() {
+    local lane status=0
+    for lane in 0 1; do
+        run_lane "$lane" "$@" &
     done
-    pending_pids=()
-    pending_logs=()
+    for lane in 0 1; do
+        wait -n || status=1
+    done
+    return "$status"
+}
+run_lane() {
+    local lane="$1" i=0 failed=0 log run
+    shift
+    log="$(mktemp)"
+    for run in "$@"; do
+        if [ $((i % 2)) -eq "$lane" ]; then
+            read -r -a step <<< "${run#*|}"
+            # In the background and waited for: a step run as `step || failed=1` would run
+            # without `set -e`, and a failing command inside it would go unnoticed.
+            timed "${run%%|*}" "${step[@]}" > "$log" 2>&1 &
+            if ! wait "$!"; then
+                failed=1
+                echo "-- ${run%%|*}: FAILED" >> "$log"
+            fi
+            flock "$root/scripts/test.sh" cat "$log"
+        fi
+        i=$((i + 1))
+    done
+    rm -f "$log"
     return "$failed"
 }
 
@@ -158,24 +169,19 @@ timed environments environments
 first="$(python_for "${pythons[0]}")"
 timed lint lint
 timed docs docs
-# Two at a time: each Python's compiled build, the pure build, then the selectors poller beside
-# the other projects' suites.
-runs=("pytest, Python ${pythons[0]}, compiled|tests_on ${pythons[0]}")
-runs+=("pytest, Python ${pythons[0]}, pure|tests_on_pure")
-for version in "${pythons[@]:1}"; do
-    runs+=("pytest, Python $version, compiled|tests_on $version")
+# Two at a time, longest first: each Python's compiled build, the pure build, the other
+# projects' suites (aiohttp's, as long as the other four together, as a step of its own) and
+# the selectors poller.
+runs=()
+for version in "${pythons[@]}"; do
+    runs+=("pytest, Python $version, compiled|tests_on $version $*")
 done
+runs+=("pytest, Python ${pythons[0]}, pure|tests_on_pure $*")
 if [ "$#" -eq 0 ]; then
-    runs+=("pytest, Python ${pythons[0]}, selectors poller|tests_on_selectors")
     if [ "$run_peers" != 0 ]; then
-        runs+=("other projects' suites|peers")
+        runs+=("aiohttp's suite|peers aiohttp" "other projects' suites|peers")
     fi
+    runs+=("pytest, Python ${pythons[0]}, selectors poller|tests_on_selectors")
 fi
-for ((i = 0; i < ${#runs[@]}; i += 2)); do
-    for run in "${runs[@]:i:2}"; do
-        read -r -a step <<< "${run#*|}"
-        beside "${run%%|*}" "${step[@]}" "$@"
-    done
-    settle
-done
+in_lanes "${runs[@]}"
 echo "-- the whole gate: $(minutes "$SECONDS")"
