@@ -120,9 +120,11 @@ async def main(address: str | None) -> None:
         async with Client(address, asynchronous=True) as client:
             await use(client)
         return
+    # The scheduler's HTTP server (its dashboard) on a port the kernel picks: Dask's default,
+    # 8787, may be taken by another cluster on the machine (it then warns, and moves).
     cluster = LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True,
-        host="127.0.0.1", dashboard_address=None, asynchronous=True,
+        host="127.0.0.1", dashboard_address="127.0.0.1:0", asynchronous=True,
     )  # fmt: skip
     async with cluster, Client(cluster, asynchronous=True) as client:
         scheduler_loop = await client.run_on_scheduler(where_the_scheduler_runs)

@@ -60,8 +60,9 @@ class Suite:
     time_limit: int = 1500
     # pytest processes run at once, each on its share of the test files (CI has 2 cores).
     shards: int = 2
-    # Part of the default run (the test command's step).  aiohttp's is not: it runs to its
-    # end now, but takes as long as the other four together (README), so it is run by name.
+    # Part of the default run of `python -m tests.peers`.  aiohttp's is not: it takes as long
+    # as the other four together, so the test command runs it by name, as a step of its own
+    # that can run beside the others (scripts/test.sh).
     by_default: bool = True
     # For a suite without a pytest configuration of its own: pytest would otherwise take the
     # nearest one above it, spindle's.
