@@ -126,35 +126,40 @@ minutes() {
 }
 
 # `in_lanes RUN...` runs the steps two at a time, in two lanes that each take the next step
-# when their last one ends.  A RUN is "LABEL|FUNCTION ARGS"; each step's output is kept aside
-# and printed whole when it ends, so two steps' lines never mix.  Fails if any step failed.
+# not yet taken when their last one ends.  A RUN is "LABEL|FUNCTION ARGS"; each step's output
+# is kept aside and printed whole when it ends, so two steps' lines never mix.  Fails if any
+# step failed.
 in_lanes() {
-    local lane status=0
+    local lane status=0 next
+    next="$(mktemp)"
+    echo 0 > "$next"
     for lane in 0 1; do
-        run_lane "$lane" "$@" &
+        run_lane "$next" "$@" &
     done
     for lane in 0 1; do
         wait -n || status=1
     done
+    rm -f "$next"
     return "$status"
 }
 run_lane() {
-    local lane="$1" i=0 failed=0 log run
+    local next="$1" i failed=0 log run
     shift
     log="$(mktemp)"
-    for run in "$@"; do
-        if [ $((i % 2)) -eq "$lane" ]; then
-            read -r -a step <<< "${run#*|}"
-            # In the background and waited for: a step run as `step || failed=1` would run
-            # without `set -e`, and a failing command inside it would go unnoticed.
-            timed "${run%%|*}" "${step[@]}" > "$log" 2>&1 &
-            if ! wait "$!"; then
-                failed=1
-                echo "-- ${run%%|*}: FAILED" >> "$log"
-            fi
-            flock "$root/scripts/test.sh" cat "$log"
+    while true; do
+        # Take the next step's number (the lock: the other lane reads and writes it too).
+        i="$(flock "$next" bash -c 'i=$(cat "$1"); echo $((i + 1)) > "$1"; echo "$i"' _ "$next")"
+        [ "$i" -lt "$#" ] || break
+        run="${*:i+1:1}"
+        read -r -a step <<< "${run#*|}"
+        # In the background and waited for: a step run as `step || failed=1` would run
+        # without `set -e`, and a failing command inside it would go unnoticed.
+        timed "${run%%|*}" "${step[@]}" > "$log" 2>&1 &
+        if ! wait "$!"; then
+            failed=1
+            echo "-- ${run%%|*}: FAILED" >> "$log"
         fi
-        i=$((i + 1))
+        flock "$next" cat "$log"
     done
     rm -f "$log"
     return "$failed"
@@ -169,18 +174,18 @@ timed environments environments
 first="$(python_for "${pythons[0]}")"
 timed lint lint
 timed docs docs
-# Two at a time, longest first: each Python's compiled build, the pure build, the other
-# projects' suites (aiohttp's, as long as the other four together, as a step of its own) and
-# the selectors poller.
+# Two at a time, longest first: each Python's compiled build, the other projects' suites
+# (aiohttp's, as long as the other four together, as a step of its own), the pure build, the
+# selectors poller.
 runs=()
 for version in "${pythons[@]}"; do
     runs+=("pytest, Python $version, compiled|tests_on $version $*")
 done
+if [ "$#" -eq 0 ] && [ "$run_peers" != 0 ]; then
+    runs+=("other projects' suites|peers" "aiohttp's suite|peers aiohttp")
+fi
 runs+=("pytest, Python ${pythons[0]}, pure|tests_on_pure $*")
 if [ "$#" -eq 0 ]; then
-    if [ "$run_peers" != 0 ]; then
-        runs+=("aiohttp's suite|peers aiohttp" "other projects' suites|peers")
-    fi
     runs+=("pytest, Python ${pythons[0]}, selectors poller|tests_on_selectors")
 fi
 in_lanes "${runs[@]}"
