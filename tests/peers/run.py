@@ -356,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     # in every process started after: the suites' own children would then never see the
     # Ctrl-C their tests send (uvloop's signal tests).  Python's usual handler is put back.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Likewise SIGHUP under `nohup`: uvloop's test_send_signal sends it to a child, on any loop.
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     argv = sys.argv[1:] if argv is None else argv
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     own = argv[: argv.index("--")] if "--" in argv else argv
