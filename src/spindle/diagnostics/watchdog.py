@@ -111,14 +111,18 @@ class _FaultHandlerArm:
         if now - self._armed_at < self.after / 4:
             return
         self._armed_at = now
+        _FaultHandlerArm._arm(self.after)
+
+    @staticmethod
+    def _arm(after: float) -> None:
+        """(Re)start the process's timer: a dump to stderr in ``after`` seconds."""
         stream = sys.__stderr__
-        try:
-            if stream is None:
-                return
-            _FaultHandlerArm._last_after = self.after
-            faulthandler.dump_traceback_later(self.after, repeat=False, file=stream)
-        except (ValueError, OSError, RuntimeError):  # no usable stderr: nothing to print to
-            pass
+        if stream is None:
+            return
+        _FaultHandlerArm._last_after = after
+        # No usable stderr: nothing to print to.
+        with contextlib.suppress(ValueError, OSError, RuntimeError):
+            faulthandler.dump_traceback_later(after, repeat=False, file=stream)
 
     @staticmethod
     def _before_fork() -> None:
@@ -127,12 +131,8 @@ class _FaultHandlerArm:
 
     @staticmethod
     def _after_fork_in_parent() -> None:
-        stream = sys.__stderr__
-        if _FaultHandlerArm._users > 0 and stream is not None:
-            with contextlib.suppress(ValueError, OSError, RuntimeError):
-                faulthandler.dump_traceback_later(
-                    _FaultHandlerArm._last_after, repeat=False, file=stream
-                )
+        if _FaultHandlerArm._users > 0:
+            _FaultHandlerArm._arm(_FaultHandlerArm._last_after)
 
     @staticmethod
     def _after_fork_in_child() -> None:
