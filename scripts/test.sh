@@ -126,9 +126,10 @@ minutes() {
 }
 
 # `in_lanes RUN...` runs the steps two at a time, in two lanes that each take the next step
-# not yet taken when their last one ends.  A RUN is "LABEL|FUNCTION ARGS"; each step's output
-# is kept aside and printed whole when it ends, so two steps' lines never mix.  Fails if any
-# step failed.
+# not yet taken when their last one ends.  A RUN is "LABEL|FUNCTION ARGS"; the command's own
+# arguments (`pytest_args`, kept as an array so that `-k "a and b"` stays one argument) follow
+# ARGS.  Each step's output is kept aside and printed whole when it ends, so two steps' lines
+# never mix.  Fails if any step failed.
 in_lanes() {
     local lane status=0 next
     next="$(mktemp)"
@@ -154,7 +155,7 @@ run_lane() {
         read -r -a step <<< "${run#*|}"
         # In the background and waited for: a step run as `step || failed=1` would run
         # without `set -e`, and a failing command inside it would go unnoticed.
-        timed "${run%%|*}" "${step[@]}" > "$log" 2>&1 &
+        timed "${run%%|*}" "${step[@]}" "${pytest_args[@]}" > "$log" 2>&1 &
         if ! wait "$!"; then
             failed=1
             echo "-- ${run%%|*}: FAILED" >> "$log"
@@ -177,14 +178,15 @@ timed docs docs
 # Two at a time, longest first: each Python's compiled build, the other projects' suites
 # (aiohttp's, as long as the other four together, as a step of its own), the pure build, the
 # selectors poller.
+pytest_args=("$@")
 runs=()
 for version in "${pythons[@]}"; do
-    runs+=("pytest, Python $version, compiled|tests_on $version $*")
+    runs+=("pytest, Python $version, compiled|tests_on $version")
 done
 if [ "$#" -eq 0 ] && [ "$run_peers" != 0 ]; then
     runs+=("other projects' suites|peers" "aiohttp's suite|peers aiohttp")
 fi
-runs+=("pytest, Python ${pythons[0]}, pure|tests_on_pure $*")
+runs+=("pytest, Python ${pythons[0]}, pure|tests_on_pure")
 if [ "$#" -eq 0 ]; then
     runs+=("pytest, Python ${pythons[0]}, selectors poller|tests_on_selectors")
 fi

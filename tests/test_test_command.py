@@ -17,12 +17,16 @@ FUNCTIONS = ("timed", "minutes", "in_lanes", "run_lane")
 
 STEPS = """
 ok_step() { echo "== ok $1"; sleep "$1"; echo "done $1"; }
+count_step() { echo "== count"; echo "$# arguments, the last: $2"; }
 bad_step() { echo "== bad"; false; echo "after the failing command"; }
 """
 
 
-def lanes(*runs: str, after: str = 'echo "-- all done"') -> subprocess.CompletedProcess[str]:
-    """Run ``in_lanes RUNS...`` then ``after`` in bash, with the script's functions."""
+def lanes(
+    *runs: str, after: str = 'echo "-- all done"', pytest_args: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """Run ``in_lanes RUNS...`` then ``after`` in bash, with the script's functions and the
+    command's arguments ``pytest_args`` (bash words)."""
     text = SCRIPT.read_text()
     functions = []
     for name in FUNCTIONS:
@@ -30,7 +34,16 @@ def lanes(*runs: str, after: str = 'echo "-- all done"') -> subprocess.Completed
         assert found, f"{name}() not found in {SCRIPT}"
         functions.append(found.group(0))
     quoted = " ".join(f"'{run}'" for run in runs)
-    program = "\n".join(["set -euo pipefail", *functions, STEPS, f"in_lanes {quoted}", after])
+    program = "\n".join(
+        [
+            "set -euo pipefail",
+            *functions,
+            STEPS,
+            f"pytest_args=({pytest_args})",
+            f"in_lanes {quoted}",
+            after,
+        ]
+    )
     return subprocess.run(
         ["bash", "-c", program], capture_output=True, text=True, timeout=60, check=False
     )
@@ -78,3 +91,9 @@ def test_a_step_that_fails_half_way_fails_the_command(failing: int) -> None:
     assert "-- bad: FAILED" in result.stdout
     assert result.stdout.count("done 0.1") == 2  # the other steps still ran
     assert "not reached" not in result.stdout
+
+
+def test_the_commands_arguments_reach_each_step_as_they_were_given() -> None:
+    result = lanes("a|count_step", pytest_args="'-k' 'spaced and quoted'")
+    assert result.returncode == 0, result.stderr
+    assert "2 arguments, the last: spaced and quoted" in result.stdout
