@@ -129,8 +129,17 @@ def commands(body: str) -> Iterator[tuple[str, list[str]]]:
         yield command, output
 
 
+# What a reader's shell has: no spindle settings, and not a CI machine (pytest prints its
+# short summary uncut when CI or BUILD_NUMBER is set, and the pages show a terminal's view).
+NOT_THE_READERS = ("CI", "BUILD_NUMBER")
+
+
 def environment() -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("SPINDLE_")}
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SPINDLE_") and k not in NOT_THE_READERS
+    }
     bin_dir = str(Path(sys.executable).parent)
     return {**environ, "PATH": f"{bin_dir}:{environ['PATH']}", "PYTHONUNBUFFERED": "1"}
 
