@@ -29,7 +29,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import types
@@ -37,6 +36,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.children import user_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "spindle"
@@ -298,9 +299,8 @@ TRIPWIRE = ROOT / "tests" / "asyncio_tripwire.py"
 @pytest.mark.timeout(180)
 def test_diagnostics_read_no_private_field_of_asyncios_objects(tmp_path: Path) -> None:
     # The child imports the spindle this test runs with (the compiled build or the pure one).
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPINDLE_")}
     timeline = tmp_path / "timeline.json"
-    env.update(SPINDLE_BLOCK_THRESHOLD="0.1", SPINDLE_TIMELINE=str(timeline))
+    env = user_environment(SPINDLE_BLOCK_THRESHOLD="0.1", SPINDLE_TIMELINE=str(timeline))
     done = subprocess.run(
         [sys.executable, "-X", "dev", str(TRIPWIRE)],
         capture_output=True,

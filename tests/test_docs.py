@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import signal
 import subprocess
@@ -40,6 +39,7 @@ import pytest
 
 import spindle
 from spindle.diagnostics import settings
+from tests.children import user_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -135,11 +135,7 @@ NOT_THE_READERS = ("CI", "BUILD_NUMBER")
 
 
 def environment() -> dict[str, str]:
-    environ = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("SPINDLE_") and k not in NOT_THE_READERS
-    }
+    environ = user_environment(without=NOT_THE_READERS)
     bin_dir = str(Path(sys.executable).parent)
     return {**environ, "PATH": f"{bin_dir}:{environ['PATH']}", "PYTHONUNBUFFERED": "1"}
 

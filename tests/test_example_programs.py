@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.children import user_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
@@ -200,7 +202,7 @@ def test_the_virtual_clock_test_file_passes_under_pytest(tmp_path: Path) -> None
     process = subprocess.run(
         [sys.executable, *PYTEST_EXAMPLE],
         cwd=tmp_path,
-        env={k: v for k, v in os.environ.items() if not k.startswith("SPINDLE_")},
+        env=user_environment(),
         capture_output=True,
         text=True,
         timeout=120,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -11,6 +10,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.children import user_environment
 
 # An ordinary asyncio program: it reports what it sees as JSON.
 PROGRAM = textwrap.dedent(
@@ -171,11 +172,10 @@ def write_seed(directory: Path, *, unmodified: bool) -> str:
 
 
 def start(*command: str, cwd: Path, **env: str) -> subprocess.Popen[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("SPINDLE_")}
     return subprocess.Popen(
         command,
         cwd=cwd,
-        env={**environ, **env},
+        env=user_environment(**env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

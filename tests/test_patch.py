@@ -18,6 +18,7 @@ import pytest
 
 import spindle
 from spindle import events, patch
+from tests.children import user_environment
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PYENV = Path("/root/.pyenv/versions")
@@ -232,13 +233,12 @@ def test_asyncio_run_after_install_explains_itself_on_each_python(
     python: str, tmp_path: Path, pure_sources: Path
 ) -> None:
     (tmp_path / "program.py").write_text(EXPLAINED)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("SPINDLE_")}
     result = subprocess.run(
         [python, "program.py"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        env={**environ, "PYTHONPATH": str(pure_sources)},
+        env=user_environment(PYTHONPATH=str(pure_sources)),
         timeout=30,
         check=False,
     )

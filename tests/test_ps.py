@@ -7,7 +7,6 @@ are checked exactly: paths are relative to the repository, the working directory
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -18,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.children import user_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,10 +52,7 @@ loop in thread MainThread (idle: waiting for I/O or a timer), 3 tasks:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPINDLE_")}
-    env["PYTHONPATH"] = str(ROOT / "src")
-    env.update(extra)
-    return env
+    return user_environment(PYTHONPATH=str(ROOT / "src"), **extra)
 
 
 class Program:

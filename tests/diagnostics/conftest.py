@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from spindle import diagnostics
+from tests.children import user_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
@@ -57,13 +58,12 @@ def run_program(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``source`` as ``program.py`` in ``cwd`` with spindle importable; its output."""
     (cwd / "program.py").write_text(textwrap.dedent(source))
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("SPINDLE_")}
     return subprocess.run(
         [sys.executable, "program.py"],
         cwd=cwd,
         capture_output=True,
         text=True,
-        env={**environ, "PYTHONPATH": str(SRC), **env},
+        env=user_environment(PYTHONPATH=str(SRC), **env),
         timeout=timeout,
         check=False,
     )

@@ -31,6 +31,7 @@ from spindle.diagnostics import watchdog as watchdog_module
 from spindle.diagnostics.watchdog import Watchdog
 from spindle.runners import Runner, run
 from spindle.tasks import sleep
+from tests.children import user_environment
 from tests.diagnostics.conftest import SRC, Reports, line_of, run_program
 
 HERE = Path(__file__)
@@ -376,13 +377,12 @@ CTRL_C_ASYNCIO = """
 def _interrupt_when_blocked(tmp_path: Path, source: str, *command: str) -> tuple[int, str]:
     """Run the program, press Ctrl-C once the live report is out, then again; (status, stderr)."""
     (tmp_path / "program.py").write_text(textwrap.dedent(source))
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("SPINDLE_")}
     process = subprocess.Popen(
         [sys.executable, *command, "program.py"],
         cwd=tmp_path,
         stderr=subprocess.PIPE,
         text=True,
-        env={**environ, "PYTHONPATH": str(SRC), "SPINDLE_BLOCK_THRESHOLD": "0.1"},
+        env=user_environment(PYTHONPATH=str(SRC), SPINDLE_BLOCK_THRESHOLD="0.1"),
     )
     assert process.stderr is not None
     seen: list[str] = []

@@ -3,7 +3,6 @@ session's other plugins (pytest-asyncio, anyio's) active."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -12,18 +11,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.children import user_environment
+
 pytestmark = pytest.mark.timeout(120)
 
 
 def pytest_run(tmp_path: Path, source: str, *options: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "test_subject.py").write_text(textwrap.dedent(source))
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("SPINDLE_", "PYTEST_"))}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA", *options],
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        env=environ,
+        env=user_environment(without=("PYTEST_",)),
         timeout=100,
         check=False,
     )
