@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import contextvars
 import signal
+import sys
 import weakref
 from typing import Any
 
@@ -348,6 +349,43 @@ def test_create_task_notes_the_origin_note_origin_would() -> None:
         loop.run_until_complete(asyncio.gather(written_out, plain))
     finally:
         loop.close()
+
+
+def test_create_task_finds_the_programs_line_on_every_path_in_turn() -> None:
+    # The walk remembers the runtime's code objects it met (loop._KnownCode): paths that pass
+    # through different runtime functions, taken in turn, must each still end at the program.
+    loop = spindle.new_event_loop()
+    loop._track_task_origins = True  # type: ignore[attr-defined]
+    made: list[tuple[asyncio.Future[Any], int]] = []
+
+    async def me() -> asyncio.Future[Any]:
+        task = asyncio.current_task()
+        assert task is not None
+        return task
+
+    def line() -> int:
+        return sys._getframe(1).f_lineno  # the caller's line
+
+    async def main() -> None:
+        for _ in range(3):
+            made.extend((task, line()) for task in await asyncio.gather(me(), me()))
+            made.extend((task, line()) for task in await spindle.gather(me(), me()))
+            async with asyncio.TaskGroup() as group:
+                made.append((group.create_task(me()), line()))
+            async with spindle.TaskGroup() as group:
+                made.append((group.create_task(me()), line()))
+            made.append((loop.create_task(me()), line()))
+            made.append((asyncio.ensure_future(me()), line()))
+            made.append((spindle.create_task(me()), line()))
+            await asyncio.sleep(0)
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert len(made) == 3 * 9
+    for task, at in made:
+        assert origin_of(task) == (__file__, at, "main"), task
 
 
 def test_resume_steps_a_coroutine_as_send_and_throw_do() -> None:

@@ -113,25 +113,22 @@ class BaseLoop(Scheduler):
             # task: the innermost frame outside the runtime.  Diagnostics turn this on for
             # every task, so it is kept cheap: the code object and offset are stored as they
             # are (origin_of makes a line of them when a report asks), and the code objects
-            # met last are remembered as the program's or the runtime's (a loop creating tasks
-            # meets the same ones again), sparing a file-name lookup per frame.
-            # tests/core/test_loop.py holds the two to the same result.
+            # met last are remembered as the program's or the runtime's (_KnownCode), sparing
+            # a file-name lookup per frame.
+            # tests/core/test_fast_paths.py holds the two to the same result.
             frame: Any = _getframe(_CALLER_DEPTH)
             code = frame.f_code
             known = _known_code
-            while code is not known.program:
-                if code is not known.runtime:
-                    if code.co_filename not in RUNTIME_FILES:
-                        known.program = code
-                        break
-                    known.runtime = code
+            while code is not known.program and known.is_runtime(code):
                 frame = frame.f_back
                 if frame is None:
                     break
                 code = frame.f_code
             if frame is not None:
-                task._origin_code = code
-                task._origin_lasti = frame.f_lasti
+                # Through TaskCore's type: native stores in the compiled build.
+                core: TaskCore = task
+                core._origin_code = code
+                core._origin_lasti = frame.f_lasti
         result: asyncio.Task[T] = task
         return result
 
@@ -354,11 +351,46 @@ def _settle(fut: Any, value: bool) -> None:
 
 
 class _KnownCode:
-    """The code objects create_task met last: one of the program's, one of the runtime's."""
+    """The code objects create_task met last: one of the program's, four of the runtime's.
+
+    A loop that creates tasks meets the same ones again.  Four for the runtime, because one
+    path to create_task can pass through two of its functions (asyncio's ``gather`` calls
+    ``_ensure_future``), and a program that mixes gather, TaskGroup and ``create_task`` must
+    not have one path push out another's.  Told apart by identity: pointer comparisons in the
+    compiled build, where comparing code objects by value would read their contents.
+    """
 
     def __init__(self) -> None:
         self.program: types.CodeType | None = None
-        self.runtime: types.CodeType | None = None
+        self._runtime_0: types.CodeType | None = None
+        self._runtime_1: types.CodeType | None = None
+        self._runtime_2: types.CodeType | None = None
+        self._runtime_3: types.CodeType | None = None
+        self._next_slot = 0
+
+    def is_runtime(self, code: types.CodeType) -> bool:
+        """``code`` is the runtime's (spindle's or asyncio's); remembered as what it is."""
+        if (
+            code is self._runtime_0
+            or code is self._runtime_1
+            or code is self._runtime_2
+            or code is self._runtime_3
+        ):
+            return True
+        if code.co_filename not in RUNTIME_FILES:
+            self.program = code
+            return False
+        slot = self._next_slot
+        if slot == 0:
+            self._runtime_0 = code
+        elif slot == 1:
+            self._runtime_1 = code
+        elif slot == 2:
+            self._runtime_2 = code
+        else:
+            self._runtime_3 = code
+        self._next_slot = (slot + 1) % 4
+        return True
 
 
 _known_code: Final = _KnownCode()
