@@ -294,6 +294,7 @@ ASYNCIO = asyncio.__file__.rsplit("/", 1)[0]
         ),
         ([("/a.py", "m")], "task:worker-3", (WaitKind.TASK, "worker-3")),
         ([("/a.py", "m")], "gather", (WaitKind.TASK, "gather")),
+        ([("/a.py", "m")], "TaskGroup", (WaitKind.TASK, "TaskGroup.__aexit__")),
         ([("/a.py", "m")], "Future", (WaitKind.FUTURE, "Future")),
         # The program's own Queue class is the program's business: a plain future.
         ([("/a.py", "m"), ("/a.py", "Queue.get")], "Future", (WaitKind.FUTURE, "Future")),

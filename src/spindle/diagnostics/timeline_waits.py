@@ -28,7 +28,8 @@ from typing import Any
 from spindle import tasks as api_tasks
 from spindle._core.handles import RUNTIME_DIRS
 from spindle.diagnostics import asyncio_objects
-from spindle.diagnostics.waits import task_waiter
+from spindle.diagnostics.waits import owner_of, task_waiter
+from spindle.taskgroups import TaskGroup
 
 __all__ = ["WaitKind", "classify", "wait_of"]
 
@@ -91,7 +92,9 @@ def classify(chain: list[tuple[str, str]], waiter: str) -> tuple[WaitKind, str]:
 
     ``chain``: ``(filename, qualname)`` of the coroutines of the task's await chain, outermost
     first.  ``waiter``: what the task's future is: ``"task:NAME"`` for another task,
-    ``"gather"`` for a gather's future, anything else for a plain future.
+    ``"gather"`` for a gather's future, ``"TaskGroup"`` for the one spindle's TaskGroup parks
+    its parent on (compiled, the group's ``__aexit__`` is not in the chain), anything else for
+    a plain future.
 
     The outermost runtime function the table knows names the wait, as the program called it
     (``StreamReader.readline``, not the helper it waits in; ``Queue.join``, not the event it is
@@ -112,6 +115,8 @@ def classify(chain: list[tuple[str, str]], waiter: str) -> tuple[WaitKind, str]:
         return WaitKind.TASK, waiter[len("task:") :]
     if waiter == "gather":
         return WaitKind.TASK, "gather"
+    if waiter == "TaskGroup":
+        return WaitKind.TASK, "TaskGroup.__aexit__"
     return WaitKind.FUTURE, waiter
 
 
@@ -139,6 +144,9 @@ def _describe_waiter(waiter: object) -> str:
         return f"task:{name()}" if callable(name) else "task:?"
     if isinstance(waiter, api_tasks._GatheringFuture) or asyncio_objects.is_asyncio_gather(waiter):
         return "gather"
+    if isinstance(owner_of(waiter), TaskGroup):
+        # The group's __aexit__ parked the task: compiled, it is no frame of the chain.
+        return "TaskGroup"
     return type(waiter).__name__
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "await_chain",
     "declared_awaiters",
     "name_in",
+    "owner_of",
     "task_waiter",
 ]
 
@@ -157,7 +158,7 @@ class LoopView:
         waiter = task_waiter(task)
         if waiter is None:
             return None
-        owner = _owner_of(waiter)
+        owner = owner_of(waiter)
         if owner is not None or self._speaks_for_itself(waiter):
             return self.describe(waiter, owner, user_frame)
         # Not one of spindle's primitives: maybe asyncio's, seen in the task's await chain.
@@ -202,7 +203,7 @@ class LoopView:
                 return described
         shielded = _shielded_by_asyncio(fut)
         if shielded is not None:
-            inner = self.describe(shielded, _owner_of(shielded), user_frame)
+            inner = self.describe(shielded, owner_of(shielded), user_frame)
             return Wait(WaitKind.SHIELD, f"shield({inner.text})", (shielded,))
         settlers = self._links.settled_by(fut)
         if settlers:
@@ -338,7 +339,7 @@ class LoopView:
             found.append(target)
             if isinstance(target, (Task, asyncio.Task)) or not isfuture(target):
                 continue
-            self._expand(self.describe(target, _owner_of(target), None).targets, found, depth + 1)
+            self._expand(self.describe(target, owner_of(target), None).targets, found, depth + 1)
 
     def awaiters(self, fut: Any) -> list[Any]:
         """The tasks and futures that wait on ``fut`` (Python 3.14's ``awaited_by``)."""
@@ -376,7 +377,7 @@ def task_waiter(task: Any) -> Any:
     return asyncio_objects.innermost_future(task.get_coro())
 
 
-def _owner_of(fut: Any) -> Any:
+def owner_of(fut: Any) -> Any:
     """What made spindle's future ``fut`` (its ``_owner``, unset on most); None for others."""
     return getattr(fut, "_owner", None) if isinstance(fut, FutureCore) else None
 
