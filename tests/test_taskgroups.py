@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import sys
+import weakref
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -523,3 +524,25 @@ def test_tasks_sharing_one_context_or_with_a_callback_already_are_tracked(any_lo
     # The four tasks of the group, then main() itself (run_until_complete used the factory).
     assert sorted(factory_callbacks[:4]) == ["1", "6", "6", "6"]
     assert factory_callbacks[4:] == ["[6, 6, 6, 1]"]
+
+
+def test_a_task_group_takes_weak_references_attributes_and_subclasses_as_asyncios_does() -> None:
+    # TaskGroupCore is native in the compiled build; TaskGroup, its Python face, gives what an
+    # ordinary Python class gives (asyncio's TaskGroup is one), in both builds.
+    class Named(TaskGroup):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+    async def main() -> list[int]:
+        async with Named("workers") as group:
+            assert group.name == "workers"
+            group.note = "taken"  # type: ignore[attr-defined]
+            tasks = [group.create_task(sleep(0, n)) for n in range(3)]
+        return [task.result() for task in tasks]
+
+    group = Named("x")
+    ref = weakref.ref(group)
+    del group
+    assert ref() is None
+    assert spindle.run(main()) == [0, 1, 2]
