@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import contextvars
 import signal
+import socket
 import sys
 import weakref
 from typing import Any
@@ -164,29 +165,68 @@ def test_create_task_makes_what_the_task_class_makes(debug: bool) -> None:
         loop.close()
 
 
+def _spy_on_poll(loop: spindle.EventLoop) -> list[float | None]:
+    polled: list[float | None] = []
+    real_poll = loop._poll
+
+    def spy(timeout: float | None) -> None:
+        polled.append(timeout)
+        real_poll(timeout)
+
+    loop._poll = spy  # type: ignore[method-assign]
+    return polled
+
+
 def test_a_pass_with_work_waiting_does_not_block_as_poll_timeout_says() -> None:
     # _run_once skips the poll_timeout call when work is waiting; poll_timeout would say 0.
     clock = VirtualClock()
     assert poll_timeout(True, None, clock) == 0.0
     assert poll_timeout(True, 5.0, clock) == 0.0
     loop = spindle.EventLoop(clock=clock)
+    watched, other = socket.socketpair()
     try:
-        polled: list[float | None] = []
-        real_poll = loop._poll
-
-        def spy(timeout: float | None) -> None:
-            polled.append(timeout)
-            real_poll(timeout)
-
-        loop._poll = spy  # type: ignore[method-assign]
+        loop.add_reader(watched, lambda: None)  # a descriptor besides the waker: busy passes poll
+        polled = _spy_on_poll(loop)
         loop.call_later(5.0, loop.stop)
         loop.call_soon(lambda: None)
         loop.run_forever()
         # First pass: a callback ready (0.0); second: only the timer (the clock jumps: 0.0).
         assert polled[0] == 0.0
         assert clock.time() == 5.0
+        loop.remove_reader(watched)
     finally:
         loop.close()
+        watched.close()
+        other.close()
+
+
+def test_a_busy_pass_skips_the_poll_while_only_the_waker_is_watched() -> None:
+    # Nothing but the waker to hear from: a pass with callbacks ready does not call _poll (the
+    # scheduler's _poll_when_busy is off); a pass that waits for a timer still does, and one
+    # descriptor more turns busy polls back on.
+    loop = spindle.EventLoop()  # the real clock: a virtual one would not wait for the timer
+    watched, other = socket.socketpair()
+    try:
+        polled = _spy_on_poll(loop)
+        loop.call_soon(lambda: None)
+        loop.call_later(0.001, loop.stop)
+        loop.run_forever()
+        # The busy first pass skipped it; the passes that waited for the timer polled.
+        assert polled and all(timeout is not None and timeout > 0 for timeout in polled)
+        loop.add_reader(watched, lambda: None)
+        polled.clear()
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        assert polled == [0.0]
+        loop.remove_reader(watched)
+        polled.clear()
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        assert polled == []
+    finally:
+        loop.close()
+        watched.close()
+        other.close()
 
 
 def test_awaiting_a_future_goes_through_cpython_s_own_generator() -> None:

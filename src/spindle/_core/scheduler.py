@@ -13,7 +13,9 @@ phases, numbered the same way in the code:
    zero when something is ready or the loop is stopping, the time to the earliest timer when
    there is one, forever otherwise;
 3. **poll**: wait for I/O (and the cross-thread wake-up) for at most that long; the I/O layer
-   appends the handles of ready file descriptors to the ready queue (``_poll``);
+   appends the handles of ready file descriptors to the ready queue (``_poll``).  A pass with
+   callbacks ready skips it while the I/O layer watches nothing but its wake-up
+   (``_poll_when_busy``);
 4. **timers**: move every timer whose deadline has come to the ready queue (``pop_due``);
 5. **run**: run the callbacks that were ready *when the pass began* (counted before the first
    one runs; ``_run_ready``).  Callbacks they schedule wait for the next pass, which polls
@@ -154,6 +156,7 @@ class Scheduler:
         "_instruments",
         "_pass_count",
         "_plain",
+        "_poll_when_busy",
         "_ready",
         "_running",
         "_saved_origin_depth",
@@ -194,6 +197,11 @@ class Scheduler:
         # docstring).  Read by other threads: one attribute, replaced whole.
         self._running: Handle | None = None
         self._plain = True
+        # Whether a pass with callbacks ready polls at all (its timeout is zero).  The I/O
+        # layer turns this off while it watches nothing but its wake-up descriptor: then
+        # such a poll could report nothing that changes what runs next (see _io/readiness.py),
+        # and the pass spares the call.
+        self._poll_when_busy = True
         self._update_mode()
         self.slow_callback_duration = 0.1
         self._exception_handler: Callable[[Any, dict[str, Any]], object] | None = None
@@ -422,7 +430,8 @@ class Scheduler:
             self._run_once_observed(timeout)
             return
         # 3. poll: the I/O layer queues the handlers of ready file descriptors.
-        self._poll(timeout)
+        if timeout != 0.0 or self._poll_when_busy:
+            self._poll(timeout)
         # 4. timers: those now due join the ready queue, in deadline order.  "Now" is asked of
         # time(), the method, as asyncio asks it: tests that patch loop.time to move the
         # loop's timers (aiohttp's keep-alive tests do) move spindle's too.
@@ -466,11 +475,13 @@ class Scheduler:
     def _run_once_observed(self, timeout: float | None) -> None:
         """``_run_once``'s last phases, telling the instruments (if any) what happens."""
         hooks = self._instruments
+        polls = timeout != 0.0 or self._poll_when_busy  # as in _run_once
         if hooks is not None and hooks.wants_io:
             hooks.before_io_wait(timeout)
-            self._poll(timeout)
+            if polls:
+                self._poll(timeout)
             hooks.after_io_wait(timeout)
-        else:
+        elif polls:
             self._poll(timeout)
         if self._timer_entries:
             self._timers.pop_due(self._time() + self._clock_resolution, self._ready)

@@ -8,7 +8,8 @@ like any reader.
 When a pass has callbacks ready and no descriptor is watched but the wake-up, the poll is
 skipped entirely: there is nothing it could report that changes what runs next (callbacks
 queued by other threads are already in the ready queue).  That saves a system call per pass
-on purely computational workloads.
+on purely computational workloads, and the call of ``_poll`` itself: the loop keeps the
+scheduler's ``_poll_when_busy`` off while only the wake-up is watched (``_watch_count_changed``).
 
 A descriptor that a transport owns is refused by the public ``add_reader``/``add_writer``/
 ``remove_reader``/``remove_writer`` while the transport is open (asyncio's rule): a reader
@@ -78,8 +79,6 @@ class ReadinessLoop(BaseLoop):
     # -- the hooks BaseLoop calls --------------------------------------------------------
 
     def _poll(self, timeout: float | None) -> None:
-        if timeout == 0.0 and len(self._fd_handlers) == 1:
-            return  # only the waker is watched: see the module docstring
         ready = self._ready
         handlers = self._fd_handlers
         for fd, bits in self._poller.poll(timeout):
@@ -91,6 +90,10 @@ class ReadinessLoop(BaseLoop):
                 ready.append(reader)
             if bits & WRITE and writer is not None and not writer._cancelled:
                 ready.append(writer)
+
+    def _watch_count_changed(self) -> None:
+        """A descriptor is watched, or no longer: busy passes poll unless only the waker is."""
+        self._poll_when_busy = len(self._fd_handlers) > 1
 
     def _wakeup(self) -> None:
         self._waker.wake()
@@ -117,6 +120,7 @@ class ReadinessLoop(BaseLoop):
             pair = [None, None]
             self._poller.set_interest(fd, 0, which)
             self._fd_handlers[fd] = pair
+            self._watch_count_changed()
         else:
             old = _interest(pair)
             self._poller.set_interest(fd, old, old | which)
@@ -142,6 +146,7 @@ class ReadinessLoop(BaseLoop):
             self._poller.set_interest(fd, old, new)
         else:
             del self._fd_handlers[fd]
+            self._watch_count_changed()
             self._fd_objects.pop(fd, None)
             self._poller.set_interest(fd, old, 0)
         assert handle is not None
