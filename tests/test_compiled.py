@@ -8,6 +8,7 @@ back to pure Python fails here instead of passing as if it were compiled.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import os
 import subprocess
@@ -33,6 +34,31 @@ def test_every_listed_module_is_built_the_same_way() -> None:
         for name in listed_modules()
     }
     assert set(kinds.values()) == {spindle.COMPILED}, kinds
+
+
+def test_the_compiled_modules_write_no_raise_from() -> None:
+    # mypyc compiles ``raise X from Y`` as ``raise X``: the cause is lost, and ``from None``
+    # no longer hides the exception being handled.  Those modules use from_none() instead.
+    found = []
+    for name in listed_modules():
+        source = resources.files("spindle").joinpath(*name.split(".")[1:]).with_suffix(".py")
+        tree = ast.parse(source.read_text())
+        found += [
+            f"{name}:{node.lineno}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Raise) and node.cause is not None
+        ]
+    assert not found, f"raise ... from in compiled modules (use from_none): {found}"
+
+
+def test_an_error_raised_from_none_hides_the_one_being_handled_in_both_builds() -> None:
+    class Uninitialised(spindle.Future):
+        def __init__(self) -> None:  # asyncio's tests make such futures
+            pass
+
+    with pytest.raises(RuntimeError, match="not initialized") as raised:
+        Uninitialised().get_loop()
+    assert raised.value.__suppress_context__ and raised.value.__cause__ is None
 
 
 @pytest.mark.skipif(

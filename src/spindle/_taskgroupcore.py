@@ -24,10 +24,12 @@ Two things vary independently, so they are kept apart: where the group is in its
 (``GroupState``) and whether it is shutting down (``_aborting``, possible both while the
 body runs and while ``__aexit__`` waits).
 
-This module is the group's behaviour, compiled into a native class in the compiled build (so
-``create_task`` adds no Python frame between the program and the loop, and diagnostics that
-note where each task was created have one frame less to walk); ``taskgroups.TaskGroup``, the
-class users hold, is an ordinary Python subclass of it, as ``Future`` is of ``FutureCore``.
+This module is the group's synchronous half, compiled into a native class in the compiled
+build: what runs once per task (``create_task``, which then adds no Python frame between the
+program and the loop, so diagnostics that note where each task was created have one frame
+less to walk, and ``_on_task_done``) and the bookkeeping around it.  ``taskgroups.TaskGroup``,
+the class users hold, is an ordinary Python subclass of it, as ``Future`` is of ``FutureCore``,
+and holds the asynchronous half: entering, waiting for the tasks and exiting (``_aexit``).
 """
 
 from __future__ import annotations
@@ -39,17 +41,20 @@ import enum
 import sys
 import types
 from collections.abc import Coroutine
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
-from spindle import events
-from spindle._core.futures import note_owner
-from spindle._core.native import mypyc_attr
+from spindle._core.native import from_none, mypyc_attr
 from spindle._core.taskcore import add_bookkeeping_callback
-from spindle._core.tasks import Task, current_task
+from spindle._core.tasks import Task
 from spindle.exceptions import CancelledError
 
-__all__ = ["GroupState", "TaskGroupCore"]
+__all__ = [
+    "UNCANCEL_AFTER_WAITING",
+    "GroupState",
+    "TaskGroupCore",
+    "is_base_error",
+    "is_cancellation",
+]
 
 _T = TypeVar("_T")
 
@@ -63,7 +68,7 @@ class GroupState(enum.Enum):
     EXITED = "exited"
 
 
-def _is_base_error(exc: BaseException) -> bool:
+def is_base_error(exc: BaseException) -> bool:
     """Errors that must propagate as themselves rather than inside an exception group."""
     return isinstance(exc, (SystemExit, KeyboardInterrupt))
 
@@ -85,7 +90,7 @@ CANCELLATION_SUBCLASSES = sys.version_info >= (3, 13)
 CLOSE_REFUSED_COROUTINES = sys.version_info >= (3, 13)
 
 
-def _is_cancellation(et: type[BaseException] | None) -> bool:
+def is_cancellation(et: type[BaseException] | None) -> bool:
     if et is None:
         return False
     if CANCELLATION_SUBCLASSES:
@@ -145,40 +150,6 @@ class TaskGroupCore:
         elif self._state is not GroupState.CREATED:
             info.append("entered")
         return f"<TaskGroup{' '.join(info)}>"
-
-    async def __aenter__(self) -> Self:
-        if self._state is not GroupState.CREATED:
-            raise RuntimeError(f"cannot enter: TaskGroup {self!r} has already been entered")
-        if self._loop is None:
-            self._loop = events.get_running_loop()
-        parent = current_task(self._loop)
-        if parent is None:
-            raise RuntimeError(f"cannot enter: TaskGroup {self!r} cannot determine the parent task")
-        self._parent_task = parent
-        self._task_done = self._on_task_done
-        self._callback_context = contextvars.copy_context()
-        self._state = GroupState.ENTERED
-        if self._cancel_on_enter:
-            self.cancel()
-        return self
-
-    async def __aexit__(
-        self,
-        et: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        try:
-            return await self._aexit(et, exc)
-        finally:
-            # Exceptions hold frames and frames hold exceptions: drop ours to spare the GC.
-            self._state = GroupState.EXITED
-            self._parent_task = None
-            self._errors = []
-            self._base_error = None
-            self._task_done = None
-            self._callback_context = None
-            exc = None
 
     def create_task(
         self,
@@ -254,73 +225,10 @@ class TaskGroupCore:
             if not task.done():
                 task.cancel()
 
-    async def _aexit(self, et: type[BaseException] | None, exc: BaseException | None) -> bool:
-        self._state = GroupState.EXITING
-        if exc is not None and _is_base_error(exc) and self._base_error is None:
-            self._base_error = exc
-        body_cancelled = _is_cancellation(et)
-        propagate: BaseException | None = exc if body_cancelled else None
-        # Withdraw the group's own cancellation of its parent: 3.13 once the tasks are done,
-        # 3.11 and 3.12 here, so that a request made while waiting (a task failing then)
-        # stays counted in the parent's cancelling(), as it does there.  A request made by
-        # cancel() is withdrawn after waiting on every Python: no asyncio has that method,
-        # so it gets the later, sound bookkeeping.
-        withdraw_later = UNCANCEL_AFTER_WAITING or self._stopped_by_cancel
-        if not withdraw_later and self._parent_cancel_requested:
-            left = self._withdraw_parent_cancellation()
-            if left == 0:
-                propagate = None  # the cancellation was only ours
-        if et is not None and not self._aborting:
-            # The body failed, or the parent is being cancelled: stop the tasks.
-            self._abort()
-        pending, interrupting = await self._wait_for_tasks()
-        if interrupting is not None:
-            propagate = interrupting  # the parent was cancelled from outside while we waited
-        if self._base_error is not None:
-            self._report_suppressed_errors()
-            raise self._base_error
-        if (UNCANCEL_AFTER_WAITING or self._stopped_by_cancel) and self._parent_cancel_requested:
-            if self._withdraw_parent_cancellation() == 0:
-                propagate = None
-            elif propagate is None:
-                # Someone else's cancellation is pending too: let it through (gh-155433).
-                propagate = pending
-        if propagate is not None and not self._errors:
-            raise propagate  # no error to report: let the cancellation through
-        if et is not None and exc is not None and not body_cancelled:
-            self._errors.append(exc)
-        if self._errors:
-            self._raise_errors(et, exc)
-        return True  # suppress whatever the body raised: it has been reported above
-
     def _withdraw_parent_cancellation(self) -> int:
         """``uncancel()`` the parent; its remaining cancellation count."""
         assert self._parent_task is not None
         return self._parent_task.uncancel()
-
-    async def _wait_for_tasks(self) -> tuple[BaseException | None, BaseException | None]:
-        """Wait until no task is left.
-
-        The wait is a loop because the parent can be cancelled (from outside) while it
-        waits, even repeatedly.  Returns the last CancelledError received meanwhile, and the
-        one that started a shutdown (if one did): that one must propagate.
-        """
-        last: BaseException | None = None
-        interrupting: BaseException | None = None
-        assert self._loop is not None
-        while self._tasks:
-            if self._on_completed is None:
-                self._on_completed = self._loop.create_future()
-                note_owner(self._on_completed, self)
-            try:
-                await self._on_completed
-            except CancelledError as cancelled:
-                last = cancelled
-                if not self._aborting:
-                    interrupting = cancelled
-                    self._abort()
-            self._on_completed = None
-        return last, interrupting
 
     def _raise_errors(self, et: type[BaseException] | None, exc: BaseException | None) -> None:
         assert self._parent_task is not None
@@ -333,7 +241,7 @@ class TaskGroupCore:
             # An async generator closed inside the group must see its GeneratorExit again.
             assert exc is not None
             raise exc
-        raise BaseExceptionGroup("unhandled errors in a TaskGroup", self._errors) from None
+        raise from_none(BaseExceptionGroup("unhandled errors in a TaskGroup", self._errors))
 
     def _report_suppressed_errors(self) -> None:
         """KeyboardInterrupt/SystemExit propagates alone: report the other errors, not lose
@@ -366,7 +274,7 @@ class TaskGroupCore:
         if exc is None:
             return
         self._errors.append(exc)
-        if _is_base_error(exc) and self._base_error is None:
+        if is_base_error(exc) and self._base_error is None:
             self._base_error = exc
         parent = self._parent_task
         assert parent is not None and self._loop is not None

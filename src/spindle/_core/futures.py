@@ -50,7 +50,7 @@ from typing import Any, Final, TypeVar
 from spindle._core import current
 from spindle._core.awaiting import await_future
 from spindle._core.handles import Handle, capture_source_traceback, describe_callback
-from spindle._core.native import mypyc_attr
+from spindle._core.native import from_none, mypyc_attr
 from spindle._core.scheduler import Scheduler
 from spindle.exceptions import CancelledError, InvalidStateError
 
@@ -180,7 +180,8 @@ class FutureCore:
         try:
             return self._loop
         except AttributeError:
-            raise RuntimeError("Future object is not initialized.") from None
+            error = RuntimeError("Future object is not initialized.")
+            raise from_none(error)  # noqa: B904 (mypyc drops "from": see _core/native.py)
 
     def done(self) -> bool:
         try:
@@ -199,7 +200,8 @@ class FutureCore:
         try:
             state = self._state
         except AttributeError:
-            raise InvalidStateError(f"Result is not ready: {_NOT_INITIALIZED}") from None
+            error = InvalidStateError(f"Result is not ready: {_NOT_INITIALIZED}")
+            raise from_none(error)  # noqa: B904 (mypyc drops "from": see _core/native.py)
         if state is _FINISHED:
             self._log_traceback = False
             if self._exception is not None:
@@ -237,7 +239,8 @@ class FutureCore:
         try:
             state = self._state
         except AttributeError:
-            raise InvalidStateError(f"Exception is not set: {_NOT_INITIALIZED}") from None
+            error = InvalidStateError(f"Exception is not set: {_NOT_INITIALIZED}")
+            raise from_none(error)  # noqa: B904 (mypyc drops "from": see _core/native.py)
         if state is _FINISHED:
             self._log_traceback = False
             return self._exception

@@ -65,7 +65,7 @@ from spindle._core.clock import Clock, MonotonicClock
 from spindle._core.coroutines import iscoroutine, iscoroutinefunction
 from spindle._core.handles import Handle, TimerHandle, report_callback_error
 from spindle._core.instruments import InstrumentSet
-from spindle._core.native import mypyc_attr
+from spindle._core.native import from_none, mypyc_attr
 from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue, new_timer_queue, refuse_nan
 
 __all__ = ["LoopState", "Scheduler", "logger", "poll_timeout"]
@@ -323,9 +323,10 @@ class Scheduler:
         try:
             when = self._time() + delay
         except TypeError:
-            raise TypeError(
+            error = TypeError(
                 f"call_later() delay must be a number of seconds, not {type(delay).__name__}"
-            ) from None
+            )
+            raise from_none(error)  # noqa: B904 (mypyc drops "from": see _core/native.py)
         if when != when:
             refuse_nan(delay, "call_later() delay")
         if not self._plain or not callable(callback):
