@@ -187,4 +187,4 @@ def test_every_worker_runs_spindle_across_a_reload_and_a_crash_and_sigterm_stops
     tree = story.tree
     assert sorted(pids_of(tree.matches(STARTED))) == sorted(workers)
     assert sorted(pids_of(tree.matches(STOPPED))) == sorted(workers - {story.killed})
-    assert not [line for line in tree.log if "Traceback" in line], tree
+    assert not [line for line in tree.log if "Traceback" in line], str(tree)

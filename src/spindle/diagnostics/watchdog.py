@@ -175,7 +175,8 @@ class Watchdog:
         self._interval = threshold
         self._report = report or _log
         # The thread, flush() and interrupted() (a signal handler on the loop's thread, which
-        # may interrupt flush) all touch the step: re-entrant.
+        # may interrupt flush) all touch the step, and tell their reports holding it, so that
+        # they come out in order: re-entrant.
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="spindle-watchdog", daemon=True)
@@ -224,8 +225,7 @@ class Watchdog:
         if loop is not None:
             self._wake(loop, time.monotonic(), final=True)
         with self._lock:
-            message = self._end_step(time.monotonic())
-        self._emit(message)
+            self._emit(self._end_step(time.monotonic()))
 
     def interrupted(self) -> None:
         """Ctrl-C arrived (we are in the signal handler, on the loop's thread)."""
@@ -240,8 +240,7 @@ class Watchdog:
             seconds = time.monotonic() - step.started
             if seconds < self._threshold:
                 return
-            message = self._live(loop, step, seconds, interrupted=True)
-        self._emit(message)
+            self._emit(self._live(loop, step, seconds, interrupted=True))
 
     # -- the thread ------------------------------------------------------------------------
 
@@ -290,8 +289,10 @@ class Watchdog:
                 or (step.sightings == 2 and not step.reported)
             ):
                 messages.append(self._live(loop, step, max(now - step.started, self._threshold)))
-        for message in messages:
-            self._emit(message)
+            # Told under the lock: a step's last line, from flush() on the loop's thread, must
+            # not overtake the thread's report of it, made here a moment before.
+            for message in messages:
+                self._emit(message)
 
     def _starved(self, gap: float) -> bool:
         """The watchdog could not run for a long time: the GIL was held (see the docstring)."""
