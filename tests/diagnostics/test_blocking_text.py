@@ -124,13 +124,26 @@ def test_final_report_text(blocked: Blocked, expected: str) -> None:
     assert format_blocked(blocked) == expected
 
 
-def test_starved_report_text() -> None:
-    text = format_starved(3.46, Blocked("main()", 3.4, None), 2.0)
+def test_starved_report_text_for_a_c_call_that_held_the_gil() -> None:
+    text = format_starved(3.46, 3.41, Blocked("main()", 3.4, None), 2.0)
     assert text == (
-        "spindle: for 3.5 s no Python thread could run, spindle's watchdog neither: a call into "
-        "C code held the GIL (the interpreter's lock), or the process was stopped\n"
+        "spindle: for 3.5 s no Python thread could run, spindle's watchdog neither, while the "
+        "process used 3.4 s of CPU: a call into C code held the GIL (the interpreter's lock)\n"
         "  the loop was running main()\n"
         "  faulthandler printed every thread's stack above, after 2.0 s "
         '("Timeout (...)!"): the loop\'s thread is where the C call was made'
     )
-    assert format_starved(2.5, None, None).count("\n") == 0
+    assert format_starved(2.5, 2.5, None, None).count("\n") == 0
+
+
+def test_starved_report_text_for_a_process_that_got_no_cpu() -> None:
+    text = format_starved(3.46, 0.8, Blocked("main()", 3.4, None), 2.0)
+    assert text == (
+        "spindle: for 3.5 s no Python thread could run, spindle's watchdog neither, and the "
+        "process used only 0.8 s of CPU: it was stopped, or waited that long for a CPU (a "
+        "loaded machine), or a call into C code held the GIL (the interpreter's lock) while it "
+        "waited\n"
+        "  the loop was running main()\n"
+        "  faulthandler printed every thread's stack above, after 2.0 s "
+        '("Timeout (...)!"): the loop\'s thread shows where it was'
+    )

@@ -357,8 +357,53 @@ def test_a_c_call_holding_the_gil_is_shown_by_faulthandler_while_it_lasts(
     assert f'File "{tmp_path / "program.py"}", line {line} in main' in err or (
         f'File "program.py", line {line} in main' in err
     )
-    assert re.search(r"spindle: for \d+\.\d s no Python thread could run", err), err
+    assert re.search(
+        r"spindle: for \d+\.\d s no Python thread could run, spindle's watchdog neither, "
+        r"while the process used \d+\.\d s of CPU: a call into C code held the GIL",
+        err,
+    ), err
     assert "the loop was running main()" in err
+
+
+STOPPED = """
+    import os, spindle
+
+    async def main():
+        print("ready", flush=True)
+        await spindle.sleep(6)   # SIGSTOP'd for 3 s meanwhile
+        print("done")
+
+    spindle.run(main())
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_process_that_was_stopped_is_not_taken_for_a_c_call_holding_the_gil(
+    tmp_path: Path,
+) -> None:
+    # Stopped (as a loaded machine or a debugger may stop it), the process uses no CPU: the
+    # watchdog, which could not run either, says so instead of blaming a C call.
+    program = tmp_path / "program.py"
+    program.write_text(textwrap.dedent(STOPPED))
+    env = {**os.environ, "SPINDLE_BLOCK_THRESHOLD": "0.1"}
+    with subprocess.Popen(
+        [sys.executable, str(program)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env, cwd=tmp_path,
+    ) as child:  # fmt: skip
+        assert child.stdout is not None
+        assert child.stdout.readline() == "ready\n"
+        time.sleep(0.5)  # the loop sleeps; the watchdog has woken a few times
+        child.send_signal(signal.SIGSTOP)
+        time.sleep(3)
+        child.send_signal(signal.SIGCONT)
+        out, err = child.communicate(timeout=30)
+    assert child.returncode == 0, err
+    assert out == "done\n"
+    assert re.search(
+        r"spindle: for \d+\.\d s no Python thread could run, spindle's watchdog neither, "
+        r"and the process used only \d+\.\d s of CPU: it was stopped",
+        err,
+    ), err
 
 
 # -- Ctrl-C during a block --------------------------------------------------------------------

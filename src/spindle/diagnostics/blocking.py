@@ -117,22 +117,40 @@ def format_blocked(blocked: Blocked) -> str:
 
 
 def format_starved(
-    seconds: float, last_seen: Blocked | None, faulthandler_after: float | None
+    seconds: float,
+    cpu_seconds: float,
+    last_seen: Blocked | None,
+    faulthandler_after: float | None,
 ) -> str:
-    """The watchdog itself could not run for ``seconds``: a C call held the GIL.
+    """The watchdog itself could not run for ``seconds``; the process used ``cpu_seconds``.
 
-    (Or the whole process was stopped, or starved of CPU: from inside, the two look alike.)
+    The CPU time tells the two causes apart: a C call that holds the GIL keeps a CPU busy
+    (all of it, or on a loaded machine the share the process gets), while a process that was
+    stopped (SIGSTOP, a debugger) or not given a CPU at all used next to none.  A quarter of
+    the time is the line: a process given any real share of a CPU would have run the
+    watchdog's thread in it, unless the GIL was held.  (A C call that holds the GIL while it
+    waits for I/O or a lock uses little too: the text names it with the second cause.)
     """
-    lines = [
-        f"spindle: for {seconds:.1f} s no Python thread could run, spindle's watchdog neither: "
-        "a call into C code held the GIL (the interpreter's lock), or the process was stopped"
-    ]
+    head = f"spindle: for {seconds:.1f} s no Python thread could run, spindle's watchdog neither"
+    if cpu_seconds >= seconds / 4:
+        lines = [
+            f"{head}, while the process used {cpu_seconds:.1f} s of CPU: a call into C code "
+            "held the GIL (the interpreter's lock)"
+        ]
+        where = "the loop's thread is where the C call was made"
+    else:
+        lines = [
+            f"{head}, and the process used only {cpu_seconds:.1f} s of CPU: it was stopped, or "
+            "waited that long for a CPU (a loaded machine), or a call into C code held the GIL "
+            "(the interpreter's lock) while it waited"
+        ]
+        where = "the loop's thread shows where it was"
     if last_seen is not None:
-        where = "" if last_seen.location is None else f" {_where(last_seen.location)}"
-        lines.append(f"  the loop was running {last_seen.what}{where}")
+        at = "" if last_seen.location is None else f" {_where(last_seen.location)}"
+        lines.append(f"  the loop was running {last_seen.what}{at}")
     if faulthandler_after is not None:
         lines.append(
             f"  faulthandler printed every thread's stack above, after {faulthandler_after:.1f} s "
-            '("Timeout (...)!"): the loop\'s thread is where the C call was made'
+            f'("Timeout (...)!"): {where}'
         )
     return "\n".join(lines)

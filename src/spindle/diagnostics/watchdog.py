@@ -26,7 +26,9 @@ huge int, many C extensions) stops every Python thread, the watchdog's too.  For
 watchdog keeps ``faulthandler.dump_traceback_later`` armed, re-arming it as long as it runs
 (``SPINDLE_FAULTHANDLER``): if the watchdog cannot run for ``faulthandler_after`` seconds,
 faulthandler's own thread, which needs no GIL, prints every thread's stack to stderr.  When the
-watchdog runs again it explains what happened (``blocking.format_starved``).
+watchdog runs again it explains what happened (``blocking.format_starved``), telling a C call
+that held the GIL (the process used a CPU all along) from a process that was stopped or waited
+for a CPU on a loaded machine (it used little), by the process's CPU time between wake-ups.
 
 **Ctrl-C.**  Under spindle's runner (and asyncio's, in ``python -m spindle``) the first Ctrl-C
 cancels the main task, which a step that never awaits does not notice.  The runner tells the
@@ -181,11 +183,13 @@ class Watchdog:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="spindle-watchdog", daemon=True)
         self._last_wake = time.monotonic()
+        self._last_cpu = time.process_time()  # the process's CPU time at that wake-up
         self._step: _Step | None = None
         self._fault = None if faulthandler_after is None else _FaultHandlerArm(faulthandler_after)
 
     def start(self) -> None:
         self._last_wake = time.monotonic()
+        self._last_cpu = time.process_time()
         if self._fault is not None:
             self._fault.start()
         self._thread.start()
@@ -271,10 +275,12 @@ class Watchdog:
             gap = now - self._last_wake
             between = (self._last_wake + now) / 2
             self._last_wake = now
+            cpu = time.process_time()
+            cpu_used, self._last_cpu = cpu - self._last_cpu, cpu
             step = self._step
             starved = self._starved(gap)
             if starved:
-                messages.append(self._starved_report(step, handle, gap, now))
+                messages.append(self._starved_report(step, handle, gap, cpu_used, now))
             if step is not None and (step.handle is not handle or step.count != count):
                 messages.append(self._end_step(now if starved or final else between))
             if handle is not None and self._step is None:
@@ -299,7 +305,7 @@ class Watchdog:
         return self._fault is not None and gap >= self._fault.after
 
     def _starved_report(
-        self, step: _Step | None, running: Handle | None, gap: float, now: float
+        self, step: _Step | None, running: Handle | None, gap: float, cpu_used: float, now: float
     ) -> str:
         last_seen = None
         if step is not None:
@@ -307,7 +313,7 @@ class Watchdog:
         elif running is not None:  # it started between two wake-ups; faulthandler said where
             last_seen = Blocked(describe_step(running._callback)[0], gap, None)
         after = None if self._fault is None else self._fault.after
-        return format_starved(gap, last_seen, after)
+        return format_starved(gap, cpu_used, last_seen, after)
 
     def _live(
         self, loop: Scheduler, step: _Step, seconds: float, *, interrupted: bool = False
