@@ -301,7 +301,7 @@ class Watchdog:
                 self._emit(message)
 
     def _starved(self, gap: float) -> bool:
-        """The watchdog could not run for a long time: the GIL was held (see the docstring)."""
+        """The watchdog could not run for a long time: the GIL was held, or the process not run."""
         return self._fault is not None and gap >= self._fault.after
 
     def _starved_report(
