@@ -79,6 +79,10 @@ class Impl:
     install: Callable[[], None]
     api: Api  # the implementation's own primitives (asyncio's for a loop-only implementation)
 
+    def primitives(self, mode: str) -> Api:
+        """The primitives a row calls: ``"asyncio"``'s on this loop, or this one's own."""
+        return asyncio_api() if mode == "asyncio" else self.api
+
 
 def check(name: str) -> str:
     """``name`` if it names an implementation; ValueError saying which names exist otherwise."""

@@ -13,7 +13,7 @@ what tells two implementations' costs apart where the clock cannot::
 
     .venv/bin/python -m bench.instructions --impl spindle --impl uvloop --only create_task
 
-Each count takes valgrind some 20-60 seconds; ``--jobs`` runs that many at once (default: the
+Each count takes valgrind some 10-30 seconds; ``--jobs`` runs that many at once (default: the
 number of CPUs, which valgrind's counts do not depend on).
 """
 
@@ -28,7 +28,6 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bench.api import asyncio_api
 from bench.cases import CASES, Row, by_name, rows
 from bench.impls import check, load
 from bench.worker import measure
@@ -89,7 +88,7 @@ def _run_one(impl_name: str, case_name: str, api_mode: str, n: int) -> None:
     """The process valgrind watches: warm up, then run the row ``n`` times."""
     impl = load(impl_name)
     case = by_name(case_name)
-    api = asyncio_api() if api_mode == "asyncio" else impl.api
+    api = impl.primitives(api_mode)
     measure(impl, case, WARM_UP, api)
     measure(impl, case, n, api)
 

@@ -24,7 +24,7 @@ import sys
 import time
 import traceback
 
-from bench.api import Api, asyncio_api
+from bench.api import Api
 from bench.cases import Case, by_name
 from bench.impls import Impl
 from bench.lines import load_or_report, send
@@ -52,7 +52,7 @@ def _answer(
         case = by_name(str(request["case"]))
         n = int(str(request["n"]))
         mode = str(request.get("api", "own"))
-        api = asyncio_api() if mode == "asyncio" else impl.api
+        api = impl.primitives(mode)
         if (case.name, mode) not in warmed:
             measure(impl, case, max(1, n // 10), api)
             warmed.add((case.name, mode))

@@ -124,26 +124,31 @@ def test_final_report_text(blocked: Blocked, expected: str) -> None:
     assert format_blocked(blocked) == expected
 
 
-def test_starved_report_text_for_a_c_call_that_held_the_gil() -> None:
-    text = format_starved(3.46, 3.41, Blocked("main()", 3.4, None), 2.0)
+@pytest.mark.parametrize(
+    ("cpu_seconds", "cause", "where"),
+    [
+        (
+            3.41,
+            "while the process used 3.4 s of CPU: a call into C code held the GIL (the "
+            "interpreter's lock)",
+            "the loop's thread is where the C call was made",
+        ),
+        (
+            0.8,
+            "and the process used only 0.8 s of CPU: it was stopped, or waited that long for a "
+            "CPU (a loaded machine), or a call into C code held the GIL (the interpreter's "
+            "lock) while it waited",
+            "the loop's thread shows where it was",
+        ),
+    ],
+    ids=["a-c-call-held-the-gil", "the-process-got-no-cpu"],
+)
+def test_starved_report_text(cpu_seconds: float, cause: str, where: str) -> None:
+    text = format_starved(3.46, cpu_seconds, Blocked("main()", 3.4, None), 2.0)
     assert text == (
-        "spindle: for 3.5 s no Python thread could run, spindle's watchdog neither, while the "
-        "process used 3.4 s of CPU: a call into C code held the GIL (the interpreter's lock)\n"
+        f"spindle: for 3.5 s no Python thread could run, spindle's watchdog neither, {cause}\n"
         "  the loop was running main()\n"
         "  faulthandler printed every thread's stack above, after 2.0 s "
-        '("Timeout (...)!"): the loop\'s thread is where the C call was made'
+        f'("Timeout (...)!"): {where}'
     )
-    assert format_starved(2.5, 2.5, None, None).count("\n") == 0
-
-
-def test_starved_report_text_for_a_process_that_got_no_cpu() -> None:
-    text = format_starved(3.46, 0.8, Blocked("main()", 3.4, None), 2.0)
-    assert text == (
-        "spindle: for 3.5 s no Python thread could run, spindle's watchdog neither, and the "
-        "process used only 0.8 s of CPU: it was stopped, or waited that long for a CPU (a "
-        "loaded machine), or a call into C code held the GIL (the interpreter's lock) while it "
-        "waited\n"
-        "  the loop was running main()\n"
-        "  faulthandler printed every thread's stack above, after 2.0 s "
-        '("Timeout (...)!"): the loop\'s thread shows where it was'
-    )
+    assert format_starved(2.5, cpu_seconds, None, None).count("\n") == 0

@@ -366,7 +366,7 @@ def test_a_c_call_holding_the_gil_is_shown_by_faulthandler_while_it_lasts(
 
 
 STOPPED = """
-    import os, spindle
+    import spindle
 
     async def main():
         print("ready", flush=True)
@@ -385,7 +385,7 @@ def test_a_process_that_was_stopped_is_not_taken_for_a_c_call_holding_the_gil(
     # watchdog, which could not run either, says so instead of blaming a C call.
     program = tmp_path / "program.py"
     program.write_text(textwrap.dedent(STOPPED))
-    env = {**os.environ, "SPINDLE_BLOCK_THRESHOLD": "0.1"}
+    env = user_environment(PYTHONPATH=str(SRC), SPINDLE_BLOCK_THRESHOLD="0.1")
     with subprocess.Popen(
         [sys.executable, str(program)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, env=env, cwd=tmp_path,
