@@ -13,6 +13,7 @@ import contextvars
 import signal
 import socket
 import sys
+import traceback
 import weakref
 from typing import Any
 
@@ -335,6 +336,7 @@ HOT_ATTRIBUTES = {
     "_running",
     "_state",
     "_stopping",
+    "_take_ready",
     "_thread_id",
     "_time",
     "_timer_entries",
@@ -466,3 +468,89 @@ def test_resume_steps_a_coroutine_as_send_and_throw_do() -> None:
     while tb is not None and tb.tb_frame.f_code is not resume.__code__:
         tb = tb.tb_next
     assert tb is not None and not tb.tb_frame.f_locals
+
+
+def test_a_task_stepped_by_its_runner_goes_as_asyncio_s_own_task_goes() -> None:
+    # Compiled, TaskCore._step sends through the task's runner (taskcore._drive) and throws
+    # through resuming.resume (FAST PATH).  The coroutine meets every send, every throw (a
+    # caught cancellation, a failed future's error) and its own end as under asyncio's Task
+    # on the same loop; the task ends with the coroutine's value, or its error with the
+    # coroutine's frame in the traceback; and the runner goes when the task is done.
+    def run(make_task: Any, fail_at_end: bool) -> tuple[list[object], object]:
+        loop = spindle.new_event_loop()
+        log: list[object] = []
+
+        async def body() -> str:
+            log.append("start")
+            await asyncio.sleep(0)
+            try:
+                await loop.create_future()  # cancelled below
+            except asyncio.CancelledError:
+                log.append("cancellation caught")
+            failed = loop.create_future()
+            loop.call_soon(failed.set_exception, KeyError("thrown in"))
+            try:
+                await failed
+            except KeyError as exc:
+                log.append(("caught", exc.args))
+            await asyncio.sleep(0)
+            if fail_at_end:
+                raise ValueError("at the end")
+            return "done"
+
+        try:
+            task = make_task(loop, body())
+            loop.run_until_complete(asyncio.sleep(0))
+            loop.run_until_complete(asyncio.sleep(0))  # the task waits on the future now
+            if isinstance(task, spindle.Task) and spindle.COMPILED:
+                assert task._runner is not None  # it runs through its runner
+            task.cancel()
+            try:
+                outcome: object = loop.run_until_complete(task)
+            except ValueError as exc:
+                frames = traceback.extract_tb(exc.__traceback__)
+                outcome = (exc.args, any(f.name == "body" for f in frames))
+            if isinstance(task, spindle.Task):
+                assert task._runner is None  # dropped with the task's other step objects
+            return log, outcome
+        finally:
+            loop.close()
+
+    for fail_at_end in (False, True):
+        ours = run(lambda loop, coro: loop.create_task(coro), fail_at_end)
+        theirs = run(lambda loop, coro: asyncio.Task(coro, loop=loop), fail_at_end)
+        assert ours == theirs
+    assert ours[1] == (("at the end",), True)
+
+
+def test_a_pass_calls_a_one_argument_callback_as_it_calls_any_other() -> None:
+    # Scheduler._run_ready calls a handle of one argument without unpacking a tuple (FAST
+    # PATH): same arguments, same context, same error report as with none or several.
+    loop = spindle.new_event_loop()
+    seen: list[tuple[object, ...]] = []
+    errors: list[object] = []
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    context = contextvars.copy_context()
+    context.run(var.set, "the handle's")
+
+    def record(*args: object) -> None:
+        seen.append((*args, var.get()))
+        if args == ("fail",):
+            raise KeyError("fail")
+
+    try:
+        loop.set_exception_handler(lambda _loop, ctx: errors.append(type(ctx["exception"])))
+        loop.call_soon(record, context=context)
+        loop.call_soon(record, 1, context=context)
+        loop.call_soon(record, 1, 2, context=context)
+        loop.call_soon(record, "fail", context=context)
+        loop.run_until_complete(asyncio.sleep(0))
+    finally:
+        loop.close()
+    assert seen == [
+        ("the handle's",),
+        (1, "the handle's"),
+        (1, 2, "the handle's"),
+        ("fail", "the handle's"),
+    ]
+    assert errors == [KeyError]

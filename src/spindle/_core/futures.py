@@ -313,13 +313,16 @@ class FutureCore:
         context = self._context0
         more = self._more_callbacks
         self._callback0 = self._context0 = self._more_callbacks = None
-        if isinstance(loop, Scheduler) and loop._plain:
+        # Checked once into a typed name: in the compiled build each use of ``loop`` (an
+        # ``Any`` narrowed by isinstance) would check its type again.
+        scheduler = loop if isinstance(loop, Scheduler) else None
+        if scheduler is not None and scheduler._plain:
             # spindle's own loop, open and not debugging: queue the handles directly.
-            ready = loop._ready
-            ready.append(Handle(callback, (self,), loop, context, True))
+            ready = scheduler._ready
+            ready.append(Handle(callback, (self,), scheduler, context, True))
             if more:
                 for callback, context in more:
-                    ready.append(Handle(callback, (self,), loop, context, True))
+                    ready.append(Handle(callback, (self,), scheduler, context, True))
         else:
             loop.call_soon(callback, self, context=context)
             if more:

@@ -1,27 +1,22 @@
 """One step of a task's coroutine, for the compiled build: ``resume``.
 
 This module is deliberately *not* compiled (it is not in ``compiled_modules.txt``).  A
-coroutine that returns ends its last ``send()`` by raising StopIteration, and in compiled code
-every exception that arrives, even one caught on the spot, costs a traceback entry made then
-and there (a code object and a frame: thousands of instructions, once per task).  Caught here,
-in Python, it costs what a Python ``except`` costs, and the compiled ``TaskCore._step`` gets a
-``Returned`` instead.  The pure build needs none of this and calls ``send`` itself.
+coroutine that returns ends its last ``send()`` or ``throw()`` by raising StopIteration, and in
+compiled code every exception that arrives, even one caught on the spot, costs a traceback
+entry made then and there (a code object and a frame: thousands of instructions, once per
+task).  Caught here, in Python, it costs what a Python ``except`` costs, and the compiled
+``TaskCore._step`` gets a ``Returned`` instead.  ``_step`` sends through the task's runner
+(taskcore.py, "the runner"), and comes here to throw, and to send to coroutine-like objects
+that are not coroutines.  The pure build needs none of this and calls ``send`` itself.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from spindle._core.returned import Returned
+
 __all__ = ["Returned", "resume"]
-
-
-class Returned:
-    """What ``resume`` gives back when the coroutine returned: its return value."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: object) -> None:
-        self.value = value
 
 
 def resume(coro: Any, exc: BaseException | None) -> Any:

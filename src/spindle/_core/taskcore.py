@@ -21,7 +21,7 @@ import inspect
 import itertools
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any, Final
 
 from spindle import _compat
@@ -33,7 +33,8 @@ from spindle._core.futures import _CANCELLED, _FINISHED, _PENDING, FutureCore, F
 from spindle._core.handles import Handle, capture_source_traceback, is_spindle_file
 from spindle._core.native import mypyc_attr
 from spindle._core.observers import TaskObserver
-from spindle._core.resuming import Returned, resume
+from spindle._core.resuming import resume
+from spindle._core.returned import Returned
 from spindle._core.scheduler import Scheduler
 from spindle.exceptions import CancelledError, InvalidStateError
 
@@ -55,7 +56,8 @@ _new_object: Final = object.__new__
 # Whether uncancel() down to zero also clears a cancellation not yet delivered (3.13+).
 UNCANCEL_WITHDRAWS_PENDING_CANCEL: Final = sys.version_info >= (3, 13)
 
-_task_numbers: Final = itertools.count(1)
+# Bound once: compiled, ``next(counter)`` would look the builtin up by name in every task.
+_next_task_number: Final[Callable[[], int]] = itertools.count(1).__next__
 
 # Bound once: looked up on every step.
 _enter_task: Final = _compat.enter_task
@@ -66,8 +68,10 @@ _register_task: Final = _compat.register_task
 # Bound once, read on every step.
 _resume: Final = resume
 _Returned: Final = Returned
+_CoroutineType: Final = types.CoroutineType
 
 _live_tasks: Final[set[TaskCore]] = set()
+
 
 class _Hooks:
     """What the rest of spindle sets once and the steps read often, in one native object.
@@ -131,7 +135,9 @@ class TaskCore(FutureCore):
         "_num_cancels_requested",
         "_origin_code",
         "_origin_lasti",
+        "_runner",
         "_step_handle",
+        "_wakeup_method",
     )
 
     # A coroutine (or, on 3.11, a generator, or any object of the Coroutine ABC).
@@ -153,6 +159,11 @@ class TaskCore(FutureCore):
     # ``yield`` (sleep(0)) requeues it instead of allocating a new one.  The task and its
     # handle refer to each other, so finishing (``_finish``) drops it.
     _step_handle: Handle | None
+    # ``self._wakeup``, the done-callback the task gives every future it waits on: bound on
+    # the first wait and kept while the task is pending (a bound method made per wait costs
+    # a lookup and an allocation).  Dropped with the step handle, for the same reason.
+    _wakeup_method: Callable[[Any], None] | None
+    _runner: Any
 
     def __init__(
         self,
@@ -186,7 +197,10 @@ class TaskCore(FutureCore):
         self._cancelled_exc = None
         self._asyncio_future_blocking = False
         # spindle's own loop, open and not debugging: the common case, with shortcuts below.
-        plain = loop if isinstance(loop, Scheduler) and loop._plain else None
+        # (Checked once into a typed name: compiled, each use of ``loop``, an ``Any`` narrowed
+        # by isinstance, would check its type again.)
+        scheduler = loop if isinstance(loop, Scheduler) else None
+        plain = scheduler if scheduler is not None and scheduler._plain else None
         self._source_traceback = (
             None
             if plain is not None or not loop.get_debug()
@@ -195,13 +209,15 @@ class TaskCore(FutureCore):
         # The Task's own fields.
         self._coro = coro
         # The default name is formatted only if someone asks for it (see get_name).
-        self._name = next(_task_numbers) if name is None else str(name)
+        self._name = _next_task_number() if name is None else str(name)
         self._context = _copy_context() if context is None else context
         self._fut_waiter = None
         self._cancel_next_step = False
         self._num_cancels_requested = 0
         self._origin_code = None
         self._step_handle = None
+        self._wakeup_method = None
+        self._runner = None
         self._log_destroy_pending = True
         _live_tasks.add(self)
         _register_task(self)
@@ -224,8 +240,8 @@ class TaskCore(FutureCore):
             self._step_handle = handle
             plain._ready.append(handle)
         else:
-            if isinstance(loop, Scheduler) and loop._instruments is not None:
-                loop._instruments.task_spawned(self)  # INSTRUMENTS: never on a plain loop
+            if scheduler is not None and scheduler._instruments is not None:
+                scheduler._instruments.task_spawned(self)  # INSTRUMENTS: never on a plain loop
             loop.call_soon(self._step, context=self._context)
 
     # -- identity ------------------------------------------------------------------------
@@ -325,12 +341,23 @@ class TaskCore(FutureCore):
         _enter_task(loop, self)
         try:
             if COMPILED:
-                # FAST PATH (compiled build): coro.send/throw through resuming.resume, which
-                # turns the coroutine's return into a Returned instead of StopIteration (see
-                # resuming.py for why); tests/core/test_fast_paths.py holds the two together.
-                result = _resume(coro, exc)
+                # FAST PATH (compiled build): coro.send(None) through the task's runner, and
+                # coro.throw(exc) (or a send to a coroutine-like object that is not a
+                # coroutine) through resuming.resume: neither ends a step with StopIteration
+                # in compiled code (see "the runner" below, and resuming.py).
+                # tests/core/test_fast_paths.py holds them to send and throw.
+                if exc is None:
+                    runner = self._runner
+                    if runner is None and type(coro) is _CoroutineType:
+                        runner = self._runner = _drive(self, coro)
+                    result = runner.send(None) if runner is not None else _resume(coro, None)
+                    if result is _OVER:
+                        return
+                else:
+                    result = _resume(coro, exc)
                 if type(result) is _Returned:
-                    TaskCore._returned(self, result.value)
+                    returned: Returned = result  # typed: the value is read from its slot
+                    TaskCore._returned(self, returned.value)
                     return
             elif exc is None:
                 result = coro.send(None)
@@ -359,29 +386,37 @@ class TaskCore(FutureCore):
         else:
             if result is None:
                 # A bare yield (sleep(0)): let everything else that is ready run first.
-                if isinstance(loop, Scheduler) and loop._plain:
+                # (Typed names below: see Task.__init__.)
+                scheduler = loop if isinstance(loop, Scheduler) else None
+                if scheduler is not None and scheduler._plain:
                     handle = self._step_handle
                     if handle is None:
-                        handle = Handle(self._step, (), loop, self._context, True)
+                        handle = Handle(self._step, (), scheduler, self._context, True)
                         self._step_handle = handle
-                    loop._ready.append(handle)
+                    scheduler._ready.append(handle)
                 else:
                     loop.call_soon(self._step, context=self._context)
             else:
                 # A future: sleep until it is done.
                 kind = type(result)
+                own: FutureCore | None = (
+                    result if kind is Future or kind is _hooks.plain_task_class else None
+                )
                 if (
-                    (kind is Future or kind is _hooks.plain_task_class)
-                    and result._callback0 is None
-                    and result._asyncio_future_blocking
-                    and result._loop is loop
-                    and result is not self
+                    own is not None
+                    and own._callback0 is None
+                    and own._asyncio_future_blocking
+                    and own._loop is loop
+                    and own is not self
                 ):
                     # The commonest wait: one of spindle's own futures with no callback
                     # yet.  add_done_callback's work, written out (the first-callback slots).
-                    result._asyncio_future_blocking = False
-                    result._callback0 = self._wakeup
-                    result._context0 = self._context
+                    own._asyncio_future_blocking = False
+                    wakeup = self._wakeup_method
+                    if wakeup is None:
+                        wakeup = self._wakeup_method = self._wakeup
+                    own._callback0 = wakeup
+                    own._context0 = self._context
                 elif getattr(result, "_asyncio_future_blocking", None) and result is not self and (
                     # spindle's own futures: read the slot, no call on this hot path.
                     (result._loop if isinstance(result, FutureCore) else _loop_of(result)) is loop
@@ -432,7 +467,10 @@ class TaskCore(FutureCore):
         """
         handle = self._step_handle
         self._step_handle = None  # the task and its handle referred to each other
+        self._wakeup_method = None  # (and its bound _wakeup)
+        self._runner = None  # (and its runner, which holds the task)
         loop = self._loop
+        scheduler = loop if isinstance(loop, Scheduler) else None  # typed: see __init__
         callback = self._callback0
         context = self._context0
         if (
@@ -440,18 +478,19 @@ class TaskCore(FutureCore):
             or callback is None
             or context is None
             or self._more_callbacks is not None
-            or not (isinstance(loop, Scheduler) and loop._plain)
+            or scheduler is None
+            or not scheduler._plain
         ):
             FutureCore._finish(self, state)
-            if isinstance(loop, Scheduler) and loop._instruments is not None:
-                loop._instruments.task_exited(self)  # INSTRUMENTS: never on a plain loop
+            if scheduler is not None and scheduler._instruments is not None:
+                scheduler._instruments.task_exited(self)  # INSTRUMENTS: never on a plain loop
             return
         self._state = state
         handle._callback = callback
         handle._args = (self,)
         handle._context = context
         self._callback0 = self._context0 = None
-        loop._ready.append(handle)
+        scheduler._ready.append(handle)
 
     def _bad_yield(self, result: Any) -> None:
         """The coroutine yielded something a task cannot wait on: throw an error into it."""
@@ -503,15 +542,17 @@ class TaskCore(FutureCore):
         throws in (asyncio then reports no "exception was never retrieved").
         """
         try:
-            if isinstance(future, FutureCore):
-                if future._state is _FINISHED and future._exception is None:
+            # Typed once (see __init__): compiled, each use of a narrowed ``Any`` checks again.
+            own: FutureCore | None = future if isinstance(future, FutureCore) else None
+            if own is not None:
+                if own._state is _FINISHED and own._exception is None:
                     # FAST PATH: the common case, a result: resume the coroutine, and
                     # Future.__await__ reads the result itself (no call here).
                     # tests/core/test_fast_paths.py holds it to the general path below.
                     TaskCore._step(self)
                     return
                 # What result() would raise, taken without raising it here (see _failure).
-                error: BaseException | None = future._failure()
+                error: BaseException | None = own._failure()
             else:
                 try:
                     future.result()
@@ -526,7 +567,7 @@ class TaskCore(FutureCore):
             # As in _step: this frame is the f_back of _step's, which is in the traceback of
             # an exception the task keeps; holding the task here would make a cycle.
             del self, future
-            error = None
+            error = own = None
 
     def _fail(self, error: BaseException) -> None:
         """Future.set_exception for the task's own failure (the task is pending here)."""
@@ -630,3 +671,38 @@ def forget_tasks_of(loop: object) -> None:
         _live_tasks.discard(task)
 
 
+# -- the runner: a task's steps in the compiled build ----------------------------------------
+#
+# Compiled, ``coro.send(None)`` would end a coroutine's last step with StopIteration, and an
+# exception arriving in compiled code costs a traceback entry made on the spot (thousands of
+# instructions).  A compiled ``await``, though, resumes what it awaits through CPython's
+# ``PyIter_Send``, which reports the return with no exception at all.  So in the compiled build
+# a task whose coroutine is a real coroutine object steps it through a runner: ``_drive``,
+# a compiled coroutine that awaits the task's coroutine.  ``runner.send(None)`` passes each
+# step on, and everything the coroutine yields comes back out of it unchanged.  When the
+# coroutine returns, the runner settles the task itself and yields ``_OVER`` instead of
+# returning (its own return would raise StopIteration at ``_step``); it is never resumed
+# after that and is dropped with the task's other step objects in ``_finish``.
+#
+# Throws do not go through the runner: a compiled coroutine's ``throw()`` drops the traceback
+# of the exception thrown in.  ``_step`` throws straight into the task's coroutine with
+# ``resuming.resume``; the runner, suspended in its ``await``, then finds the coroutine where
+# the throw left it, and passes on the next ``send`` as before.
+
+
+async def _drive(task: TaskCore, coro: Any) -> None:
+    """Run ``coro`` step by step for ``task``; at its end settle ``task``, and yield ``_OVER``."""
+    value = await coro
+    TaskCore._returned(task, value)
+    await _THE_END
+
+
+class _End:
+    """What the runner awaits once its coroutine is over: yields ``_OVER``, once."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        yield _OVER
+
+
+_OVER: Final = object()
+_THE_END: Final = _End()
