@@ -554,3 +554,35 @@ def test_a_pass_calls_a_one_argument_callback_as_it_calls_any_other() -> None:
         ("fail", "the handle's"),
     ]
     assert errors == [KeyError]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_run_handle_goes_only_once_the_loop_records_the_next(debug: bool) -> None:
+    # Scheduler._record_running, in both kinds of pass: the slot that tells other threads
+    # what the loop runs (``running_handle()``) holds the last reference to a
+    # handle that has run, and that handle's end can run Python code.  It must go after the
+    # slot has its successor: code running then (here, a callback's finalizer; in programs,
+    # another thread) reads the next handle, or None after the pass, never the one being
+    # freed (compiled, a store drops the old value first: that read found freed memory).
+    from spindle.diagnostics.instruments import running_handle
+
+    loop = spindle.new_event_loop()
+    loop.set_debug(debug)
+    seen: list[object] = []
+
+    class Dying:
+        def __call__(self) -> None:
+            pass
+
+        def __del__(self) -> None:
+            seen.append(running_handle(loop))
+
+    try:
+        loop.call_soon(Dying())
+        second = loop.call_soon(int)
+        loop.call_soon(loop.stop)  # the loop stops once this pass is over
+        loop.call_soon(Dying())  # the pass's last handle
+        loop.run_forever()
+    finally:
+        loop.close()
+    assert seen == [second, None]

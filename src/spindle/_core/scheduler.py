@@ -445,6 +445,21 @@ class Scheduler:
         # 5. run what was ready when the pass began (what it schedules waits a pass).
         Scheduler._run_ready(self, len(self._ready))  # a direct call (see run_forever)
 
+    def _record_running(self, handle: Handle | None) -> Handle | None:
+        """``self._running = handle``; returns the handle it held, for the caller to drop.
+
+        Compiled, an attribute store drops the old value before it writes the new one.  The
+        last reference to a handle that has run is often that slot, and its end can run Python
+        code (a dying task's weak-set callback, a finalizer), where another thread may read the
+        slot (the watchdog, ``running_handle()``): it would find the handle being freed.
+        Returned, the old handle outlives the store, and goes where the caller lets go of the
+        value, once the slot has its successor.  (A local held across the store would not do:
+        compiled code drops a local at its last use, and ``del`` is not a use.)
+        """
+        previous = self._running
+        self._running = handle
+        return previous
+
     def _run_ready(self, count: int) -> None:
         """Run the first ``count`` ready handles (the hot loop: the Handle._run body, inlined)."""
         popleft = self._take_ready
@@ -455,7 +470,7 @@ class Scheduler:
             if handle._cancelled:
                 continue
             # RECORD: what the loop runs now, for the watchdog's thread (see the docstring).
-            self._running = handle
+            self._record_running(handle)
             try:
                 args = handle._args
                 if not args:  # no arguments (a task's step, mostly): no argument tuple to build
@@ -477,7 +492,7 @@ class Scheduler:
             # clears it as well).
             del handle
             args = None
-        self._running = None
+        self._record_running(None)
         # Dropped, as asyncio drops it: in the pure build this frame outlives the pass when a
         # traceback holds a frame it called (through f_back), and the last handle run (a
         # task's wake-up, holding the task, holding that very exception) would close a cycle.
@@ -514,14 +529,14 @@ class Scheduler:
             started = self._time()
             if task is not None and hooks is not None:
                 hooks.before_task_step(task, started)
-            self._running = handle
+            self._record_running(handle)
             handle._run()
             ended = self._time()
             if task is not None and hooks is not None:
                 hooks.after_task_step(task, ended)
             if ended - started >= self.slow_callback_duration:
                 self._callback_was_slow(handle, ended - started, hooks)
-        self._running = None
+        self._record_running(None)
         handle = None  # (as in _run_ready)
 
     def _callback_was_slow(
