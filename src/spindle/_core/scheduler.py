@@ -470,7 +470,7 @@ class Scheduler:
             if handle._cancelled:
                 continue
             # RECORD: what the loop runs now, for the watchdog's thread (see the docstring).
-            self._record_running(handle)
+            Scheduler._record_running(self, handle)
             try:
                 args = handle._args
                 if not args:  # no arguments (a task's step, mostly): no argument tuple to build
@@ -492,7 +492,7 @@ class Scheduler:
             # clears it as well).
             del handle
             args = None
-        self._record_running(None)
+        Scheduler._record_running(self, None)
         # Dropped, as asyncio drops it: in the pure build this frame outlives the pass when a
         # traceback holds a frame it called (through f_back), and the last handle run (a
         # task's wake-up, holding the task, holding that very exception) would close a cycle.
@@ -529,14 +529,14 @@ class Scheduler:
             started = self._time()
             if task is not None and hooks is not None:
                 hooks.before_task_step(task, started)
-            self._record_running(handle)
+            Scheduler._record_running(self, handle)
             handle._run()
             ended = self._time()
             if task is not None and hooks is not None:
                 hooks.after_task_step(task, ended)
             if ended - started >= self.slow_callback_duration:
                 self._callback_was_slow(handle, ended - started, hooks)
-        self._record_running(None)
+        Scheduler._record_running(self, None)
         handle = None  # (as in _run_ready)
 
     def _callback_was_slow(
