@@ -470,7 +470,10 @@ class Scheduler:
             if handle._cancelled:
                 continue
             # RECORD: what the loop runs now, for the watchdog's thread (see the docstring).
-            Scheduler._record_running(self, handle)
+            if COMPILED:
+                Scheduler._record_running(self, handle)
+            else:  # an interpreted store lets the old value go last (see _record_running)
+                self._running = handle
             try:
                 args = handle._args
                 if not args:  # no arguments (a task's step, mostly): no argument tuple to build
