@@ -464,6 +464,7 @@ class Scheduler:
         """Run the first ``count`` ready handles (the hot loop: the Handle._run body, inlined)."""
         popleft = self._take_ready
         handle: Handle | None = None
+        args: tuple[Any, ...] | None = None
         while count:
             count -= 1
             handle = popleft()
@@ -475,16 +476,17 @@ class Scheduler:
             else:  # an interpreted store lets the old value go last (see _record_running)
                 self._running = handle
             try:
-                args = handle._args
-                if not args:  # no arguments (a task's step, mostly): no argument tuple to build
+                if handle._args:
+                    args = handle._args
+                    if COMPILED and len(args) == 1:
+                        # FAST PATH: the call below, for one argument (a future's done-callback,
+                        # a wake-up): compiled, a call with ``*args`` builds a list and a tuple
+                        # and looks the bound method up; this is one call.
+                        handle._context.run(handle._callback, args[0])  # type: ignore[arg-type]
+                    else:
+                        handle._context.run(handle._callback, *args)  # type: ignore[arg-type]
+                else:  # no arguments (a task's step, mostly): no argument tuple to build
                     handle._context.run(handle._callback)  # type: ignore[arg-type]
-                elif len(args) == 1:
-                    # FAST PATH: the next branch, for one argument (a future's done-callback,
-                    # a wake-up): compiled, a call with ``*args`` builds a list and a tuple
-                    # and looks the bound method up; this is one call.
-                    handle._context.run(handle._callback, args[0])  # type: ignore[arg-type]
-                else:
-                    handle._context.run(handle._callback, *args)  # type: ignore[arg-type]
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
