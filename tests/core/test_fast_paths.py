@@ -433,7 +433,8 @@ def test_create_task_finds_the_programs_line_on_every_path_in_turn() -> None:
 def test_resume_steps_a_coroutine_as_send_and_throw_do() -> None:
     # The compiled build steps tasks through resuming.resume (TaskCore._step's FAST PATH):
     # what a coroutine yields comes back as it is, its return as Returned, its errors raised.
-    from spindle._core.resuming import Returned, resume
+    from spindle._core.resuming import resume
+    from spindle._core.returned import Returned
 
     async def body() -> str:
         await asyncio.sleep(0)
@@ -558,9 +559,9 @@ def test_a_pass_calls_a_one_argument_callback_as_it_calls_any_other() -> None:
 
 @pytest.mark.parametrize("debug", [False, True])
 def test_a_run_handle_goes_only_once_the_loop_records_the_next(debug: bool) -> None:
-    # Scheduler._record_running, in both kinds of pass: the slot that tells other threads
-    # what the loop runs (``running_handle()``) holds the last reference to a
-    # handle that has run, and that handle's end can run Python code.  It must go after the
+    # Scheduler._record_running, in both kinds of pass: the slot that tells other threads what
+    # the loop runs (``running_handle()``) holds the last reference to a handle that has run,
+    # and that handle's end can run Python code.  It must go after the
     # slot has its successor: code running then (here, a callback's finalizer; in programs,
     # another thread) reads the next handle, or None after the pass, never the one being
     # freed (compiled, a store drops the old value first: that read found freed memory).

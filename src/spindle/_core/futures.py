@@ -51,7 +51,7 @@ from spindle._core import current
 from spindle._core.awaiting import await_future
 from spindle._core.handles import Handle, capture_source_traceback, describe_callback
 from spindle._core.native import from_none, mypyc_attr
-from spindle._core.scheduler import Scheduler
+from spindle._core.scheduler import as_scheduler
 from spindle.exceptions import CancelledError, InvalidStateError
 
 __all__ = [
@@ -159,9 +159,10 @@ class FutureCore:
         self._cancel_message = None
         self._cancelled_exc = None
         self._asyncio_future_blocking = False
+        scheduler = as_scheduler(loop)
         self._source_traceback = (
             None
-            if (isinstance(loop, Scheduler) and loop._plain) or not loop.get_debug()
+            if (scheduler is not None and scheduler._plain) or not loop.get_debug()
             else capture_source_traceback()
         )
 
@@ -313,9 +314,7 @@ class FutureCore:
         context = self._context0
         more = self._more_callbacks
         self._callback0 = self._context0 = self._more_callbacks = None
-        # Checked once into a typed name: in the compiled build each use of ``loop`` (an
-        # ``Any`` narrowed by isinstance) would check its type again.
-        scheduler = loop if isinstance(loop, Scheduler) else None
+        scheduler = as_scheduler(loop)
         if scheduler is not None and scheduler._plain:
             # spindle's own loop, open and not debugging: queue the handles directly.
             ready = scheduler._ready

@@ -16,7 +16,7 @@ from typing import Any
 
 from spindle._core.returned import Returned
 
-__all__ = ["Returned", "resume"]
+__all__ = ["resume"]
 
 
 def resume(coro: Any, exc: BaseException | None) -> Any:

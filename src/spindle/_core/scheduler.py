@@ -68,7 +68,7 @@ from spindle._core.instruments import InstrumentSet
 from spindle._core.native import from_none, mypyc_attr
 from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue, new_timer_queue, refuse_nan
 
-__all__ = ["LoopState", "Scheduler", "logger", "poll_timeout"]
+__all__ = ["LoopState", "Scheduler", "as_scheduler", "logger", "poll_timeout"]
 
 Ts = TypeVarTuple("Ts")
 
@@ -686,6 +686,16 @@ class Scheduler:
 # (gh-96704); 3.11 runs it in the caller's context.  spindle does what the running Python's
 # asyncio does.
 HANDLER_RUNS_IN_SUBJECT_CONTEXT: Final = sys.version_info >= (3, 12)
+
+
+def as_scheduler(loop: object) -> Scheduler | None:
+    """``loop`` if it is spindle's loop (a ``Scheduler``), else None: one check, typed.
+
+    For hot paths holding a loop as ``Any`` (a future's, a task's): compiled, an ``Any``
+    narrowed by ``isinstance`` is checked again at each use, while the typed name this returns
+    has its fields read directly.
+    """
+    return loop if isinstance(loop, Scheduler) else None
 
 
 def _context_of_subject(context: dict[str, Any]) -> contextvars.Context | None:

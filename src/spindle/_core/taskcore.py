@@ -21,7 +21,7 @@ import inspect
 import itertools
 import sys
 import types
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Final
 
 from spindle import _compat
@@ -35,7 +35,7 @@ from spindle._core.native import mypyc_attr
 from spindle._core.observers import TaskObserver
 from spindle._core.resuming import resume
 from spindle._core.returned import Returned
-from spindle._core.scheduler import Scheduler
+from spindle._core.scheduler import Scheduler, as_scheduler
 from spindle.exceptions import CancelledError, InvalidStateError
 
 __all__ = [
@@ -163,7 +163,9 @@ class TaskCore(FutureCore):
     # the first wait and kept while the task is pending (a bound method made per wait costs
     # a lookup and an allocation).  Dropped with the step handle, for the same reason.
     _wakeup_method: Callable[[Any], None] | None
-    _runner: Any
+    # The compiled build's runner of the coroutine (``_drive``, "the runner" below), made at
+    # the first step that sends; dropped with the step handle.  Always None in the pure build.
+    _runner: Coroutine[Any, Any, None] | None
 
     def __init__(
         self,
@@ -197,9 +199,7 @@ class TaskCore(FutureCore):
         self._cancelled_exc = None
         self._asyncio_future_blocking = False
         # spindle's own loop, open and not debugging: the common case, with shortcuts below.
-        # (Checked once into a typed name: compiled, each use of ``loop``, an ``Any`` narrowed
-        # by isinstance, would check its type again.)
-        scheduler = loop if isinstance(loop, Scheduler) else None
+        scheduler = as_scheduler(loop)
         plain = scheduler if scheduler is not None and scheduler._plain else None
         self._source_traceback = (
             None
@@ -386,8 +386,7 @@ class TaskCore(FutureCore):
         else:
             if result is None:
                 # A bare yield (sleep(0)): let everything else that is ready run first.
-                # (Typed names below: see Task.__init__.)
-                scheduler = loop if isinstance(loop, Scheduler) else None
+                scheduler = as_scheduler(loop)
                 if scheduler is not None and scheduler._plain:
                     handle = self._step_handle
                     if handle is None:
@@ -470,7 +469,7 @@ class TaskCore(FutureCore):
         self._wakeup_method = None  # (and its bound _wakeup)
         self._runner = None  # (and its runner, which holds the task)
         loop = self._loop
-        scheduler = loop if isinstance(loop, Scheduler) else None  # typed: see __init__
+        scheduler = as_scheduler(loop)
         callback = self._callback0
         context = self._context0
         if (
@@ -542,7 +541,7 @@ class TaskCore(FutureCore):
         throws in (asyncio then reports no "exception was never retrieved").
         """
         try:
-            # Typed once (see __init__): compiled, each use of a narrowed ``Any`` checks again.
+            # A typed name, read without a type check per use (see scheduler.as_scheduler).
             own: FutureCore | None = future if isinstance(future, FutureCore) else None
             if own is not None:
                 if own._state is _FINISHED and own._exception is None:
