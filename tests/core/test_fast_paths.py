@@ -48,6 +48,7 @@ FUTURE_FIELDS = (
     "_cancel_message",
     "_cancelled_exc",
     "_asyncio_future_blocking",
+    "_scheduler",
     "_source_traceback",
 )
 
@@ -332,6 +333,7 @@ HOT_ATTRIBUTES = {
     "_instruments",
     "_pass_count",
     "_plain",
+    "_put_ready",
     "_ready",
     "_running",
     "_state",

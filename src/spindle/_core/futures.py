@@ -51,7 +51,7 @@ from spindle._core import current
 from spindle._core.awaiting import await_future
 from spindle._core.handles import Handle, capture_source_traceback, describe_callback
 from spindle._core.native import from_none, mypyc_attr
-from spindle._core.scheduler import as_scheduler
+from spindle._core.scheduler import Scheduler, as_scheduler
 from spindle.exceptions import CancelledError, InvalidStateError
 
 __all__ = [
@@ -112,12 +112,17 @@ class FutureCore:
         "_more_callbacks",
         "_owner",
         "_result",
+        "_scheduler",
         "_source_traceback",
         "_state",
     )
 
     # Any loop speaking asyncio's loop API (spindle's, asyncio's, a test's mock).
     _loop: Any
+    # The same loop, typed, if it is spindle's (else None): ``scheduler.as_scheduler(_loop)``,
+    # worked out once.  Compiled, that is a type check through the loop class's bases, twice
+    # over; a task's steps and end, and a future's end, read this slot instead.
+    _scheduler: Scheduler | None
     _state: FutureState
     _result: Any
     _exception: BaseException | None
@@ -159,7 +164,7 @@ class FutureCore:
         self._cancel_message = None
         self._cancelled_exc = None
         self._asyncio_future_blocking = False
-        scheduler = as_scheduler(loop)
+        self._scheduler = scheduler = as_scheduler(loop)
         self._source_traceback = (
             None
             if (scheduler is not None and scheduler._plain) or not loop.get_debug()
@@ -314,14 +319,14 @@ class FutureCore:
         context = self._context0
         more = self._more_callbacks
         self._callback0 = self._context0 = self._more_callbacks = None
-        scheduler = as_scheduler(loop)
+        scheduler = self._scheduler
         if scheduler is not None and scheduler._plain:
             # spindle's own loop, open and not debugging: queue the handles directly.
-            ready = scheduler._ready
-            ready.append(Handle(callback, (self,), scheduler, context, True))
+            put_ready = scheduler._put_ready
+            put_ready(Handle(callback, (self,), scheduler, context, True))
             if more:
                 for callback, context in more:
-                    ready.append(Handle(callback, (self,), scheduler, context, True))
+                    put_ready(Handle(callback, (self,), scheduler, context, True))
         else:
             loop.call_soon(callback, self, context=context)
             if more:

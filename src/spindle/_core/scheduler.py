@@ -80,6 +80,12 @@ logger = logging.getLogger("asyncio")
 # For building handles without calling their __init__ (call_soon, call_later).
 _new_object: Final = object.__new__
 _copy_context: Final = contextvars.copy_context
+# Builtins the compiler has no shortcut for, bound once: compiled, ``callable(x)`` looks the
+# name up in the builtins module at each call (a dictionary lookup), and
+# ``context.run(f)`` looks ``run`` up on the context's type; these are read from a C
+# variable and called.
+_callable: Final = callable
+_context_run: Final[Callable[..., object]] = contextvars.Context.run
 
 # How many frames coroutines remember about where they were created, in debug mode.
 DEBUG_STACK_DEPTH: Final = 10
@@ -157,6 +163,7 @@ class Scheduler:
         "_pass_count",
         "_plain",
         "_poll_when_busy",
+        "_put_ready",
         "_ready",
         "_running",
         "_saved_origin_depth",
@@ -187,6 +194,9 @@ class Scheduler:
         # ``self._ready.popleft``, bound once: a pass takes its handles with it, and binding
         # it anew costs each pass a lookup and an allocation (most passes run one or two).
         self._take_ready: Callable[[], Handle] = self._ready.popleft
+        # ``self._ready.append``, bound once as well: compiled, ``self._ready.append(h)`` looks
+        # ``append`` up on the deque's type at every call (every call_soon and task step).
+        self._put_ready: Callable[[Handle], None] = self._ready.append
         self._timers: TimerQueue = new_timer_queue()
         self._timer_entries = self._timers.entries
         self._state = _IDLE
@@ -276,11 +286,11 @@ class Scheduler:
         context: contextvars.Context | None = None,
     ) -> Handle:
         """Run ``callback(*args)`` on a coming pass, after what is already ready."""
-        if not self._plain or not callable(callback):
+        if not self._plain or not _callable(callback):
             self._check_schedule(callback, "call_soon")
             handle = Handle(callback, args, self, context)
             if self._instruments is not None:
-                self._ready.append(handle)
+                self._put_ready(handle)
                 self._instruments.handle_scheduled(handle)
                 return handle
         elif COMPILED:
@@ -296,7 +306,7 @@ class Scheduler:
             handle._context = _copy_context() if context is None else context
             handle._repr = None
             handle._source_traceback = None
-        self._ready.append(handle)
+        self._put_ready(handle)
         return handle
 
     def call_soon_threadsafe(
@@ -333,7 +343,7 @@ class Scheduler:
             raise from_none(error)  # noqa: B904 (mypyc drops "from": see _core/native.py)
         if when != when:
             refuse_nan(delay, "call_later() delay")
-        if not self._plain or not callable(callback):
+        if not self._plain or not _callable(callback):
             self._check_schedule(callback, "call_later")
             timer = TimerHandle(when, callback, args, self, context)
             if self._instruments is not None:
@@ -371,7 +381,7 @@ class Scheduler:
         if not isinstance(when, (int, float)):
             raise TypeError(f"call_at() when must be a loop time (a number), not {when!r}")
         refuse_nan(when, "call_at() when")
-        if not self._plain or not callable(callback):
+        if not self._plain or not _callable(callback):
             self._check_schedule(callback, "call_at")
         timer = TimerHandle(when, callback, args, self, context)
         self._timers.push(timer)
@@ -482,11 +492,11 @@ class Scheduler:
                         # FAST PATH: the call below, for one argument (a future's done-callback,
                         # a wake-up): compiled, a call with ``*args`` builds a list and a tuple
                         # and looks the bound method up; this is one call.
-                        handle._context.run(handle._callback, args[0])  # type: ignore[arg-type]
+                        _context_run(handle._context, handle._callback, args[0])
                     else:
-                        handle._context.run(handle._callback, *args)  # type: ignore[arg-type]
+                        _context_run(handle._context, handle._callback, *args)
                 else:  # no arguments (a task's step, mostly): no argument tuple to build
-                    handle._context.run(handle._callback)  # type: ignore[arg-type]
+                    _context_run(handle._context, handle._callback)
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:

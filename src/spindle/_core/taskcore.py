@@ -21,8 +21,8 @@ import inspect
 import itertools
 import sys
 import types
-from collections.abc import Callable, Coroutine, Generator
-from typing import Any, Final
+from collections.abc import Callable, Coroutine, Generator, Iterator
+from typing import Any, Final, cast
 
 from spindle import _compat
 from spindle._core import current
@@ -69,6 +69,8 @@ _register_task: Final = _compat.register_task
 _resume: Final = resume
 _Returned: Final = Returned
 _CoroutineType: Final = types.CoroutineType
+# (Compiled, the builtin ``next`` is otherwise looked up by name at each call.)
+_next: Final[Callable[[Iterator[Any]], Any]] = next
 
 _live_tasks: Final[set[TaskCore]] = set()
 
@@ -199,7 +201,7 @@ class TaskCore(FutureCore):
         self._cancelled_exc = None
         self._asyncio_future_blocking = False
         # spindle's own loop, open and not debugging: the common case, with shortcuts below.
-        scheduler = as_scheduler(loop)
+        self._scheduler = scheduler = as_scheduler(loop)
         plain = scheduler if scheduler is not None and scheduler._plain else None
         self._source_traceback = (
             None
@@ -238,7 +240,7 @@ class TaskCore(FutureCore):
                 handle._repr = None
                 handle._source_traceback = None
             self._step_handle = handle
-            plain._ready.append(handle)
+            plain._put_ready(handle)
         else:
             if scheduler is not None and scheduler._instruments is not None:
                 scheduler._instruments.task_spawned(self)  # INSTRUMENTS: never on a plain loop
@@ -350,7 +352,13 @@ class TaskCore(FutureCore):
                     runner = self._runner
                     if runner is None and type(coro) is _CoroutineType:
                         runner = self._runner = _drive(self, coro)
-                    result = runner.send(None) if runner is not None else _resume(coro, None)
+                    # next(runner) is runner.send(None) without a method lookup: a compiled
+                    # coroutine has ``__next__`` (CPython's own have not: the cast says so).
+                    result = (
+                        _next(cast("Iterator[Any]", runner))
+                        if runner is not None
+                        else _resume(coro, None)
+                    )
                     if result is _OVER:
                         return
                 else:
@@ -386,13 +394,13 @@ class TaskCore(FutureCore):
         else:
             if result is None:
                 # A bare yield (sleep(0)): let everything else that is ready run first.
-                scheduler = as_scheduler(loop)
+                scheduler = self._scheduler
                 if scheduler is not None and scheduler._plain:
                     handle = self._step_handle
                     if handle is None:
                         handle = Handle(self._step, (), scheduler, self._context, True)
                         self._step_handle = handle
-                    scheduler._ready.append(handle)
+                    scheduler._put_ready(handle)
                 else:
                     loop.call_soon(self._step, context=self._context)
             else:
@@ -468,8 +476,7 @@ class TaskCore(FutureCore):
         self._step_handle = None  # the task and its handle referred to each other
         self._wakeup_method = None  # (and its bound _wakeup)
         self._runner = None  # (and its runner, which holds the task)
-        loop = self._loop
-        scheduler = as_scheduler(loop)
+        scheduler = self._scheduler
         callback = self._callback0
         context = self._context0
         if (
@@ -489,7 +496,7 @@ class TaskCore(FutureCore):
         handle._args = (self,)
         handle._context = context
         self._callback0 = self._context0 = None
-        scheduler._ready.append(handle)
+        scheduler._put_ready(handle)
 
     def _bad_yield(self, result: Any) -> None:
         """The coroutine yielded something a task cannot wait on: throw an error into it."""
@@ -691,9 +698,26 @@ def forget_tasks_of(loop: object) -> None:
 
 async def _drive(task: TaskCore, coro: Any) -> None:
     """Run ``coro`` step by step for ``task``; at its end settle ``task``, and yield ``_OVER``."""
-    value = await coro
+    value = await _Handover(coro)
     TaskCore._returned(task, value)
     await _THE_END
+
+
+class _Handover:
+    """What the runner awaits: its ``__await__`` gives the ``await`` the coroutine itself.
+
+    ``await coro`` would ask ``coro.__await__()`` for an iterator: a wrapper object made for
+    every task, kept while the task lives (one more object for the garbage collector to
+    visit), that each step passes through, and that reports the coroutine's return with
+    StopIteration again.  A coroutine can be resumed as it is (``PyIter_Send`` uses its
+    ``am_send``), so the handover object returns it, and goes at once.
+    """
+
+    def __init__(self, coro: Any) -> None:
+        self.coro = coro
+
+    def __await__(self) -> Any:
+        return self.coro
 
 
 class _End:
