@@ -15,6 +15,12 @@ what tells two implementations' costs apart where the clock cannot::
 
 Each count takes valgrind some 10-30 seconds; ``--jobs`` runs that many at once (default: the
 number of CPUs, which valgrind's counts do not depend on).
+
+Under valgrind a program runs some 50 times slower, so with diagnostics on (``spindle-diag``)
+the watchdog would see every large batch's step as a blocked loop, print its reports, and have
+them counted as the case's work.  The counted runs raise its threshold by the same factor
+(``SPINDLE_BLOCK_THRESHOLD``, ``VALGRIND_THRESHOLD``): a step is a block when it would be one
+at full speed, and the watchdog wakes about as often per operation as it does at full speed.
 """
 
 from __future__ import annotations
@@ -32,12 +38,14 @@ from bench.cases import CASES, Row, by_name, rows
 from bench.impls import check, load
 from bench.worker import measure
 
-__all__ = ["Count", "collected", "main", "per_operation"]
+__all__ = ["Count", "collected", "counted_environment", "main", "per_operation"]
 
 # The two sizes counted; every case's body runs its operations in full batches of BATCH and
 # one smaller remainder (``bench.cases``), so the larger size adds whole batches.
 SMALL, LARGE = 2_000, 12_000
 WARM_UP = 200  # operations run before the counted ones, in both runs alike
+# The watchdog's threshold in the counted runs: the default (0.1 s) times valgrind's slowdown.
+VALGRIND_THRESHOLD = "5"
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
@@ -68,13 +76,20 @@ def collected(valgrind_stderr: str) -> int:
     return int(match.group(1))
 
 
+def counted_environment() -> dict[str, str]:
+    """The counted process's environment: this one's, with the watchdog's threshold raised."""
+    return {**os.environ, "SPINDLE_BLOCK_THRESHOLD": VALGRIND_THRESHOLD}
+
+
 def _run_counted(impl: str, row: Row, n: int) -> int:
     """Instructions of a fresh process that warms ``row`` up and runs it ``n`` times."""
     command = [
         "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
         sys.executable, "-m", "bench.instructions", "--run", impl, row.case.name, row.api, str(n),
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        command, capture_output=True, text=True, check=False, env=counted_environment()
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr}")
     return collected(done.stderr)

@@ -74,3 +74,14 @@ def test_without_valgrind_the_command_says_what_is_missing(
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no valgrind on it
     assert instructions.main(["--only", "future"]) == 2
     assert "valgrind is not on PATH" in capsys.readouterr().err
+
+
+def test_the_counted_runs_raise_the_watchdog_s_threshold_to_a_value_it_takes() -> None:
+    # Under valgrind's slowdown the default threshold would report every large batch's step
+    # as a blocked loop (and count the reports); a value the settings refused would fall
+    # back to the default with only a warning, so the value is held to the parser here.
+    from spindle.diagnostics.settings import parse_seconds
+
+    environment = instructions.counted_environment()
+    assert environment["SPINDLE_BLOCK_THRESHOLD"] == instructions.VALGRIND_THRESHOLD
+    assert parse_seconds(instructions.VALGRIND_THRESHOLD) >= 50 * 0.1  # default x slowdown

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import gc
 import signal
 import socket
 import sys
@@ -524,6 +525,32 @@ def test_a_task_stepped_by_its_runner_goes_as_asyncio_s_own_task_goes() -> None:
         theirs = run(lambda loop, coro: asyncio.Task(coro, loop=loop), fail_at_end)
         assert ours == theirs
     assert ours[1] == (("at the end",), True)
+
+
+def test_a_runner_resumes_the_coroutine_itself_not_a_wrapper_of_it() -> None:
+    # Compiled, the runner awaits the coroutine through a handover (taskcore._Handover), not
+    # through coroutine.__await__(), whose wrapper object would live as long as the task:
+    # with a hundred tasks pending, no such wrapper exists, and each task still ends with
+    # its coroutine's value.
+    loop = spindle.new_event_loop()
+
+    async def child(i: int) -> int:
+        await asyncio.sleep(0)
+        return i
+
+    async def main() -> list[int]:
+        tasks = [loop.create_task(child(i)) for i in range(100)]
+        await asyncio.sleep(0)  # every child has taken its first step, and waits
+        wrappers = [o for o in gc.get_objects() if type(o).__name__ == "coroutine_wrapper"]
+        assert wrappers == []
+        if spindle.COMPILED:
+            assert all(task._runner is not None for task in tasks)
+        return [await task for task in tasks]
+
+    try:
+        assert loop.run_until_complete(main()) == list(range(100))
+    finally:
+        loop.close()
 
 
 def test_a_pass_calls_a_one_argument_callback_as_it_calls_any_other() -> None:
