@@ -699,11 +699,13 @@ HANDLER_RUNS_IN_SUBJECT_CONTEXT: Final = sys.version_info >= (3, 12)
 
 
 def as_scheduler(loop: object) -> Scheduler | None:
-    """``loop`` if it is spindle's loop (a ``Scheduler``), else None: one check, typed.
+    """``loop`` if it is spindle's loop (a ``Scheduler``), else None, typed.
 
     For hot paths holding a loop as ``Any`` (a future's, a task's): compiled, an ``Any``
     narrowed by ``isinstance`` is checked again at each use, while the typed name this returns
-    has its fields read directly.
+    has its fields read directly.  The call itself still checks twice (the ``isinstance``, then
+    the return value against its type), each a walk through the loop class's bases: a future
+    and a task call it once, in ``__init__``, and keep the result (``FutureCore._scheduler``).
     """
     return loop if isinstance(loop, Scheduler) else None
 
