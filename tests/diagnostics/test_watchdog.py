@@ -130,6 +130,35 @@ def test_a_long_block_is_reported_again_with_backoff() -> None:
     assert 2.3 <= seconds_in(said[3][1]) <= 2.7
 
 
+def test_the_total_of_a_reported_step_is_right_to_the_tenth_of_a_second() -> None:
+    # Its start is known to half a wake-up interval (a threshold / 4); once reported, the
+    # thread wakes every few milliseconds, so its end is known closely too.  (With one wake-up
+    # a threshold, a time.sleep(10) was told as 9.9 s now and then.)
+    said: list[str] = []
+    loop = spindle.EventLoop()
+    watchdog = Watchdog(loop, 0.1, said.append)
+    assert watchdog._next_wait() == 0.1 / watchdog_module.WAKES_PER_THRESHOLD
+
+    def stuck() -> None:
+        time.sleep(1.0)
+
+    async def after() -> None:
+        # Reported by now, and the thread wakes every REPORTED_WAKE to see it end.
+        waits.append(watchdog._next_wait())
+        await sleep(0.1)  # while the thread sees it ended
+
+    waits: list[float] = []
+    watchdog.start()
+    try:
+        loop.call_soon(stuck)
+        loop.run_until_complete(after())
+    finally:
+        watchdog.stop()
+        loop.close()
+    assert waits == [watchdog_module.REPORTED_WAKE]
+    assert said[-1].startswith("spindle: callback stuck() blocked the event loop for 1.0 s at ")
+
+
 def test_a_block_inside_a_library_shows_the_library_and_the_users_line(
     reports: Reports,
 ) -> None:

@@ -9,15 +9,20 @@ The texts are in ``blocking``.
 
 **How it sees.**  The loop records the handle it runs (``loop._running``, one attribute store
 per callback, see ``spindle._core.instruments``) next to its pass counter.  A thread of the
-watchdog's wakes every ``threshold`` seconds and reads the two: a step is one handle run in one
-pass, so the pair (handle, pass) names it.  Seen at two wake-ups, it has run at least the time
-between them; a step's start and end are each taken as the middle of the two wake-ups around
-them, so times are known to half a wake-up interval, and a step is reported at most two
-thresholds after it began.  (Waking more often would report sooner, and cost the loop more: each
-wake-up takes the GIL from it for a moment.)  Only once a step has run past the threshold does
-the watchdog read the loop thread's stack (``stacks``): the rest of the time it reads two
-attributes and goes back to sleep.  Nothing here reads the loop's own frames, so
-it works the same when the loop is compiled and has none.
+watchdog's wakes ``WAKES_PER_THRESHOLD`` times a threshold and reads the two: a step is one
+handle run in one pass, so the pair (handle, pass) names it.  Seen at wake-ups a threshold
+apart, it has run at least that long; a step's start and end are each taken as the middle of
+the two wake-ups around them, so a step is reported at most a threshold and a wake-up interval
+after it began, and its start is known to half an interval.  Once it has been reported the
+thread wakes every ``REPORTED_WAKE`` seconds, so that its end, and the total of the last line,
+are known closely: a ``time.sleep(10)`` is told as 10.0 s, not 9.9.  (Each wake-up takes the
+GIL from the loop for a moment: four a threshold cost nothing measurable, see
+``python -m bench --only create_task --impl spindle --impl spindle-diag`` with
+``SPINDLE_BLOCK_THRESHOLD`` at 0.1 and 0.025; the fast wake-ups only come while the loop is
+blocked anyway.)  Only once a step has run past the threshold does the watchdog read the loop
+thread's stack (``stacks``): the rest of the time it reads two attributes and goes back to
+sleep.  Nothing here reads the loop's own frames, so it works the same when the loop is
+compiled and has none.
 
 **Blocking in C.**  A step stuck in a C function that releases the GIL (``time.sleep``, a
 blocking ``recv``, ``zlib`` or ``hashlib`` on a large buffer) is seen as any other, at the line
@@ -66,7 +71,10 @@ from spindle.diagnostics.frames import Location
 from spindle.diagnostics.log import logger
 from spindle.diagnostics.stacks import describe_step, format_frames, read_step, task_label
 
-__all__ = ["Watchdog", "faulthandler_delay"]
+__all__ = ["REPORTED_WAKE", "WAKES_PER_THRESHOLD", "Watchdog", "faulthandler_delay"]
+
+WAKES_PER_THRESHOLD = 4  # the thread's wake-ups in one threshold, while nothing is reported
+REPORTED_WAKE = 0.005  # seconds between wake-ups while a reported step runs: its end, to 2.5 ms
 
 
 @dataclasses.dataclass
@@ -174,7 +182,7 @@ class Watchdog:
         # thread) alive for ever: the thread ends when the loop is gone.
         self._loop = weakref.ref(loop)
         self._threshold = threshold
-        self._interval = threshold
+        self._interval = threshold / WAKES_PER_THRESHOLD
         self._report = report or _log
         # The thread, flush() and interrupted() (a signal handler on the loop's thread, which
         # may interrupt flush) all touch the step, and tell their reports holding it, so that
@@ -249,7 +257,7 @@ class Watchdog:
     # -- the thread ------------------------------------------------------------------------
 
     def _watch(self) -> None:
-        while not self._stopping.wait(self._interval):
+        while not self._stopping.wait(self._next_wait()):
             loop = self._loop()
             if loop is None:
                 # The loop was dropped without closing: nothing left to watch, and
@@ -258,6 +266,13 @@ class Watchdog:
                 return
             self._wake(loop, time.monotonic())
             del loop
+
+    def _next_wait(self) -> float:
+        """Seconds to the next wake-up: sooner while a reported step runs, to see it end."""
+        step = self._step
+        if step is not None and step.reported:
+            return min(self._interval, REPORTED_WAKE)
+        return self._interval
 
     def _wake(self, loop: Scheduler, now: float, *, final: bool = False) -> None:
         """One look at the loop: end the step that is over, follow (and report) the running one.
@@ -289,10 +304,10 @@ class Watchdog:
             elif self._step is not None:
                 self._step.sightings += 1
             step = self._step
-            # Due, or seen at two wake-ups: then it has run at least an interval, the threshold.
+            # Due, or seen at wake-ups a threshold apart: then it has run at least that long.
             if step is not None and (
                 now - step.started >= step.next_report
-                or (step.sightings == 2 and not step.reported)
+                or (step.sightings == WAKES_PER_THRESHOLD + 1 and not step.reported)
             ):
                 messages.append(self._live(loop, step, max(now - step.started, self._threshold)))
             # Told under the lock: a step's last line, from flush() on the loop's thread, must
