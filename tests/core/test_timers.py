@@ -54,7 +54,7 @@ def test_due_timers_come_out_in_deadline_order(loop: Any, queue_class: type[Time
     for when, label in [(3.0, "c"), (1.0, "a"), (2.0, "b"), (9.0, "late")]:
         queue.push(make_timer(loop, when, label))
     ready: deque[Handle] = deque()
-    queue.pop_due(5.0, ready)
+    queue.pop_due(5.0, ready.append)
     assert labels(ready) == ["a", "b", "c"]
     assert queue.next_deadline() == 9.0
 
@@ -65,7 +65,7 @@ def test_equal_deadlines_fire_in_scheduling_order(loop: Any, queue_class: type[T
     for name in names:
         queue.push(make_timer(loop, 1.0, name))
     ready: deque[Handle] = deque()
-    queue.pop_due(1.0, ready)
+    queue.pop_due(1.0, ready.append)
     assert labels(ready) == names
 
 
@@ -81,7 +81,7 @@ def test_cancelled_timers_are_skipped_and_forgotten(
     queue.note_cancelled()
     assert queue.next_deadline() == 2.0  # the dead head is dropped on the way
     ready: deque[Handle] = deque()
-    queue.pop_due(10.0, ready)
+    queue.pop_due(10.0, ready.append)
     assert labels(ready) == ["keep"]
     assert len(queue) == 0
 
@@ -104,7 +104,7 @@ def test_nothing_due_before_the_deadline(loop: Any, queue_class: type[TimerQueue
     queue = queue_class()
     queue.push(make_timer(loop, 1.0, "a"))
     ready: deque[Handle] = deque()
-    queue.pop_due(0.999, ready)
+    queue.pop_due(0.999, ready.append)
     assert not ready
     assert queue.next_deadline() == 1.0
 
@@ -135,7 +135,7 @@ def test_both_heaps_agree_on_a_random_schedule(loop: Any) -> None:
             for i, queue in enumerate(queues):
                 ready: deque[Handle] = deque()
                 queue.purge_if_worthwhile()
-                queue.pop_due(end, ready)
+                queue.pop_due(end, ready.append)
                 outputs[i] += labels(ready)
                 assert queue.next_deadline() == queues[0].next_deadline()
     assert outputs[0] == outputs[1]

@@ -451,7 +451,7 @@ class Scheduler:
         # time(), the method, as asyncio asks it: tests that patch loop.time to move the
         # loop's timers (aiohttp's keep-alive tests do) move spindle's too.
         if self._timer_entries:
-            timers.pop_due(self.time() + self._clock_resolution, self._ready)
+            timers.pop_due(self.time() + self._clock_resolution, self._put_ready)
         # 5. run what was ready when the pass began (what it schedules waits a pass).
         Scheduler._run_ready(self, len(self._ready))  # a direct call (see run_forever)
 
@@ -527,7 +527,7 @@ class Scheduler:
         elif polls:
             self._poll(timeout)
         if self._timer_entries:
-            self._timers.pop_due(self._time() + self._clock_resolution, self._ready)
+            self._timers.pop_due(self._time() + self._clock_resolution, self._put_ready)
         self._run_ready_observed(len(self._ready), hooks)
 
     def _run_ready_observed(self, count: int, hooks: InstrumentSet | None) -> None:

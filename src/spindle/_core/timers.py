@@ -15,14 +15,14 @@ Cancelled timers are not searched for and removed (that would be O(n)); they sta
 heap, marked, and are dropped when they reach the top.  Programs that set many timeouts
 which never fire (the common case: most timeouts are cancelled) would grow the heap without
 bound, so when cancelled entries make up most of it, the heap is rebuilt without them.
-The queue knows nothing of the loop: the loop hands it the current time and the place to
-put timers that are due.
+The queue knows nothing of the loop: the loop hands it the current time and the function that
+puts a due timer in its ready queue.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections import deque
+from collections.abc import Callable
 from typing import Any, Final
 
 from spindle._core.build import COMPILED
@@ -135,8 +135,12 @@ class TimerQueue:
             self._cancelled -= 1
         return None
 
-    def pop_due(self, end: float, ready: deque[Handle]) -> None:
-        """Move every live timer due at or before ``end`` to ``ready``, in order."""
+    def pop_due(self, end: float, put: Callable[[Handle], None]) -> None:
+        """Hand every live timer due at or before ``end`` to ``put``, in order.
+
+        ``put`` is the ready queue's ``append``, bound once by the loop: compiled, a call of
+        ``ready.append`` would look the method up by name for every timer.
+        """
         heap = self._heap
         while heap:
             timer: TimerHandle = heap[0]
@@ -147,7 +151,7 @@ class TimerQueue:
             if timer._cancelled:
                 self._cancelled -= 1
             else:
-                ready.append(timer)
+                put(timer)
 
     def clear(self) -> None:
         for timer in self._heap:
@@ -234,7 +238,7 @@ class TupleTimerQueue(TimerQueue):
             self._cancelled -= 1
         return None
 
-    def pop_due(self, end: float, ready: deque[Handle]) -> None:
+    def pop_due(self, end: float, put: Callable[[Handle], None]) -> None:
         heap = self._heap
         heappop = heapq.heappop
         while heap and heap[0][0] <= end:
@@ -243,7 +247,7 @@ class TupleTimerQueue(TimerQueue):
             if timer._cancelled:
                 self._cancelled -= 1
             else:
-                ready.append(timer)
+                put(timer)
 
     def clear(self) -> None:
         for entry in self._heap:
