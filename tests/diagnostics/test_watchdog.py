@@ -159,6 +159,37 @@ def test_the_total_of_a_reported_step_is_right_to_the_tenth_of_a_second() -> Non
     assert said[-1].startswith("spindle: callback stuck() blocked the event loop for 1.0 s at ")
 
 
+def test_what_runs_right_after_a_reported_step_is_not_overtaken_by_its_last_line() -> None:
+    # The thread sees the end within milliseconds; the program's own output, a moment after
+    # the step, must still come first (unbuffered, a print is two writes a line could split).
+    said: list[str] = []
+    seen_then: list[int] = []
+    loop = spindle.EventLoop()
+    watchdog = Watchdog(loop, 0.1, said.append)
+
+    def stuck() -> None:
+        time.sleep(0.5)
+
+    def carry_on() -> None:
+        time.sleep(0.02)  # printing, say: longer than the thread's wake-ups while it waits
+        seen_then.append(len(said))
+
+    async def after() -> None:
+        await sleep(0.2)
+
+    watchdog.start()
+    try:
+        loop.call_soon(stuck)
+        loop.call_soon(carry_on)
+        loop.run_until_complete(after())
+    finally:
+        watchdog.stop()
+        loop.close()
+    ends = [i for i, text in enumerate(said) if " blocked the event loop for " in text]
+    assert ends and said[ends[0]].startswith("spindle: callback stuck() blocked the event loop")
+    assert seen_then[0] <= ends[0], said
+
+
 def test_a_block_inside_a_library_shows_the_library_and_the_users_line(
     reports: Reports,
 ) -> None:

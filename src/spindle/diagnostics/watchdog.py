@@ -15,7 +15,10 @@ apart, it has run at least that long; a step's start and end are each taken as t
 the two wake-ups around them, so a step is reported at most a threshold and a wake-up interval
 after it began, and its start is known to half an interval.  Once it has been reported the
 thread wakes every ``REPORTED_WAKE`` seconds, so that its end, and the total of the last line,
-are known closely: a ``time.sleep(10)`` is told as 10.0 s, not 9.9.  (Each wake-up takes the
+are known closely: a ``time.sleep(10)`` is told as 10.0 s, not 9.9.  That last line is held
+back ``LAST_LINE_DELAY`` seconds after the end is seen: what the program prints as it carries
+on, a moment after the step, comes first, and not in the middle of one of its lines (a
+``print`` with unbuffered output is two writes).  (Each wake-up takes the
 GIL from the loop for a moment: four a threshold cost nothing measurable, see
 ``python -m bench --only create_task --impl spindle --impl spindle-diag`` with
 ``SPINDLE_BLOCK_THRESHOLD`` at 0.1 and 0.025; the fast wake-ups only come while the loop is
@@ -71,10 +74,17 @@ from spindle.diagnostics.frames import Location
 from spindle.diagnostics.log import logger
 from spindle.diagnostics.stacks import describe_step, format_frames, read_step, task_label
 
-__all__ = ["REPORTED_WAKE", "WAKES_PER_THRESHOLD", "Watchdog", "faulthandler_delay"]
+__all__ = [
+    "LAST_LINE_DELAY",
+    "REPORTED_WAKE",
+    "WAKES_PER_THRESHOLD",
+    "Watchdog",
+    "faulthandler_delay",
+]
 
 WAKES_PER_THRESHOLD = 4  # the thread's wake-ups in one threshold, while nothing is reported
 REPORTED_WAKE = 0.005  # seconds between wake-ups while a reported step runs: its end, to 2.5 ms
+LAST_LINE_DELAY = 0.05  # seconds between seeing a reported step's end and telling its last line
 
 
 @dataclasses.dataclass
@@ -85,9 +95,9 @@ class _Step:
     count: int  # the pass it runs in
     what: str
     started: float  # time.monotonic(), estimated
+    first_seen: float  # time.monotonic() at the first wake-up that found it running
     next_report: float  # seconds into the step
     reported: bool = False
-    sightings: int = 1  # wake-ups that found it running
     location: Location | None = None  # where it was at the last report
 
 
@@ -193,6 +203,8 @@ class Watchdog:
         self._last_wake = time.monotonic()
         self._last_cpu = time.process_time()  # the process's CPU time at that wake-up
         self._step: _Step | None = None
+        # A step's last line, held back until the time beside it (see _hold_last_line).
+        self._last_line: tuple[str, float] | None = None
         self._fault = None if faulthandler_after is None else _FaultHandlerArm(faulthandler_after)
 
     def start(self) -> None:
@@ -218,6 +230,7 @@ class Watchdog:
             self._thread.join()
         self._release_faulthandler()
         with self._lock:
+            self._emit(self._take_last_line())
             self._step = None
 
     def _release_faulthandler(self) -> None:
@@ -237,6 +250,7 @@ class Watchdog:
         if loop is not None:
             self._wake(loop, time.monotonic(), final=True)
         with self._lock:
+            self._emit(self._take_last_line())
             self._emit(self._end_step(time.monotonic()))
 
     def interrupted(self) -> None:
@@ -252,6 +266,7 @@ class Watchdog:
             seconds = time.monotonic() - step.started
             if seconds < self._threshold:
                 return
+            self._emit(self._take_last_line())
             self._emit(self._live(loop, step, seconds, interrupted=True))
 
     # -- the thread ------------------------------------------------------------------------
@@ -270,7 +285,7 @@ class Watchdog:
     def _next_wait(self) -> float:
         """Seconds to the next wake-up: sooner while a reported step runs, to see it end."""
         step = self._step
-        if step is not None and step.reported:
+        if self._last_line is not None or (step is not None and step.reported):
             return min(self._interval, REPORTED_WAKE)
         return self._interval
 
@@ -297,19 +312,25 @@ class Watchdog:
             if starved:
                 messages.append(self._starved_report(step, handle, gap, cpu_used, now))
             if step is not None and (step.handle is not handle or step.count != count):
-                messages.append(self._end_step(now if starved or final else between))
+                last_line = self._end_step(now if starved or final else between)
+                if starved or final:
+                    messages.append(last_line)
+                elif last_line is not None:
+                    self._last_line = (last_line, now + LAST_LINE_DELAY)
             if handle is not None and self._step is None:
                 what, _ = describe_step(handle._callback)
-                self._step = _Step(handle, count, what, between, next_report=self._threshold)
-            elif self._step is not None:
-                self._step.sightings += 1
+                self._step = _Step(handle, count, what, between, now, next_report=self._threshold)
             step = self._step
             # Due, or seen at wake-ups a threshold apart: then it has run at least that long.
             if step is not None and (
                 now - step.started >= step.next_report
-                or (step.sightings == WAKES_PER_THRESHOLD + 1 and not step.reported)
+                or (now - step.first_seen >= self._threshold and not step.reported)
             ):
                 messages.append(self._live(loop, step, max(now - step.started, self._threshold)))
+            # A held last line goes first: before anything said after it, and once it is due.
+            held = self._last_line
+            if held is not None and (now >= held[1] or any(messages)):
+                messages.insert(0, self._take_last_line())
             # Told under the lock: a step's last line, from flush() on the loop's thread, must
             # not overtake the thread's report of it, made here a moment before.
             for message in messages:
@@ -355,6 +376,11 @@ class Watchdog:
             step.reported = True
             step.next_report = next_report_at(seconds)
         return format_live(report)
+
+    def _take_last_line(self) -> str | None:
+        """The held last line, if any, no longer held (the caller holds the lock)."""
+        last_line, self._last_line = self._last_line, None
+        return None if last_line is None else last_line[0]
 
     def _end_step(self, ended: float) -> str | None:
         """Forget the step; its final line if it was reported while it ran."""
