@@ -28,7 +28,7 @@ import select
 import selectors
 import warnings
 from collections.abc import Callable, Collection
-from typing import Protocol
+from typing import Final, Protocol
 
 __all__ = [
     "POLLER_SETTING",
@@ -41,8 +41,8 @@ __all__ = [
     "new_poller",
 ]
 
-READ = 1
-WRITE = 2
+READ: Final = 1
+WRITE: Final = 2
 
 
 class Poller(Protocol):
@@ -57,56 +57,64 @@ class Poller(Protocol):
     def close(self) -> None: ...
 
 
-if hasattr(select, "epoll"):
-    _EPOLL_READ = select.EPOLLIN | select.EPOLLPRI
-    _EPOLL_WRITE = select.EPOLLOUT
-    _EPOLL_BOTH = select.EPOLLERR | select.EPOLLHUP
-    _EPOLL_MASKS = {
-        READ: _EPOLL_READ,
-        WRITE: _EPOLL_WRITE,
-        READ | WRITE: _EPOLL_READ | _EPOLL_WRITE,
-    }
+# epoll's event bits.  Only Linux has epoll; elsewhere they are 0 and no EpollPoller is made
+# (``available_pollers``).  The class is at the module's top level, not under an ``if``, so
+# that the compiled build can compile it (mypyc compiles no class defined in a block).
+_EPOLL_READ: Final[int] = getattr(select, "EPOLLIN", 0) | getattr(select, "EPOLLPRI", 0)
+_EPOLL_WRITE: Final[int] = getattr(select, "EPOLLOUT", 0)
+_EPOLL_BOTH: Final[int] = getattr(select, "EPOLLERR", 0) | getattr(select, "EPOLLHUP", 0)
+# Errors and hang-ups count as both (the module docstring says why).
+_EPOLL_READABLE: Final[int] = _EPOLL_READ | _EPOLL_BOTH
+_EPOLL_WRITABLE: Final[int] = _EPOLL_WRITE | _EPOLL_BOTH
+_EPOLL_MASKS: Final[dict[int, int]] = {
+    READ: _EPOLL_READ,
+    WRITE: _EPOLL_WRITE,
+    READ | WRITE: _EPOLL_READ | _EPOLL_WRITE,
+}
 
-    class EpollPoller:
-        """Level-triggered epoll."""
 
-        def __init__(self) -> None:
-            self._epoll = select.epoll()
-            self._max_events = 64
+class EpollPoller:
+    """Level-triggered epoll (Linux)."""
 
-        def set_interest(self, fd: int, old: int, new: int) -> None:
-            if not new:
-                # The descriptor may have been closed already (closing removes it from epoll
-                # by itself): dropping interest in it is then nothing to do, not an error.
-                with contextlib.suppress(FileNotFoundError, OSError):
-                    self._epoll.unregister(fd)
-            elif not old:
-                self._epoll.register(fd, _EPOLL_MASKS[new])
-            else:
-                self._epoll.modify(fd, _EPOLL_MASKS[new])
+    def __init__(self) -> None:
+        self._epoll: select.epoll = select.epoll()
+        # Bound once: compiled, ``self._epoll.poll(...)`` looks the method up at each call.
+        self._wait: Callable[[float, int], list[tuple[int, int]]] = self._epoll.poll
+        self._max_events: int = 64
 
-        def poll(self, timeout: float | None) -> list[tuple[int, int]]:
-            if timeout is None:
-                timeout = -1
-            elif timeout > 0:
-                # epoll counts whole milliseconds; round up so we never wake too early
-                # and spin on a timer that is not quite due.
-                timeout = math.ceil(timeout * 1e3) * 1e-3
-            ready = self._epoll.poll(timeout, self._max_events)
-            if len(ready) == self._max_events:
-                self._max_events *= 2
-            events = []
-            for fd, mask in ready:
-                bits = 0
-                if mask & (_EPOLL_READ | _EPOLL_BOTH):
-                    bits |= READ
-                if mask & (_EPOLL_WRITE | _EPOLL_BOTH):
-                    bits |= WRITE
-                events.append((fd, bits))
-            return events
+    def set_interest(self, fd: int, old: int, new: int) -> None:
+        if not new:
+            # The descriptor may have been closed already (closing removes it from epoll
+            # by itself): dropping interest in it is then nothing to do, not an error.
+            with contextlib.suppress(FileNotFoundError, OSError):
+                self._epoll.unregister(fd)
+        elif not old:
+            self._epoll.register(fd, _EPOLL_MASKS[new])
+        else:
+            self._epoll.modify(fd, _EPOLL_MASKS[new])
 
-        def close(self) -> None:
-            self._epoll.close()
+    def poll(self, timeout: float | None) -> list[tuple[int, int]]:
+        if timeout is None:
+            timeout = -1
+        elif timeout > 0:
+            # epoll counts whole milliseconds; round up so we never wake too early
+            # and spin on a timer that is not quite due.
+            timeout = math.ceil(timeout * 1e3) * 1e-3
+        ready = self._wait(timeout, self._max_events)
+        if len(ready) == self._max_events:
+            self._max_events *= 2
+        events = []
+        for fd, mask in ready:
+            bits = 0
+            if mask & _EPOLL_READABLE:
+                bits |= READ
+            if mask & _EPOLL_WRITABLE:
+                bits |= WRITE
+            events.append((fd, bits))
+        return events
+
+    def close(self) -> None:
+        self._epoll.close()
 
 
 class SelectorPoller:

@@ -29,6 +29,7 @@ from typing import Any, TypeVarTuple, Unpack
 from spindle._core.clock import Clock
 from spindle._core.handles import Handle
 from spindle._core.loop import BaseLoop
+from spindle._core.native import from_none, mypyc_attr
 from spindle._io.offload import Offload
 from spindle._io.poller import READ, WRITE, Poller, new_poller
 from spindle._io.waker import Waker
@@ -49,18 +50,22 @@ def fileobj_to_fd(fileobj: int | Any) -> int:
         try:
             fd = int(fileobj.fileno())
         except (AttributeError, TypeError, ValueError):
-            raise ValueError(f"Invalid file object: {fileobj!r}") from None
+            error = ValueError(f"Invalid file object: {fileobj!r}")
+            raise from_none(error)  # noqa: B904 (mypyc drops "from": see _core/native.py)
     if fd < 0:
         raise ValueError(f"Invalid file descriptor: {fd}")
     return fd
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ReadinessLoop(BaseLoop):
     """The loop with readers and writers: what every I/O facility is built on."""
 
     def __init__(self, *, clock: Clock | None = None, poller: Poller | None = None) -> None:
         super().__init__(clock=clock)
         self._poller: Poller = new_poller() if poller is None else poller
+        # Bound once: compiled, a call through the Protocol type looks the method up by name.
+        self._poll_events: Callable[[float | None], list[tuple[int, int]]] = self._poller.poll
         # fd -> the object (a socket, a file) a public add_reader/add_writer was given for it:
         # remove_reader/remove_writer find it by identity once it is closed (fileno() == -1).
         self._fd_objects: dict[int, Any] = {}
@@ -79,17 +84,17 @@ class ReadinessLoop(BaseLoop):
     # -- the hooks BaseLoop calls --------------------------------------------------------
 
     def _poll(self, timeout: float | None) -> None:
-        ready = self._ready
+        put = self._put_ready
         handlers = self._fd_handlers
-        for fd, bits in self._poller.poll(timeout):
+        for fd, bits in self._poll_events(timeout):
             pair = handlers.get(fd)
             if pair is None:
                 continue
             reader, writer = pair
             if bits & READ and reader is not None and not reader._cancelled:
-                ready.append(reader)
+                put(reader)
             if bits & WRITE and writer is not None and not writer._cancelled:
-                ready.append(writer)
+                put(writer)
 
     def _watch_count_changed(self) -> None:
         """A descriptor is watched, or no longer: busy passes poll unless only the waker is."""
