@@ -43,6 +43,22 @@ NANNY_KILLS_A_SLOW_WORKER = re.compile(
     r"Worker process still alive after [\d.]+ seconds, killing"
 )
 
+# A worker (on asyncio's loop) whose heartbeat falls in the cluster's shutdown logs it, with the
+# traceback of the connection its pool was closing: Dask's own noise at shutdown, seen on stock
+# asyncio too (dask/distributed#7192, NVIDIA-NeMo/Curator#9).
+WORKER_HEARTBEAT_AT_SHUTDOWN = re.compile(
+    r"[\d-]+ [\d:,]+ - distributed\.worker - ERROR - "
+    r"Failed to communicate with scheduler during heartbeat\."
+)
+# The lines of a Python traceback: its head, frames, the links between chained exceptions,
+# and the exception lines themselves.
+TRACEBACK_LINE = re.compile(
+    r"Traceback \(most recent call last\):|  .*|"
+    r"The above exception was the direct cause of the following exception:|"
+    r"During handling of the above exception, another exception occurred:|"
+    r"[\w.]*(Error|Exception|Exit|Interrupt)\b.*"
+)
+
 
 def program_lines(log: list[str]) -> list[str]:
     """The program's own lines: spindle's reports of slow steps left out.
@@ -55,12 +71,19 @@ def program_lines(log: list[str]) -> list[str]:
     thread's stack: ``Timeout (0:00:02)!``, then a ``Thread 0x...`` line per thread, its
     indented frames and a blank line; the watchdog's report that explains it follows.
     Dask's own warning that it killed a worker slow to close (``NANNY_KILLS_A_SLOW_WORKER``) is
-    left out too.
+    left out too, and so is a worker's heartbeat error at shutdown with its traceback
+    (``WORKER_HEARTBEAT_AT_SHUTDOWN``).
     """
     kept: list[str] = []
-    in_report = in_dump = False
+    in_report = in_dump = in_traceback = False
     for line in log:
-        if line.startswith("spindle: "):
+        if in_traceback and (not line or TRACEBACK_LINE.fullmatch(line)):
+            continue
+        in_traceback = False
+        if WORKER_HEARTBEAT_AT_SHUTDOWN.fullmatch(line):
+            in_report = in_dump = False
+            in_traceback = True
+        elif line.startswith("spindle: "):
             in_report, in_dump = True, False
         elif FAULTHANDLER_TIMEOUT.fullmatch(line):
             in_report, in_dump = False, True
@@ -141,3 +164,33 @@ def test_program_lines_leave_out_dask_killing_a_worker_slow_to_close() -> None:
         "after 4.0 seconds, killing",
     ]
     assert program_lines(log) == [log[0]]
+
+
+def test_program_lines_leave_out_a_worker_s_heartbeat_error_at_shutdown() -> None:
+    # As a trial printed it on 3.12: the traceback of a heartbeat cut off by the closing pool.
+    log = [
+        "those chunks ran in processes [16345, 16349] (this one is 16334)",
+        "2026-12-04 21:31:24,168 - distributed.worker - ERROR - Failed to communicate with "
+        "scheduler during heartbeat.",
+        "Traceback (most recent call last):",
+        '  File ".../distributed/core.py", line 1422, in connect',
+        "    return await self._connect(addr=addr, timeout=timeout)",
+        "           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+        "asyncio.exceptions.CancelledError",
+        "",
+        "The above exception was the direct cause of the following exception:",
+        "",
+        "Traceback (most recent call last):",
+        '  File ".../asyncio/timeouts.py", line 115, in __aexit__',
+        "    raise TimeoutError from exc_val",
+        "TimeoutError",
+        "",
+        "During handling of the above exception, another exception occurred:",
+        "",
+        "Traceback (most recent call last):",
+        '  File ".../distributed/core.py", line 1434, in connect',
+        "    raise CommClosedError(reason)",
+        "distributed.comm.core.CommClosedError: ConnectionPool closing.",
+        "workers: 2 processes",
+    ]
+    assert program_lines(log) == [log[0], log[-1]]

@@ -8,6 +8,7 @@ import io
 import os
 import socket
 import tempfile
+import warnings
 from typing import Any
 
 import pytest
@@ -160,6 +161,22 @@ def test_cancelled_recv_leaves_no_reader_and_loses_no_data(any_loop: Loop) -> No
     a, b = nonblocking_pair()
     with a, b:
         assert run(any_loop, main(a, b)) == b"after"
+
+
+def test_a_cancelled_socket_wait_warns_nothing(any_loop: Loop) -> None:
+    # Python 3.12 deprecates throw(type, value, traceback); a compiled coroutine passes a
+    # cancellation on in that form, so the wait for a socket is not compiled.
+    async def main(b: socket.socket) -> None:
+        task = any_loop.create_task(any_loop.sock_recv(b, 100))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    a, b = nonblocking_pair()
+    with a, b, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run(any_loop, main(b))
 
 
 def test_a_reader_and_writer_are_removed_with_their_socket_after_it_was_closed(

@@ -17,7 +17,8 @@ few socket operations) and six of spindle's own, which make a transport cheap:
   code written against asyncio's loop type (happy eyeballs, TLS, subprocesses).
 
 ``EventLoop`` provides it all: ``BaseLoop`` the public scheduling half, ``ReadinessLoop`` the
-five of spindle's own, ``SocketMethods`` the socket operations.  The type checker holds the
+rest of spindle's own, ``SocketMethods`` the socket operations and ``_wait_ready`` (kept
+interpreted: see ``readiness``).  The type checker holds the
 loop to the contract wherever it passes itself to a helper.  Code that needs only the public
 surface (TLS, the subprocess transport) is typed against ``asyncio.AbstractEventLoop`` instead,
 and runs on any loop.

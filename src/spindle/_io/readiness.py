@@ -11,6 +11,11 @@ queued by other threads are already in the ready queue).  That saves a system ca
 on purely computational workloads, and the call of ``_poll`` itself: the loop keeps the
 scheduler's ``_poll_when_busy`` off while only the wake-up is watched (``_watch_count_changed``).
 
+Waiting once for a descriptor (``_wait_ready``) is not here but with the socket operations
+(``sockets.py``), which stay interpreted: compiled, a coroutine passes a throw (a cancellation)
+on to what it awaits as ``throw(type, value, traceback)``, a form Python 3.12 deprecates, and
+every cancelled ``sock_recv`` would warn.
+
 A descriptor that a transport owns is refused by the public ``add_reader``/``add_writer``/
 ``remove_reader``/``remove_writer`` while the transport is open (asyncio's rule): a reader
 registered from outside would silently replace the transport's own, and the transport would
@@ -21,7 +26,6 @@ stop hearing its socket.  Transports enter themselves in a weak map when they ar
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVarTuple, Unpack
@@ -158,21 +162,6 @@ class ReadinessLoop(BaseLoop):
         handle.cancel()
         return True
 
-    async def _wait_ready(self, fd: int, which: int) -> None:
-        """Wait once for ``fd`` to be readable (READ) or writable (WRITE)."""
-        fut = self.create_future()
-        handle = self._add_handler(fd, which, _set_ready, (fut,))
-        try:
-            await fut
-        finally:
-            # Remove our registration, unless another operation has replaced it meanwhile.
-            pair = self._fd_handlers.get(fd)
-            if pair is not None and pair[0 if which == READ else 1] is handle:
-                # OSError: the socket was closed meanwhile, and the kernel has forgotten
-                # the descriptor already (the poller's bookkeeping is updated regardless).
-                with contextlib.suppress(OSError):
-                    self._remove_handler(fd, which)
-
     def _shared_read_buffer(self) -> bytearray:
         """One receive buffer per loop, shared by its transports.
 
@@ -251,11 +240,6 @@ class ReadinessLoop(BaseLoop):
                 if registered is fileobj:
                     return number
             raise
-
-
-def _set_ready(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
 
 
 def _interest(pair: list[Handle | None]) -> int:

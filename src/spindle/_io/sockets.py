@@ -17,6 +17,8 @@ library's resolver blocks, and there is no portable non-blocking one.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 from collections.abc import Callable
 from typing import IO, Any, TypeVar
@@ -34,6 +36,12 @@ __all__ = ["SocketMethods", "check_socket"]
 
 T = TypeVar("T")
 
+
+def _set_ready(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
 def check_socket(sock: socket.socket, operation: str) -> None:
     """Refuse sockets the loop cannot drive: blocking ones, and TLS-wrapped ones."""
     if _ssl is not None and isinstance(sock, _ssl.SSLSocket):
@@ -44,6 +52,24 @@ def check_socket(sock: socket.socket, operation: str) -> None:
 
 class SocketMethods(ReadinessLoop):
     """Socket operations: sock_recv, sock_sendall, sock_connect, sock_accept, ..., getaddrinfo."""
+
+    async def _wait_ready(self, fd: int, which: int) -> None:
+        """Wait once for ``fd`` to be readable (READ) or writable (WRITE).
+
+        Here, interpreted, and not in the compiled ``ReadinessLoop``: see readiness.py.
+        """
+        fut = self.create_future()
+        handle = self._add_handler(fd, which, _set_ready, (fut,))
+        try:
+            await fut
+        finally:
+            # Remove our registration, unless another operation has replaced it meanwhile.
+            pair = self._fd_handlers.get(fd)
+            if pair is not None and pair[0 if which == READ else 1] is handle:
+                # OSError: the socket was closed meanwhile, and the kernel has forgotten
+                # the descriptor already (the poller's bookkeeping is updated regardless).
+                with contextlib.suppress(OSError):
+                    self._remove_handler(fd, which)
 
     async def _wait_for_socket(self, sock: socket.socket, which: int) -> None:
         """``_wait_ready`` for a public ``sock_*`` call: a transport's socket is refused.
