@@ -203,7 +203,7 @@ class Watchdog:
         self._last_wake = time.monotonic()
         self._last_cpu = time.process_time()  # the process's CPU time at that wake-up
         self._step: _Step | None = None
-        # A step's last line, held back until the time beside it (see _hold_last_line).
+        # A step's last line, held back until the time beside it (see _wake, LAST_LINE_DELAY).
         self._last_line: tuple[str, float] | None = None
         self._fault = None if faulthandler_after is None else _FaultHandlerArm(faulthandler_after)
 
