@@ -50,6 +50,35 @@ def test_read_pipe_delivers_data_then_eof_then_lost(any_loop: Loop) -> None:
     run(any_loop, main())
 
 
+def test_read_pipe_delivers_large_and_small_reads_whole_and_in_order(any_loop: Loop) -> None:
+    r, w = os.pipe()
+    pieces = [os.urandom(size) for size in (64 * 1024, 7, 64 * 1024, 64 * 1024, 3)]
+
+    async def main() -> list[bytes]:
+        chunks: list[bytes] = []
+
+        class Chunks(Recorder):
+            def data_received(self, data: bytes) -> None:
+                chunks.append(data)
+                super().data_received(data)
+
+        _, protocol = await any_loop.connect_read_pipe(
+            lambda: Chunks(any_loop), os.fdopen(r, "rb", 0)
+        )
+        received = 0
+        for piece in pieces:
+            os.write(w, piece)  # a pipe holds 64 KiB: each piece goes in whole
+            received += len(piece)
+            await protocol.received(received)
+        os.close(w)
+        assert await protocol.lost is None
+        return chunks
+
+    chunks = run(any_loop, main())
+    assert all(type(chunk) is bytes for chunk in chunks)
+    assert b"".join(chunks) == b"".join(pieces)
+
+
 def test_write_pipe_is_a_transport_whose_reading_calls_are_not_implemented(any_loop: Loop) -> None:
     r, w = os.pipe()
 

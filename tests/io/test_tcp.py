@@ -18,6 +18,7 @@ import pytest
 
 from spindle._io.connect.happy_eyeballs import interleave, staggered_race
 from spindle._io.loop import EventLoop
+from tests.conftest import ExceptionHandlerRecorder
 from tests.io.conftest import Recorder, echo_server, is_spindle, run
 
 pytestmark = pytest.mark.usefixtures("fd_guard")
@@ -124,6 +125,92 @@ def test_buffered_protocol_receives_into_its_own_buffer(any_loop: Loop) -> None:
         await server.wait_closed()
 
     run(any_loop, main())
+
+
+class Chunks(Recorder):
+    """A Recorder that also keeps every ``data_received`` argument as it was given."""
+
+    def __init__(self, loop: Loop) -> None:
+        super().__init__(loop)
+        self.chunks: list[Any] = []
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+        super().data_received(data)
+
+
+def test_large_and_small_reads_arrive_whole_in_order_as_bytes_of_their_own(
+    any_loop: Loop,
+) -> None:
+    """A large read makes spindle read the next one into new bytes, and a small one goes
+    back to the loop's buffer: whatever the path, every chunk is a ``bytes`` that no later
+    read overwrites."""
+    here, there = socket.socketpair()
+    here.setblocking(False)
+    pieces = [os.urandom(size) for size in (100 * KiB, 1 * KiB, 10, 80 * KiB, 70 * KiB, 5)]
+    paths: list[bool] = []
+
+    async def main() -> None:
+        transport, protocol = await any_loop.create_connection(lambda: Chunks(any_loop), sock=here)
+        received = 0
+        for piece in pieces:
+            there.sendall(piece)  # the socket buffer takes each whole (well under its size)
+            received += len(piece)
+            await protocol.received(received)
+            paths.append(getattr(transport, "_large_reads", False))
+        transport.close()
+        await protocol.lost
+        assert all(type(chunk) is bytes for chunk in protocol.chunks)
+        assert b"".join(protocol.chunks) == b"".join(pieces)
+
+    try:
+        run(any_loop, main())
+    finally:
+        there.close()
+    if is_spindle(any_loop):
+        # (Each piece arrived in one read: the socket held it whole before the loop looked.)
+        assert paths == [True, False, False, True, True, False]
+
+
+def test_after_a_large_read_the_end_of_the_stream_and_a_failing_protocol_are_told(
+    any_loop: Loop,
+) -> None:
+    """The read that follows a large one (into new bytes on spindle) ends the stream and
+    reports a protocol's error as every read does."""
+    recorder = ExceptionHandlerRecorder()
+    any_loop.set_exception_handler(recorder)
+
+    class FailsOnSmall(Recorder):
+        def data_received(self, data: bytes) -> None:
+            if len(data) < KiB:
+                raise ValueError("cannot parse that")
+            super().data_received(data)
+
+    async def main() -> None:
+        for fail in (False, True):
+            here, there = socket.socketpair()
+            here.setblocking(False)
+            with there:
+                transport, protocol = await any_loop.create_connection(
+                    lambda: FailsOnSmall(any_loop), sock=here
+                )
+                there.sendall(bytes(100 * KiB))
+                await protocol.received(100 * KiB)
+                if fail:
+                    there.sendall(b"bad")
+                else:
+                    there.shutdown(socket.SHUT_WR)
+                    await protocol.eof
+                lost = await protocol.lost
+                assert isinstance(lost, ValueError) if fail else lost is None
+                assert protocol.events == (
+                    ["made", "data", "lost"] if fail else ["made", "data", "eof", "lost"]
+                )
+                transport.close()
+
+    run(any_loop, main())
+    (context,) = recorder.contexts
+    assert context["message"] == "Fatal error: protocol.data_received() call failed."
 
 
 def test_slow_reader_pauses_the_writer_and_draining_resumes_it(any_loop: Loop) -> None:

@@ -83,6 +83,7 @@ class ReadPipeTransport(ReadingCore, asyncio.ReadTransport):
         self._pipe = pipe  # asyncio's name (see _holds_descriptor)
         self._extra["pipe"] = pipe
         self._recv_into = functools.partial(_readv_into, fd)
+        self._recv = functools.partial(os.read, fd)
         loop.call_soon(self._start, waiter)
 
     def _describe(self) -> str:

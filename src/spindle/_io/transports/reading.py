@@ -9,13 +9,17 @@ the callback, ``_on_readable``.
 
 Reading a stream.  ``_on_readable`` here is the stream read path of TCP and Unix sockets and
 of read pipes, written once.  The transport supplies the system call (``_recv_into``:
-``sock.recv_into``, or ``os.readv`` on the pipe), as it supplies ``send``/``writev`` to the
-write side.  The bytes go into the loop's shared buffer and the protocol gets a ``bytes``
-copy of just what arrived, or, for a ``BufferedProtocol``, straight into the protocol's own
-buffer (``get_buffer`` / ``buffer_updated``), with no copy.  A read of nothing is the end of
-the stream: ``eof_received`` decides whether the transport stays open to write
-(``_on_eof``).  Datagram sockets and write pipes read differently and bring their own
-``_on_readable``.
+``sock.recv_into``, or ``os.readv`` on the pipe, and ``_recv``: ``sock.recv``, ``os.read``),
+as it supplies ``send``/``writev`` to the write side.  The bytes go into the loop's shared
+buffer and the protocol gets a ``bytes`` copy of just what arrived, or, for a
+``BufferedProtocol``, straight into the protocol's own buffer (``get_buffer`` /
+``buffer_updated``), with no copy.  After a large read (``LARGE_READ``, a quarter of the
+shared buffer) the next goes straight into a new ``bytes`` (``_read_new_bytes``): a copy of
+100 KiB costs more than a fresh object, while a copy of 1 KiB costs less; the first small read
+goes back to the shared buffer.  (Either way a read is one system call; bench.echo's 100 KiB
+rows show the difference.)  A read of nothing is the end of the stream: ``eof_received``
+decides whether the transport stays open to write (``_on_eof``).  Datagram sockets and write
+pipes read differently and bring their own ``_on_readable``.
 
 Errors the protocol raises while receiving end the connection (``_fatal_error``), as in
 asyncio: the transport cannot know what the protocol made of the bytes it did not take.
@@ -29,17 +33,21 @@ from typing import Any
 
 from spindle._io.contract import IOLoop
 from spindle._io.poller import READ
+from spindle._io.readiness import READ_BUFFER_SIZE
 from spindle._io.transports.base import TransportCore, TransportState, settle_waiter
 
 __all__ = ["ReadingCore"]
 
 _OPEN = TransportState.OPEN
+# A read this large (a quarter of the loop's buffer) makes the next go into new bytes.
+LARGE_READ = READ_BUFFER_SIZE // 4
 
 
 class ReadingCore(TransportCore):
     """The read side of a transport (see the module docstring)."""
 
     _recv_into: Callable[[Any], int]  # one read into a buffer: recv_into() / os.readv()
+    _recv: Callable[[int], bytes]  # one read into new bytes: recv() / os.read()
     _read_error = "Fatal read error on transport"
 
     def __init__(
@@ -52,6 +60,7 @@ class ReadingCore(TransportCore):
         self._read_ended = False  # end of file: nothing more to read
         self._view = memoryview(loop._shared_read_buffer())
         self._buffered_protocol = isinstance(protocol, asyncio.BufferedProtocol)
+        self._large_reads = False  # the last read was large: read the next into new bytes
 
     def _start(self, waiter: asyncio.Future[None] | None) -> None:
         """(Scheduled by the constructor.)  connection_made, then reading, then the waiter."""
@@ -63,6 +72,7 @@ class ReadingCore(TransportCore):
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self._protocol = protocol
         self._buffered_protocol = isinstance(protocol, asyncio.BufferedProtocol)
+        self._large_reads = False  # (a BufferedProtocol gives its own buffer)
 
     # -- watching ------------------------------------------------------------------------
 
@@ -98,6 +108,9 @@ class ReadingCore(TransportCore):
     # -- reading a stream ----------------------------------------------------------------
 
     def _on_readable(self) -> None:
+        if self._large_reads:
+            self._read_new_bytes()
+            return
         protocol: Any = self._protocol
         try:
             if self._buffered_protocol:
@@ -127,11 +140,39 @@ class ReadingCore(TransportCore):
             if self._buffered_protocol:
                 protocol.buffer_updated(nbytes)
             else:
+                if nbytes >= LARGE_READ:
+                    self._large_reads = True
                 protocol.data_received(self._view[:nbytes].tobytes())
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
+            self._fatal_error(exc, self._delivery_failed())
+
+    def _read_new_bytes(self) -> None:
+        """Large reads: straight into a new ``bytes``, the protocol's without a copy."""
+        try:
+            data = self._recv(len(self._view))
+        except (BlockingIOError, InterruptedError):
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._read_failed(exc)
+            return
+        if not data:
+            self._on_eof()
+            return
+        self._large_reads = len(data) >= LARGE_READ
+        try:
+            self._protocol.data_received(data)  # type: ignore[attr-defined]
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, self._delivery_failed())
+
+    def _delivery_failed(self) -> str:
+        method = "buffer_updated" if self._buffered_protocol else "data_received"
+        return f"Fatal error: protocol.{method}() call failed."
 
     def _read_failed(self, exc: BaseException) -> None:
         """The read itself failed (the peer reset...)."""

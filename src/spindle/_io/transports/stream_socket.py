@@ -80,6 +80,7 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
         set_nodelay(sock)
         self._buffer: deque[Data] = deque()
         self._recv_into = sock.recv_into
+        self._recv = sock.recv
         self._send_one = sock.send
         if hasattr(sock, "sendmsg"):
             self._send_many = sock.sendmsg
