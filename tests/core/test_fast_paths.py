@@ -87,6 +87,33 @@ def test_handles_built_on_the_fast_path_match_handles_built_by_init() -> None:
         loop.close()
 
 
+def test_a_task_reuses_its_step_handle_between_bare_yields_and_drops_it_to_wait() -> None:
+    # The step handle is requeued by sleep(0); a task waiting on a future keeps none (the
+    # future's done-callback wakes it), so the collector has two objects less to visit.
+    loop = spindle.new_event_loop()
+    try:
+        fut = loop.create_future()
+        seen: list[object] = []
+
+        async def steps() -> str:
+            await spindle.sleep(0)
+            seen.append(task._step_handle)
+            await spindle.sleep(0)
+            seen.append(task._step_handle)
+            return str(await fut)
+
+        task = Task(steps(), loop=loop)
+        for _ in range(4):
+            loop.run_until_complete(spindle.sleep(0))
+        assert seen[0] is not None and seen[0] is seen[1]
+        assert task._step_handle is None
+        assert not [ref for ref in gc.get_referents(task) if isinstance(ref, Handle)]
+        fut.set_result(7)
+        assert loop.run_until_complete(task) == "7"
+    finally:
+        loop.close()
+
+
 def test_a_task_starts_with_the_fields_future_init_sets() -> None:
     # Task.__init__ writes Future.__init__'s fields out instead of calling it.
     loop = spindle.new_event_loop()
