@@ -110,3 +110,16 @@ def test_echo_measures_a_server_from_a_client_process(capsys: pytest.CaptureFixt
     assert "server CPU time per request" in out
     assert "streams 100KiB[asyncio-api]" in out
     assert "n/a" not in out
+
+
+@pytest.mark.timeout(300)
+def test_echo_can_give_every_row_a_server_process_of_its_own(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["--rounds", "1", "--scale", "0.05", "--conns", "2", "--api", "own"]
+    argv += ["--impl", "asyncio", "--impl", "spindle", "--server-per-row"]
+    assert echo_run.main(argv) == 0
+    out = capsys.readouterr().out
+    for row in ("protocol 1KiB", "protocol 100KiB", "streams 1KiB", "streams 100KiB"):
+        assert row in out
+    assert "n/a" not in out

@@ -76,6 +76,9 @@ class Plan:
     rounds: int
     conns: int
     client: str
+    # A server process of its own for every row (--server-per-row): what one row's traffic
+    # leaves in a process (its allocator's state above all) then shapes no other row.
+    server_per_row: bool = False
 
 
 class MeasureFailed(Exception):
@@ -127,6 +130,23 @@ def measure(client: Worker, server: Worker, row: EchoRow, conns: int) -> tuple[f
 def _run_round(
     plan: Plan, round_no: int, cpu: report.Results, wall: report.Results, log: Callable[[str], None]
 ) -> None:
+    if plan.server_per_row:
+        for index, row in enumerate(plan.rows):
+            _serve(plan, [row], index, round_no, cpu, wall, log)
+    else:
+        _serve(plan, plan.rows, 0, round_no, cpu, wall, log)
+
+
+def _serve(
+    plan: Plan,
+    rows_: list[EchoRow],
+    first_index: int,
+    round_no: int,
+    cpu: report.Results,
+    wall: report.Results,
+    log: Callable[[str], None],
+) -> None:
+    """Serve ``rows_`` in one round: a server process per implementation, warmed up on them."""
     servers: dict[str, Worker] = {}
     client = Worker(plan.client, "bench.echo.client")
     try:
@@ -134,14 +154,14 @@ def _run_round(
             servers[impl] = Worker(impl, "bench.echo.server")
         for impl, server in list(servers.items()):
             try:
-                warm_up(client, server, plan.rows, plan.conns)
+                warm_up(client, server, rows_, plan.conns)
             except (MeasureFailed, WorkerFailed) as exc:
                 if not client.alive:
                     log(f"the client died, ending round {round_no + 1}: {exc}")
                     return
                 log(f"{impl} cannot serve, sitting out round {round_no + 1}: {exc}")
                 servers.pop(impl).close()
-        for index, row in enumerate(plan.rows):
+        for index, row in enumerate(rows_, start=first_index):
             for impl in rotated(list(servers), round_no + index):
                 seen = (row.label, impl) in cpu.notes
                 try:
@@ -190,6 +210,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--client", default=DEFAULT_IMPL, help=f"the client's implementation ({DEFAULT_IMPL})"
     )
+    p.add_argument(
+        "--server-per-row",
+        action="store_true",
+        help="a server process of its own for every row, warmed up on that row only",
+    )
     options.add_common(p)
     return p
 
@@ -209,7 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     if not found or not clients:
         _log("cannot run: no server implementation, or the client's, is available")
         return 1
-    plan = Plan(rows(args.api, scale), [c.name for c in found], rounds, args.conns, args.client)
+    plan = Plan(
+        rows(args.api, scale),
+        [c.name for c in found],
+        rounds,
+        args.conns,
+        args.client,
+        server_per_row=args.server_per_row,
+    )
     started = time.perf_counter()
     cpu, wall = run(plan, _log)
     elapsed = time.perf_counter() - started
