@@ -15,7 +15,7 @@ buffer and the protocol gets a ``bytes`` copy of just what arrived, or, for a
 ``BufferedProtocol``, straight into the protocol's own buffer (``get_buffer`` /
 ``buffer_updated``), with no copy.  After a large read (``LARGE_READ``, a quarter of the
 shared buffer) the next goes straight into a new ``bytes`` of up to ``FRESH_READ_SIZE``
-(``_read_new_bytes``): a copy of 100 KiB costs more than a fresh object, while a copy of 1 KiB
+(``_recv``): a copy of 100 KiB costs more than a fresh object, while a copy of 1 KiB
 costs less; the first small read goes back to the shared buffer.  (Either way a read is one
 system call; bench.echo's 100 KiB rows show the difference.)  A read of nothing is the end of
 the stream: ``eof_received`` decides whether the transport stays open to write (``_on_eof``).
@@ -113,10 +113,8 @@ class ReadingCore(TransportCore):
     # -- reading a stream ----------------------------------------------------------------
 
     def _on_readable(self) -> None:
-        if self._large_reads:
-            self._read_new_bytes()
-            return
         protocol: Any = self._protocol
+        large = self._large_reads  # (never set for a BufferedProtocol)
         try:
             if self._buffered_protocol:
                 buf = protocol.get_buffer(-1)
@@ -130,7 +128,11 @@ class ReadingCore(TransportCore):
             self._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
             return
         try:
-            nbytes = self._recv_into(buf)
+            if large:
+                data = self._recv(FRESH_READ_SIZE)
+                nbytes = len(data)
+            else:
+                nbytes = self._recv_into(buf)
         except (BlockingIOError, InterruptedError):
             return
         except (SystemExit, KeyboardInterrupt):
@@ -145,31 +147,13 @@ class ReadingCore(TransportCore):
             if self._buffered_protocol:
                 protocol.buffer_updated(nbytes)
             else:
-                if nbytes >= LARGE_READ:
-                    self._large_reads = True
-                protocol.data_received(self._view[:nbytes].tobytes())
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, self._delivery_failed())
-
-    def _read_new_bytes(self) -> None:
-        """Large reads: straight into a new ``bytes``, the protocol's without a copy."""
-        try:
-            data = self._recv(FRESH_READ_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._read_failed(exc)
-            return
-        if not data:
-            self._on_eof()
-            return
-        self._large_reads = len(data) >= LARGE_READ
-        try:
-            self._protocol.data_received(data)  # type: ignore[attr-defined]
+                if large:
+                    self._large_reads = nbytes >= LARGE_READ
+                else:
+                    if nbytes >= LARGE_READ:
+                        self._large_reads = True
+                    data = self._view[:nbytes].tobytes()
+                protocol.data_received(data)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
