@@ -254,6 +254,40 @@ def test_protocol_raising_in_data_received_is_reported_and_ends_the_connection(
     assert isinstance(context["exception"], ValueError)
 
 
+def test_buffered_protocol_raising_in_buffer_updated_is_reported_by_that_name(
+    any_loop: Loop,
+) -> None:
+    recorder = ExceptionHandlerRecorder()
+    any_loop.set_exception_handler(recorder)
+
+    class Fragile(asyncio.BufferedProtocol):
+        def __init__(self) -> None:
+            self.buffer = bytearray(64)
+            self.lost = any_loop.create_future()
+
+        def get_buffer(self, sizehint: int) -> bytearray:
+            return self.buffer
+
+        def buffer_updated(self, nbytes: int) -> None:
+            raise ValueError("cannot parse that")
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self.lost.set_result(exc)
+
+    async def main() -> None:
+        server, port = await echo_server(any_loop)
+        transport, client = await any_loop.create_connection(Fragile, "127.0.0.1", port)
+        transport.write(b"echo me")
+        assert isinstance(await client.lost, ValueError)
+        server.close()
+        await server.wait_closed()
+
+    run(any_loop, main())
+    (context,) = recorder.contexts
+    assert context["message"] == "Fatal error: protocol.buffer_updated() call failed."
+    assert isinstance(context["exception"], ValueError)
+
+
 class BrokenAtStart(Recorder):
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
