@@ -124,6 +124,18 @@ class Recorder(asyncio.Protocol):
             fut.set_result(bytes(self.data))
 
 
+class Chunks(Recorder):
+    """A Recorder that also keeps every ``data_received`` argument as it was given."""
+
+    def __init__(self, loop: Loop) -> None:
+        super().__init__(loop)
+        self.chunks: list[Any] = []
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+        super().data_received(data)
+
+
 class Echo(asyncio.Protocol):
     """Writes back whatever it receives; closes when the peer half-closes."""
 

@@ -15,7 +15,7 @@ import pytest
 
 import spindle
 from spindle._io.transports.pipes import ReadPipeTransport, WritePipeTransport
-from tests.io.conftest import Recorder, run
+from tests.io.conftest import Chunks, Recorder, run
 
 pytestmark = pytest.mark.usefixtures("fd_guard")
 Loop = asyncio.AbstractEventLoop
@@ -55,13 +55,6 @@ def test_read_pipe_delivers_large_and_small_reads_whole_and_in_order(any_loop: L
     pieces = [os.urandom(size) for size in (64 * 1024, 7, 64 * 1024, 64 * 1024, 3)]
 
     async def main() -> list[bytes]:
-        chunks: list[bytes] = []
-
-        class Chunks(Recorder):
-            def data_received(self, data: bytes) -> None:
-                chunks.append(data)
-                super().data_received(data)
-
         _, protocol = await any_loop.connect_read_pipe(
             lambda: Chunks(any_loop), os.fdopen(r, "rb", 0)
         )
@@ -72,7 +65,7 @@ def test_read_pipe_delivers_large_and_small_reads_whole_and_in_order(any_loop: L
             await protocol.received(received)
         os.close(w)
         assert await protocol.lost is None
-        return chunks
+        return protocol.chunks
 
     chunks = run(any_loop, main())
     assert all(type(chunk) is bytes for chunk in chunks)

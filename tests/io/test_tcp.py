@@ -19,7 +19,7 @@ import pytest
 from spindle._io.connect.happy_eyeballs import interleave, staggered_race
 from spindle._io.loop import EventLoop
 from tests.conftest import ExceptionHandlerRecorder
-from tests.io.conftest import Recorder, echo_server, is_spindle, run
+from tests.io.conftest import Chunks, Recorder, echo_server, is_spindle, run
 
 pytestmark = pytest.mark.usefixtures("fd_guard")
 Loop = asyncio.AbstractEventLoop
@@ -125,18 +125,6 @@ def test_buffered_protocol_receives_into_its_own_buffer(any_loop: Loop) -> None:
         await server.wait_closed()
 
     run(any_loop, main())
-
-
-class Chunks(Recorder):
-    """A Recorder that also keeps every ``data_received`` argument as it was given."""
-
-    def __init__(self, loop: Loop) -> None:
-        super().__init__(loop)
-        self.chunks: list[Any] = []
-
-    def data_received(self, data: bytes) -> None:
-        self.chunks.append(data)
-        super().data_received(data)
 
 
 def test_large_and_small_reads_arrive_whole_in_order_as_bytes_of_their_own(
