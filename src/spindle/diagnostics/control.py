@@ -31,6 +31,7 @@ import contextlib
 import json
 import logging
 import os
+import select
 import socket
 import stat
 import struct
@@ -38,6 +39,7 @@ import threading
 from typing import Any
 
 from spindle.diagnostics import dump, snapshot
+from spindle.diagnostics.helper_threads import HelperThread
 
 __all__ = ["ControlError", "acquire", "ask", "release", "socket_dir", "socket_path"]
 
@@ -107,30 +109,54 @@ class _Server:
             self._sock.bind(self.path)
             os.chmod(self.path, 0o600)
             self._sock.listen(8)
+            self._sock.setblocking(False)  # poll() says when to accept (see _serve)
         except OSError:
             self._sock.close()
             raise
         self._pid = os.getpid()
-        self._thread = threading.Thread(target=self._serve, name="spindle-ps", daemon=True)
+        # What wakes the thread from its wait for a client: a byte on this pair, sent to
+        # stop it, or to have it step aside for a fork (``helper_threads``).
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._thread = HelperThread("spindle-ps", self._serve, self._interrupt, self._drain)
         self._thread.start()
 
     def stop(self) -> None:
-        # shutdown() wakes the thread blocked in accept(); then the file goes.
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._sock.close()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        self._thread.stop(timeout=5)
+        self.close()
         if os.getpid() == self._pid:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
 
+    def close(self) -> None:
+        """Close the sockets (in a forked child: the parent's server stays the parent's)."""
+        for sock in (self._sock, self._wake_r, self._wake_w):
+            sock.close()
+
+    def _interrupt(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+
+    def _drain(self) -> None:
+        with contextlib.suppress(OSError):
+            while self._wake_r.recv(64):
+                pass
+
     def _serve(self) -> None:
+        waiting = select.poll()
+        waiting.register(self._sock, select.POLLIN)
+        waiting.register(self._wake_r, select.POLLIN)
+        wake = self._wake_r.fileno()
         while True:
+            ready = [fd for fd, _ in waiting.poll()]
+            if wake in ready:
+                return  # stopped, or a fork is coming
             try:
                 conn, _ = self._sock.accept()
+            except BlockingIOError:
+                continue  # the client gave up before we took its connection
             except OSError:
-                return  # stopped
+                return  # closed under us
             with conn:
                 try:
                     self._answer(conn)
@@ -208,7 +234,7 @@ def _forget_in_child() -> None:
     _lock = threading.Lock()
     if _server is not None:
         with contextlib.suppress(OSError):
-            _server._sock.close()
+            _server.close()
     _server = None
     _users = 0
 

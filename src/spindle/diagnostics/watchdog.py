@@ -71,6 +71,7 @@ from spindle.diagnostics.blocking import (
     next_report_at,
 )
 from spindle.diagnostics.frames import Location
+from spindle.diagnostics.helper_threads import HelperThread
 from spindle.diagnostics.log import logger
 from spindle.diagnostics.stacks import describe_step, format_frames, read_step, task_label
 
@@ -198,8 +199,13 @@ class Watchdog:
         # may interrupt flush) all touch the step, and tell their reports holding it, so that
         # they come out in order: re-entrant.
         self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="spindle-watchdog", daemon=True)
+        self._stopped = False
+        # Set to end the thread's wait at once: to stop, or to step aside for a fork
+        # (``helper_threads``), after which the thread starts again and it is cleared.
+        self._interrupt = threading.Event()
+        self._thread = HelperThread(
+            "spindle-watchdog", self._watch, self._interrupt.set, self._after_fork
+        )
         self._last_wake = time.monotonic()
         self._last_cpu = time.process_time()  # the process's CPU time at that wake-up
         self._step: _Step | None = None
@@ -220,14 +226,13 @@ class Watchdog:
         A step still open is dropped: the runner flushed main's when the loop stopped, and one
         seen since (the runner's shutdown) has no known end.
         """
-        if self._stopping.is_set():
+        if self._stopped:
             return
-        self._stopping.set()
-        # Not from the thread itself: a loop that closes itself when collected (a loop that
-        # calls the hooks, see spindle.patch) can be collected on this thread, which holds it
-        # while it looks.  The thread is on its way out then anyway.
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join()
+        self._stopped = True
+        # Joined, except from the thread itself: a loop that closes itself when collected (a
+        # loop that calls the hooks, see spindle.patch) can be collected on this thread, which
+        # holds it while it looks.  The thread is on its way out then anyway.
+        self._thread.stop()
         self._release_faulthandler()
         with self._lock:
             self._emit(self._take_last_line())
@@ -272,7 +277,7 @@ class Watchdog:
     # -- the thread ------------------------------------------------------------------------
 
     def _watch(self) -> None:
-        while not self._stopping.wait(self._next_wait()):
+        while not self._interrupt.wait(self._next_wait()):
             loop = self._loop()
             if loop is None:
                 # The loop was dropped without closing: nothing left to watch, and
@@ -281,6 +286,13 @@ class Watchdog:
                 return
             self._wake(loop, time.monotonic())
             del loop
+
+    def _after_fork(self) -> None:
+        """(In the parent, before the thread starts again.)  The fork's pause is no starvation."""
+        self._interrupt.clear()
+        with self._lock:
+            self._last_wake = time.monotonic()
+            self._last_cpu = time.process_time()
 
     def _next_wait(self) -> float:
         """Seconds to the next wake-up: sooner while a reported step runs, to see it end."""

@@ -1,0 +1,162 @@
+"""The diagnostics' own threads, and how they step aside while the process forks.
+
+A diagnostics session runs two daemon threads beside its loop: the blocking watchdog
+(``watchdog``) and the server behind ``python -m spindle ps`` (``control``).  A process that
+forks while other threads run gives its child a copy of every lock those threads held at that
+instant, held for good, since the threads themselves do not come along: a child whose first
+``print`` needs the stderr lock that the watchdog held in the middle of a report hangs there.
+Python 3.12 warns of this at every ``fork()`` of a process with more than one thread ("use of
+fork() may lead to deadlocks in the child"), and ``multiprocessing`` forks by default on Linux,
+so without this a ``ProcessPoolExecutor`` used from a coroutine would warn (and risk the hang)
+under spindle where it does not under asyncio.
+
+So each of these threads is a ``HelperThread``.  Just before a fork every one that runs is
+interrupted and joined: it finishes the round it is in, so it holds no lock when the process
+forks.  Just after, the parent starts each of them again; the child, which has none of them,
+forgets them.  An idle thread stops in microseconds; one that does not stop within
+``PAUSE_TIMEOUT`` (a report being written to a blocked stderr) is left running, and the fork
+goes on as it would have without this.
+
+The owner of a thread gives three functions: what the thread runs (``run``, which must
+return soon after ``interrupt`` is called), ``interrupt`` itself, and ``rearm``, which undoes
+the interruption before the thread is started again after a fork.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable
+
+__all__ = ["PAUSE_TIMEOUT", "HelperThread"]
+
+# Seconds a fork waits for one helper thread to finish its round and stop.
+PAUSE_TIMEOUT = 1.0
+# Seconds it waits, after that, for the system thread to end (3.12: see _until_gone).
+GONE_TIMEOUT = 0.01
+
+
+class HelperThread:
+    """A daemon thread that stops before ``os.fork()`` and starts again after it, in the parent."""
+
+    def __init__(
+        self,
+        name: str,
+        run: Callable[[], None],
+        interrupt: Callable[[], None],
+        rearm: Callable[[], None],
+    ) -> None:
+        self.name = name
+        self._run = run
+        self._interrupt = interrupt
+        self._rearm = rearm
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self._paused = False  # stopped for a fork in progress, to be started again
+
+    def start(self) -> None:
+        with _state.lock:
+            if self._stopped:
+                raise RuntimeError(f"cannot start the {self.name} thread: it was stopped")
+            self._thread = self._new_thread()
+            _state.running.add(self)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Interrupt the thread and wait up to ``timeout`` for it (unless this is that thread).
+
+        For good: a stopped helper is not started again after a fork.  Idempotent.
+        """
+        with _state.lock:
+            self._stopped = True
+            _state.running.discard(self)
+            thread = self._thread
+        self._interrupt()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def _new_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        thread.start()
+        return thread
+
+    # -- around a fork (called with _state.lock held) ----------------------------------
+
+    def _pause(self) -> None:
+        thread = self._thread
+        if thread is None or not thread.is_alive() or thread is threading.current_thread():
+            return  # ended on its own (its loop is gone), or the fork comes from it
+        self._interrupt()
+        thread.join(PAUSE_TIMEOUT)
+        self._paused = not thread.is_alive()
+        if self._paused:
+            _until_gone(thread)
+
+    def _resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            self._rearm()
+            self._thread = self._new_thread()
+
+
+def _until_gone(thread: threading.Thread) -> None:
+    """Wait (briefly) until the system thread behind ``thread`` has ended.
+
+    On 3.12, ``join()`` returns when the thread's Python state is gone, a moment before the
+    system thread ends, and ``fork()`` counts the process's system threads for its warning
+    (on Linux, from ``/proc``): without this it would still count one now and then.  From
+    3.13, ``join()`` waits for the system thread itself.
+    """
+    if sys.version_info >= (3, 13) or thread.native_id is None:
+        return
+    task = f"/proc/self/task/{thread.native_id}"
+    deadline = time.monotonic() + GONE_TIMEOUT
+    while os.path.exists(task) and time.monotonic() < deadline:
+        time.sleep(0)  # let it finish
+
+
+class _State:
+    """The helper threads of this process, and the lock held from before a fork to after."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        # Weak: a helper whose thread ended on its own goes once its owner is dropped.
+        self.running: weakref.WeakSet[HelperThread] = weakref.WeakSet()
+
+
+_state = _State()
+
+
+def _before_fork() -> None:
+    # Held until the fork is over, so that no helper starts or stops in between.
+    _state.lock.acquire()
+    for helper in list(_state.running):
+        helper._pause()
+
+
+def _after_fork_in_parent() -> None:
+    try:
+        for helper in list(_state.running):
+            helper._resume()
+    finally:
+        _state.lock.release()
+
+
+def _after_fork_in_child() -> None:
+    # None of the threads came along, and the lock is held by the parent's fork: start afresh.
+    global _state
+    _state = _State()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )

@@ -1,0 +1,175 @@
+"""The diagnostics' threads step aside while the process forks (``helper_threads``).
+
+A process that forks while other threads run hands its child their locks, held for good;
+Python 3.12 warns of it at every ``fork()``.  A runner's watchdog and ps server are threads,
+so a ``ProcessPoolExecutor`` (``multiprocessing`` forks on Linux) used from a coroutine must
+not make a program forking under spindle any worse off than under asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import sys
+import threading
+import time
+import warnings
+
+import pytest
+
+import spindle
+from spindle import diagnostics
+from spindle.diagnostics import control, helper_threads
+from spindle.diagnostics.helper_threads import HelperThread
+from tests.diagnostics.conftest import Reports
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork()")
+
+HELPERS = {"spindle-watchdog", "spindle-ps"}
+
+
+class Waiter:
+    """The simplest helper: waits on an event until interrupted, counts its runs and rearms."""
+
+    def __init__(self, name: str = "test-helper") -> None:
+        self.event = threading.Event()
+        self.runs = 0
+        self.rearms = 0
+        self.thread = HelperThread(name, self.run, self.event.set, self.rearm)
+
+    def run(self) -> None:
+        self.runs += 1
+        self.event.wait()
+
+    def rearm(self) -> None:
+        self.rearms += 1
+        self.event.clear()
+
+
+def helper_names() -> set[str]:
+    return {t.name for t in threading.enumerate()} & HELPERS
+
+
+def test_a_helper_stops_before_a_fork_and_starts_again_after_it_in_the_parent() -> None:
+    helper = Waiter()
+    helper.thread.start()
+    try:
+        before = [t for t in threading.enumerate() if t.name == "test-helper"]
+        helper_threads._before_fork()
+        try:
+            assert [t for t in threading.enumerate() if t.name == "test-helper"] == []
+        finally:
+            helper_threads._after_fork_in_parent()
+        after = [t for t in threading.enumerate() if t.name == "test-helper"]
+        assert len(before) == len(after) == 1
+        assert after != before  # a new thread, running the same function
+        assert (helper.runs, helper.rearms) == (2, 1)
+    finally:
+        helper.thread.stop()
+    assert not helper.thread.is_alive()
+
+
+def test_a_stopped_helper_is_not_started_again_by_a_fork() -> None:
+    helper = Waiter()
+    helper.thread.start()
+    helper.thread.stop()
+    helper_threads._before_fork()
+    helper_threads._after_fork_in_parent()
+    assert not helper.thread.is_alive()
+    assert (helper.runs, helper.rearms) == (1, 0)
+    with pytest.raises(RuntimeError, match="cannot start the test-helper thread: it was stopped"):
+        helper.thread.start()
+
+
+def test_a_helper_that_does_not_stop_in_time_is_left_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Busy in its round (a report written to a stderr nobody reads, say): the fork goes on.
+    monkeypatch.setattr(helper_threads, "PAUSE_TIMEOUT", 0.05)
+    release = threading.Event()
+
+    def busy() -> None:
+        release.wait()
+
+    helper = Waiter()
+    helper.thread = HelperThread("test-helper", busy, lambda: None, helper.rearm)
+    helper.thread.start()
+    try:
+        helper_threads._before_fork()
+        helper_threads._after_fork_in_parent()
+        assert helper.thread.is_alive()
+        assert helper.rearms == 0  # not started twice
+        assert len([t for t in threading.enumerate() if t.name == "test-helper"]) == 1
+    finally:
+        release.set()
+        helper.thread.stop()
+
+
+def test_forking_under_a_runner_the_helpers_step_aside_and_come_back(reports: Reports) -> None:
+    diagnostics.configure(block_threshold=0.1)
+    seen: dict[str, object] = {}
+
+    async def main() -> None:
+        seen["before"] = helper_names()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            seen["child"] = in_forked_child(child_report)
+        # 3.12+ warns at a fork with other threads running: there were none of spindle's.
+        seen["warnings"] = [str(w.message) for w in caught]
+        seen["after"] = helper_names()
+        # Both work as before: ps answers for this process, the watchdog tells a block.
+        seen["ps"] = control.ask(os.getpid())["pid"]
+        time.sleep(0.35)  # blocks-after-the-fork
+        await asyncio.sleep(0)
+
+    spindle.run(main())
+    assert seen["before"] == seen["after"] == HELPERS
+    assert not [text for text in seen["warnings"] if "multi-threaded" in text]  # type: ignore[attr-defined]
+    assert seen["ps"] == os.getpid()
+    assert any("blocking the event loop" in r.getMessage() for r in reports())
+    # The child has none of its parent's helpers, and its own runner starts its own.
+    assert seen["child"] == "threads: MainThread; in its own runner: spindle-ps, spindle-watchdog"
+
+
+def child_report() -> str:
+    threads = ", ".join(t.name for t in threading.enumerate())
+
+    async def look() -> str:
+        return ", ".join(sorted(helper_names()))
+
+    own = spindle.run(look())
+    return f"threads: {threads}; in its own runner: {own}"
+
+
+def in_forked_child(report: object) -> str:
+    """Fork; the child writes ``report()`` in one line and exits; returns the line."""
+    assert callable(report)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, never return into pytest
+        try:
+            os.close(read_end)
+            os.write(write_end, str(report()).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as reader:
+            return reader.read().decode()
+    finally:
+        os.waitpid(pid, 0)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="3.12 added the warning")
+def test_a_process_pool_under_a_runner_forks_without_the_multithreaded_warning() -> None:
+    # The pool forks its workers from the loop's thread, while the runner's helpers run.
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        with concurrent.futures.ProcessPoolExecutor(2) as pool:
+            return await asyncio.gather(*[loop.run_in_executor(pool, abs, -i) for i in range(4)])
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert spindle.run(main()) == [0, 1, 2, 3]
+    assert not [w for w in caught if "multi-threaded" in str(w.message)]
