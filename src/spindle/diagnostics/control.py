@@ -22,7 +22,8 @@ nothing the client sends is run or evaluated, and the snapshot runs none of the 
 
 One server per process, shared by its sessions (counted); the last session to close stops it
 and removes the socket.  A forked child does not inherit it (it has its own pid, and starts
-its own with its first session).
+its own with its first session); the thread steps aside while the process forks
+(``helper_threads``).
 """
 
 from __future__ import annotations

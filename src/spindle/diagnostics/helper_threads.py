@@ -13,9 +13,15 @@ under spindle where it does not under asyncio.
 So each of these threads is a ``HelperThread``.  Just before a fork every one that runs is
 interrupted and joined: it finishes the round it is in, so it holds no lock when the process
 forks.  Just after, the parent starts each of them again; the child, which has none of them,
-forgets them.  An idle thread stops in microseconds; one that does not stop within
-``PAUSE_TIMEOUT`` (a report being written to a blocked stderr) is left running, and the fork
-goes on as it would have without this.
+forgets them.  (Python 3.13 counts the threads for its warning only after these hooks have
+run, when spindle's are back: it still warns, though none of them ran at the fork.  Starting
+them later, at the loop's next pass, would leave the rest of the forking step unwatched, and
+a step that forks and then waits for its child, ``subprocess.run`` with a ``preexec_fn``, is
+just the kind the watchdog is there to tell.)
+
+An idle thread stops in microseconds; one that does not stop within ``PAUSE_TIMEOUT`` (a
+report being written to a blocked stderr) is left running, and the fork goes on as it would
+have without this.
 
 The owner of a thread gives three functions: what the thread runs (``run``, which must
 return soon after ``interrupt`` is called), ``interrupt`` itself, and ``rearm``, which undoes
@@ -125,7 +131,9 @@ class _State:
     """The helper threads of this process, and the lock held from before a fork to after."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        # Re-entrant: a signal handler that forks may run while this thread starts or stops
+        # a helper, holding the lock.
+        self.lock = threading.RLock()
         # Weak: a helper whose thread ended on its own goes once its owner is dropped.
         self.running: weakref.WeakSet[HelperThread] = weakref.WeakSet()
 

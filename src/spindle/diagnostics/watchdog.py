@@ -45,6 +45,9 @@ has run past the threshold.
 
 A step still running when the loop stops (``main()`` sleeping, then returning) has no later
 wake-up to see it end; the runner calls ``flush()`` when the loop returns.
+
+**Forks.**  The thread stops just before the process forks and starts again just after, in
+the parent (``helper_threads`` says why); the time in between is not taken for starvation.
 """
 
 from __future__ import annotations
