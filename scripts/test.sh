@@ -131,14 +131,17 @@ minutes() {
 # ARGS.  Each step's output is kept aside and printed whole when it ends, so two steps' lines
 # never mix.  Fails if any step failed.
 in_lanes() {
-    local lane status=0 next
+    local lane status=0 next pids=()
     next="$(mktemp)"
     echo 0 > "$next"
     for lane in 0 1; do
         run_lane "$next" "$@" &
+        pids+=("$!")
     done
-    for lane in 0 1; do
-        wait -n || status=1
+    # Each lane waited for by its number: `wait -n` returns 127 for a lane that ended, and
+    # that bash cleaned out of its job table, before it was called (two quick lanes).
+    for lane in "${pids[@]}"; do
+        wait "$lane" || status=1
     done
     rm -f "$next"
     return "$status"
