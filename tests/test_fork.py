@@ -10,26 +10,9 @@ import warnings
 import pytest
 
 import spindle
+from tests.children import in_forked_child
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork()")
-
-
-def in_forked_child() -> str:
-    """Fork; the child writes what it finds (report_from_child) in one line; returns it."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report, never return into pytest
-        try:
-            os.write(write_end, "; ".join(report_from_child()).encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    try:
-        with os.fdopen(read_end, "rb") as reader:
-            line = reader.read().decode()
-    finally:
-        os.waitpid(pid, 0)
-    return line
 
 
 def report_from_child() -> list[str]:
@@ -53,7 +36,7 @@ def test_a_forked_child_starts_without_its_parent_s_loop() -> None:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGUSR1, lambda: None)
         try:
-            return in_forked_child(), id(loop)
+            return in_forked_child(lambda: "; ".join(report_from_child())), id(loop)
         finally:
             loop.remove_signal_handler(signal.SIGUSR1)
 

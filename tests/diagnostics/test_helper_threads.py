@@ -25,6 +25,7 @@ import spindle
 from spindle import diagnostics
 from spindle.diagnostics import control, helper_threads
 from spindle.diagnostics.helper_threads import HelperThread
+from tests.children import in_forked_child
 from tests.diagnostics.conftest import Reports
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork()")
@@ -146,25 +147,6 @@ def child_report() -> str:
 
     own = spindle.run(look())
     return f"threads: {threads}; in its own runner: {own}"
-
-
-def in_forked_child(report: object) -> str:
-    """Fork; the child writes ``report()`` in one line and exits; returns the line."""
-    assert callable(report)
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report, never return into pytest
-        try:
-            os.close(read_end)
-            os.write(write_end, str(report()).encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    try:
-        with os.fdopen(read_end, "rb") as reader:
-            return reader.read().decode()
-    finally:
-        os.waitpid(pid, 0)
 
 
 @pytest.mark.skipif(

@@ -217,8 +217,7 @@ class Watchdog:
         self._fault = None if faulthandler_after is None else _FaultHandlerArm(faulthandler_after)
 
     def start(self) -> None:
-        self._last_wake = time.monotonic()
-        self._last_cpu = time.process_time()
+        self._restart_clock()
         if self._fault is not None:
             self._fault.start()
         self._thread.start()
@@ -293,6 +292,10 @@ class Watchdog:
     def _after_fork(self) -> None:
         """(In the parent, before the thread starts again.)  The fork's pause is no starvation."""
         self._interrupt.clear()
+        self._restart_clock()
+
+    def _restart_clock(self) -> None:
+        """Count the time to the next wake-up (and the CPU used meanwhile) from now."""
         with self._lock:
             self._last_wake = time.monotonic()
             self._last_cpu = time.process_time()
