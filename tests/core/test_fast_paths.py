@@ -24,7 +24,8 @@ import pytest
 import spindle
 from spindle._core.handles import Handle, TimerHandle
 from spindle._core.scheduler import poll_timeout
-from spindle._core.tasks import Task, note_origin, origin_of
+from spindle._core.tasks import Task, note_origin, origin_of, task_of_step
+from spindle.diagnostics import add_instrument
 from spindle.testing import VirtualClock
 
 HANDLE_FIELDS = (
@@ -72,48 +73,107 @@ def test_handles_built_on_the_fast_path_match_handles_built_by_init() -> None:
         expected = TimerHandle(later.when(), print, (2,), loop, context)
         expected._scheduled = True  # pushed on the timer queue, as call_later's is
         assert field_values(later, TIMER_FIELDS) == field_values(expected, TIMER_FIELDS)
-
-        async def nothing() -> None:
-            pass
-
-        task = Task(nothing(), loop=loop)
-        step = task._step_handle
-        assert step is not None
-        built = Handle(task._step, (), loop, task._context)
-        assert field_values(step, HANDLE_FIELDS) == field_values(built, HANDLE_FIELDS)
         soon.cancel()
         later.cancel()
-        loop.run_until_complete(task)
     finally:
         loop.close()
 
 
-def test_a_task_reuses_its_step_handle_between_bare_yields_and_drops_it_to_wait() -> None:
-    # The step handle is requeued by sleep(0); a task waiting on a future keeps none (the
-    # future's done-callback wakes it), so the collector has two objects less to visit.
+def test_a_task_queues_itself_for_its_steps_and_keeps_no_handle() -> None:
+    # On a plain pass a task with a step to take (its first, one after sleep(0)) is its own
+    # entry in the ready queue: no Handle, no bound _step.  Waiting on a future it holds no
+    # handle either (the future's done-callback wakes it).  Each step runs in the task's
+    # context, as a handle's callback would.
     loop = spindle.new_event_loop()
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
     try:
         fut = loop.create_future()
         seen: list[object] = []
 
         async def steps() -> str:
+            var.set("the task's")
+            seen.append(loop._running is task)  # the first step: queued by Task()
             await spindle.sleep(0)
-            seen.append(task._step_handle)
-            await spindle.sleep(0)
-            seen.append(task._step_handle)
+            seen.append(loop._running is task)  # requeued by the bare yield
+            seen.append(var.get())
             return str(await fut)
 
         task = Task(steps(), loop=loop)
-        for _ in range(4):
+        assert list(loop._ready) == [task]
+        for _ in range(3):
             loop.run_until_complete(spindle.sleep(0))
-        assert seen[0] is not None and seen[0] is seen[1]
-        assert task._step_handle is None
-        assert not [ref for ref in gc.get_referents(task) if isinstance(ref, Handle)]
+        assert seen == [True, True, "the task's"]
+        assert not loop._ready
+        referents = gc.get_referents(task)
+        assert not [ref for ref in referents if isinstance(ref, Handle)]
+        assert not [ref for ref in referents if getattr(ref, "__name__", None) == "_step"]
         fut.set_result(7)
         assert loop.run_until_complete(task) == "7"
+        assert var.get() == "unset"
     finally:
         loop.close()
 
+
+
+@pytest.mark.parametrize("how", ["instrument", "debug"])
+def test_tasks_queued_as_themselves_become_handles_when_the_loop_stops_being_plain(
+    how: str,
+) -> None:
+    # The observed pass speaks of handles to its hooks: an instrument installed (or debug
+    # mode turned on) while tasks wait in the queue as themselves turns them into handles,
+    # which take the same steps, in the same order, seen by the instrument.
+    class Steps:
+        def __init__(self) -> None:
+            self.names: list[str] = []
+
+        def before_task_step(self, task: asyncio.Task[Any], time: float) -> None:
+            self.names.append(task.get_name())
+
+    loop = spindle.new_event_loop()
+    steps = Steps()
+    try:
+
+        async def child(n: int) -> int:
+            await spindle.sleep(0)
+            return n
+
+        first, second = Task(child(1), loop=loop, name="a"), Task(child(2), loop=loop, name="b")
+        assert list(loop._ready) == [first, second]
+        if how == "instrument":
+            add_instrument(steps, loop)
+        else:
+            loop.set_debug(True)
+        queued = list(loop._ready)
+        assert all(isinstance(entry, Handle) for entry in queued)
+        assert [task_of_step(entry._callback) for entry in queued] == [first, second]
+        assert loop.run_until_complete(spindle.gather(first, second)) == [1, 2]
+        if how == "instrument":
+            assert steps.names[:4] == ["a", "b", "a", "b"]
+    finally:
+        loop.close()
+
+
+def test_a_queued_step_that_raises_is_reported_to_the_exception_handler() -> None:
+    # Only a task that is done has no step to take; queued anyway, its step's error goes to
+    # the loop's exception handler, as a failing handle's would, and the loop goes on.
+    loop = spindle.new_event_loop()
+    reports: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: reports.append(context))
+    try:
+
+        async def nothing() -> None:
+            pass
+
+        task = Task(nothing(), loop=loop)
+        loop.run_until_complete(task)
+        loop._put_ready(task)
+        loop.run_until_complete(spindle.sleep(0))
+    finally:
+        loop.close()
+    [report] = reports
+    assert report["task"] is task
+    assert isinstance(report["exception"], spindle.InvalidStateError)
+    assert report["message"].startswith("Exception in the step of <Task finished")
 
 def test_a_task_starts_with_the_fields_future_init_sets() -> None:
     # Task.__init__ writes Future.__init__'s fields out instead of calling it.

@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import threading
-import time
 from typing import Any
 
 import pytest
 
 import spindle
 from spindle import diagnostics
+from spindle._core.handles import Handle
 from spindle._core.scheduler import Scheduler
 from spindle.diagnostics import Instrument, add_instrument, instruments, remove_instrument
 from spindle.diagnostics.instruments import running_handle, running_task
@@ -296,19 +296,33 @@ def test_installing_an_instrument_switches_the_loop_and_removing_it_switches_bac
 
 
 def test_the_running_handle_and_task_can_be_read_from_another_thread() -> None:
+    # Two steps of one task, each read by another thread while it blocks: one after a bare
+    # yield (the task queued itself: the running entry is the task), one woken by a future
+    # (a handle of the task's wake-up runs it).
     seen: list[Any] = []
     loop = spindle.EventLoop()
     reading = threading.Event()
+    looked = threading.Event()
 
     def look() -> None:
-        reading.wait(5)
-        handle = running_handle(loop)
-        seen.append((handle, handle and handle._callback, running_task(loop)))
+        for _ in range(2):
+            reading.wait(5)
+            reading.clear()
+            seen.append((running_handle(loop), running_task(loop)))
+            looked.set()
+
+    def let_the_other_thread_look() -> None:
+        reading.set()
+        looked.wait(5)  # the step blocks while the other thread looks
+        looked.clear()
 
     async def main() -> None:
         await spindle.sleep(0)
-        reading.set()
-        time.sleep(0.2)  # the other thread looks now
+        let_the_other_thread_look()
+        future = loop.create_future()
+        loop.call_soon(future.set_result, None)
+        await future
+        let_the_other_thread_look()
 
     watcher = threading.Thread(target=look)
     watcher.start()
@@ -319,8 +333,8 @@ def test_the_running_handle_and_task_can_be_read_from_another_thread() -> None:
     finally:
         watcher.join()
         loop.close()
-    [(handle, callback, running)] = seen
-    assert running is task
-    assert callback.__self__ is task  # its step: Task._step or Task._wakeup
-    assert handle is not None
+    [(queued, running_queued), (woken, running_woken)] = seen
+    assert queued is task and running_queued is task
+    assert isinstance(woken, Handle) and running_woken is task
+    assert getattr(woken._callback, "__self__", None) is task  # Task._wakeup
     assert idle == (None, None)  # between passes, nothing runs

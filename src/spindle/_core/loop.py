@@ -133,7 +133,7 @@ class BaseLoop(Scheduler):
         return result
 
     def _task_of_step(self, handle: Any) -> Any:
-        return tasks.task_of_step(handle._callback)
+        return tasks.task_of_step(tasks.callback_of(handle))
 
     def set_task_factory(self, factory: Callable[..., Any] | None) -> None:
         if factory is not None and not callable(factory):

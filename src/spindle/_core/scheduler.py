@@ -2,7 +2,8 @@
 
 Everything a loop does is a callback in one of two queues:
 
-* the **ready queue**, a FIFO deque of handles to run as soon as possible, and
+* the **ready queue**, a FIFO deque of handles to run as soon as possible (and of tasks: a
+  task waiting for its next step on a plain pass is queued as itself, see ``ReadyEntry``), and
 * the **timer queue** (``timers.TimerQueue``), handles to move to the ready queue at a deadline.
 
 The loop repeats one *pass* (``_run_once``) until ``stop()`` is called.  A pass has five
@@ -55,7 +56,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, TypeVarTuple, Unpack, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVarTuple, Unpack, cast
 
 if TYPE_CHECKING:
     import asyncio
@@ -92,6 +93,21 @@ DEBUG_STACK_DEPTH: Final = 10
 # The longest single poll (asyncio's MAXIMUM_SELECT_TIMEOUT): a far-off timer is reached by
 # polls of at most a day each, and no poller is handed a number it cannot represent.
 MAX_POLL_TIMEOUT: Final = 24 * 3600.0
+
+
+class ReadyEntry(Protocol):
+    """What the ready queue holds: a ``Handle``, or a task waiting for its next step.
+
+    On a plain pass a task queues itself, not a Handle of its bound ``_step``
+    (``TaskCore._run``): two objects less for every task that has a step to take, which the
+    garbage collector would otherwise count, and visit at every collection while the task
+    waits in the queue.  Anything else that is queued is a Handle.  The observed pass speaks
+    of handles to its hooks, so a loop that stops being plain turns the tasks it has queued
+    into handles (``_update_mode``).
+    """
+
+    def _run(self) -> None:
+        """Run: the handle's callback, or the task's next step."""
 
 
 class LoopState(enum.Enum):
@@ -190,13 +206,13 @@ class Scheduler:
             if isinstance(self._clock, MonotonicClock)
             else 0.0
         )
-        self._ready: deque[Handle] = deque()
+        self._ready: deque[ReadyEntry] = deque()
         # ``self._ready.popleft``, bound once: a pass takes its handles with it, and binding
         # it anew costs each pass a lookup and an allocation (most passes run one or two).
-        self._take_ready: Callable[[], Handle] = self._ready.popleft
+        self._take_ready: Callable[[], ReadyEntry] = self._ready.popleft
         # ``self._ready.append``, bound once as well: compiled, ``self._ready.append(h)`` looks
         # ``append`` up on the deque's type at every call (every call_soon and task step).
-        self._put_ready: Callable[[Handle], None] = self._ready.append
+        self._put_ready: Callable[[ReadyEntry], None] = self._ready.append
         self._timers: TimerQueue = new_timer_queue()
         self._timer_entries = self._timers.entries
         self._state = _IDLE
@@ -207,9 +223,10 @@ class Scheduler:
         self._pass_count = 0
         self._debug = _debug_from_environment()
         self._instruments: InstrumentSet | None = None
-        # The handle whose callback runs now; None between callbacks (see the module
-        # docstring).  Read by other threads: one attribute, replaced whole.
-        self._running: Handle | None = None
+        # The handle whose callback runs now (or the task whose step runs, when it was queued
+        # as itself); None between callbacks (see the module docstring).  Read by other
+        # threads: one attribute, replaced whole.
+        self._running: ReadyEntry | None = None
         self._plain = True
         # Whether a pass with callbacks ready polls at all (its timeout is zero).  The I/O
         # layer turns this off while it watches nothing but its wake-up descriptor: then
@@ -229,7 +246,24 @@ class Scheduler:
         path).  A loop that runs is open, so when it is not plain it is in debug mode or has an
         instrument: its passes are observed (``_run_once_observed``).
         """
+        was_plain = self._plain
         self._plain = not self._debug and self._state is not _CLOSED and self._instruments is None
+        if was_plain and not self._plain:
+            self._queue_tasks_as_handles()
+
+    def _queue_tasks_as_handles(self) -> None:
+        """Replace the tasks queued as themselves (see ``ReadyEntry``) with handles, in place.
+
+        Each becomes a Handle of its ``_run``, which takes the step in the task's own context
+        (the handle's is a copy of the current one, never entered twice).
+        """
+        ready = self._ready
+        if all(isinstance(entry, Handle) for entry in ready):
+            return
+        entries = list(ready)
+        ready.clear()
+        for entry in entries:
+            ready.append(entry if isinstance(entry, Handle) else Handle(entry._run, (), self, None))
 
     def __repr__(self) -> str:
         return (
@@ -455,7 +489,7 @@ class Scheduler:
         # 5. run what was ready when the pass began (what it schedules waits a pass).
         Scheduler._run_ready(self, len(self._ready))  # a direct call (see run_forever)
 
-    def _record_running(self, handle: Handle | None) -> Handle | None:
+    def _record_running(self, handle: ReadyEntry | None) -> ReadyEntry | None:
         """``self._running = handle``; returns the handle it held, for the caller to drop.
 
         Compiled, an attribute store drops the old value before it writes the new one.  The
@@ -473,11 +507,23 @@ class Scheduler:
     def _run_ready(self, count: int) -> None:
         """Run the first ``count`` ready handles (the hot loop: the Handle._run body, inlined)."""
         popleft = self._take_ready
+        entry: ReadyEntry | None = None
         handle: Handle | None = None
         args: tuple[Any, ...] | None = None
         while count:
             count -= 1
-            handle = popleft()
+            entry = popleft()
+            if not isinstance(entry, Handle):
+                # A task queued as itself: its step (TaskCore._run reports what it raises).
+                if COMPILED:
+                    Scheduler._record_running(self, entry)
+                else:
+                    self._running = entry
+                entry._run()
+                del entry  # (as the handle below)
+                continue
+            handle = entry
+            del entry
             if handle._cancelled:
                 continue
             # RECORD: what the loop runs now, for the watchdog's thread (see the docstring).
@@ -512,6 +558,7 @@ class Scheduler:
         # traceback holds a frame it called (through f_back), and the last handle run (a
         # task's wake-up, holding the task, holding that very exception) would close a cycle.
         handle = None
+        entry = None
 
     # -- the observed pass (debug mode, instruments) -------------------------------------
 
@@ -537,7 +584,9 @@ class Scheduler:
         handle: Handle | None = None
         while count:
             count -= 1
-            handle = popleft()
+            # Only handles: the tasks a plain pass queued became handles when the loop stopped
+            # being plain (_update_mode), and no task queues itself on an observed pass.
+            handle = cast(Handle, popleft())
             if handle._cancelled:
                 continue
             task = self._task_of_step(handle) if steps else None

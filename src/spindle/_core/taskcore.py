@@ -30,7 +30,7 @@ from spindle._core.build import COMPILED
 from spindle._core.coroutines import _COROUTINE_TYPES
 from spindle._core.faces import Future
 from spindle._core.futures import _CANCELLED, _FINISHED, _PENDING, FutureCore, FutureState
-from spindle._core.handles import Handle, capture_source_traceback, is_spindle_file
+from spindle._core.handles import capture_source_traceback, is_spindle_file
 from spindle._core.native import mypyc_attr
 from spindle._core.observers import TaskObserver
 from spindle._core.resuming import resume
@@ -50,8 +50,6 @@ __all__ = [
 
 # Bound once: read on hot paths (a module attribute lookup less each time).
 _copy_context: Final = contextvars.copy_context
-
-_new_object: Final = object.__new__
 
 # Whether uncancel() down to zero also clears a cancellation not yet delivered (3.13+).
 UNCANCEL_WITHDRAWS_PENDING_CANCEL: Final = sys.version_info >= (3, 13)
@@ -138,7 +136,6 @@ class TaskCore(FutureCore):
         "_origin_code",
         "_origin_lasti",
         "_runner",
-        "_step_handle",
         "_wakeup_method",
     )
 
@@ -157,22 +154,14 @@ class TaskCore(FutureCore):
     # every task would cost each one a walk of a line table.
     _origin_code: types.CodeType | None
     _origin_lasti: int
-    # The handle that runs the next step, kept while the task runs steps one after the other
-    # so that a bare ``yield`` (sleep(0)) requeues it instead of allocating a new one.  The
-    # task and its handle refer to each other, so finishing (``_finish``) drops it, and so
-    # does a wait on a future: a future's done-callback wakes the task, not this handle, and
-    # a waiting task that kept it would keep two objects more (the handle and its bound
-    # ``_step``) for every garbage collection to visit while it waits.  (Full collections
-    # of 20,000 waiting tasks took 41 ms with it kept and 34 ms without; pyperformance's
-    # async_tree_cpu_io_mixed, whose 56,000 tasks mostly wait, 1.23-1.36 s against
-    # 0.96-1.03 s, most of it the collector's.)
-    _step_handle: Handle | None
     # ``self._wakeup``, the done-callback the task gives every future it waits on: bound on
     # the first wait and kept while the task is pending (a bound method made per wait costs
-    # a lookup and an allocation).  Dropped with the step handle, for the same reason.
+    # a lookup and an allocation).  Dropped when the task finishes: the task and its bound
+    # method refer to each other.
     _wakeup_method: Callable[[Any], None] | None
     # The compiled build's runner of the coroutine (``_drive``, "the runner" below), made at
-    # the first step that sends; dropped with the step handle.  Always None in the pure build.
+    # the first step that sends; dropped when the task finishes (it holds the task).  Always
+    # None in the pure build.
     _runner: Coroutine[Any, Any, None] | None
 
     def __init__(
@@ -223,7 +212,6 @@ class TaskCore(FutureCore):
         self._cancel_next_step = False
         self._num_cancels_requested = 0
         self._origin_code = None
-        self._step_handle = None
         self._wakeup_method = None
         self._runner = None
         self._log_destroy_pending = True
@@ -232,21 +220,7 @@ class TaskCore(FutureCore):
         if eager_start and loop.is_running():
             self._eager_start()
         elif plain is not None:
-            if COMPILED:
-                handle = Handle(self._step, (), plain, self._context, True)
-            else:
-                # FAST PATH: Handle(self._step, (), plain, self._context, True), written out
-                # as in the loop's call_soon: one Python call less per task.
-                handle = _new_object(Handle)
-                handle._callback = self._step
-                handle._args = ()
-                handle._cancelled = False
-                handle._loop = plain
-                handle._context = self._context
-                handle._repr = None
-                handle._source_traceback = None
-            self._step_handle = handle
-            plain._put_ready(handle)
+            plain._put_ready(self)  # queued as itself: see _run
         else:
             if scheduler is not None and scheduler._instruments is not None:
                 scheduler._instruments.task_spawned(self)  # INSTRUMENTS: never on a plain loop
@@ -402,11 +376,7 @@ class TaskCore(FutureCore):
                 # A bare yield (sleep(0)): let everything else that is ready run first.
                 scheduler = self._scheduler
                 if scheduler is not None and scheduler._plain:
-                    handle = self._step_handle
-                    if handle is None:
-                        handle = Handle(self._step, (), scheduler, self._context, True)
-                        self._step_handle = handle
-                    scheduler._put_ready(handle)
+                    scheduler._put_ready(self)  # queued as itself: see _run
                 else:
                     loop.call_soon(self._step, context=self._context)
             else:
@@ -440,7 +410,6 @@ class TaskCore(FutureCore):
                     self._bad_yield(result)
                     return
                 self._fut_waiter = result
-                self._step_handle = None  # the future's callback wakes it (see the field)
                 if self._cancel_next_step and result.cancel(msg=self._cancel_message):
                     self._cancel_next_step = False
         finally:
@@ -472,39 +441,38 @@ class TaskCore(FutureCore):
             observer.cancellation_caught(self, thrown)
 
     def _finish(self, state: FutureState) -> None:
-        """Future._finish, recycling the idle step handle for the first done-callback.
-
-        A finished task takes no more steps, and its step handle is not queued (a task is
-        never scheduled twice, and this runs inside the step): rather than allocate a Handle
-        for the first done-callback, the step handle is pointed at it.  One allocation less
-        per task whose last step was not woken by a future (a wait gives the handle up: see
-        ``_step_handle``).
-        """
-        handle = self._step_handle
-        self._step_handle = None  # the task and its handle referred to each other
-        self._wakeup_method = None  # (and its bound _wakeup)
+        """Future._finish, once the task has let go of what refers back to it."""
+        self._wakeup_method = None  # the task and its bound _wakeup referred to each other
         self._runner = None  # (and its runner, which holds the task)
+        FutureCore._finish(self, state)
         scheduler = self._scheduler
-        callback = self._callback0
-        context = self._context0
-        if (
-            handle is None
-            or callback is None
-            or context is None
-            or self._more_callbacks is not None
-            or scheduler is None
-            or not scheduler._plain
-        ):
-            FutureCore._finish(self, state)
-            if scheduler is not None and scheduler._instruments is not None:
-                scheduler._instruments.task_exited(self)  # INSTRUMENTS: never on a plain loop
-            return
-        self._state = state
-        handle._callback = callback
-        handle._args = (self,)
-        handle._context = context
-        self._callback0 = self._context0 = None
-        scheduler._put_ready(handle)
+        if scheduler is not None and scheduler._instruments is not None:
+            scheduler._instruments.task_exited(self)  # INSTRUMENTS: never on a plain loop
+
+    def _run(self) -> None:
+        """Take the next step: how the ready queue runs a task that queued itself.
+
+        On a plain pass (spindle's own loop, no debug mode, no instrument) a task with a step
+        to take, the first or one after a bare ``yield``, puts itself in the ready queue
+        rather than a Handle of its bound ``_step`` (``scheduler.ReadyEntry``): no handle and
+        no bound method to make, and two objects less per task for the garbage collector to
+        count and visit while the task waits there.  (asyncio's gather of 10,000 tasks on
+        spindle's loop, ad-hoc: 7 objects a pending task instead of 9, uvloop's C tasks 8;
+        about 4.0 us a task instead of 4.7-5.1, half of which is the collector's.)
+
+        What the step raises is reported as a handle's callback error would be: only a task
+        that is done already has no step to take (InvalidStateError).
+        """
+        try:
+            _context_run(self._context, _TASK_STEP, self)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler(
+                {"message": f"Exception in the step of {self!r}", "exception": exc, "task": self}
+            )
+        finally:
+            del self  # (as Handle._run: a failing step's traceback reaches this frame)
 
     def _bad_yield(self, result: Any) -> None:
         """The coroutine yielded something a task cannot wait on: throw an error into it."""
@@ -737,3 +705,9 @@ class _End:
 
 _OVER: Final = object()
 _THE_END: Final = _End()
+
+# Read by TaskCore._run: TaskCore's own step, a C call in the compiled build, run in the task's
+# context by the context's ``run`` (bound once: compiled, ``context.run`` is looked up on
+# the context's type at each call).
+_TASK_STEP: Final = TaskCore._step
+_context_run: Final[Callable[..., object]] = contextvars.Context.run

@@ -93,7 +93,7 @@ from spindle._core import current
 from spindle._core.coroutines import iscoroutine, iscoroutinefunction
 from spindle._core.faces import Future
 from spindle._core.futures import _PENDING, isfuture
-from spindle._core.handles import RUNTIME_FILES
+from spindle._core.handles import RUNTIME_FILES, Handle
 from spindle._core.observers import TaskObserver
 from spindle._core.taskcore import (
     TaskCore,
@@ -106,6 +106,7 @@ __all__ = [
     "Task",
     "TaskObserver",
     "all_tasks",
+    "callback_of",
     "create_eager_task_factory",
     "current_task",
     "eager_task_factory",
@@ -214,7 +215,7 @@ def line_at(code: types.CodeType, offset: int) -> int:
 
 
 def task_of_step(callback: object) -> Task[Any] | None:
-    """The task whose step ``callback`` takes (its ``_step`` or ``_wakeup``), else None.
+    """The task whose step ``callback`` takes (its ``_step``, ``_run`` or ``_wakeup``), else None.
 
     Told by the bound method's name: compiled methods have no ``__func__`` to compare.
     """
@@ -224,7 +225,18 @@ def task_of_step(callback: object) -> Task[Any] | None:
     return None
 
 
-_STEP_NAMES = frozenset({"_step", "_wakeup"})
+_STEP_NAMES = frozenset({"_step", "_run", "_wakeup"})
+
+
+def callback_of(entry: object) -> object:
+    """What an entry of the loop's ready queue runs (``loop._running`` is one).
+
+    A handle's callback, or, for a task that queued itself for its next step
+    (``scheduler.ReadyEntry``), the task's ``_run``.
+    """
+    if isinstance(entry, TaskCore):
+        return entry._run
+    return entry._callback if isinstance(entry, Handle) else None
 
 
 def _coroutine_frame(coro: object) -> types.FrameType | None:

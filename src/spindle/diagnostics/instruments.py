@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from typing import Any, cast
 
 from spindle._core import current
 from spindle._core.handles import Handle
 from spindle._core.instruments import HOOKS, Instrument
 from spindle._core.scheduler import Scheduler
-from spindle._core.tasks import Task, task_of_step
+from spindle._core.tasks import Task, callback_of, task_of_step
 
 __all__ = [
     "HOOKS",
@@ -87,12 +87,17 @@ def instruments(loop: asyncio.AbstractEventLoop | None = None) -> tuple[object, 
     return () if installed is None else installed.instruments
 
 
-def running_handle(loop: asyncio.AbstractEventLoop) -> Handle | None:
-    """The handle whose callback ``loop`` runs right now, or None; safe from any thread."""
-    return _spindle_loop(loop, "running_handle()")._running
+def running_handle(loop: asyncio.AbstractEventLoop) -> Handle | Task[Any] | None:
+    """What ``loop`` runs right now, or None; safe from any thread.
+
+    The handle whose callback runs, or the task whose step runs when the task queued itself
+    for that step (a task does, rather than a handle, on spindle's plain passes).
+    """
+    running: Any = _spindle_loop(loop, "running_handle()")._running
+    return cast("Handle | Task[Any] | None", running)
 
 
 def running_task(loop: asyncio.AbstractEventLoop) -> Task[Any] | None:
     """The task whose step ``loop`` runs right now, or None; safe from any thread."""
-    handle = running_handle(loop)
-    return None if handle is None else task_of_step(handle._callback)
+    running = running_handle(loop)
+    return None if running is None else task_of_step(callback_of(running))

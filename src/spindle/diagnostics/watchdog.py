@@ -62,8 +62,8 @@ import time
 import weakref
 from collections.abc import Callable
 
-from spindle._core.handles import Handle
 from spindle._core.scheduler import Scheduler
+from spindle._core.tasks import callback_of
 from spindle.diagnostics.awaits import format_awaited_by
 from spindle.diagnostics.blocking import (
     Blocked,
@@ -95,7 +95,9 @@ LAST_LINE_DELAY = 0.05  # seconds between seeing a reported step's end and telli
 class _Step:
     """A step seen running, from its first sighting to its end."""
 
-    handle: Handle  # kept to recognise the step at the next wake-up; dropped when it ends
+    # The ready-queue entry that runs it (a Handle, or a task queued as itself), kept to
+    # recognise the step at the next wake-up; dropped when it ends.
+    handle: object
     count: int  # the pass it runs in
     what: str
     started: float  # time.monotonic(), estimated
@@ -336,7 +338,7 @@ class Watchdog:
                 elif last_line is not None:
                     self._last_line = (last_line, now + LAST_LINE_DELAY)
             if handle is not None and self._step is None:
-                what, _ = describe_step(handle._callback)
+                what, _ = describe_step(callback_of(handle))
                 self._step = _Step(handle, count, what, between, now, next_report=self._threshold)
             step = self._step
             # Due, or seen at wake-ups a threshold apart: then it has run at least that long.
@@ -359,13 +361,13 @@ class Watchdog:
         return self._fault is not None and gap >= self._fault.after
 
     def _starved_report(
-        self, step: _Step | None, running: Handle | None, gap: float, cpu_used: float, now: float
+        self, step: _Step | None, running: object, gap: float, cpu_used: float, now: float
     ) -> str:
         last_seen = None
         if step is not None:
             last_seen = Blocked(step.what, now - step.started, step.location)
         elif running is not None:  # it started between two wake-ups; faulthandler said where
-            last_seen = Blocked(describe_step(running._callback)[0], gap, None)
+            last_seen = Blocked(describe_step(callback_of(running))[0], gap, None)
         after = None if self._fault is None else self._fault.after
         return format_starved(gap, cpu_used, last_seen, after)
 
@@ -374,7 +376,7 @@ class Watchdog:
     ) -> str:
         """Read the step's stack and make its report (the caller holds the lock)."""
         innermost = sys._current_frames().get(loop._thread_id) if loop._thread_id else None
-        running = read_step(step.handle._callback, innermost)
+        running = read_step(callback_of(step.handle), innermost)
         del innermost
         first = not step.reported
         moved = running.location != step.location
