@@ -23,7 +23,7 @@ import pytest
 
 import spindle
 from spindle._core.handles import Handle, TimerHandle
-from spindle._core.scheduler import poll_timeout
+from spindle._core.scheduler import QueuedStepRunner, _queued_steps, poll_timeout
 from spindle._core.tasks import Task, note_origin, origin_of, task_of_step
 from spindle.diagnostics import add_instrument
 from spindle.testing import VirtualClock
@@ -151,6 +151,30 @@ def test_tasks_queued_as_themselves_become_handles_when_the_loop_stops_being_pla
             assert steps.names[:4] == ["a", "b", "a", "b"]
     finally:
         loop.close()
+
+
+def test_the_task_step_runner_takes_the_step_the_plain_runner_takes() -> None:
+    # taskcore._TaskStepRunner (installed) calls TaskCore._run directly where the scheduler's
+    # plain runner asks the entry to _run(): the same step, in the task's context.
+    assert type(_queued_steps.runner).__name__ == "_TaskStepRunner"
+    var: contextvars.ContextVar[int] = contextvars.ContextVar("var", default=0)
+    for runner in (QueuedStepRunner(), _queued_steps.runner):
+        loop = spindle.new_event_loop()
+        try:
+
+            async def body() -> int:
+                var.set(1)
+                await spindle.sleep(0)
+                return var.get()
+
+            task = Task(body(), loop=loop)
+            entry = loop._ready.popleft()
+            assert entry is task
+            runner.run(entry)  # the first step: sets var, yields, queues itself again
+            assert list(loop._ready) == [task] and var.get() == 0
+            assert loop.run_until_complete(task) == 1
+        finally:
+            loop.close()
 
 
 def test_a_queued_step_that_raises_is_reported_to_the_exception_handler() -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "is_runtime_file",
     "is_spindle_file",
     "report_callback_error",
+    "report_step_error",
 ]
 
 # Bound once: read on hot paths (a module attribute lookup less each time).
@@ -147,6 +148,17 @@ def report_callback_error(handle: Handle, exc: BaseException) -> None:
     if handle._source_traceback:
         context["source_traceback"] = handle._source_traceback
     handle._loop.call_exception_handler(context)
+
+
+def report_step_error(task: Any, exc: BaseException) -> None:
+    """Hand what a task's step raised, run from the ready queue, to its loop's handler.
+
+    A task queues itself for its next step (``scheduler.ReadyEntry``); only a task that is
+    done already has no step to take (InvalidStateError).
+    """
+    task.get_loop().call_exception_handler(
+        {"message": f"Exception in the step of {task!r}", "exception": exc, "task": task}
+    )
 
 
 class Handle:

@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 from spindle._core.build import COMPILED
 from spindle._core.clock import Clock, MonotonicClock
 from spindle._core.coroutines import iscoroutine, iscoroutinefunction
-from spindle._core.handles import Handle, TimerHandle, report_callback_error
+from spindle._core.handles import Handle, TimerHandle, report_callback_error, report_step_error
 from spindle._core.instruments import InstrumentSet
 from spindle._core.native import from_none, mypyc_attr
 from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue, new_timer_queue, refuse_nan
@@ -108,6 +108,34 @@ class ReadyEntry(Protocol):
 
     def _run(self) -> None:
         """Run: the handle's callback, or the task's next step."""
+
+
+class QueuedStepRunner:
+    """How a pass runs the entries of the ready queue that are not handles.
+
+    This one asks the entry to ``_run()``, which any ReadyEntry can.  The scheduler does not
+    know tasks (they live a layer up), and that call goes through a method look-up at every
+    step; ``taskcore`` installs a subclass that knows TaskCore's fields and calls its step
+    directly (``use_queued_step_runner``).
+    """
+
+    def run(self, entry: ReadyEntry) -> None:
+        entry._run()
+
+
+class _QueuedSteps:
+    """The runner in use (a module-level Final cannot be rebound; its attribute can)."""
+
+    def __init__(self) -> None:
+        self.runner = QueuedStepRunner()
+
+
+_queued_steps: Final = _QueuedSteps()
+
+
+def use_queued_step_runner(runner: QueuedStepRunner) -> None:
+    """Run the ready queue's non-handle entries with ``runner`` (see QueuedStepRunner)."""
+    _queued_steps.runner = runner
 
 
 class LoopState(enum.Enum):
@@ -514,12 +542,23 @@ class Scheduler:
             count -= 1
             entry = popleft()
             if not isinstance(entry, Handle):
-                # A task queued as itself: its step (TaskCore._run reports what it raises).
+                # A task queued as itself: its step (the runner reports what it raises).
                 if COMPILED:
                     Scheduler._record_running(self, entry)
+                    _queued_steps.runner.run(entry)
                 else:
+                    # FAST PATH (pure build): TaskCore._run written out, where the runner
+                    # would add two Python calls to every step.  tests/core/test_fast_paths.py
+                    # holds both builds to the same step, context and error report.
                     self._running = entry
-                entry._run()
+                    task: Any = entry
+                    try:
+                        _context_run(task._context, task._step)
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:
+                        report_step_error(task, exc)
+                    del task
                 del entry  # (as the handle below)
                 continue
             handle = entry

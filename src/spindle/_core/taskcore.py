@@ -30,12 +30,18 @@ from spindle._core.build import COMPILED
 from spindle._core.coroutines import _COROUTINE_TYPES
 from spindle._core.faces import Future
 from spindle._core.futures import _CANCELLED, _FINISHED, _PENDING, FutureCore, FutureState
-from spindle._core.handles import capture_source_traceback, is_spindle_file
+from spindle._core.handles import capture_source_traceback, is_spindle_file, report_step_error
 from spindle._core.native import mypyc_attr
 from spindle._core.observers import TaskObserver
 from spindle._core.resuming import resume
 from spindle._core.returned import Returned
-from spindle._core.scheduler import Scheduler, as_scheduler
+from spindle._core.scheduler import (
+    QueuedStepRunner,
+    ReadyEntry,
+    Scheduler,
+    as_scheduler,
+    use_queued_step_runner,
+)
 from spindle.exceptions import CancelledError, InvalidStateError
 
 __all__ = [
@@ -460,17 +466,15 @@ class TaskCore(FutureCore):
         spindle's loop, ad-hoc: 7 objects a pending task instead of 9, uvloop's C tasks 8;
         about 4.0 us a task instead of 4.7-5.1, half of which is the collector's.)
 
-        What the step raises is reported as a handle's callback error would be: only a task
-        that is done already has no step to take (InvalidStateError).
+        What the step raises goes to the loop's exception handler, as a handle's callback
+        error would (``report_step_error``).
         """
         try:
             _context_run(self._context, _TASK_STEP, self)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._loop.call_exception_handler(
-                {"message": f"Exception in the step of {self!r}", "exception": exc, "task": self}
-            )
+            report_step_error(self, exc)
         finally:
             del self  # (as Handle._run: a failing step's traceback reaches this frame)
 
@@ -711,3 +715,19 @@ _THE_END: Final = _End()
 # the context's type at each call).
 _TASK_STEP: Final = TaskCore._step
 _context_run: Final[Callable[..., object]] = contextvars.Context.run
+
+
+class _TaskStepRunner(QueuedStepRunner):
+    """Runs a queued task's step as ``TaskCore._run`` does, without looking ``_run`` up.
+
+    FAST PATH: compiled, the scheduler's call to ``run`` is a C call through this class's
+    method table, and ``TaskCore._run`` another: a step costs what a Handle's did (the plain
+    runner's look-up and call of ``entry._run`` cost 270 instructions a step more).
+    tests/core/test_fast_paths.py holds it to the plain runner.
+    """
+
+    def run(self, entry: ReadyEntry) -> None:
+        TaskCore._run(cast(TaskCore, entry))
+
+
+use_queued_step_runner(_TaskStepRunner())
