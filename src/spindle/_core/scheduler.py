@@ -102,8 +102,9 @@ class ReadyEntry(Protocol):
     (``TaskCore._run``): two objects less for every task that has a step to take, which the
     garbage collector would otherwise count, and visit at every collection while the task
     waits in the queue.  Anything else that is queued is a Handle.  The observed pass speaks
-    of handles to its hooks, so a loop that stops being plain turns the tasks it has queued
-    into handles (``_update_mode``).
+    of handles to its hooks: a task a plain pass queued, and an observed pass takes (the loop
+    got an instrument, or debug mode, meanwhile), runs through a Handle of its ``_run`` made
+    then (``_run_ready_observed``).
     """
 
     def _run(self) -> None:
@@ -274,24 +275,7 @@ class Scheduler:
         path).  A loop that runs is open, so when it is not plain it is in debug mode or has an
         instrument: its passes are observed (``_run_once_observed``).
         """
-        was_plain = self._plain
         self._plain = not self._debug and self._state is not _CLOSED and self._instruments is None
-        if was_plain and not self._plain:
-            self._queue_tasks_as_handles()
-
-    def _queue_tasks_as_handles(self) -> None:
-        """Replace the tasks queued as themselves (see ``ReadyEntry``) with handles, in place.
-
-        Each becomes a Handle of its ``_run``, which takes the step in the task's own context
-        (the handle's is a copy of the current one, never entered twice).
-        """
-        ready = self._ready
-        if all(isinstance(entry, Handle) for entry in ready):
-            return
-        entries = list(ready)
-        ready.clear()
-        for entry in entries:
-            ready.append(entry if isinstance(entry, Handle) else Handle(entry._run, (), self, None))
 
     def __repr__(self) -> str:
         return (
@@ -623,9 +607,15 @@ class Scheduler:
         handle: Handle | None = None
         while count:
             count -= 1
-            # Only handles: the tasks a plain pass queued became handles when the loop stopped
-            # being plain (_update_mode), and no task queues itself on an observed pass.
-            handle = cast(Handle, popleft())
+            entry = popleft()
+            if isinstance(entry, Handle):
+                handle = entry
+            else:
+                # A task that queued itself on a plain pass: a handle of its _run, which takes
+                # the step in the task's context (the handle's own, a copy of the current one,
+                # is not the task's: no context is entered twice).
+                handle = Handle(entry._run, (), self, None)
+            del entry
             if handle._cancelled:
                 continue
             task = self._task_of_step(handle) if steps else None
