@@ -75,6 +75,15 @@ def test_handles_built_on_the_fast_path_match_handles_built_by_init() -> None:
         assert field_values(later, TIMER_FIELDS) == field_values(expected, TIMER_FIELDS)
         soon.cancel()
         later.cancel()
+        # A future's done-callback, queued by _finish.
+        future = loop.create_future()
+        future.add_done_callback(print, context=context)
+        future.set_result(3)
+        done = loop._ready[-1]
+        built = Handle(print, (future,), loop, context)
+        assert isinstance(done, Handle)
+        assert field_values(done, HANDLE_FIELDS) == field_values(built, HANDLE_FIELDS)
+        done.cancel()
     finally:
         loop.close()
 

@@ -49,6 +49,7 @@ from typing import Any, Final, TypeVar
 
 from spindle._core import current
 from spindle._core.awaiting import await_future
+from spindle._core.build import COMPILED
 from spindle._core.handles import Handle, capture_source_traceback, describe_callback
 from spindle._core.native import from_none, mypyc_attr
 from spindle._core.scheduler import Scheduler, as_scheduler
@@ -65,6 +66,8 @@ __all__ = [
 
 # Bound once: read on hot paths (a module attribute lookup less each time).
 _copy_context: Final = contextvars.copy_context
+# For building handles without calling their __init__ (the pure build's _finish).
+_new_object: Final = object.__new__
 
 T = TypeVar("T")
 
@@ -323,7 +326,22 @@ class FutureCore:
         if scheduler is not None and scheduler._plain:
             # spindle's own loop, open and not debugging: queue the handles directly.
             put_ready = scheduler._put_ready
-            put_ready(Handle(callback, (self,), scheduler, context, True))
+            if COMPILED:
+                put_ready(Handle(callback, (self,), scheduler, context, True))
+            else:
+                # FAST PATH (pure build): the first one, Handle(callback, (self,), scheduler,
+                # context, True) written out as in the loop's call_soon (a call of the class
+                # and of Handle.__init__ less for every future and task that is awaited).
+                # tests/core/test_fast_paths.py holds it to the plain call.
+                handle = _new_object(Handle)
+                handle._callback = callback
+                handle._args = (self,)
+                handle._cancelled = False
+                handle._loop = scheduler
+                handle._context = _copy_context() if context is None else context
+                handle._repr = None
+                handle._source_traceback = None
+                put_ready(handle)
             if more:
                 for callback, context in more:
                     put_ready(Handle(callback, (self,), scheduler, context, True))

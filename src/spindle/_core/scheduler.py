@@ -608,13 +608,10 @@ class Scheduler:
         while count:
             count -= 1
             entry = popleft()
-            if isinstance(entry, Handle):
-                handle = entry
-            else:
-                # A task that queued itself on a plain pass: a handle of its _run, which takes
-                # the step in the task's context (the handle's own, a copy of the current one,
-                # is not the task's: no context is entered twice).
-                handle = Handle(entry._run, (), self, None)
+            # A task that queued itself on a plain pass runs through a handle of its _run, which
+            # takes the step in the task's context (the handle's own, a copy of the current
+            # one, is not the task's: no context is entered twice).
+            handle = entry if isinstance(entry, Handle) else Handle(entry._run, (), self, None)
             del entry
             if handle._cancelled:
                 continue
