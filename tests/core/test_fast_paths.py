@@ -123,7 +123,6 @@ def test_a_task_queues_itself_for_its_steps_and_keeps_no_handle() -> None:
         loop.close()
 
 
-
 @pytest.mark.parametrize("how", ["instrument", "debug"])
 def test_tasks_queued_on_a_plain_pass_run_on_an_observed_one(how: str) -> None:
     # An instrument installed (or debug mode turned on) while tasks wait in the queue as
@@ -203,6 +202,7 @@ def test_a_queued_step_that_raises_is_reported_to_the_exception_handler() -> Non
     assert report["task"] is task
     assert isinstance(report["exception"], spindle.InvalidStateError)
     assert report["message"].startswith("Exception in the step of <Task finished")
+
 
 def test_a_task_starts_with_the_fields_future_init_sets() -> None:
     # Task.__init__ writes Future.__init__'s fields out instead of calling it.
