@@ -98,6 +98,7 @@ ROOMS: dict[str, dict[str, int]] = {
         "writable": 3,
         "write_buffer": 4,
         "stream_socket": 5, "datagram_socket": 5, "pipes": 5,
+        "faces": 6,
     },
     "spindle._io.tls": {
         "engine": 0, "states": 0, "arguments": 0,

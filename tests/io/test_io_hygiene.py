@@ -288,7 +288,7 @@ def test_closing_after_the_loop_has_closed_releases_the_descriptor_at_once(
     spindle_loop: Loop, kind: str
 ) -> None:
     transport, protocol, other_end = run(spindle_loop, OPENERS[kind](spindle_loop))
-    fd = transport._fd
+    fd = transport._core._fd
     spindle_loop.close()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no ResourceWarning, now or when collected
@@ -308,7 +308,7 @@ def test_closing_with_unsent_data_after_the_loop_has_closed_says_what_was_droppe
     transport.write(b"x" * (16 * 1024 * 1024))  # far more than the socket buffer takes
     unsent = transport.get_write_buffer_size()
     assert unsent
-    fd = transport._fd
+    fd = transport._core._fd
     spindle_loop.close()
     with caplog.at_level(logging.WARNING, logger="asyncio"):
         transport.close()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import spindle
-from spindle._io.transports.pipes import ReadPipeTransport, WritePipeTransport
+from spindle._io.transports.faces import ReadPipeTransport, WritePipeTransport
 from tests.io.conftest import Chunks, Recorder, run
 
 pytestmark = pytest.mark.usefixtures("fd_guard")

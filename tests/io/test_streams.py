@@ -1042,3 +1042,21 @@ def test_buffer_is_a_bytearray_that_others_may_read(any_loop: Loop) -> None:
     assert isinstance(reader._buffer, bytearray) and reader._buffer == b"abc"
     assert run(any_loop, reader.read(2)) == b"ab"
     assert reader._buffer == bytearray(b"c")
+
+
+def test_data_received_feeds_the_reader_the_property_names() -> None:
+    # StreamReaderProtocol.data_received reads the reader through its weak reference
+    # directly (a FAST PATH); it must feed exactly the reader ``_stream_reader`` gives.
+    loop = spindle.new_event_loop()
+    try:
+        reader = StreamReader(loop=loop)
+        protocol = StreamReaderProtocol(reader, loop=loop)
+        assert protocol._stream_reader is reader
+        protocol.data_received(b"abc")
+        assert bytes(reader._buffer) == b"abc"
+        del reader
+        gc.collect()
+        assert protocol._stream_reader is None
+        protocol.data_received(b"nobody reads this")  # dropped, as through the property
+    finally:
+        loop.close()

@@ -9,7 +9,7 @@ few socket operations) and six of spindle's own, which make a transport cheap:
   bound method and no argument checks (``add_reader`` checks its arguments and refuses a
   descriptor a transport owns: see ``readiness``);
 * ``_claim_fd``: record that a transport owns a descriptor, so ``add_reader`` refuses it;
-* ``_shared_read_buffer``: the one receive buffer every transport of the loop reads into;
+* ``_shared_read_buffer``: the one receive buffer the loop's datagram transports read into;
 * ``_wait_ready``: wait once for a descriptor to be readable or writable (``sock_sendfile``);
 * ``_offload``: worker threads for the system calls that may wait on a disk or a child
   (``offload``: ``os.sendfile``, starting a child, a Unix server's socket file);

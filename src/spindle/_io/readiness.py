@@ -42,7 +42,7 @@ __all__ = ["ReadinessLoop", "fileobj_to_fd"]
 
 Ts = TypeVarTuple("Ts")
 
-# How much one read of a transport takes at most: the size of the loop's shared buffer.
+# The size of the loop's shared buffer: the largest datagram a datagram transport receives.
 READ_BUFFER_SIZE = 256 * 1024
 
 
@@ -163,11 +163,12 @@ class ReadinessLoop(BaseLoop):
         return True
 
     def _shared_read_buffer(self) -> bytearray:
-        """One receive buffer per loop, shared by its transports.
+        """One receive buffer per loop, shared by its datagram transports.
 
-        A transport receives into it and copies out only the bytes that arrived, so a small
-        message costs a small allocation; sharing is safe because the loop runs one callback
-        at a time and the copy is made before any protocol code runs.
+        A datagram transport receives into it and copies out only the bytes that arrived, so
+        a small datagram costs a small allocation; sharing is safe because the loop runs one
+        callback at a time and the copy is made before any protocol code runs.  (Stream
+        transports read into new bytes of their own: ``transports/reading.py``.)
         """
         if self._read_buffer is None:
             self._read_buffer = bytearray(READ_BUFFER_SIZE)

@@ -42,7 +42,8 @@ class WritingState(enum.Enum):
 class FlowControlMixin(asyncio.Protocol):
     """The protocol half of ``drain()``: pause_writing, resume_writing and connection_lost.
 
-    A subclass that overrides those three must call the mixin's versions.
+    A subclass that overrides those three must call the mixin's versions.  ``drain()`` calls
+    ``_drain_helper`` only when writing is not ``FLOWING`` (flowing, it has nothing to wait for).
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:

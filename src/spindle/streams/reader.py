@@ -140,9 +140,12 @@ class StreamReader:
         self._buffer.extend(data)
         waiter = self._waiter
         if waiter is not None:
-            if not waiter.done() and not self._waiter_satisfied():
-                return  # the reader needs more: neither wake it nor pause the transport
-            self._wake_waiter()
+            if not waiter.done():
+                enough = len(self._buffer) >= self._wanted
+                if not enough or (self._awaited_separators and not self._separator_seen()):
+                    return  # the reader needs more: neither wake it nor pause the transport
+                waiter.set_result(None)
+            self._waiter = None
         if self._transport is not None and not self._paused and len(self._buffer) > 2 * self._limit:
             self._pause_transport()
 
@@ -316,13 +319,10 @@ class StreamReader:
         finally:
             self._waiter = None
 
-    def _waiter_satisfied(self) -> bool:
-        """Whether the buffer now holds what the waiting read asked for."""
-        if len(self._buffer) < self._wanted:
-            return False
+    def _separator_seen(self) -> bool:
+        """Whether the waiting ``readuntil``, holding the bytes it asked for, may now find
+        what it waits for: one of its separators, or an overrun of the limit."""
         separators = self._awaited_separators
-        if not separators:
-            return True
         if find_separator(self._buffer, separators, self._scan_from) is not None:
             return True
         # The same arithmetic as readuntil's: wake it exactly when it would see an overrun.

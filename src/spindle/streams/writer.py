@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from spindle.streams.flow_control import FlowControlMixin
+from spindle.streams.flow_control import FlowControlMixin, WritingState
 from spindle.streams.reader import StreamReader
 from spindle.tasks import sleep
 
@@ -89,15 +89,16 @@ class StreamWriter:
 
         Raises the reader's error, or ``ConnectionResetError`` once the connection is lost.
         """
-        if self._reader is not None:
-            exc = self._reader.exception()
-            if exc is not None:
-                raise exc
+        reader = self._reader
+        if reader is not None and reader._exception is not None:
+            raise reader._exception
         if self._transport.is_closing():
             # Let connection_lost() run: without this turn, a `write(); await drain()` loop on
             # a closing transport would never yield, never see the error, and spin forever.
             await sleep(0)
-        await self._protocol._drain_helper()
+        protocol = self._protocol
+        if protocol._writing is not WritingState.FLOWING:  # (flowing: nothing to wait for)
+            await protocol._drain_helper()
 
     async def start_tls(
         self,

@@ -27,7 +27,7 @@ from spindle._io.connect.servers import Server
 from spindle._io.sockets import SocketMethods
 from spindle._io.tls import check_tls_arguments
 from spindle._io.transports.base import until_started
-from spindle._io.transports.pipes import ReadPipeTransport, WritePipeTransport
+from spindle._io.transports.faces import ReadPipeTransport, WritePipeTransport
 
 __all__ = ["ConnectionMethods"]
 

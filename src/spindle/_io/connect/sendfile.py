@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from spindle._io.contract import IOLoop
 from spindle._io.sock_sendfile import check_params, send_in_blocks
-from spindle._io.transports.stream_socket import SocketTransport
+from spindle._io.transports.faces import SocketTransport
 
 __all__ = ["transport_sendfile"]
 

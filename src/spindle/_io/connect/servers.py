@@ -33,7 +33,7 @@ from spindle._io.connect import listeners
 from spindle._io.contract import IOLoop
 from spindle._io.poller import READ
 from spindle._io.tls import TLSProtocol
-from spindle._io.transports.stream_socket import SocketTransport
+from spindle._io.transports.faces import SocketTransport
 
 __all__ = ["Server", "ServerState"]
 

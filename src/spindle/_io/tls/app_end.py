@@ -29,7 +29,7 @@ from spindle._io.contract import AnyLoop
 from spindle._io.tls.engine import TLSEngine
 from spindle._io.tls.states import AppState
 from spindle._io.tls.transport import SSLTransport
-from spindle._io.transports.policy import call_protocol, water_marks
+from spindle._io.transports.policy import Limit, call_protocol, water_marks
 
 __all__ = ["PLAINTEXT_BUFFER", "WRITE_HIGH_WATER", "AppEnd"]
 
@@ -132,7 +132,7 @@ class AppEnd:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def set_write_limits(self, high: int | None, low: int | None, unsent: int) -> None:
+    def set_write_limits(self, high: Limit | None, low: Limit | None, unsent: int) -> None:
         self.write_high, self.write_low = water_marks(high, low, WRITE_HIGH_WATER)
         self.control_writing(unsent)
 

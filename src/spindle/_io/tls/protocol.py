@@ -46,7 +46,7 @@ from spindle._io.tls.states import (
     positive_timeout,
 )
 from spindle._io.tls.transport import Data, SSLTransport
-from spindle._io.transports.policy import water_marks
+from spindle._io.transports.policy import Limit, water_marks
 
 __all__ = ["TLSProtocol"]
 
@@ -413,19 +413,19 @@ class TLSProtocol(asyncio.BufferedProtocol):
         if self._state is S.WRAPPED:
             self._advance()
 
-    def write_buffer_limits(self) -> tuple[int, int]:
+    def write_buffer_limits(self) -> tuple[Limit, Limit]:
         return self._app.write_low, self._app.write_high
 
-    def set_write_buffer_limits(self, high: int | None, low: int | None) -> None:
+    def set_write_buffer_limits(self, high: Limit | None, low: Limit | None) -> None:
         self._app.set_write_limits(high, low, self._engine.unsent())
 
     def write_buffer_size(self) -> int:
         return self._engine.unsent()
 
-    def read_buffer_limits(self) -> tuple[int, int]:
+    def read_buffer_limits(self) -> tuple[Limit, Limit]:
         return self._read_low, self._read_high
 
-    def set_read_buffer_limits(self, high: int | None, low: int | None) -> None:
+    def set_read_buffer_limits(self, high: Limit | None, low: Limit | None) -> None:
         self._read_high, self._read_low = water_marks(high, low, READ_HIGH_WATER)
         self._control_reading_below()
 

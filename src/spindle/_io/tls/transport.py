@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from spindle._io.contract import AnyLoop
-from spindle._io.transports.policy import DroppedWrites
+from spindle._io.transports.policy import DroppedWrites, Limit
 
 __all__ = ["SSLTransport", "SSLTransportState", "TLSLayer"]
 
@@ -74,19 +74,19 @@ class TLSLayer(Protocol):
 
     def resume_app_reading(self) -> None: ...
 
-    def write_buffer_limits(self) -> tuple[int, int]:
+    def write_buffer_limits(self) -> tuple[Limit, Limit]:
         """``(low, high)`` of what the application has written and is not sent yet."""
         ...
 
-    def set_write_buffer_limits(self, high: int | None, low: int | None) -> None: ...
+    def set_write_buffer_limits(self, high: Limit | None, low: Limit | None) -> None: ...
 
     def write_buffer_size(self) -> int: ...
 
-    def read_buffer_limits(self) -> tuple[int, int]:
+    def read_buffer_limits(self) -> tuple[Limit, Limit]:
         """``(low, high)`` of the ciphertext held while the application does not read."""
         ...
 
-    def set_read_buffer_limits(self, high: int | None, low: int | None) -> None: ...
+    def set_read_buffer_limits(self, high: Limit | None, low: Limit | None) -> None: ...
 
     def read_buffer_size(self) -> int: ...
 
@@ -178,10 +178,11 @@ class SSLTransport(asyncio.Transport):
     def resume_reading(self) -> None:
         self._tls.resume_app_reading()
 
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+    def set_write_buffer_limits(self, high: Limit | None = None, low: Limit | None = None) -> None:
         self._tls.set_write_buffer_limits(high, low)
 
-    def get_write_buffer_limits(self) -> tuple[int, int]:
+    # A limit may be math.inf, as asyncio's may; typeshed's stub says int.
+    def get_write_buffer_limits(self) -> tuple[Limit, Limit]:  # type: ignore[override]
         """``(low, high)``, in asyncio's order."""
         return self._tls.write_buffer_limits()
 
@@ -189,11 +190,11 @@ class SSLTransport(asyncio.Transport):
         """What was written and not yet taken by the transport below (asyncio counts so)."""
         return self._tls.write_buffer_size()
 
-    def set_read_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+    def set_read_buffer_limits(self, high: Limit | None = None, low: Limit | None = None) -> None:
         """Limits on ciphertext held for a paused application before the peer is paused."""
         self._tls.set_read_buffer_limits(high, low)
 
-    def get_read_buffer_limits(self) -> tuple[int, int]:
+    def get_read_buffer_limits(self) -> tuple[Limit, Limit]:
         return self._tls.read_buffer_limits()
 
     def get_read_buffer_size(self) -> int:

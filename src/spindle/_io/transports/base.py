@@ -19,6 +19,14 @@ A transport lost after its loop has closed releases its descriptor at once: no c
 run any more to tell the protocol, and the other end (often a child process that outlives the
 loop) must see the connection end now, not whenever the transport is garbage-collected.
 
+A transport is two objects.  What the protocol and the program hold is the *face*: a class of
+asyncio's (``asyncio.Transport``, ``ReadTransport``, ``DatagramTransport``), so that
+``isinstance`` checks hold, that can be weakly referenced and subclassed, and whose methods
+hand over to the *core* (``faces.py``).  The core is this class and its subclasses: the state,
+the buffers and the read and write paths, native classes in the compiled build (mypyc cannot
+compile a class that inherits asyncio's, whose ``__slots__`` fix a layout of their own).  The
+core passes its face, never itself, to the protocol, to the loop and to every report.
+
 A transport owns its descriptor (``_own``: a socket, a file object or a bare number): the
 loop refuses outside readers and writers on it while the transport is open, and the
 transport closes it when it ends.
@@ -33,9 +41,10 @@ import os
 import traceback
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from spindle._core.handles import capture_source_traceback
+from spindle._core.native import mypyc_attr
 from spindle._io.contract import IOLoop
 
 __all__ = [
@@ -75,20 +84,30 @@ async def until_started(waiter: asyncio.Future[None], undo: Callable[[], object]
         raise
 
 
-class TransportCore(asyncio.BaseTransport):
+_OPEN: Final = TransportState.OPEN
+_LOST: Final = TransportState.LOST
+_CLOSED: Final = TransportState.CLOSED
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class TransportCore:
     """State, protocol, extras and the road to ``connection_lost`` (see the module docstring)."""
 
-    _state: TransportState = TransportState.CLOSED  # until __init__ has run
-    _extra: dict[str, Any]  # asyncio.BaseTransport's slot (get_extra_info reads it)
     _fd: int
 
     def __init__(
-        self, loop: IOLoop, protocol: asyncio.BaseProtocol, extra: dict[str, Any] | None
+        self,
+        face: asyncio.BaseTransport,
+        loop: IOLoop,
+        protocol: asyncio.BaseProtocol,
+        extra: dict[str, Any],
     ) -> None:
-        super().__init__(extra)
+        self._state = _CLOSED  # (until the end of __init__: see __del__)
+        self._face: asyncio.BaseTransport | None = face  # let go in CLOSED
+        self._extra = extra  # the face's own dict (asyncio's BaseTransport._extra)
         self._loop = loop
         self._protocol = protocol
-        self._state = TransportState.OPEN
+        self._state = _OPEN
         self._fileobj: Any = None  # what _own() was given, until released
         # Where it was made, for the unclosed-transport warning (debug mode only: it costs).
         self._created_at: traceback.StackSummary | None = (
@@ -101,7 +120,16 @@ class TransportCore(asyncio.BaseTransport):
         open the loop refuses outside readers and writers on ``fd``."""
         self._fileobj = fileobj
         self._fd = fd
-        self._loop._claim_fd(fd, self)
+        self._loop._claim_fd(fd, self.face())
+
+    def face(self) -> Any:
+        """What the protocol, the loop and reports see (see the module docstring); once
+        the transport is CLOSED the core no longer holds it, and stands in for it."""
+        face = self._face
+        return self if face is None else face
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._extra.get(name, default)
 
     def _call_connection_made(self, waiter: asyncio.Future[None] | None) -> bool:
         """Tell the protocol it is connected; False if it raised.
@@ -113,7 +141,7 @@ class TransportCore(asyncio.BaseTransport):
         that transport open; here nothing more reaches a protocol in an unknown state.
         """
         try:
-            self._protocol.connection_made(self)
+            self._protocol.connection_made(self.face())
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -149,29 +177,37 @@ class TransportCore(asyncio.BaseTransport):
     # -- the lifecycle -------------------------------------------------------------------
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._state.value} {self._describe()}>"
+        return self._repr_as(type(self.face()).__name__)
 
-    # None once the connection is lost, as asyncio's; typeshed's stub leaves that case out.
-    def get_protocol(self) -> asyncio.BaseProtocol | None:  # type: ignore[override]
+    def _repr_as(self, name: str) -> str:
+        """The transport's repr, under the name of its face's class."""
+        return f"<{name} {self._state.value} {self._describe()}>"
+
+    # None once the connection is lost, as asyncio's.
+    def get_protocol(self) -> asyncio.BaseProtocol | None:
         protocol = self._protocol
         return None if protocol is _NO_PROTOCOL else protocol
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self._protocol = protocol
 
+    def close(self) -> None:
+        """Lose the connection (a transport with a write buffer sends it first)."""
+        self._lose(None)
+
     def is_closing(self) -> bool:
-        return self._state is not TransportState.OPEN
+        return self._state is not _OPEN
 
     def _lose(self, exc: BaseException | None) -> None:
         """Stop all I/O now and tell the protocol on the next pass; later calls do nothing."""
-        if self._state is TransportState.CLOSED:
+        if self._state is _CLOSED:
             return
         if self._loop.is_closed():
             # Nobody can be told any more: see the module docstring.
             self._stop_io()
             self._end()
-        elif self._state is not TransportState.LOST:
-            self._state = TransportState.LOST
+        elif self._state is not _LOST:
+            self._state = _LOST
             self._stop_io()
             self._loop.call_soon(self._call_connection_lost, exc)
 
@@ -183,9 +219,10 @@ class TransportCore(asyncio.BaseTransport):
 
     def _end(self) -> None:
         """Enter CLOSED: descriptor released, protocol let go."""
-        self._state = TransportState.CLOSED
+        self._state = _CLOSED
         self._release()
         self._protocol = _NO_PROTOCOL
+        self._face = None  # (the face holds its core: no cycle left for the collector)
 
     def _fatal_error(self, exc: BaseException, message: str) -> None:
         """An error the transport cannot go on after: report it and lose the connection."""
@@ -193,7 +230,7 @@ class TransportCore(asyncio.BaseTransport):
             # The peer reset, the network went away...: the protocol hears it through
             # connection_lost(exc); only debug mode also logs it.
             if self._loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
+                logger.debug("%r: %s", self.face(), message, exc_info=True)
         else:
             self._report(message, exc)
         self._lose(exc)
@@ -203,15 +240,17 @@ class TransportCore(asyncio.BaseTransport):
             {
                 "message": message,
                 "exception": exc,
-                "transport": self,
+                "transport": self.face(),
                 "protocol": self.get_protocol(),
             }
         )
 
-    def __del__(self, _warn: Any = warnings.warn) -> None:
-        if self._state is TransportState.CLOSED or not self._holds_descriptor():
+    def _collected(self) -> None:
+        """The face is being collected: release the descriptor, with a ResourceWarning if
+        the program never closed the transport."""
+        if self._state is _CLOSED or not self._holds_descriptor():
             return
-        if self._state is not TransportState.OPEN:
+        if self._state is not _OPEN:
             # Closed by its user (or an error), but the loop stopped before it could finish:
             # not the user's oversight, so no warning; just let the descriptor go.
             self._end()
@@ -219,5 +258,7 @@ class TransportCore(asyncio.BaseTransport):
         where = ""
         if self._created_at:
             where = " created at\n" + "".join(traceback.format_list(self._created_at))
-        _warn(f"unclosed transport {self!r}{where}", ResourceWarning, source=self)
+        face = self.face()
+        message = f"unclosed transport {face!r}{where}"
+        warnings.warn(message, ResourceWarning, stacklevel=1, source=face)
         self._end()

@@ -1,4 +1,5 @@
-"""``DatagramSocketTransport``: UDP and Unix datagram sockets.
+"""``DatagramCore``: the core of the transport of UDP and Unix datagram sockets (its face is
+``faces.DatagramSocketTransport``).
 
 Datagrams keep their boundaries, so the write buffer is a queue of ``(datagram, address)``
 pairs rather than a byte stream; for flow control each pair counts its length plus a small
@@ -23,26 +24,26 @@ from spindle._io.poller import WRITE
 from spindle._io.transports.base import TransportState
 from spindle._io.transports.writable import WritableCore
 
-__all__ = ["DatagramSocketTransport"]
+__all__ = ["DatagramCore"]
 
 DATAGRAM_HEADER_SIZE = 8  # what each queued datagram counts for beyond its bytes
 _GONE = (TransportState.LOST, TransportState.CLOSED)
 
 
-class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport, asyncio.Transport):
-    """A datagram transport.  Like asyncio's, it also passes for an ``asyncio.Transport``
-    (code and tests check that), and reading can be paused."""
+class DatagramCore(WritableCore):
+    """A datagram transport (see the module docstring)."""
 
     def __init__(
         self,
+        face: asyncio.BaseTransport,
         loop: IOLoop,
         sock: socket.socket,
         protocol: asyncio.BaseProtocol,
-        address: Any = None,
-        waiter: asyncio.Future[None] | None = None,
-        extra: dict[str, Any] | None = None,
+        address: Any,
+        waiter: asyncio.Future[None] | None,
+        extra: dict[str, Any],
     ) -> None:
-        super().__init__(loop, protocol, extra)
+        super().__init__(face, loop, protocol, extra)
         self._sock = sock
         self._own(sock, sock.fileno())
         self._extra["socket"] = trsock.TransportSocket(sock)  # as in stream_socket.py
@@ -54,6 +55,7 @@ class DatagramSocketTransport(WritableCore, asyncio.DatagramTransport, asyncio.T
         self._address = address  # the only destination allowed, when given
         self._connected = self._extra["peername"] is not None
         self._buffer: deque[tuple[bytes, Any]] = deque()
+        self._view = memoryview(loop._shared_read_buffer())  # what recvfrom_into fills
         loop.call_soon(self._start, waiter)
 
     def _describe(self) -> str:

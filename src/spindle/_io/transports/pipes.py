@@ -1,13 +1,14 @@
-"""Pipe transports: ``ReadPipeTransport`` and ``WritePipeTransport``.
+"""The cores of the pipe transports, ``ReadPipeCore`` and ``WritePipeCore`` (their faces are
+``faces.ReadPipeTransport`` and ``faces.WritePipeTransport``).
 
 They serve ``connect_read_pipe`` / ``connect_write_pipe``, and through them the standard
 streams of child processes (``subprocess/transport.py``).  Both take either a file object
 (closed when the transport is done) or a bare file descriptor (``os.close``-d when the
 transport is done).
 
-A read pipe reads as every stream transport does (``reading.ReadingCore``), with
-``os.readv`` as its system call.  End of file on a read pipe means the writer has gone: the
-protocol gets ``eof_received`` and then ``connection_lost(None)``.
+A read pipe reads as every stream transport does (``reading.ReadingCore``: ``os.read``).
+End of file on a read pipe means the writer has gone: the protocol gets ``eof_received`` and
+then ``connection_lost(None)``.
 
 A write pipe writes as every stream transport does (``write_buffer.BufferedWrites``: at once,
 buffering the rest and flushing it with ``os.writev``).  To learn that the reading side has
@@ -24,11 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import functools
 import os
 import stat
 from collections import deque
-from collections.abc import Iterable
 from typing import Any
 
 from spindle._io.contract import IOLoop
@@ -36,12 +35,14 @@ from spindle._io.transports.base import TransportState
 from spindle._io.transports.reading import ReadingCore
 from spindle._io.transports.write_buffer import BufferedWrites, Data
 
-__all__ = ["ReadPipeTransport", "WritePipeTransport"]
+__all__ = ["ReadPipeCore", "WritePipeCore", "pipe_fd"]
 
 _OPEN = TransportState.OPEN
 
 
-def _pipe_fd(pipe: Any, what: str) -> tuple[int, int]:
+def pipe_fd(pipe: Any, what: str) -> tuple[int, int]:
+    """The descriptor of ``pipe`` (made non-blocking) and its mode; ValueError if it is not
+    something a pipe transport can use."""
     fd = pipe if isinstance(pipe, int) else pipe.fileno()
     mode = os.fstat(fd).st_mode
     if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
@@ -53,37 +54,28 @@ def _pipe_fd(pipe: Any, what: str) -> tuple[int, int]:
     return fd, mode
 
 
-def _still_holds(transport: ReadPipeTransport | WritePipeTransport) -> bool:
+def _still_holds(core: ReadPipeCore | WritePipeCore) -> bool:
     """Whether a pipe transport still holds its pipe.  CPython's tests disown a pipe by
-    setting asyncio's attribute ``_pipe`` to None: the transport then neither closes it
-    nor warns about it."""
-    return transport._pipe is not None and transport._fileobj is not None
+    setting asyncio's attribute ``_pipe`` of the transport (the face) to None: the transport
+    then neither closes it nor warns about it."""
+    face = core.face()
+    return face is not core and face._pipe is not None and core._fileobj is not None
 
 
-def _readv_into(fd: int, buffer: Any) -> int:
-    return os.readv(fd, [buffer])
-
-
-def _writev(fd: int, pieces: Iterable[Data]) -> int:
-    return os.writev(fd, list(pieces))
-
-
-class ReadPipeTransport(ReadingCore, asyncio.ReadTransport):
+class ReadPipeCore(ReadingCore):
     def __init__(
         self,
+        face: asyncio.BaseTransport,
         loop: IOLoop,
         pipe: Any,
+        fd: int,
         protocol: asyncio.BaseProtocol,
-        waiter: asyncio.Future[None] | None = None,
-        extra: dict[str, Any] | None = None,
+        waiter: asyncio.Future[None] | None,
+        extra: dict[str, Any],
     ) -> None:
-        fd, _ = _pipe_fd(pipe, "read")
-        super().__init__(loop, protocol, extra)
+        super().__init__(face, loop, protocol, extra)
         self._own(pipe, fd)
-        self._pipe = pipe  # asyncio's name (see _holds_descriptor)
         self._extra["pipe"] = pipe
-        self._recv_into = functools.partial(_readv_into, fd)
-        self._recv = functools.partial(os.read, fd)
         loop.call_soon(self._start, waiter)
 
     def _describe(self) -> str:
@@ -92,7 +84,8 @@ class ReadPipeTransport(ReadingCore, asyncio.ReadTransport):
     def _holds_descriptor(self) -> bool:
         return _still_holds(self)
 
-    _read_error = "Fatal read error on pipe transport"
+    def _read_error(self) -> str:
+        return "Fatal read error on pipe transport"
 
     def _read_failed(self, exc: BaseException) -> None:
         if isinstance(exc, OSError) and exc.errno == errno.EIO:
@@ -104,45 +97,26 @@ class ReadPipeTransport(ReadingCore, asyncio.ReadTransport):
         super()._on_eof()
         self._lose(None)  # the writer has gone for good: a pipe does not stay half-open
 
-    def close(self) -> None:
-        self._lose(None)
 
-
-class WritePipeTransport(BufferedWrites, asyncio.Transport):
+class WritePipeCore(BufferedWrites):
     """Writes to a pipe; its read side only watches for the reader's hang-up (a FIFO's or a
-    socket's: a character device reports none).
-
-    A ``Transport`` (read and write), not only a ``WriteTransport``, as asyncio's is: its
-    ``pause_reading``/``resume_reading``/``is_reading`` raise ``NotImplementedError`` (as
-    ``ReadTransport``'s do), and code that checks for ``ReadTransport`` sees what it sees on
-    asyncio.  Its read side watches for the hang-up only; it is not the caller's to pause.
-    """
-
-    def is_reading(self) -> bool:
-        raise NotImplementedError("a write pipe does not read")
-
-    def pause_reading(self) -> None:
-        raise NotImplementedError("a write pipe does not read")
-
-    def resume_reading(self) -> None:
-        raise NotImplementedError("a write pipe does not read")
+    socket's: a character device reports none)."""
 
     def __init__(
         self,
+        face: asyncio.BaseTransport,
         loop: IOLoop,
         pipe: Any,
+        fd: int,
+        mode: int,
         protocol: asyncio.BaseProtocol,
-        waiter: asyncio.Future[None] | None = None,
-        extra: dict[str, Any] | None = None,
+        waiter: asyncio.Future[None] | None,
+        extra: dict[str, Any],
     ) -> None:
-        fd, mode = _pipe_fd(pipe, "write")
-        super().__init__(loop, protocol, extra)
+        super().__init__(face, loop, protocol, extra)
         self._own(pipe, fd)
-        self._pipe = pipe  # asyncio's name (see _holds_descriptor)
         self._extra["pipe"] = pipe
         self._buffer: deque[Data] = deque()
-        self._send_one = functools.partial(os.write, fd)
-        self._send_many = functools.partial(_writev, fd)
         self._read_ended = not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode))  # nothing to watch
         loop.call_soon(self._start, waiter)
 
@@ -156,7 +130,8 @@ class WritePipeTransport(BufferedWrites, asyncio.Transport):
         """The reader has gone (a write pipe has nothing to read)."""
         self._lose(BrokenPipeError() if self._buffer else None)
 
-    _write_error = "Fatal write error on pipe transport"
+    def _write_error(self) -> str:
+        return "Fatal write error on pipe transport"
 
     def _accepts_writes(self) -> bool:
         return self._state is _OPEN  # after close() (= write_eof) writes are dropped
@@ -164,9 +139,6 @@ class WritePipeTransport(BufferedWrites, asyncio.Transport):
     def _buffer_flushed(self) -> None:
         if self._state is TransportState.CLOSING:
             self._lose(None)
-
-    def can_write_eof(self) -> bool:
-        return True
 
     def write_eof(self) -> None:
         if self._state is not _OPEN:
@@ -176,6 +148,3 @@ class WritePipeTransport(BufferedWrites, asyncio.Transport):
 
     def close(self) -> None:
         self.write_eof()
-
-    def abort(self) -> None:
-        self._lose(None)

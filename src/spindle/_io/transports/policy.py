@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_HIGH_WATER",
     "DROPPED_WRITES_WARNING",
     "DroppedWrites",
+    "Limit",
     "call_protocol",
     "warns_after_dropping",
     "water_marks",
@@ -40,9 +41,14 @@ DEFAULT_HIGH_WATER = 64 * 1024  # a socket's or a pipe's write buffer (asyncio's
 DROPPED_WRITES_WARNING = 5  # the first warning comes at this many dropped writes (asyncio's)
 
 
+# A buffer limit: a number of bytes, or ``math.inf`` (asyncio takes both; a float is kept as
+# given, not turned into an int, nor an int into a float).
+Limit = int | float
+
+
 def water_marks(
-    high: int | None, low: int | None, default_high: int = DEFAULT_HIGH_WATER
-) -> tuple[int, int]:
+    high: Limit | None, low: Limit | None, default_high: int = DEFAULT_HIGH_WATER
+) -> tuple[Limit, Limit]:
     """``(high, low)`` buffer limits from what the user gave, asyncio's way.
 
     Neither given: ``default_high`` and a quarter of it.  Only ``low``: four times it.

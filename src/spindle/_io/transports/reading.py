@@ -8,17 +8,17 @@ while it is OPEN, started, not paused by its protocol and not at end of file;
 the callback, ``_on_readable``.
 
 Reading a stream.  ``_on_readable`` here is the stream read path of TCP and Unix sockets and
-of read pipes, written once.  The transport supplies the system call (``_recv_into``:
-``sock.recv_into``, or ``os.readv`` on the pipe, and ``_recv``: ``sock.recv``, ``os.read``),
-as it supplies ``send``/``writev`` to the write side.  The bytes go into the loop's shared
-buffer and the protocol gets a ``bytes`` copy of just what arrived, or, for a
-``BufferedProtocol``, straight into the protocol's own buffer (``get_buffer`` /
-``buffer_updated``), with no copy.  After a large read (``LARGE_READ``, a quarter of the
-shared buffer) the next goes straight into a new ``bytes`` of up to ``FRESH_READ_SIZE``
-(``_recv``): a copy of 100 KiB costs more than a fresh object, while a copy of 1 KiB
-costs less; the first small read goes back to the shared buffer.  (Either way a read is one
-system call; bench.echo's 100 KiB rows show the difference.)  A read of nothing is the end of
-the stream: ``eof_received`` decides whether the transport stays open to write (``_on_eof``).
+of read pipes, written once, with the same system calls for both: ``os.read`` on the
+descriptor (a socket's ``recv`` with no flags is a ``read``; ``os.read`` takes its arguments
+without the socket method's format parsing, some 350 instructions less a read, counted by
+valgrind).  Each read goes straight into a
+new ``bytes`` of up to ``READ_SIZE``, which the interpreter shrinks in place to what arrived
+and the protocol gets as it is: one system call, no copy (counted by valgrind, a 1 KiB read
+into a new ``bytes`` costs some 1,400 instructions less than one into a shared buffer and a
+copy of what arrived).  A ``BufferedProtocol`` gets the bytes straight in its own buffer
+(``get_buffer`` / ``buffer_updated``, through ``os.readv``).  A read of nothing is the end of
+the stream: ``eof_received`` decides whether the transport stays open to write
+(``_on_eof``).
 Datagram sockets and write pipes read differently and bring their own ``_on_readable``.
 
 Errors the protocol raises while receiving end the connection (``_fatal_error``), as in
@@ -28,44 +28,44 @@ asyncio: the transport cannot know what the protocol made of the bytes it did no
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
+import os
+from typing import Any, Final
 
+from spindle._core.native import mypyc_attr
 from spindle._io.contract import IOLoop
 from spindle._io.poller import READ
-from spindle._io.readiness import READ_BUFFER_SIZE
 from spindle._io.transports.base import TransportCore, TransportState, settle_waiter
 
 __all__ = ["ReadingCore"]
 
-_OPEN = TransportState.OPEN
-# A read this large (a quarter of the loop's buffer) makes the next go into new bytes.
-LARGE_READ = READ_BUFFER_SIZE // 4
-# What a read into new bytes asks for: under glibc's default mmap threshold (128 KiB), so
-# the bytes come from the heap, whose pages are reused.  A 256 KiB read is a fresh memory
-# mapping each time (a page fault per page touched) in a process that has not moved the
-# threshold: in a bare echo program it doubled the server's CPU per 100 KiB request.
-FRESH_READ_SIZE = 127 * 1024
+_OPEN: Final = TransportState.OPEN
+# What a read asks for: under glibc's default mmap threshold (128 KiB), so the bytes come
+# from the heap, whose pages are reused, and are shrunk in place to what arrived.  A 256 KiB
+# read is a fresh memory mapping each time (a page fault per page touched) in a process that
+# has not moved the threshold: in a bare echo program it doubled the server's CPU per 100 KiB
+# request.
+READ_SIZE: Final = 127 * 1024
+_read: Final = os.read
+_readv: Final = os.readv
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ReadingCore(TransportCore):
     """The read side of a transport (see the module docstring)."""
 
-    _recv_into: Callable[[Any], int]  # one read into a buffer: recv_into() / os.readv()
-    _recv: Callable[[int], bytes]  # one read into new bytes: recv() / os.read()
-    _read_error = "Fatal read error on transport"
-
     def __init__(
-        self, loop: IOLoop, protocol: asyncio.BaseProtocol, extra: dict[str, Any] | None
+        self,
+        face: asyncio.BaseTransport,
+        loop: IOLoop,
+        protocol: asyncio.BaseProtocol,
+        extra: dict[str, Any],
     ) -> None:
-        super().__init__(loop, protocol, extra)
+        super().__init__(face, loop, protocol, extra)
         self._reading = False  # a reader is registered
         self._read_started = False  # connection_made has been called
         self._read_paused = False  # the protocol paused reading
         self._read_ended = False  # end of file: nothing more to read
-        self._view = memoryview(loop._shared_read_buffer())
         self._buffered_protocol = isinstance(protocol, asyncio.BufferedProtocol)
-        self._large_reads = False  # the last read was large: read the next into new bytes
 
     def _start(self, waiter: asyncio.Future[None] | None) -> None:
         """(Scheduled by the constructor.)  connection_made, then reading, then the waiter."""
@@ -77,7 +77,6 @@ class ReadingCore(TransportCore):
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self._protocol = protocol
         self._buffered_protocol = isinstance(protocol, asyncio.BufferedProtocol)
-        self._large_reads = False  # (a BufferedProtocol gives its own buffer)
 
     # -- watching ------------------------------------------------------------------------
 
@@ -113,26 +112,43 @@ class ReadingCore(TransportCore):
     # -- reading a stream ----------------------------------------------------------------
 
     def _on_readable(self) -> None:
-        protocol: Any = self._protocol
-        large = self._large_reads  # (never set for a BufferedProtocol)
+        if self._buffered_protocol:
+            self._read_into_protocol()
+            return
         try:
-            if self._buffered_protocol:
-                buf = protocol.get_buffer(-1)
-                if not len(buf):
-                    raise RuntimeError("get_buffer() returned an empty buffer")
-            else:
-                buf = self._view
+            data = _read(self._fd, READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._read_failed(exc)
+            return
+        if not data:
+            self._on_eof()
+            return
+        protocol: Any = self._protocol
+        try:
+            protocol.data_received(data)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, self._delivery_failed())
+
+    def _read_into_protocol(self) -> None:
+        """A ``BufferedProtocol``'s read: into its own buffer, then ``buffer_updated``."""
+        protocol: Any = self._protocol
+        try:
+            buf = protocol.get_buffer(-1)
+            if not len(buf):
+                raise RuntimeError("get_buffer() returned an empty buffer")
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
             self._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
             return
         try:
-            if large:
-                data = self._recv(FRESH_READ_SIZE)
-                nbytes = len(data)
-            else:
-                nbytes = self._recv_into(buf)
+            nbytes = _readv(self._fd, [buf])
         except (BlockingIOError, InterruptedError):
             return
         except (SystemExit, KeyboardInterrupt):
@@ -144,20 +160,14 @@ class ReadingCore(TransportCore):
             self._on_eof()
             return
         try:
-            if self._buffered_protocol:
-                protocol.buffer_updated(nbytes)
-            else:
-                if large:
-                    self._large_reads = nbytes >= LARGE_READ
-                else:
-                    if nbytes >= LARGE_READ:
-                        self._large_reads = True
-                    data = self._view[:nbytes].tobytes()
-                protocol.data_received(data)
+            protocol.buffer_updated(nbytes)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
             self._fatal_error(exc, self._delivery_failed())
+
+    def _read_error(self) -> str:
+        return "Fatal read error on transport"
 
     def _delivery_failed(self) -> str:
         method = "buffer_updated" if self._buffered_protocol else "data_received"
@@ -165,7 +175,7 @@ class ReadingCore(TransportCore):
 
     def _read_failed(self, exc: BaseException) -> None:
         """The read itself failed (the peer reset...)."""
-        self._fatal_error(exc, self._read_error)
+        self._fatal_error(exc, self._read_error())
 
     def _on_eof(self) -> None:
         """The stream has ended: tell the protocol; close unless it asks to stay open."""

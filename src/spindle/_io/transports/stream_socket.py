@@ -1,10 +1,11 @@
-"""``SocketTransport``: the stream transport over a connected TCP or Unix socket.
+"""``SocketCore``: the core of the stream transport over a connected TCP or Unix socket (its
+face is ``faces.SocketTransport``).
 
-Reading is ``reading.ReadingCore`` (watch, receive into the loop's shared buffer or a
-``BufferedProtocol``'s own, hand over) with ``recv_into`` as its system call.
+Reading is ``reading.ReadingCore`` (watch, read into new bytes or a ``BufferedProtocol``'s
+own buffer, hand over).
 
-Writing is ``write_buffer.BufferedWrites`` (send at once, buffer the rest, one ``sendmsg``
-per flush) with ``send``/``sendmsg`` as its system calls.  ``write_eof`` shuts the write side
+Writing is ``write_buffer.BufferedWrites`` (send at once, buffer the rest, one ``writev``
+per flush).  ``write_eof`` shuts the write side
 down once the buffer is empty; ``sendfile_native`` hands the socket to ``os.sendfile`` after
 the buffer has drained.
 
@@ -16,21 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import socket
 from asyncio import trsock
 from collections import deque
-from collections.abc import Iterable
-from typing import IO, Any, Protocol
+from typing import IO, Any, Final, Protocol
 
 from spindle._io.contract import IOLoop
 from spindle._io.sock_sendfile import native_sendfile
 from spindle._io.transports.base import TransportState
 from spindle._io.transports.write_buffer import BufferedWrites, Data
 
-__all__ = ["ConnectionOwner", "SocketTransport", "set_nodelay"]
+__all__ = ["ConnectionOwner", "SocketCore", "set_nodelay"]
 
-_OPEN = TransportState.OPEN
+_OPEN: Final = TransportState.OPEN
+_CLOSING: Final = TransportState.CLOSING
 
 
 def set_nodelay(sock: socket.socket) -> None:
@@ -48,24 +48,25 @@ def set_nodelay(sock: socket.socket) -> None:
 class ConnectionOwner(Protocol):
     """Who keeps a list of the connections it accepted (``connect/servers.Server``)."""
 
-    def _attach(self, transport: SocketTransport) -> None: ...
+    def _attach(self, transport: Any) -> None: ...
 
-    def _detach(self, transport: SocketTransport) -> None: ...
+    def _detach(self, transport: Any) -> None: ...
 
 
-class SocketTransport(BufferedWrites, asyncio.Transport):
+class SocketCore(BufferedWrites):
     """A stream transport over a connected, non-blocking socket (TCP or Unix)."""
 
     def __init__(
         self,
+        face: asyncio.BaseTransport,
         loop: IOLoop,
         sock: socket.socket,
         protocol: asyncio.BaseProtocol,
-        waiter: asyncio.Future[None] | None = None,
-        extra: dict[str, Any] | None = None,
-        server: ConnectionOwner | None = None,
+        waiter: asyncio.Future[None] | None,
+        extra: dict[str, Any],
+        server: ConnectionOwner | None,
     ) -> None:
-        super().__init__(loop, protocol, extra)
+        super().__init__(face, loop, protocol, extra)
         self._sock = sock
         self._own(sock, sock.fileno())
         # What get_extra_info("socket") gives, as in asyncio: a wrapper refusing what would
@@ -79,19 +80,10 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
                     self._extra[key] = None
         set_nodelay(sock)
         self._buffer: deque[Data] = deque()
-        self._recv_into = sock.recv_into
-        self._recv = sock.recv
-        self._send_one = sock.send
-        if hasattr(sock, "sendmsg"):
-            self._send_many = sock.sendmsg
-        else:
-            self._send_many = functools.partial(_send_first, sock)
-        self._eof = False  # write_eof() called
-        self._sendfile_active = False
         self._flush_waiter: asyncio.Future[None] | None = None
         self._server = server
         if server is not None:
-            server._attach(self)
+            server._attach(face)
         loop.call_soon(self._start, waiter)
 
     def _describe(self) -> str:
@@ -100,34 +92,20 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
             f"write=<bufsize={self._buffer_size}>"
         )
 
-    _read_error = "Fatal read error on socket transport"
+    def _read_error(self) -> str:
+        return "Fatal read error on socket transport"
 
     # -- writing (the rest is BufferedWrites) ------------------------------------------
 
-    _write_error = "Fatal write error on socket transport"
-
-    def _check_writable(self, method: str) -> None:
-        if self._eof:
-            raise RuntimeError(f"Cannot call {method}() after write_eof()")
-        if self._sendfile_active:
-            raise RuntimeError(f"unable to {method}; sendfile is in progress")
+    def _write_error(self) -> str:
+        return "Fatal write error on socket transport"
 
     def _buffer_flushed(self) -> None:
         if self._flush_waiter is not None and not self._flush_waiter.done():
             self._flush_waiter.set_result(None)
-        if self._state is TransportState.CLOSING:
+        if self._state is _CLOSING:
             self._lose(None)
         elif self._eof:
-            self._shutdown_write()
-
-    def can_write_eof(self) -> bool:
-        return True
-
-    def write_eof(self) -> None:
-        if self._state is not _OPEN or self._eof:
-            return
-        self._eof = True
-        if not self._buffer:
             self._shutdown_write()
 
     def _shutdown_write(self) -> None:
@@ -148,7 +126,7 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
         super()._release()
         server, self._server = self._server, None
         if server is not None:
-            server._detach(self)
+            server._detach(self.face())
 
     # -- sendfile (native path; see sock_sendfile.py) --------------------------------------
 
@@ -167,8 +145,3 @@ class SocketTransport(BufferedWrites, asyncio.Transport):
             self._flush_waiter = None
             if resume:
                 self.resume_reading()
-
-
-def _send_first(sock: socket.socket, pieces: Iterable[Data]) -> int:
-    """A stand-in for ``sendmsg`` where there is none: send the first piece."""
-    return sock.send(next(iter(pieces)))

@@ -20,10 +20,11 @@ import logging
 from collections import deque
 from typing import Any
 
+from spindle._core.native import mypyc_attr
 from spindle._io.contract import IOLoop
 from spindle._io.poller import WRITE
 from spindle._io.transports.base import TransportState
-from spindle._io.transports.policy import DroppedWrites, call_protocol, water_marks
+from spindle._io.transports.policy import DroppedWrites, Limit, call_protocol, water_marks
 from spindle._io.transports.reading import ReadingCore
 
 __all__ = ["WritableCore"]
@@ -31,6 +32,7 @@ __all__ = ["WritableCore"]
 logger = logging.getLogger("asyncio")
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class WritableCore(ReadingCore):
     """A transport with a write buffer: byte count, water marks, pause/resume of the protocol."""
 
@@ -38,9 +40,13 @@ class WritableCore(ReadingCore):
     _buffer: deque[Any]
 
     def __init__(
-        self, loop: IOLoop, protocol: asyncio.BaseProtocol, extra: dict[str, Any] | None
+        self,
+        face: asyncio.BaseTransport,
+        loop: IOLoop,
+        protocol: asyncio.BaseProtocol,
+        extra: dict[str, Any],
     ) -> None:
-        super().__init__(loop, protocol, extra)
+        super().__init__(face, loop, protocol, extra)
         self._high, self._low = water_marks(None, None)
         self._buffer_size = 0
         self._writing_paused = False
@@ -61,7 +67,7 @@ class WritableCore(ReadingCore):
         elif self._loop.is_closed():
             logger.warning(
                 "%r: %d buffered bytes dropped: cannot send them, the event loop is closed",
-                self,
+                self.face(),
                 self._buffer_size,
             )
             self._lose(None)
@@ -73,11 +79,11 @@ class WritableCore(ReadingCore):
     def get_write_buffer_size(self) -> int:
         return self._buffer_size
 
-    def get_write_buffer_limits(self) -> tuple[int, int]:
+    def get_write_buffer_limits(self) -> tuple[Limit, Limit]:
         """``(low, high)``, in asyncio's order."""
         return self._low, self._high
 
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+    def set_write_buffer_limits(self, high: Limit | None = None, low: Limit | None = None) -> None:
         self._high, self._low = water_marks(high, low)
         self._maybe_pause_protocol()
 
@@ -86,18 +92,18 @@ class WritableCore(ReadingCore):
             return
         self._writing_paused = True
         protocol = self._protocol
-        call_protocol(self._loop, self, protocol, protocol.pause_writing)
+        call_protocol(self._loop, self.face(), protocol, protocol.pause_writing)
 
     def _maybe_resume_protocol(self) -> None:
         if not self._writing_paused or self._buffer_size > self._low:
             return
         self._writing_paused = False
         protocol = self._protocol
-        call_protocol(self._loop, self, protocol, protocol.resume_writing)
+        call_protocol(self._loop, self.face(), protocol, protocol.resume_writing)
 
     def _drop_write(self, nbytes: int) -> None:
         """A write that can no longer be delivered: count it (see the module docstring)."""
-        self._dropped.add(self, nbytes, closing=self._state is TransportState.CLOSING)
+        self._dropped.add(self.face(), nbytes, closing=self._state is TransportState.CLOSING)
 
     def _stop_io(self) -> None:
         super()._stop_io()
