@@ -214,3 +214,61 @@ def test_pipe_and_datagram_faces(spindle_loop: EventLoop) -> None:
         await asyncio.sleep(0)
 
     run(spindle_loop, main())
+
+
+class TrackedSocket(socket.socket):
+    """A socket of the program's own class, counting what goes through its methods."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls: set[str] = set()
+
+    def recv(self, *args: Any) -> bytes:
+        self.calls.add("recv")
+        return super().recv(*args)
+
+    def recv_into(self, *args: Any) -> int:
+        self.calls.add("recv_into")
+        return super().recv_into(*args)
+
+    def send(self, *args: Any) -> int:
+        self.calls.add("send")
+        return super().send(*args)
+
+
+@pytest.mark.parametrize("buffered", [False, True], ids=["protocol", "buffered protocol"])
+def test_a_socket_of_a_subclass_is_read_and_written_through_its_methods(
+    any_loop: asyncio.AbstractEventLoop, buffered: bool
+) -> None:
+    # As asyncio's transports do (websockets' tests count these calls); a plain socket.socket
+    # is read and written with os.read/os.write on its descriptor instead (reading.py).
+    here, there = socket.socketpair()
+    tracked = TrackedSocket(fileno=here.detach())
+
+    class Buffered(asyncio.BufferedProtocol):
+        def __init__(self) -> None:
+            self.buffer = bytearray(100)
+            self.got = any_loop.create_future()
+
+        def get_buffer(self, sizehint: int) -> bytearray:
+            return self.buffer
+
+        def buffer_updated(self, nbytes: int) -> None:
+            self.got.set_result(bytes(self.buffer[:nbytes]))
+
+    async def main() -> None:
+        factory = Buffered if buffered else (lambda: Recorder(any_loop))
+        transport, protocol = await any_loop.connect_accepted_socket(factory, tracked)
+        transport.write(b"out")
+        there.sendall(b"in")
+        got = await (protocol.got if buffered else protocol.received(2))
+        assert got == b"in"
+        transport.close()
+        await asyncio.sleep(0)  # (connection_lost runs)
+
+    try:
+        run(any_loop, main())
+        assert there.recv(10) == b"out"
+    finally:
+        there.close()
+    assert tracked.calls == {"send", "recv_into" if buffered else "recv"}

@@ -27,8 +27,7 @@ from spindle._io.connect import happy_eyeballs
 from spindle._io.connect.listeners import bind_error
 from spindle._io.contract import IOLoop
 from spindle._io.tls import TLSProtocol, check_tls_arguments, client_context
-from spindle._io.transports.base import until_started
-from spindle._io.transports.faces import SocketTransport
+from spindle._io.transports.faces import SocketTransport, until_started
 
 __all__ = ["connect_sock", "create_connection", "create_unix_connection", "open_transport"]
 

@@ -22,8 +22,7 @@ from typing import Any
 from spindle._io import resolve
 from spindle._io.connect.listeners import remove_stale_unix_socket, set_reuse_port
 from spindle._io.contract import IOLoop
-from spindle._io.transports.base import until_started
-from spindle._io.transports.faces import DatagramSocketTransport
+from spindle._io.transports.faces import DatagramSocketTransport, until_started
 
 __all__ = ["create_datagram_endpoint"]
 

@@ -26,8 +26,7 @@ from spindle._io.connect import connections, datagram_endpoints, listeners, send
 from spindle._io.connect.servers import Server
 from spindle._io.sockets import SocketMethods
 from spindle._io.tls import check_tls_arguments
-from spindle._io.transports.base import until_started
-from spindle._io.transports.faces import ReadPipeTransport, WritePipeTransport
+from spindle._io.transports.faces import ReadPipeTransport, WritePipeTransport, until_started
 
 __all__ = ["ConnectionMethods"]
 

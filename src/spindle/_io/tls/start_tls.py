@@ -17,7 +17,7 @@ import ssl
 from spindle._io.readiness import ReadinessLoop
 from spindle._io.tls.protocol import TLSProtocol
 from spindle._io.tls.transport import SSLTransport
-from spindle._io.transports.base import until_started
+from spindle._io.transports.faces import until_started
 
 __all__ = ["TLSMethods", "upgrade_to_tls"]
 

@@ -40,7 +40,6 @@ import logging
 import os
 import traceback
 import warnings
-from collections.abc import Callable
 from typing import Any, Final
 
 from spindle._core.handles import capture_source_traceback
@@ -51,7 +50,6 @@ __all__ = [
     "TransportCore",
     "TransportState",
     "settle_waiter",
-    "until_started",
 ]
 
 logger = logging.getLogger("asyncio")
@@ -72,16 +70,6 @@ def settle_waiter(waiter: asyncio.Future[None] | None) -> None:
     """Tell whoever created a transport (if anyone waits) that it has started."""
     if waiter is not None and not waiter.done():
         waiter.set_result(None)
-
-
-async def until_started(waiter: asyncio.Future[None], undo: Callable[[], object]) -> None:
-    """Wait for a new transport to start; if it fails or the wait is cancelled, ``undo()``
-    (the transport's close or abort) before the exception propagates."""
-    try:
-        await waiter
-    except BaseException:
-        undo()
-        raise
 
 
 _OPEN: Final = TransportState.OPEN

@@ -22,6 +22,11 @@ core's as attributes of the instance: the call goes straight to the core (in the
 build, a native method) instead of through one more Python call.  ``tests/io/test_faces.py``
 holds them to the class's.
 
+The coroutines of the transports live here, in an interpreted module (``until_started``, which
+whoever makes a transport awaits, and ``sendfile_native``): a compiled coroutine passes a
+cancellation on to what it awaits with ``throw(type, value, traceback)``, the form Python 3.12
+deprecates (``tests/test_compiled.py`` keeps coroutines out of the compiled modules).
+
 The mixins below give the methods by kind (every transport, reading, a write buffer, a stream
 of bytes); a concrete face lists the ones its core has.
 """
@@ -30,9 +35,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from typing import IO, Any
 
 from spindle._io.contract import IOLoop
+from spindle._io.sock_sendfile import native_sendfile
 from spindle._io.transports.base import TransportCore
 from spindle._io.transports.datagram_socket import DatagramCore
 from spindle._io.transports.pipes import ReadPipeCore, WritePipeCore, pipe_fd
@@ -47,7 +54,19 @@ __all__ = [
     "ReadPipeTransport",
     "SocketTransport",
     "WritePipeTransport",
+    "until_started",
 ]
+
+
+async def until_started(waiter: asyncio.Future[None], undo: Callable[[], object]) -> None:
+    """Wait for a new transport to start; if it fails or the wait is cancelled, ``undo()``
+    (the transport's close or abort) before the exception propagates.  (Interpreted, as
+    every coroutine of the transports is: see the module docstring.)"""
+    try:
+        await waiter
+    except BaseException:
+        undo()
+        raise
 
 
 class _Face(asyncio.BaseTransport):
@@ -173,7 +192,14 @@ class SocketTransport(_ReadingFace, _StreamFace, asyncio.Transport):
 
     async def sendfile_native(self, file: IO[bytes], offset: int, count: int | None) -> int:
         """Send ``file`` with ``os.sendfile`` once everything written before has gone out."""
-        return await self._core.sendfile_native(file, offset, count)
+        core = self._core
+        flushed = core._begin_sendfile()
+        try:
+            if flushed is not None:
+                await flushed
+            return await native_sendfile(core._loop, self._sock, file, offset, count)
+        finally:
+            core._end_sendfile()
 
 
 class ReadPipeTransport(_ReadingFace, asyncio.ReadTransport):

@@ -11,14 +11,16 @@ Reading a stream.  ``_on_readable`` here is the stream read path of TCP and Unix
 of read pipes, written once, with the same system calls for both: ``os.read`` on the
 descriptor (a socket's ``recv`` with no flags is a ``read``; ``os.read`` takes its arguments
 without the socket method's format parsing, some 350 instructions less a read, counted by
-valgrind).  Each read goes straight into a
-new ``bytes`` of up to ``READ_SIZE``, which the interpreter shrinks in place to what arrived
-and the protocol gets as it is: one system call, no copy (counted by valgrind, a 1 KiB read
-into a new ``bytes`` costs some 1,400 instructions less than one into a shared buffer and a
-copy of what arrived).  A ``BufferedProtocol`` gets the bytes straight in its own buffer
-(``get_buffer`` / ``buffer_updated``, through ``os.readv``).  A read of nothing is the end of
-the stream: ``eof_received`` decides whether the transport stays open to write
-(``_on_eof``).
+valgrind).  A socket of another class than ``socket.socket`` (a subclass of the program's,
+which may count or shape what goes through it) is read through its own ``recv`` and
+``recv_into``, as asyncio's transports read every socket (``_via_socket``).  Each read goes
+straight into a new ``bytes`` of up to ``READ_SIZE``, which the interpreter shrinks in place
+to what arrived and the protocol gets as it is: one system call, no copy (counted by
+valgrind, a 1 KiB read into a new ``bytes`` costs some 1,400 instructions less than one into
+a shared buffer and a copy of what arrived).  A ``BufferedProtocol`` gets the bytes
+straight in its own buffer (``get_buffer`` / ``buffer_updated``, through ``os.readv``).  A
+read of nothing is the end of the stream: ``eof_received`` decides whether the transport
+stays open to write (``_on_eof``).
 Datagram sockets and write pipes read differently and bring their own ``_on_readable``.
 
 Errors the protocol raises while receiving end the connection (``_fatal_error``), as in
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from typing import Any, Final
 
 from spindle._core.native import mypyc_attr
@@ -65,6 +68,9 @@ class ReadingCore(TransportCore):
         self._read_started = False  # connection_made has been called
         self._read_paused = False  # the protocol paused reading
         self._read_ended = False  # end of file: nothing more to read
+        # A socket of a class of the program's own (a subclass of socket.socket): read and
+        # written through its methods, as asyncio does; None: the descriptor's own calls.
+        self._via_socket: socket.socket | None = None
         self._buffered_protocol = isinstance(protocol, asyncio.BufferedProtocol)
 
     def _start(self, waiter: asyncio.Future[None] | None) -> None:
@@ -116,7 +122,8 @@ class ReadingCore(TransportCore):
             self._read_into_protocol()
             return
         try:
-            data = _read(self._fd, READ_SIZE)
+            sock = self._via_socket
+            data = _read(self._fd, READ_SIZE) if sock is None else sock.recv(READ_SIZE)
         except (BlockingIOError, InterruptedError):
             return
         except (SystemExit, KeyboardInterrupt):
@@ -148,7 +155,8 @@ class ReadingCore(TransportCore):
             self._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
             return
         try:
-            nbytes = _readv(self._fd, [buf])
+            sock = self._via_socket
+            nbytes = _readv(self._fd, [buf]) if sock is None else sock.recv_into(buf)
         except (BlockingIOError, InterruptedError):
             return
         except (SystemExit, KeyboardInterrupt):

@@ -20,10 +20,9 @@ import contextlib
 import socket
 from asyncio import trsock
 from collections import deque
-from typing import IO, Any, Final, Protocol
+from typing import Any, Final, Protocol
 
 from spindle._io.contract import IOLoop
-from spindle._io.sock_sendfile import native_sendfile
 from spindle._io.transports.base import TransportState
 from spindle._io.transports.write_buffer import BufferedWrites, Data
 
@@ -69,6 +68,8 @@ class SocketCore(BufferedWrites):
         super().__init__(face, loop, protocol, extra)
         self._sock = sock
         self._own(sock, sock.fileno())
+        if type(sock) is not socket.socket:
+            self._via_socket = sock  # (see reading.py)
         # What get_extra_info("socket") gives, as in asyncio: a wrapper refusing what would
         # break the transport (blocking mode, timeouts); the transport keeps the socket.
         self._extra["socket"] = trsock.TransportSocket(sock)
@@ -81,6 +82,7 @@ class SocketCore(BufferedWrites):
         set_nodelay(sock)
         self._buffer: deque[Data] = deque()
         self._flush_waiter: asyncio.Future[None] | None = None
+        self._resume_after_sendfile = False  # reading was on when sendfile began
         self._server = server
         if server is not None:
             server._attach(face)
@@ -129,19 +131,21 @@ class SocketCore(BufferedWrites):
             server._detach(self.face())
 
     # -- sendfile (native path; see sock_sendfile.py) --------------------------------------
+    # The face's sendfile_native awaits (a compiled coroutine would pass a cancellation on
+    # in the form Python 3.12 deprecates); the core keeps the state.
 
-    async def sendfile_native(self, file: IO[bytes], offset: int, count: int | None) -> int:
-        """Send ``file`` with ``os.sendfile`` once everything written before has gone out."""
-        resume = self.is_reading()
+    def _begin_sendfile(self) -> asyncio.Future[None] | None:
+        """Hand the socket to ``os.sendfile``: stop reading, refuse writes; the future that
+        completes once what was written before has gone out (None: nothing is buffered)."""
+        self._resume_after_sendfile = self.is_reading()
         self.pause_reading()
         self._sendfile_active = True
-        try:
-            if self._buffer:
-                self._flush_waiter = self._loop.create_future()
-                await self._flush_waiter
-            return await native_sendfile(self._loop, self._sock, file, offset, count)
-        finally:
-            self._sendfile_active = False
-            self._flush_waiter = None
-            if resume:
-                self.resume_reading()
+        if self._buffer:
+            self._flush_waiter = self._loop.create_future()
+        return self._flush_waiter
+
+    def _end_sendfile(self) -> None:
+        self._sendfile_active = False
+        self._flush_waiter = None
+        if self._resume_after_sendfile:
+            self.resume_reading()

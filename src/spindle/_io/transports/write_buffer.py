@@ -11,7 +11,9 @@ Immutable ``bytes`` are buffered as zero-copy views; anything mutable (``bytearr
 
 Sockets and pipes alike are written with ``os.write`` and ``os.writev`` on the descriptor
 (a socket's ``send`` with no flags is a ``write``; ``os.write`` takes its arguments without
-the socket method's format parsing, some 550 instructions less a write, counted by valgrind).
+the socket method's format parsing, some 550 instructions less a write, counted by valgrind),
+except a socket of a subclass of ``socket.socket``, written through its own ``send`` and
+``sendmsg`` as asyncio writes every socket (``_via_socket``, ``reading``).
 A concrete transport supplies, as hooks, what may be written when (``_check_writable``,
 ``_accepts_writes``) and what happens once the buffer is empty (``_buffer_flushed``: close,
 or shut the write side down).
@@ -133,7 +135,8 @@ class BufferedWrites(WritableCore):
         start = 0
         if not self._buffer:
             try:
-                start = _write(self._fd, data)
+                sock = self._via_socket
+                start = _write(self._fd, data) if sock is None else sock.send(data)
             except (BlockingIOError, InterruptedError):
                 pass
             except (SystemExit, KeyboardInterrupt):
@@ -174,10 +177,13 @@ class BufferedWrites(WritableCore):
         if not buffer:
             return True
         try:
+            sock = self._via_socket
             if len(buffer) == 1:
-                sent = _write(self._fd, buffer[0])
+                head = buffer[0]
+                sent = _write(self._fd, head) if sock is None else sock.send(head)
             else:
-                sent = _writev(self._fd, list(itertools.islice(buffer, IOV_MAX)))
+                pieces = list(itertools.islice(buffer, IOV_MAX))
+                sent = _writev(self._fd, pieces) if sock is None else sock.sendmsg(pieces)
         except (BlockingIOError, InterruptedError):
             return True
         except (SystemExit, KeyboardInterrupt):
