@@ -546,6 +546,47 @@ def test_lost_connection_fails_paused_drainers_and_every_later_drain(any_loop: L
     run(any_loop, main())
 
 
+def test_drain_waits_as_the_drain_helper_does_in_every_writing_state(any_loop: Loop) -> None:
+    # StreamWriter.drain() skips awaiting _drain_helper while writing flows (a FAST PATH);
+    # in every writing state it must end as awaiting _drain_helper itself does.
+    here, there = socket.socketpair()
+
+    async def outcome(wait: Callable[[], Awaitable[None]], flow: FlowControlMixin) -> str:
+        task = asyncio.ensure_future(wait())
+        await asyncio.sleep(0)
+        if not task.done():
+            flow.resume_writing()
+            await task
+            return "waited until resumed"
+        return "raised" if task.exception() is not None else "returned"
+
+    async def main() -> list[tuple[str, str]]:
+        _, writer = await open_connection(sock=here)
+        flow = writer._protocol
+        seen = []
+        for state, enter in (
+            ("flowing", lambda: None),
+            ("paused", flow.pause_writing),
+            ("lost", lambda: flow.connection_lost(None)),
+        ):
+            enter()
+            through_drain = await outcome(writer.drain, flow)
+            enter()  # (a pause was resumed to end the wait)
+            assert await outcome(flow._drain_helper, flow) == through_drain
+            seen.append((state, through_drain))
+        writer.close()
+        return seen
+
+    try:
+        assert run(any_loop, main()) == [
+            ("flowing", "returned"),
+            ("paused", "waited until resumed"),
+            ("lost", "raised"),
+        ]
+    finally:
+        there.close()
+
+
 def test_a_transport_misusing_pause_and_resume_is_told_so(any_loop: Loop) -> None:
     flow = FlowControlMixin(loop=any_loop)
     with pytest.raises(RuntimeError, match="cannot resume writing: it is not paused"):

@@ -97,7 +97,10 @@ class StreamWriter:
             # a closing transport would never yield, never see the error, and spin forever.
             await sleep(0)
         protocol = self._protocol
-        if protocol._writing is not WritingState.FLOWING:  # (flowing: nothing to wait for)
+        # FAST PATH: _drain_helper returns at once while writing flows; checked here, a drain
+        # that has nothing to wait for makes no coroutine.  tests/io/test_streams.py holds it
+        # to awaiting _drain_helper in every writing state.
+        if protocol._writing is not WritingState.FLOWING:
             await protocol._drain_helper()
 
     async def start_tls(

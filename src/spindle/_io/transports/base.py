@@ -90,7 +90,6 @@ class TransportCore:
         protocol: asyncio.BaseProtocol,
         extra: dict[str, Any],
     ) -> None:
-        self._state = _CLOSED  # (until the end of __init__: see __del__)
         self._face: asyncio.BaseTransport | None = face  # let go in CLOSED
         self._extra = extra  # the face's own dict (asyncio's BaseTransport._extra)
         self._loop = loop

@@ -193,16 +193,17 @@ class SocketTransport(_ReadingFace, _StreamFace, asyncio.Transport):
     async def sendfile_native(self, file: IO[bytes], offset: int, count: int | None) -> int:
         """Send ``file`` with ``os.sendfile`` once everything written before has gone out."""
         core = self._core
+        resume = core.is_reading()
         flushed = core._begin_sendfile()
         try:
             if flushed is not None:
                 await flushed
             return await native_sendfile(core._loop, self._sock, file, offset, count)
         finally:
-            core._end_sendfile()
+            core._end_sendfile(resume)
 
 
-class ReadPipeTransport(_ReadingFace, asyncio.ReadTransport):
+class ReadPipeTransport(_ReadingFace):
     """The read end of a pipe (``connect_read_pipe``, a child process's stdout or stderr)."""
 
     _core: ReadPipeCore

@@ -140,7 +140,7 @@ class ReadingCore(TransportCore):
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fatal_error(exc, self._delivery_failed())
+            self._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
 
     def _read_into_protocol(self) -> None:
         """A ``BufferedProtocol``'s read: into its own buffer, then ``buffer_updated``."""
@@ -172,14 +172,10 @@ class ReadingCore(TransportCore):
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fatal_error(exc, self._delivery_failed())
+            self._fatal_error(exc, "Fatal error: protocol.buffer_updated() call failed.")
 
     def _read_error(self) -> str:
         return "Fatal read error on transport"
-
-    def _delivery_failed(self) -> str:
-        method = "buffer_updated" if self._buffered_protocol else "data_received"
-        return f"Fatal error: protocol.{method}() call failed."
 
     def _read_failed(self, exc: BaseException) -> None:
         """The read itself failed (the peer reset...)."""

@@ -82,7 +82,6 @@ class SocketCore(BufferedWrites):
         set_nodelay(sock)
         self._buffer: deque[Data] = deque()
         self._flush_waiter: asyncio.Future[None] | None = None
-        self._resume_after_sendfile = False  # reading was on when sendfile began
         self._server = server
         if server is not None:
             server._attach(face)
@@ -137,15 +136,14 @@ class SocketCore(BufferedWrites):
     def _begin_sendfile(self) -> asyncio.Future[None] | None:
         """Hand the socket to ``os.sendfile``: stop reading, refuse writes; the future that
         completes once what was written before has gone out (None: nothing is buffered)."""
-        self._resume_after_sendfile = self.is_reading()
         self.pause_reading()
         self._sendfile_active = True
         if self._buffer:
             self._flush_waiter = self._loop.create_future()
         return self._flush_waiter
 
-    def _end_sendfile(self) -> None:
+    def _end_sendfile(self, resume_reading: bool) -> None:
         self._sendfile_active = False
         self._flush_waiter = None
-        if self._resume_after_sendfile:
+        if resume_reading:
             self.resume_reading()

@@ -14,9 +14,9 @@ Sockets and pipes alike are written with ``os.write`` and ``os.writev`` on the d
 the socket method's format parsing, some 550 instructions less a write, counted by valgrind),
 except a socket of a subclass of ``socket.socket``, written through its own ``send`` and
 ``sendmsg`` as asyncio writes every socket (``_via_socket``, ``reading``).
-A concrete transport supplies, as hooks, what may be written when (``_check_writable``,
-``_accepts_writes``) and what happens once the buffer is empty (``_buffer_flushed``: close,
-or shut the write side down).
+A concrete transport supplies, as hooks, whether writes can still be delivered
+(``_accepts_writes``) and what happens once the buffer is empty (``_buffer_flushed``: close,
+or ``_shutdown_write``: shut the write side down).
 """
 
 from __future__ import annotations
