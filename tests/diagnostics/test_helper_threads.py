@@ -12,21 +12,21 @@ started again: it still warns there, though none of them ran at the fork.)
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import os
 import sys
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 
 import spindle
 from spindle import diagnostics
-from spindle.diagnostics import control, helper_threads
+from spindle.diagnostics import control, helper_threads, watchdog
 from spindle.diagnostics.helper_threads import HelperThread
 from tests.children import in_forked_child
-from tests.diagnostics.conftest import Reports
+from tests.diagnostics.conftest import Reports, run_program
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork()")
 
@@ -55,6 +55,19 @@ class Waiter:
 
 def helper_names() -> set[str]:
     return {t.name for t in threading.enumerate()} & HELPERS
+
+
+def until_no_stray_threads(timeout: float = 5.0) -> None:
+    """Wait until this process's system threads are Python's and faulthandler's timer.
+
+    3.12's fork() warning counts every system thread (from ``/proc``): one that another test
+    joined a moment ago may not have ended yet.  (The watchdog keeps faulthandler's timer
+    armed: a thread Python does not list, which steps aside at a fork too.)
+    """
+    deadline = time.monotonic() + timeout
+    while len(helper_threads.system_threads()) > len(threading.enumerate()) + 1:
+        assert time.monotonic() < deadline, [t.name for t in threading.enumerate()]
+        time.sleep(0.01)
 
 
 def test_a_helper_stops_before_a_fork_and_starts_again_after_it_in_the_parent() -> None:
@@ -112,12 +125,45 @@ def test_a_helper_that_does_not_stop_in_time_is_left_running(
         helper.thread.stop()
 
 
+@pytest.mark.skipif(not helper_threads.system_threads(), reason="needs /proc/self/task")
+def test_a_helper_that_arms_faulthandler_in_its_last_round_forks_with_no_timer_thread() -> None:
+    # The watchdog may re-arm faulthandler's timer (a thread of its own) in the round the
+    # fork interrupts: the timer is put aside after the helpers have stopped, not before.
+    arm = watchdog._FaultHandlerArm(60.0)
+    arm.start()
+    helper = Waiter()
+
+    def last_round_arms() -> None:
+        helper.run()
+        watchdog._FaultHandlerArm._arm(60.0)
+
+    helper.thread = HelperThread("test-helper", last_round_arms, helper.event.set, helper.rearm)
+    helper.thread.start()
+    try:
+        while helper.runs == 0:
+            time.sleep(0.001)
+        helper_threads._before_fork()
+        try:
+            at_the_fork = len(helper_threads.system_threads())
+            python_threads = len(threading.enumerate())
+        finally:
+            helper_threads._after_fork_in_parent()
+        assert at_the_fork == python_threads  # no system thread Python does not know of
+        assert helper.thread.is_alive()  # started again, and the timer armed again
+        assert len(helper_threads.system_threads()) == len(threading.enumerate()) + 1
+    finally:
+        helper.thread.stop()
+        arm.stop()
+
+
 def test_forking_under_a_runner_the_helpers_step_aside_and_come_back(reports: Reports) -> None:
     diagnostics.configure(block_threshold=0.1)
     seen: dict[str, object] = {}
 
     async def main() -> None:
         seen["before"] = helper_names()
+        if WARNS_BEFORE_THE_HOOKS:
+            until_no_stray_threads()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             seen["child"] = in_forked_child(child_report)
@@ -153,14 +199,30 @@ def child_report() -> str:
     not WARNS_BEFORE_THE_HOOKS,
     reason="3.12 only: 3.11 has no such warning, 3.13 counts threads after the fork's hooks",
 )
-def test_a_process_pool_under_a_runner_forks_without_the_multithreaded_warning() -> None:
-    # The pool forks its workers from the loop's thread, while the runner's helpers run.
-    async def main() -> list[int]:
-        loop = asyncio.get_running_loop()
-        with concurrent.futures.ProcessPoolExecutor(2) as pool:
-            return await asyncio.gather(*[loop.run_in_executor(pool, abs, -i) for i in range(4)])
+def test_a_process_pool_under_a_runner_forks_without_the_multithreaded_warning(
+    tmp_path: Path,
+) -> None:
+    # The pool forks its workers from the loop's thread, while the runner's helpers run.  A
+    # program of its own: in the test run's process, a thread another test left ending would
+    # be counted too.
+    program = run_program(
+        """
+        import asyncio, concurrent.futures, threading, warnings
+        import spindle
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert spindle.run(main()) == [0, 1, 2, 3]
-    assert not [w for w in caught if "multi-threaded" in str(w.message)]
+        async def main():
+            loop = asyncio.get_running_loop()
+            with concurrent.futures.ProcessPoolExecutor(2) as pool:
+                calls = [loop.run_in_executor(pool, abs, -i) for i in range(4)]
+                return await asyncio.gather(*calls)
+
+        if __name__ == "__main__":
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                print(spindle.run(main()))
+            print([str(w.message) for w in caught if "multi-threaded" in str(w.message)])
+        """,
+        cwd=tmp_path,
+    )
+    assert program.returncode == 0, program.stderr
+    assert program.stdout.splitlines() == ["[0, 1, 2, 3]", "[]"], program.stderr

@@ -31,18 +31,23 @@ the interruption before the thread is started again after a fork.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable
 
-__all__ = ["PAUSE_TIMEOUT", "HelperThread"]
+__all__ = [
+    "PAUSE_TIMEOUT",
+    "HelperThread",
+    "system_threads",
+    "until_one_ends",
+    "while_stopped_at_fork",
+]
 
 # Seconds a fork waits for one helper thread to finish its round and stop.
 PAUSE_TIMEOUT = 1.0
-# Seconds it waits, after that, for the system thread to end (3.12: see _until_gone).
-GONE_TIMEOUT = 0.01
+# Seconds it waits, after that, for the system thread to end (see _until_gone).
+GONE_TIMEOUT = 0.1
 
 
 class HelperThread:
@@ -114,16 +119,36 @@ class HelperThread:
 def _until_gone(thread: threading.Thread) -> None:
     """Wait (briefly) until the system thread behind ``thread`` has ended.
 
-    On 3.12, ``join()`` returns when the thread's Python state is gone, a moment before the
-    system thread ends, and ``fork()`` counts the process's system threads for its warning
-    (on Linux, from ``/proc``): without this it would still count one now and then.  From
-    3.13, ``join()`` waits for the system thread itself.
+    Before 3.13, ``join()`` returns when the thread's Python state is gone, a moment before
+    the system thread ends, and 3.12's ``fork()`` counts the process's system threads for its
+    warning (on Linux, from ``/proc``): without this it would still count one now and then.
     """
-    if sys.version_info >= (3, 13) or thread.native_id is None:
-        return
-    task = f"/proc/self/task/{thread.native_id}"
+    if thread.native_id is not None:
+        _until_fewer({thread.native_id}, 0)
+
+
+def system_threads() -> set[int]:
+    """The ids of this process's system threads (Linux); empty where the system does not say."""
+    try:
+        return {int(task) for task in os.listdir("/proc/self/task")}
+    except OSError:
+        return set()
+
+
+def until_one_ends(threads: set[int]) -> None:
+    """Wait (briefly) until one of ``threads`` has ended.
+
+    For a thread that is not Python's (faulthandler's timer, which ``fork()``'s warning
+    counts just the same), told to stop and known only as one of the threads there were.
+    """
+    if threads:
+        _until_fewer(threads, len(threads) - 1)
+
+
+def _until_fewer(threads: set[int], most: int) -> None:
+    """Wait up to ``GONE_TIMEOUT`` until at most ``most`` of ``threads`` are still there."""
     deadline = time.monotonic() + GONE_TIMEOUT
-    while os.path.exists(task) and time.monotonic() < deadline:
+    while len(threads & system_threads()) > most and time.monotonic() < deadline:
         time.sleep(0)  # let it finish
 
 
@@ -141,15 +166,33 @@ class _State:
 _state = _State()
 
 
+# What else steps aside at a fork while the helpers are stopped (before, after_in_parent).
+_while_stopped: list[tuple[Callable[[], None], Callable[[], None]]] = []
+
+
+def while_stopped_at_fork(before: Callable[[], None], after_in_parent: Callable[[], None]) -> None:
+    """Run ``before`` at a fork once the helpers have stopped; ``after_in_parent`` before they
+    start again.
+
+    For what a helper itself may start while it runs (the watchdog arms faulthandler's timer):
+    an ordinary fork hook would run while the helper is still going.
+    """
+    _while_stopped.append((before, after_in_parent))
+
+
 def _before_fork() -> None:
     # Held until the fork is over, so that no helper starts or stops in between.
     _state.lock.acquire()
     for helper in list(_state.running):
         helper._pause()
+    for before, _ in _while_stopped:
+        before()
 
 
 def _after_fork_in_parent() -> None:
     try:
+        for _, after_in_parent in reversed(_while_stopped):
+            after_in_parent()
         for helper in list(_state.running):
             helper._resume()
     finally:

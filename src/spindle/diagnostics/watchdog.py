@@ -74,7 +74,12 @@ from spindle.diagnostics.blocking import (
     next_report_at,
 )
 from spindle.diagnostics.frames import Location
-from spindle.diagnostics.helper_threads import HelperThread
+from spindle.diagnostics.helper_threads import (
+    HelperThread,
+    system_threads,
+    until_one_ends,
+    while_stopped_at_fork,
+)
 from spindle.diagnostics.log import logger
 from spindle.diagnostics.stacks import describe_step, format_frames, read_step, task_label
 
@@ -116,7 +121,8 @@ class _FaultHandlerArm:
     The timer is a thread, and ``os.fork()`` copies only the thread that forks: a child that
     inherits an armed timer hangs in its first ``dump_traceback_later`` (faulthandler waits for
     the old timer thread to acknowledge, and it is not there).  So the timer is disarmed just
-    before a fork and armed again afterwards in the parent; the child starts with none.
+    before a fork, once the watchdogs have stopped (one in its last round may arm it), and
+    armed again afterwards in the parent; the child starts with none.
     """
 
     _users = 0
@@ -153,7 +159,11 @@ class _FaultHandlerArm:
     @staticmethod
     def _before_fork() -> None:
         if _FaultHandlerArm._users > 0:
+            # The timer's thread acknowledges the cancel a moment before it ends: 3.12's
+            # fork() warning, which counts system threads, would still count it.
+            threads = system_threads()
             faulthandler.cancel_dump_traceback_later()
+            until_one_ends(threads)
 
     @staticmethod
     def _after_fork_in_parent() -> None:
@@ -175,12 +185,10 @@ class _FaultHandlerArm:
                 faulthandler.cancel_dump_traceback_later()
 
 
+# After the watchdogs have stopped for the fork: one in its last round may arm the timer.
+while_stopped_at_fork(_FaultHandlerArm._before_fork, _FaultHandlerArm._after_fork_in_parent)
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(
-        before=_FaultHandlerArm._before_fork,
-        after_in_parent=_FaultHandlerArm._after_fork_in_parent,
-        after_in_child=_FaultHandlerArm._after_fork_in_child,
-    )
+    os.register_at_fork(after_in_child=_FaultHandlerArm._after_fork_in_child)
 
 
 class Watchdog:
