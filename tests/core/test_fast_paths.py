@@ -294,6 +294,7 @@ def _spy_on_poll(loop: spindle.EventLoop) -> list[float | None]:
         real_poll(timeout)
 
     loop._poll = spy  # type: ignore[method-assign]
+    loop._io_waiter = None  # the pass calls _poll by name (scheduler.IOWaiter)
     return polled
 
 

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 import pytest
 
 import spindle
+from spindle._core.handles import Handle
+from spindle._core.scheduler import ReadyEntry
 from spindle._io.poller import (
     READ,
     WRITE,
@@ -26,6 +28,7 @@ from spindle._io.poller import (
     choose_poller,
     new_poller,
 )
+from spindle._io.readiness import ReadyDescriptors
 
 ALL = frozenset(PollerKind)
 NO_EPOLL = frozenset({PollerKind.SELECTORS, PollerKind.POLL})
@@ -165,3 +168,69 @@ def test_a_bad_setting_warns_and_falls_back(monkeypatch: pytest.MonkeyPatch) -> 
     assert str(warning.message).startswith("cannot use SPINDLE_POLLER='kqueue'")
     expected = EpollPoller if PollerKind.EPOLL in available_pollers() else SelectorPoller
     assert type(poller) is expected
+
+
+# -- the loop's side: ReadyDescriptors, and the pass that calls it ----------------------------
+
+
+def test_ready_descriptors_queue_each_ready_handle_once_with_every_poller(
+    poller: Poller, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    left, right = pair
+    loop = spindle.new_event_loop()
+    queued: list[ReadyEntry] = []
+    try:
+        reader = Handle(lambda: None, (), loop, None)
+        writer = Handle(lambda: None, (), loop, None)
+        fd = left.fileno()
+        handlers: dict[int, list[Handle | None]] = {fd: [reader, writer]}
+        ready = ReadyDescriptors(poller, handlers, queued.append)
+        poller.set_interest(fd, 0, READ | WRITE)
+        ready.wait(0)
+        assert queued == [writer]  # writable, nothing to read yet
+        right.send(b"x")
+        queued.clear()
+        ready.wait(1)
+        assert queued == [reader, writer]
+        writer.cancel()  # cancelled: not queued
+        queued.clear()
+        ready.wait(0)
+        assert queued == [reader]
+        del handlers[fd]  # no longer the loop's: skipped
+        queued.clear()
+        ready.wait(0)
+        assert queued == []
+        poller.set_interest(fd, READ | WRITE, 0)
+    finally:
+        loop.close()
+
+
+class OwnPoll(spindle.EventLoop):
+    """A loop with a ``_poll`` of its own, as the test plugin's virtual-clock loop has."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.polls = 0
+
+    def _poll(self, timeout: float | None) -> None:
+        self.polls += 1
+        super()._poll(timeout)
+
+
+def test_a_pass_waits_with_the_loops_ready_descriptors_unless_poll_is_overridden() -> None:
+    # The FAST PATH in Scheduler._run_once: the waiter _poll would call, called directly; a
+    # subclass's own _poll is still called, and both ways run the same I/O.
+    loop = spindle.new_event_loop()
+    own = OwnPoll()
+    plain = spindle.new_event_loop()
+    plain._io_waiter = None  # the pass calls _poll by name
+    try:
+        assert loop._io_waiter is loop._ready_descriptors
+        assert own._io_waiter is None
+        for each in (loop, own, plain):
+            assert each.run_until_complete(echo_once()) == b"ping"
+        assert own.polls > 0
+    finally:
+        loop.close()
+        own.close()
+        plain.close()

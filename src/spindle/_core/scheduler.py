@@ -69,7 +69,7 @@ from spindle._core.instruments import InstrumentSet
 from spindle._core.native import from_none, mypyc_attr
 from spindle._core.timers import PURGE_MIN_CANCELLED, TimerQueue, new_timer_queue, refuse_nan
 
-__all__ = ["LoopState", "Scheduler", "as_scheduler", "logger", "poll_timeout"]
+__all__ = ["IOWaiter", "LoopState", "Scheduler", "as_scheduler", "logger", "poll_timeout"]
 
 Ts = TypeVarTuple("Ts")
 
@@ -122,6 +122,21 @@ class QueuedStepRunner:
 
     def run(self, entry: ReadyEntry) -> None:
         entry._run()
+
+
+class IOWaiter:
+    """What phase 3 of a pass calls to wait for I/O, when the I/O layer hands one over.
+
+    The scheduler knows one way to wait, ``_poll``, a method the I/O layer overrides and an
+    interpreted subclass may override again (the test plugin's virtual-clock loop does).
+    Compiled, calling it costs every poll a method look-up by name and a Python-level call.
+    An I/O layer whose ``_poll`` nobody overrode hands the scheduler the object that method
+    waits with (``_io_waiter``), and the pass calls it directly: a native call, compiled.
+    """
+
+    def wait(self, timeout: float | None) -> None:
+        """Wait up to ``timeout`` seconds (None: forever) for I/O; queue the ready handlers."""
+        raise NotImplementedError
 
 
 class _QueuedSteps:
@@ -205,6 +220,7 @@ class Scheduler:
         "_debug",
         "_exception_handler",
         "_instruments",
+        "_io_waiter",
         "_pass_count",
         "_plain",
         "_poll_when_busy",
@@ -262,6 +278,8 @@ class Scheduler:
         # such a poll could report nothing that changes what runs next (see _io/readiness.py),
         # and the pass spares the call.
         self._poll_when_busy = True
+        # What a plain pass waits with, when the I/O layer hands it over (see IOWaiter).
+        self._io_waiter: IOWaiter | None = None
         self._update_mode()
         self.slow_callback_duration = 0.1
         self._exception_handler: Callable[[Any, dict[str, Any]], object] | None = None
@@ -492,7 +510,13 @@ class Scheduler:
             return
         # 3. poll: the I/O layer queues the handlers of ready file descriptors.
         if timeout != 0.0 or self._poll_when_busy:
-            self._poll(timeout)
+            waiter = self._io_waiter
+            if waiter is not None:
+                # FAST PATH: what self._poll(timeout) would call, called directly (IOWaiter
+                # says why).  tests/io/test_poller.py holds the two to the same events.
+                waiter.wait(timeout)
+            else:
+                self._poll(timeout)
         # 4. timers: those now due join the ready queue, in deadline order.  "Now" is asked of
         # time(), the method, as asyncio asks it: tests that patch loop.time to move the
         # loop's timers (aiohttp's keep-alive tests do) move spindle's too.

@@ -31,6 +31,8 @@ from collections.abc import Callable, Collection
 from typing import Final, Protocol
 
 __all__ = [
+    "EPOLL_READABLE",
+    "EPOLL_WRITABLE",
     "POLLER_SETTING",
     "EpollPoller",
     "Poller",
@@ -64,8 +66,8 @@ _EPOLL_READ: Final[int] = getattr(select, "EPOLLIN", 0) | getattr(select, "EPOLL
 _EPOLL_WRITE: Final[int] = getattr(select, "EPOLLOUT", 0)
 _EPOLL_BOTH: Final[int] = getattr(select, "EPOLLERR", 0) | getattr(select, "EPOLLHUP", 0)
 # Errors and hang-ups count as both (the module docstring says why).
-_EPOLL_READABLE: Final[int] = _EPOLL_READ | _EPOLL_BOTH
-_EPOLL_WRITABLE: Final[int] = _EPOLL_WRITE | _EPOLL_BOTH
+EPOLL_READABLE: Final[int] = _EPOLL_READ | _EPOLL_BOTH
+EPOLL_WRITABLE: Final[int] = _EPOLL_WRITE | _EPOLL_BOTH
 _EPOLL_MASKS: Final[dict[int, int]] = {
     READ: _EPOLL_READ,
     WRITE: _EPOLL_WRITE,
@@ -94,6 +96,23 @@ class EpollPoller:
             self._epoll.modify(fd, _EPOLL_MASKS[new])
 
     def poll(self, timeout: float | None) -> list[tuple[int, int]]:
+        events = []
+        for fd, mask in self.poll_masks(timeout):
+            bits = 0
+            if mask & EPOLL_READABLE:
+                bits |= READ
+            if mask & EPOLL_WRITABLE:
+                bits |= WRITE
+            events.append((fd, bits))
+        return events
+
+    def poll_masks(self, timeout: float | None) -> list[tuple[int, int]]:
+        """Wait as ``poll`` does; epoll's own ``(fd, event mask)`` pairs, not translated.
+
+        ``EPOLL_READABLE`` and ``EPOLL_WRITABLE`` say which masks count as which: the loop
+        reads them straight from here (``readiness.ReadyDescriptors``), making no pairs of
+        its own.
+        """
         if timeout is None:
             timeout = -1
         elif timeout > 0:
@@ -103,15 +122,7 @@ class EpollPoller:
         ready = self._wait(timeout, self._max_events)
         if len(ready) == self._max_events:
             self._max_events *= 2
-        events = []
-        for fd, mask in ready:
-            bits = 0
-            if mask & _EPOLL_READABLE:
-                bits |= READ
-            if mask & _EPOLL_WRITABLE:
-                bits |= WRITE
-            events.append((fd, bits))
-        return events
+        return ready
 
     def close(self) -> None:
         self._epoll.close()

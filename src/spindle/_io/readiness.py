@@ -34,11 +34,20 @@ from spindle._core.clock import Clock
 from spindle._core.handles import Handle
 from spindle._core.loop import BaseLoop
 from spindle._core.native import from_none, mypyc_attr
+from spindle._core.scheduler import IOWaiter, ReadyEntry
 from spindle._io.offload import Offload
-from spindle._io.poller import READ, WRITE, Poller, new_poller
+from spindle._io.poller import (
+    EPOLL_READABLE,
+    EPOLL_WRITABLE,
+    READ,
+    WRITE,
+    EpollPoller,
+    Poller,
+    new_poller,
+)
 from spindle._io.waker import Waker
 
-__all__ = ["ReadinessLoop", "fileobj_to_fd"]
+__all__ = ["ReadinessLoop", "ReadyDescriptors", "fileobj_to_fd"]
 
 Ts = TypeVarTuple("Ts")
 
@@ -61,6 +70,48 @@ def fileobj_to_fd(fileobj: int | Any) -> int:
     return fd
 
 
+class ReadyDescriptors(IOWaiter):
+    """Phase 3 of a pass: wait for the poller, queue the handlers of the ready descriptors.
+
+    The handle of each descriptor is the same object every time (``_add_handler``); one the
+    loop no longer watches, or cancelled, is not queued.  With epoll, the pairs epoll itself
+    returns are read here (``EpollPoller.poll_masks``), and no list of translated pairs is
+    made for each poll.
+    """
+
+    def __init__(
+        self,
+        poller: Poller,
+        handlers: dict[int, list[Handle | None]],
+        put: Callable[[ReadyEntry], None],
+    ) -> None:
+        self._epoll: EpollPoller | None = poller if isinstance(poller, EpollPoller) else None
+        # Bound once: compiled, a call through the Protocol type looks the method up by name.
+        self._poll_events: Callable[[float | None], list[tuple[int, int]]] = poller.poll
+        self._handlers = handlers
+        self._put = put
+
+    def wait(self, timeout: float | None) -> None:
+        epoll = self._epoll
+        if epoll is not None:
+            events = epoll.poll_masks(timeout)
+            readable, writable = EPOLL_READABLE, EPOLL_WRITABLE
+        else:
+            events = self._poll_events(timeout)
+            readable, writable = READ, WRITE
+        put = self._put
+        handlers = self._handlers
+        for fd, mask in events:
+            pair = handlers.get(fd)
+            if pair is None:
+                continue
+            reader, writer = pair
+            if mask & readable and reader is not None and not reader._cancelled:
+                put(reader)
+            if mask & writable and writer is not None and not writer._cancelled:
+                put(writer)
+
+
 @mypyc_attr(allow_interpreted_subclasses=True)
 class ReadinessLoop(BaseLoop):
     """The loop with readers and writers: what every I/O facility is built on."""
@@ -68,8 +119,6 @@ class ReadinessLoop(BaseLoop):
     def __init__(self, *, clock: Clock | None = None, poller: Poller | None = None) -> None:
         super().__init__(clock=clock)
         self._poller: Poller = new_poller() if poller is None else poller
-        # Bound once: compiled, a call through the Protocol type looks the method up by name.
-        self._poll_events: Callable[[float | None], list[tuple[int, int]]] = self._poller.poll
         # fd -> the object (a socket, a file) a public add_reader/add_writer was given for it:
         # remove_reader/remove_writer find it by identity once it is closed (fileno() == -1).
         self._fd_objects: dict[int, Any] = {}
@@ -81,6 +130,10 @@ class ReadinessLoop(BaseLoop):
         self._fd_owners: weakref.WeakValueDictionary[int, asyncio.BaseTransport] = (
             weakref.WeakValueDictionary()
         )
+        self._ready_descriptors = ReadyDescriptors(self._poller, self._fd_handlers, self._put_ready)
+        # A plain pass waits with it directly, unless a subclass has a _poll of its own.
+        if type(self)._poll is ReadinessLoop._poll:
+            self._io_waiter = self._ready_descriptors
         self._waker = Waker()
         self._add_handler(self._waker.fd, READ, self._waker.drain, ())
         self._read_buffer: bytearray | None = None
@@ -88,17 +141,7 @@ class ReadinessLoop(BaseLoop):
     # -- the hooks BaseLoop calls --------------------------------------------------------
 
     def _poll(self, timeout: float | None) -> None:
-        put = self._put_ready
-        handlers = self._fd_handlers
-        for fd, bits in self._poll_events(timeout):
-            pair = handlers.get(fd)
-            if pair is None:
-                continue
-            reader, writer = pair
-            if bits & READ and reader is not None and not reader._cancelled:
-                put(reader)
-            if bits & WRITE and writer is not None and not writer._cancelled:
-                put(writer)
+        self._ready_descriptors.wait(timeout)
 
     def _watch_count_changed(self) -> None:
         """A descriptor is watched, or no longer: busy passes poll unless only the waker is."""
