@@ -156,6 +156,27 @@ def test_a_helper_that_arms_faulthandler_in_its_last_round_forks_with_no_timer_t
         arm.stop()
 
 
+def test_a_fork_waits_for_faulthandlers_timer_thread_only_while_it_is_armed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Not armed (no stderr to print to) or fired already: no thread to wait for, and a fork
+    # must not spend GONE_TIMEOUT looking for one.
+    waited: list[set[int]] = []
+    monkeypatch.setattr(watchdog, "until_one_ends", waited.append)
+    arm = watchdog._FaultHandlerArm(60.0)
+    arm.start()
+    try:
+        helper_threads._before_fork()
+        helper_threads._after_fork_in_parent()
+        assert len(waited) == 1  # armed: the cancel waits for the timer's thread
+        watchdog._FaultHandlerArm._cancel()  # as when it could not be armed (no stderr)
+        helper_threads._before_fork()
+        helper_threads._after_fork_in_parent()
+        assert len(waited) == 1
+    finally:
+        arm.stop()
+
+
 def test_forking_under_a_runner_the_helpers_step_aside_and_come_back(reports: Reports) -> None:
     diagnostics.configure(block_threshold=0.1)
     seen: dict[str, object] = {}

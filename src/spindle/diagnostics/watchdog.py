@@ -128,6 +128,8 @@ class _FaultHandlerArm:
     _users = 0
     _lock = threading.Lock()
     _last_after = 0.0  # the delay last armed, to arm the timer again after a fork
+    # When the armed timer fires (time.monotonic()); 0.0: not armed (its thread is not there).
+    _fires_at = 0.0
 
     def __init__(self, after: float) -> None:
         self.after = after
@@ -155,15 +157,19 @@ class _FaultHandlerArm:
         # No usable stderr: nothing to print to.
         with contextlib.suppress(ValueError, OSError, RuntimeError):
             faulthandler.dump_traceback_later(after, repeat=False, file=stream)
+            _FaultHandlerArm._fires_at = time.monotonic() + after
 
     @staticmethod
     def _before_fork() -> None:
         if _FaultHandlerArm._users > 0:
             # The timer's thread acknowledges the cancel a moment before it ends: 3.12's
-            # fork() warning, which counts system threads, would still count it.
+            # fork() warning, which counts system threads, would still count it.  (Not armed,
+            # or fired already: there is no thread to wait for.)
+            running = _FaultHandlerArm._fires_at > time.monotonic()
             threads = system_threads()
-            faulthandler.cancel_dump_traceback_later()
-            until_one_ends(threads)
+            _FaultHandlerArm._cancel()
+            if running:
+                until_one_ends(threads)
 
     @staticmethod
     def _after_fork_in_parent() -> None:
@@ -174,6 +180,7 @@ class _FaultHandlerArm:
     def _after_fork_in_child() -> None:
         # The parent's watchdog threads did not come along: nobody uses the timer here yet.
         _FaultHandlerArm._users = 0
+        _FaultHandlerArm._fires_at = 0.0
         _FaultHandlerArm._lock = threading.Lock()
 
     def stop(self) -> None:
@@ -182,7 +189,12 @@ class _FaultHandlerArm:
                 return  # armed in the parent of this forked process: not this process's timer
             _FaultHandlerArm._users -= 1
             if _FaultHandlerArm._users == 0:
-                faulthandler.cancel_dump_traceback_later()
+                _FaultHandlerArm._cancel()
+
+    @staticmethod
+    def _cancel() -> None:
+        faulthandler.cancel_dump_traceback_later()
+        _FaultHandlerArm._fires_at = 0.0
 
 
 # After the watchdogs have stopped for the fork: one in its last round may arm the timer.
