@@ -228,7 +228,7 @@ def test_a_process_pool_under_a_runner_forks_without_the_multithreaded_warning(
     # be counted too.
     program = run_program(
         """
-        import asyncio, concurrent.futures, threading, warnings
+        import asyncio, concurrent.futures, warnings
         import spindle
 
         async def main():

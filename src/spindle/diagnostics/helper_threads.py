@@ -124,7 +124,7 @@ def _until_gone(thread: threading.Thread) -> None:
     warning (on Linux, from ``/proc``): without this it would still count one now and then.
     """
     if thread.native_id is not None:
-        _until_fewer({thread.native_id}, 0)
+        until_one_ends({thread.native_id})
 
 
 def system_threads() -> set[int]:
@@ -136,19 +136,15 @@ def system_threads() -> set[int]:
 
 
 def until_one_ends(threads: set[int]) -> None:
-    """Wait (briefly) until one of ``threads`` has ended.
+    """Wait up to ``GONE_TIMEOUT`` until one of ``threads`` has ended.
 
-    For a thread that is not Python's (faulthandler's timer, which ``fork()``'s warning
+    Also for a thread that is not Python's (faulthandler's timer, which ``fork()``'s warning
     counts just the same), told to stop and known only as one of the threads there were.
     """
-    if threads:
-        _until_fewer(threads, len(threads) - 1)
-
-
-def _until_fewer(threads: set[int], most: int) -> None:
-    """Wait up to ``GONE_TIMEOUT`` until at most ``most`` of ``threads`` are still there."""
+    if not threads:
+        return
     deadline = time.monotonic() + GONE_TIMEOUT
-    while len(threads & system_threads()) > most and time.monotonic() < deadline:
+    while threads <= system_threads() and time.monotonic() < deadline:  # all still there
         time.sleep(0)  # let it finish
 
 

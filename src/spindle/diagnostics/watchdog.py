@@ -166,9 +166,9 @@ class _FaultHandlerArm:
             # fork() warning, which counts system threads, would still count it.  (Not armed,
             # or fired already: there is no thread to wait for.)
             running = _FaultHandlerArm._fires_at > time.monotonic()
-            threads = system_threads()
+            threads = system_threads() if running else set()
             _FaultHandlerArm._cancel()
-            if running:
+            if threads:
                 until_one_ends(threads)
 
     @staticmethod
