@@ -17,6 +17,7 @@ import sys
 import traceback
 import warnings
 import weakref
+from collections.abc import Coroutine
 from typing import Any
 
 import pytest
@@ -494,14 +495,24 @@ def test_the_loops_hot_attributes_are_slots_and_its_dict_stays_small() -> None:
             loop.close()
 
 
-def test_create_task_notes_the_origin_note_origin_would() -> None:
-    # BaseLoop.create_task writes tasks.note_origin out (FAST PATH): they must agree.
+@pytest.mark.parametrize("site_beyond_the_stack", [False, True])
+def test_create_task_notes_the_origin_note_origin_would(site_beyond_the_stack: bool) -> None:
+    # BaseLoop.create_task writes tasks.note_origin out (FAST PATH): they must agree, also when
+    # the call site remembered lies further out than the stack now reaches (sys._getframe
+    # raises ValueError, and the walk finds the origin).
+    from spindle._core import loop as loop_module
+
     loop = spindle.new_event_loop()
     loop._track_task_origins = True  # type: ignore[attr-defined]
 
     async def nothing() -> None:
         pass
 
+    if site_beyond_the_stack:
+        origins = loop_module._origins
+        origins._site_code = nothing.__code__
+        origins._site_getframe_arg = 100_000
+        origins._site_is_caller = False
     try:
         written_out = loop.create_task(nothing())
         plain = Task(nothing(), loop=loop)
@@ -518,8 +529,9 @@ def test_create_task_notes_the_origin_note_origin_would() -> None:
 
 
 def test_create_task_finds_the_programs_line_on_every_path_in_turn() -> None:
-    # The walk remembers the runtime's code objects it met (loop._KnownCode): paths that pass
-    # through different runtime functions, taken in turn, must each still end at the program.
+    # The walk remembers the runtime's code objects it met, and the site it ended at
+    # (loop._Origins): paths that pass through different runtime functions, taken in turn, must
+    # each still end at the program's line.
     loop = spindle.new_event_loop()
     loop._track_task_origins = True  # type: ignore[attr-defined]
     made: list[tuple[asyncio.Future[Any], int]] = []
@@ -552,6 +564,71 @@ def test_create_task_finds_the_programs_line_on_every_path_in_turn() -> None:
     assert len(made) == 3 * 9
     for task, at in made:
         assert origin_of(task) == (__file__, at, "main"), task
+
+
+def test_create_task_tells_apart_two_sites_in_one_function_through_the_runtime() -> None:
+    # The site remembered is a code object *and* an instruction in it: two lines of one
+    # function that both go through asyncio's create_task, in turn, each get their own line.
+    loop = spindle.new_event_loop()
+    loop._track_task_origins = True  # type: ignore[attr-defined]
+    made: list[tuple[asyncio.Future[Any], int]] = []
+
+    async def nothing() -> None:
+        pass
+
+    def line() -> int:
+        return sys._getframe(1).f_lineno  # the caller's line
+
+    async def main() -> None:
+        for _ in range(3):
+            made.append((asyncio.create_task(nothing()), line()))
+            made.append((asyncio.create_task(nothing()), line()))
+            made.append((asyncio.ensure_future(nothing()), line()))
+        await asyncio.sleep(0)
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert len({at for _, at in made}) == 3
+    for task, at in made:
+        assert origin_of(task) == (__file__, at, "main"), task
+
+
+def test_a_call_site_that_calls_the_runtime_and_then_the_program_names_the_call() -> None:
+    # The documented limit of the remembered site: one call site that sometimes calls into the
+    # runtime (asyncio.create_task) and sometimes a function of the program's that creates the
+    # task.  Once the site is remembered, the program's function is not looked into: the origin
+    # is the call's line, on the same path one level out.  Without the site (the first call, or
+    # after another path), the walk names the line inside the function.
+    loop = spindle.new_event_loop()
+    loop._track_task_origins = True  # type: ignore[attr-defined]
+    made: list[asyncio.Future[Any]] = []
+    spawn_line = 0
+
+    async def nothing() -> None:
+        pass
+
+    def spawn(coro: Coroutine[Any, Any, None]) -> asyncio.Future[Any]:
+        nonlocal spawn_line
+        spawn_line = sys._getframe().f_lineno + 1
+        return loop.create_task(coro)
+
+    async def main() -> int:
+        call_line = sys._getframe().f_lineno + 2
+        for make in (spawn, asyncio.create_task, spawn):
+            made.append(make(nothing()))
+        return call_line
+
+    try:
+        call_line = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert [origin_of(task) for task in made] == [
+        (__file__, spawn_line, "spawn"),
+        (__file__, call_line, "main"),
+        (__file__, call_line, "main"),
+    ]
 
 
 def test_resume_steps_a_coroutine_as_send_and_throw_do() -> None:

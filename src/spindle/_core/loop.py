@@ -109,26 +109,8 @@ class BaseLoop(Scheduler):
             factory_task: asyncio.Task[T] = task
             return factory_task
         if self._track_task_origins:
-            # FAST PATH: tasks.note_origin(task) written out.  Where the program created the
-            # task: the innermost frame outside the runtime.  Diagnostics turn this on for
-            # every task, so it is kept cheap: the code object and offset are stored as they
-            # are (origin_of makes a line of them when a report asks), and the code objects
-            # met last are remembered as the program's or the runtime's (_KnownCode), sparing
-            # a file-name lookup per frame.
-            # tests/core/test_fast_paths.py holds the two to the same result.
-            frame: Any = _getframe(_CALLER_DEPTH)
-            code = frame.f_code
-            known = _known_code
-            while code is not known.program and known.is_runtime(code):
-                frame = frame.f_back
-                if frame is None:
-                    break
-                code = frame.f_code
-            if frame is not None:
-                # Through TaskCore's type: native stores in the compiled build.
-                core: TaskCore = task
-                core._origin_code = code
-                core._origin_lasti = frame.f_lasti
+            # Through TaskCore's type: native stores in the compiled build.
+            _origins.note(task)
         result: asyncio.Task[T] = task
         return result
 
@@ -350,26 +332,83 @@ def _settle(fut: Any, value: bool) -> None:
         fut.set_result(value)
 
 
-class _KnownCode:
-    """The code objects create_task met last: one of the program's, four of the runtime's.
+class _Origins:
+    """Where the program created each task: the innermost frame outside the runtime.
 
-    A loop that creates tasks meets the same ones again.  Four for the runtime, because one
-    path to create_task can pass through two of its functions (asyncio's ``gather`` calls
-    ``_ensure_future``), and a program that mixes gather, TaskGroup and ``create_task`` must
-    not have one path push out another's.  Told apart by identity: pointer comparisons in the
-    compiled build, where comparing code objects by value would read their contents.
+    FAST PATH: ``tasks.note_origin`` written out for ``BaseLoop.create_task``.  Diagnostics
+    turn origins on for every task, so this is kept cheap; tests/core/test_fast_paths.py holds
+    the two to the same result.  Three savings, each of a frame's attribute read or a frame
+    object made (some 150 instructions each, where a task costs some 18 thousand):
+
+    * the code object and offset are stored as they are (``origin_of`` makes a line of them when
+      a report asks);
+    * the walk from create_task's caller outwards remembers the code objects it met as the
+      program's or the runtime's (four of the runtime's, because one path to create_task can
+      pass through two of its functions, asyncio's ``gather`` calling ``_ensure_future``, and a
+      program that mixes gather, TaskGroup and ``create_task`` must not have one path push out
+      another's), told apart by identity, sparing a file-name lookup per frame;
+    * the *site* the walk ended at last (the program's code object, the instruction in it, and
+      how many runtime frames lay between it and create_task) is looked at first, with one
+      ``sys._getframe(depth)``: a program creating tasks in a loop, or through asyncio's
+      ``gather`` or ``TaskGroup``, comes back to the same site, and the runtime's frames in
+      between (a new frame object each, made only to be read) are not made at all.  The
+      instruction is a call, so what lies below it is what that call leads to: the same
+      runtime functions, unless the call site calls different things at different times
+      (``spawn(coro)`` with ``spawn`` sometimes ``asyncio.create_task``, sometimes a function
+      of the program's that calls it); then the origin given is that call's line, one level
+      out on the same path, rather than the line inside the program's function.
+
+    Code objects are compared by identity: pointer comparisons in the compiled build, where
+    comparing them by value would read their contents.
     """
 
     def __init__(self) -> None:
-        self.program: types.CodeType | None = None
+        self._site_code: types.CodeType | None = None
+        self._site_lasti = -1
+        # How far out the site's frame is from note's: sys._getframe's argument, kept as the
+        # int object it takes (not a native int, which would be boxed again on every call).
+        self._site_getframe_arg: Any = _CALLER_DEPTH
+        self._site_is_caller = True  # no runtime frames between: any offset in it will do
         self._runtime_0: types.CodeType | None = None
         self._runtime_1: types.CodeType | None = None
         self._runtime_2: types.CodeType | None = None
         self._runtime_3: types.CodeType | None = None
         self._next_slot = 0
 
-    def is_runtime(self, code: types.CodeType) -> bool:
-        """``code`` is the runtime's (spindle's or asyncio's); remembered as what it is."""
+    def note(self, task: TaskCore) -> None:
+        """Record ``task``'s origin; called by create_task, so its caller is the creator."""
+        try:
+            frame: Any = _getframe(self._site_getframe_arg)
+        except ValueError:  # the stack is not that deep now
+            frame = None
+        if frame is not None and frame.f_code is self._site_code:
+            lasti: int = frame.f_lasti
+            if self._site_is_caller or lasti == self._site_lasti:
+                task._origin_code = self._site_code
+                task._origin_lasti = lasti
+                return
+        self._walk(task, _getframe(_CALLER_DEPTH))
+
+    def _walk(self, task: TaskCore, frame: Any) -> None:
+        """Walk out from ``frame``, create_task's caller, to the program's frame."""
+        depth = 0
+        code = frame.f_code
+        while self._is_runtime(code):
+            frame = frame.f_back
+            if frame is None:
+                return
+            depth += 1
+            code = frame.f_code
+        lasti: int = frame.f_lasti
+        task._origin_code = code
+        task._origin_lasti = lasti
+        self._site_code = code
+        self._site_lasti = lasti
+        self._site_getframe_arg = _CALLER_DEPTH + depth
+        self._site_is_caller = depth == 0
+
+    def _is_runtime(self, code: types.CodeType) -> bool:
+        """``code`` is the runtime's (spindle's or asyncio's); remembered if so."""
         if (
             code is self._runtime_0
             or code is self._runtime_1
@@ -377,8 +416,7 @@ class _KnownCode:
             or code is self._runtime_3
         ):
             return True
-        if code.co_filename not in RUNTIME_FILES:
-            self.program = code
+        if code is self._site_code or code.co_filename not in RUNTIME_FILES:
             return False
         slot = self._next_slot
         if slot == 0:
@@ -393,9 +431,9 @@ class _KnownCode:
         return True
 
 
-_known_code: Final = _KnownCode()
+# The frame of create_task's caller, as seen from _Origins.note: the innermost Python frame in
+# the compiled build, where create_task and note are native (no frames of their own); two out
+# in the pure build, past note's frame and create_task's.
+_CALLER_DEPTH: Final = 0 if COMPILED else 2
 
-# The frame create_task starts looking from: its caller's, when create_task is a Python
-# function with a frame of its own (the pure build); the innermost Python frame when it is
-# compiled (no frame of its own).  Runtime frames are skipped either way.
-_CALLER_DEPTH: Final = 0 if COMPILED else 1
+_origins: Final = _Origins()
