@@ -15,8 +15,12 @@ water marks of its write buffer, with ``pause_writing``/``resume_writing`` calle
 crossings (their errors go to the loop's exception handler: ``transports.policy``).
 
 Plaintext is delivered from a ``TLSEngine``: a ``BufferedProtocol`` gets it decrypted straight
-into its own buffer; a plain ``Protocol`` gets ``bytes`` made from a reusable 64 KiB buffer
-(four TLS records), so reading allocates nothing but what it hands out.
+into its own buffer; a plain ``Protocol`` gets ``bytes`` made from a reusable 256 KiB buffer
+(sixteen full TLS records, what asyncio's TLS layer reads at once too), so reading allocates
+nothing but what it hands out, and a bulk transfer takes a step per 256 KiB.  (With 64 KiB
+pieces, pyperformance's ``asyncio_tcp_ssl`` ran 4% behind uvloop: per 10 MB the interpreted
+steps cost 4.4 million instructions, 2.3 million with 256 KiB, and the stream's reader paused
+after every third piece, leaving ciphertext in OpenSSL's buffer to be moved at the next feed.)
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from spindle._io.transports.policy import Limit, call_protocol, water_marks
 
 __all__ = ["PLAINTEXT_BUFFER", "WRITE_HIGH_WATER", "AppEnd"]
 
-PLAINTEXT_BUFFER = 64 * 1024  # at most this much per data_received() call
+PLAINTEXT_BUFFER = 256 * 1024  # at most this much per data_received() call
 WRITE_HIGH_WATER = 512 * 1024  # asyncio's default for TLS transports
 
 
