@@ -46,8 +46,14 @@ __all__ = [
 
 # Seconds a fork waits for one helper thread to finish its round and stop.
 PAUSE_TIMEOUT = 1.0
-# Seconds it waits, after that, for the system thread to end (see _until_gone).
-GONE_TIMEOUT = 0.1
+# Seconds it waits, after that, for the system thread to end (see _until_gone).  A thread
+# told to stop ends within microseconds on an idle machine; on a loaded one its last steps wait
+# for a CPU like any other thread's (a tenth of a second was not always enough with both CPUs
+# of a 2-core machine busy), so the bound is generous: it is only ever reached when the
+# system keeps the thread from running, and a fork is rare.
+GONE_TIMEOUT = 1.0
+# How long each look waits: long enough to give the ending thread the CPU on a busy machine.
+_GONE_POLL = 0.0005
 
 
 class HelperThread:
@@ -145,7 +151,7 @@ def until_one_ends(threads: set[int]) -> None:
         return
     deadline = time.monotonic() + GONE_TIMEOUT
     while threads <= system_threads() and time.monotonic() < deadline:  # all still there
-        time.sleep(0)  # let it finish
+        time.sleep(_GONE_POLL)  # let it finish
 
 
 class _State:
