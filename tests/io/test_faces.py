@@ -132,6 +132,43 @@ def test_a_face_dropped_open_warns_and_releases_its_socket(spindle_loop: EventLo
         there.close()
 
 
+def test_every_private_name_of_the_core_reads_through_the_face(spindle_loop: EventLoop) -> None:
+    # Compiled: a descriptor per name of the native core on the face's class, and no
+    # __getattr__ (which would slow every read of the face); pure: __getattr__.  Either way
+    # each private name of the core, fields and methods, reads the same through the face, a
+    # name set on the face is the face's own, and a name neither has is an AttributeError.
+    import spindle
+
+    here, there = nonblocking_pair()
+
+    async def main() -> None:
+        transport, protocol = await spindle_loop.connect_accepted_socket(
+            lambda: Recorder(spindle_loop), here
+        )
+        core = transport._core
+        assert hasattr(type(transport), "__getattr__") is not spindle.COMPILED
+        names = set(dir(core)) | set(getattr(core, "__dict__", {}))
+        private = {n for n in names if n.startswith("_") and not n.startswith("__")}
+        own = {n for n in private if n in vars(transport) or hasattr(asyncio.Transport, n)}
+        assert {"_protocol", "_loop", "_fd", "_on_readable"} <= private - own
+        for name in sorted(private - own - {"_core"}):
+            assert getattr(transport, name) == getattr(core, name), name
+        assert transport._sock is here  # the face's own, though the core has one too
+        transport._fd = -1  # type: ignore[attr-defined]
+        assert transport._fd == -1 and core._fd == here.fileno()  # the face's own now
+        del transport._fd  # type: ignore[attr-defined]
+        assert transport._fd == here.fileno()
+        with pytest.raises(AttributeError, match="_no_such_name"):
+            transport._no_such_name  # type: ignore[attr-defined]  # noqa: B018
+        transport.close()
+        await protocol.lost
+
+    try:
+        run(spindle_loop, main())
+    finally:
+        there.close()
+
+
 def test_methods_bound_to_the_core_do_what_the_class_s_do(
     spindle_loop: EventLoop,
 ) -> None:
