@@ -8,6 +8,7 @@ The watchdog, the instruments, the timeline and the settings have their own file
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import logging
 import os
@@ -17,6 +18,7 @@ import sys
 import textwrap
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -136,6 +138,36 @@ def test_the_watchdog_of_asyncio_runner_lives_from_its_first_main_to_its_close()
         runner.run(sleep(0))
         assert len(watchdog_threads()) == 1
     assert watchdog_threads() == []
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_finished_run_leaves_no_reference_cycle(
+    enabled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What run() made is freed when it returns, by reference counting alone, as asyncio's
+    # objects are: the loop (its worker threads' pool lets go of it at close), and with
+    # diagnostics on, the watchdog and the ps server (their stopped helper threads let go of
+    # their bound methods).  Nothing waits for the garbage collector.
+    monkeypatch.setenv("SPINDLE_PS", "1")  # the default, which the suite turns off
+    diagnostics.configure(enabled=enabled)
+    made: list[weakref.ref[Any]] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        made.append(weakref.ref(loop))
+        await asyncio.sleep(0)
+
+    gc.collect()
+    gc.disable()
+    try:
+        run(main())
+        assert made[0]() is None
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        assert gc.collect() == 0
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
 
 
 def test_asyncio_runner_reports_nothing_when_diagnostics_are_off(reports: Any) -> None:

@@ -56,7 +56,9 @@ class Offload:
     """Worker threads for the loop's own blocking system calls (see the module docstring)."""
 
     def __init__(self, loop: _Loop) -> None:
-        self._loop = loop
+        # Let go at close(): the loop holds this object, and a closed loop is then freed as
+        # soon as the program drops it, without waiting for the garbage collector.
+        self._loop: _Loop | None = loop
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
 
     async def run(
@@ -71,17 +73,20 @@ class Offload:
         ``on_cancel(result)`` is called first if it returned, so that what it did (a child
         started, bytes sent) is not lost.
         """
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("cannot run a call on the worker threads of a closed loop")
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(
                 MAX_WORKERS, thread_name_prefix="spindle-offload"
             )
         done: asyncio.Future[T] = wrap_concurrent_future(
-            self._executor.submit(func, *args), loop=self._loop
+            self._executor.submit(func, *args), loop=loop
         )
         cancelled: asyncio.CancelledError | None = None
         while not done.done():
             # Awaiting a waiter, not ``done``: a cancellation cancels the waiter only.
-            waiter: asyncio.Future[None] = self._loop.create_future()
+            waiter: asyncio.Future[None] = loop.create_future()
             done.add_done_callback(functools.partial(_wake, waiter))
             try:
                 await waiter
@@ -98,6 +103,7 @@ class Offload:
         return done.result()
 
     def close(self) -> None:
+        self._loop = None
         executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False)

@@ -93,6 +93,10 @@ class HelperThread:
         self._interrupt()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+        # The callables are the owner's bound methods, and the owner holds this object: let
+        # go of them, so that a stopped helper and its owner are freed without waiting for the
+        # garbage collector.  (A thread still running has its own reference to ``run``.)
+        self._run = self._interrupt = self._rearm = _nothing
 
     def is_alive(self) -> bool:
         thread = self._thread
@@ -120,6 +124,10 @@ class HelperThread:
             self._paused = False
             self._rearm()
             self._thread = self._new_thread()
+
+
+def _nothing() -> None:
+    """What a stopped helper's callables become (see ``HelperThread.stop``)."""
 
 
 def _until_gone(thread: threading.Thread) -> None:
