@@ -387,7 +387,9 @@ class _Origins:
                 task._origin_code = self._site_code
                 task._origin_lasti = lasti
                 return
-        self._walk(task, _getframe(_CALLER_DEPTH))
+        if frame is None or not self._site_is_caller:
+            frame = _getframe(_CALLER_DEPTH)  # else the frame looked at is the caller's already
+        self._walk(task, frame)
 
     def _walk(self, task: TaskCore, frame: Any) -> None:
         """Walk out from ``frame``, create_task's caller, to the program's frame."""

@@ -110,9 +110,15 @@ class _Face(asyncio.BaseTransport):
             core._collected()
 
 
+def _reads_through(name: str) -> bool:
+    """Whether a face reads ``name`` from its core when it lacks it: a private name, not a
+    dunder, and not ``_core`` itself."""
+    return name.startswith("_") and not name.startswith("__") and name != "_core"
+
+
 def _core_name(face: _Face, name: str) -> Any:
     """The pure build's ``__getattr__`` of a face: a private name it lacks is its core's."""
-    if name == "_core" or not name.startswith("_") or name.startswith("__"):
+    if not _reads_through(name):
         raise AttributeError(f"{type(face).__name__!r} object has no attribute {name!r}")
     return getattr(face._core, name)
 
@@ -139,8 +145,7 @@ def _read_through(face_class: type[_Face], core_class: type[TransportCore]) -> N
     if not COMPILED:
         return  # __getattr__ does it (see the module docstring)
     for name in dir(core_class):
-        private = name.startswith("_") and not name.startswith("__")
-        if private and name != "_core" and not hasattr(face_class, name):
+        if _reads_through(name) and not hasattr(face_class, name):
             setattr(face_class, name, _CoreName(name))
 
 
