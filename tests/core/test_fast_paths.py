@@ -21,6 +21,8 @@ from collections.abc import Coroutine
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import spindle
 from spindle._core.handles import Handle, TimerHandle
@@ -814,3 +816,106 @@ def test_a_run_handle_goes_only_once_the_loop_records_the_next(debug: bool) -> N
     finally:
         loop.close()
     assert seen == [second, None]
+
+
+async def _agen() -> Any:
+    yield 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["make", "drop", "discard"]), st.integers(0, 300)),
+        max_size=400,
+    )
+)
+def test_the_live_async_generators_are_what_a_weak_set_holds(
+    steps: list[tuple[str, int]],
+) -> None:
+    # LiveAsyncGenerators (loop._asyncgens) against the WeakSet it stands for: generators
+    # made (added to both), dropped (dying with no callback: the register's entry is left for a
+    # sweep or for a new generator at the same address) and discarded (as the finalizer hook
+    # does), in any order, past several sweeps: the same generators live in both, and
+    # the register never holds more entries than its sweeps allow.
+    from spindle._core.loop import _FIRST_SWEEP, LiveAsyncGenerators
+
+    register = LiveAsyncGenerators()
+    plain: weakref.WeakSet[Any] = weakref.WeakSet()
+    held: list[Any] = []
+    agen: Any = None
+    live: list[Any] = []
+    for action, n in steps:
+        if action == "make":
+            for _ in range(n % 8 + 1):
+                agen = _agen()
+                register.add(agen)
+                plain.add(agen)
+                held.append(agen)
+        elif held and action == "drop":
+            del held[n % len(held)]
+        elif held:
+            agen = held[n % len(held)]
+            register.discard(agen)
+            plain.discard(agen)
+        live = register.live()
+        assert len(live) == len(set(live))
+        assert set(live) == set(plain)
+        assert len(register._refs) <= max(2 * len(held), _FIRST_SWEEP) + 8
+    held.clear()
+    agen = live = None
+    gc.collect()
+    assert register.live() == []
+    register.clear()
+    assert register.live() == []
+
+
+def test_a_loop_closes_the_async_generators_it_saw_and_not_one_the_finalizer_took() -> None:
+    # The register at work on a loop: generators left suspended are closed at
+    # shutdown_asyncgens(), across sweeps; one dropped while
+    # suspended goes to the finalizer hook, which closes it, and shutdown does not close it
+    # again.
+    loop = spindle.new_event_loop()
+    closed: list[int] = []
+
+    async def counting(i: int) -> Any:
+        try:
+            yield i
+            yield i
+        finally:
+            closed.append(i)
+
+    kept: list[Any] = []
+
+    async def main() -> None:
+        for i in range(3 * _first_sweep()):
+            agen = counting(i)
+            await agen.__anext__()
+            if i % 3 == 0:
+                kept.append(agen)  # left suspended
+            else:
+                async for _ in agen:  # run to its end
+                    pass
+        dropped = counting(-1)
+        await dropped.__anext__()
+        del dropped  # the finalizer hook schedules its aclose()
+        gc.collect()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert closed.count(-1) == 1
+
+    try:
+        loop.run_until_complete(main())
+        finished = [i for i in closed if i >= 0]
+        assert all(i % 3 for i in finished)
+        closed.clear()
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()
+    assert sorted(closed) == [i for i in range(3 * _first_sweep()) if i % 3 == 0]
+    kept.clear()
+
+
+def _first_sweep() -> int:
+    from spindle._core.loop import _FIRST_SWEEP
+
+    return int(_FIRST_SWEEP)
