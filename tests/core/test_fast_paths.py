@@ -919,3 +919,153 @@ def _first_sweep() -> int:
     from spindle._core.loop import _FIRST_SWEEP
 
     return int(_FIRST_SWEEP)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 40), min_size=1, max_size=4),
+    order=st.randoms(use_true_random=False),
+)
+def test_the_loop_holds_its_pending_tasks_as_a_set_would(sizes: list[int], order: Any) -> None:
+    # TaskCore._let_go and the loop's _held_tasks against the set of pending tasks they stand
+    # for: tasks made in batches, each waiting on its own future, ended (result, error,
+    # cancellation) in any order; after every end, the loop holds exactly the pending
+    # tasks, each at the place it keeps, and an ended one is held nowhere.
+    loop = spindle.new_event_loop()
+    pending: list[Any] = []
+    ended: list[Any] = []
+    waits: dict[Any, asyncio.Future[None]] = {}
+
+    async def waiting(fut: asyncio.Future[None]) -> None:
+        await fut
+
+    def check() -> None:
+        held = loop._held_tasks  # type: ignore[attr-defined]
+        assert len(held) == len(pending)
+        assert {id(t) for t in held} == {id(t) for t in pending}
+        assert all(held[t._held_at] is t for t in pending)
+        assert all(t._held_at == -1 for t in ended)
+
+    try:
+        for size in sizes:
+            for _ in range(size):
+                fut = loop.create_future()
+                task = loop.create_task(waiting(fut))
+                waits[task] = fut
+                pending.append(task)
+            loop.run_until_complete(asyncio.sleep(0))  # every task waits on its future
+            check()
+            for task in order.sample(pending, len(pending) // 2 + 1):
+                how = order.choice(["result", "error", "cancel"])
+                if how == "result":
+                    waits[task].set_result(None)
+                elif how == "error":
+                    waits[task].set_exception(ValueError())
+                else:
+                    task.cancel()
+                loop.run_until_complete(asyncio.sleep(0))
+                loop.run_until_complete(asyncio.sleep(0))
+                assert task.done()
+                task.cancelled() or task.exception()
+                pending.remove(task)
+                ended.append(task)
+                check()
+        async def cancel_the_rest() -> None:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+        loop.run_until_complete(cancel_the_rest())
+        ended += pending
+        pending.clear()
+        check()
+    finally:
+        loop.close()
+
+
+def test_a_pending_task_only_its_own_future_refers_to_is_not_collected() -> None:
+    # What the loop's strong references are for: a task waits on a future that only its own
+    # coroutine refers to, and nobody refers to the task: a cycle the collector would free,
+    # task and all, mid-flight.  The task stays, and finishes when woken.
+    from spindle._core.taskcore import forget_tasks_of
+
+    loop = spindle.new_event_loop()
+    finished: list[str] = []
+    woken: list[asyncio.Future[None]] = []
+
+    async def alone() -> None:
+        fut = loop.create_future()
+        woken.append(weakref.proxy(fut))  # type: ignore[arg-type]
+        await fut
+        finished.append("done")
+
+    try:
+        task_ref = weakref.ref(loop.create_task(alone()))
+        loop.run_until_complete(asyncio.sleep(0))
+        gc.collect()
+        assert task_ref() is not None
+        woken[0].set_result(None)
+        loop.run_until_complete(asyncio.sleep(0))
+        assert finished == ["done"]
+        assert loop._held_tasks == []  # type: ignore[attr-defined]
+        # Closing lets go of the tasks still pending (forget_tasks_of).
+        never = loop.create_task(asyncio.sleep(3600))
+        loop.run_until_complete(asyncio.sleep(0))
+        assert loop._held_tasks == [never]  # type: ignore[attr-defined]
+        forget_tasks_of(loop)
+        assert loop._held_tasks == [] and never._held_at == -1  # type: ignore[attr-defined]
+        never.cancel()
+        loop.run_until_complete(asyncio.sleep(0))
+    finally:
+        loop.close()
+
+
+def test_a_task_on_another_loop_is_held_elsewhere_and_let_go_at_its_end() -> None:
+    from spindle._core import taskcore
+
+    loop = asyncio.new_event_loop()  # asyncio's own loop: spindle's Task on it
+
+    async def short() -> int:
+        await asyncio.sleep(0)
+        return 1
+
+    try:
+        task = Task(short(), loop=loop)
+        assert task in taskcore._held_elsewhere and task._held_at == -2
+        assert loop.run_until_complete(task) == 1
+        assert task not in taskcore._held_elsewhere and task._held_at == -1
+    finally:
+        loop.close()
+
+
+@pytest.mark.skipif(not spindle.COMPILED, reason="the native classes' layout")
+def test_the_flags_of_a_future_and_a_task_share_one_word() -> None:
+    # Compiled, a native class's fields are laid out in the order its annotations declare
+    # them, a one-byte flag between two pointers taking eight bytes: FutureCore declares its
+    # two flags last and TaskCore its two first, so all four fit in one word (24 bytes less
+    # a task, whose memory programs with tens of thousands pending walk in every collection).
+    import ast
+    import pathlib
+
+    from spindle._core import futures, taskcore
+    from spindle._core.futures import FutureCore
+    from spindle._core.taskcore import TaskCore
+
+    def slots_in_source(module: Any, name: str) -> int:
+        # A native class keeps no __slots__ attribute: count them in its source.
+        folder = pathlib.Path(module.__file__).parent
+        source = (folder / (module.__name__.rpartition(".")[2] + ".py")).read_text()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ClassDef) and node.name == name:
+                for stmt in node.body:
+                    if isinstance(stmt, ast.Assign) and ast.unparse(stmt.targets[0]) == (
+                        "__slots__"
+                    ):
+                        return len(ast.literal_eval(stmt.value))
+        raise AssertionError(f"no __slots__ in {name}")
+
+    header = object.__basicsize__ + 8  # the object's header and the vtable pointer
+    future_fields = slots_in_source(futures, "FutureCore")
+    task_fields = slots_in_source(taskcore, "TaskCore")
+    assert FutureCore.__basicsize__ == header + 8 * (future_fields - 2) + 8
+    assert TaskCore.__basicsize__ == FutureCore.__basicsize__ + 8 * (task_fields - 2)

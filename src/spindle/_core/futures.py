@@ -138,10 +138,7 @@ class FutureCore:
     _more_callbacks: list[tuple[Callable[[Any], object], contextvars.Context]] | None
     _cancel_message: Any
     _cancelled_exc: CancelledError | None
-    _log_traceback: bool
     _source_traceback: traceback.StackSummary | None
-    # True while a Task is suspended on this future (the asyncio protocol, above).
-    _asyncio_future_blocking: bool
     # What a task waiting on this future waits *for*: the Lock, Queue, TaskGroup, shielded
     # task... that made the future to park it (``note_owner``).  Read only by diagnostics
     # ("Task-2 waits on Event ready"), which cannot ask spindle's compiled code for its
@@ -151,6 +148,12 @@ class FutureCore:
     # Who awaits this future, as declared with ``spindle.future_add_to_awaited_by`` (Python
     # 3.14's API; asyncio keeps the same list on its futures).  Unset until declared.
     _awaited_by: list[Any]
+    # The flags last, and TaskCore's first: compiled, the fields are laid out in the order
+    # declared here, and a flag (one byte) between two pointers takes eight; together, the
+    # four flags of a task take eight bytes rather than thirty-two.
+    _log_traceback: bool
+    # True while a Task is suspended on this future (the asyncio protocol, above).
+    _asyncio_future_blocking: bool
 
     def __init__(self, *, loop: Any = None) -> None:
         self._log_traceback = False  # first: _finalize reads it even if __init__ fails

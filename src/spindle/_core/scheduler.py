@@ -219,6 +219,7 @@ class Scheduler:
         "_clock_resolution",
         "_debug",
         "_exception_handler",
+        "_held_tasks",
         "_instruments",
         "_io_waiter",
         "_pass_count",
@@ -284,6 +285,10 @@ class Scheduler:
         self.slow_callback_duration = 0.1
         self._exception_handler: Callable[[Any, dict[str, Any]], object] | None = None
         self._saved_origin_depth: int | None = None
+        # The loop's tasks not yet done: the strong references that keep a task nobody else
+        # refers to from being collected mid-flight.  Kept by taskcore.TaskCore (a task
+        # knows its place in the list: see TaskCore._let_go).
+        self._held_tasks: list[Any] = []
 
     def _update_mode(self) -> None:
         """Decide, in one place, which pass and which paths the loop takes.
