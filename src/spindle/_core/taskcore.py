@@ -75,7 +75,8 @@ _CoroutineType: Final = types.CoroutineType
 _next: Final[Callable[[Iterator[Any]], Any]] = next
 
 # The strong references promised in tasks.py, for tasks not yet done: a task on spindle's
-# loop is in its loop's ``_held_tasks`` at ``_held_at``; one on another loop is in this set.
+# loop is in its loop's ``_held_tasks`` at ``_held_at`` (compiled; see TaskCore._let_go); one
+# on another loop, or any in the pure build, is in this set.
 _held_elsewhere: Final[set[TaskCore]] = set()
 _NOT_HELD: Final = -1
 _HELD_ELSEWHERE: Final = -2
@@ -169,7 +170,8 @@ class TaskCore(FutureCore):
     # None in the pure build.
     _runner: Coroutine[Any, Any, None] | None
     # Where the strong reference to this task is while it is not done: its place in its
-    # loop's ``_held_tasks``, or _HELD_ELSEWHERE, or _NOT_HELD once done.
+    # loop's ``_held_tasks``, or _HELD_ELSEWHERE, or _NOT_HELD once done (compiled; in the
+    # pure build it stays _HELD_ELSEWHERE: see the end of the class).
     _held_at: int
 
     def __init__(
@@ -223,7 +225,7 @@ class TaskCore(FutureCore):
         self._wakeup_method = None
         self._runner = None
         self._log_destroy_pending = True
-        if scheduler is not None:
+        if COMPILED and scheduler is not None:  # see _let_go
             held = scheduler._held_tasks
             self._held_at = len(held)
             held.append(self)
@@ -454,7 +456,10 @@ class TaskCore(FutureCore):
         the set's look-ups (2.8% on uvloop, whose tasks are in asyncio's weak set only).  A
         list takes new tasks at its end; each task keeps its place in it, and a task that ends
         moves the last one into the place it leaves.  Held to a set by
-        ``tests/core/test_fast_paths.py``.
+        ``tests/core/test_fast_paths.py``.  The pure build keeps the set (``_held_elsewhere``,
+        as for tasks on other loops): interpreted, a set's add and discard are one C call
+        each, and the list's bookkeeping, a dozen bytecodes, cost a task more than the cache
+        misses it saves (1.4 thousand instructions, 3% of a task).
         """
         at = self._held_at
         if at < 0:
@@ -660,6 +665,12 @@ def _hide_runtime_frames(error: BaseException) -> None:
     for entry in reversed(kept):
         rebuilt = types.TracebackType(rebuilt, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
     error.__traceback__ = rebuilt
+
+
+if not COMPILED:
+    # The pure build's tasks are all in _held_elsewhere (see TaskCore._let_go): a task's end is
+    # the set's discard itself, one C call, rather than a Python method around it.
+    TaskCore._let_go = _held_elsewhere.discard  # type: ignore[assignment,method-assign]
 
 
 def _loop_of(future: Any) -> Any:
