@@ -177,6 +177,34 @@ def test_a_fork_waits_for_faulthandlers_timer_thread_only_while_it_is_armed(
         arm.stop()
 
 
+@pytest.mark.skipif(not helper_threads.system_threads(), reason="needs /proc/self/task")
+def test_a_fork_waits_for_the_timer_thread_the_last_arm_started_and_no_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each arm starts a new timer thread and the one it replaces ends a moment later: a fork
+    # that waited for "one of the process's threads" to end could be let through by the old
+    # timer's end (or any other thread's) while the new timer still ran.
+    waited: list[set[int]] = []
+    monkeypatch.setattr(watchdog, "until_one_ends", waited.append)
+    python_threads = {t.native_id for t in threading.enumerate()}
+    arm = watchdog._FaultHandlerArm(60.0)
+    arm.start()
+    try:
+        first = watchdog._FaultHandlerArm._timer_threads
+        watchdog._FaultHandlerArm._arm(60.0)  # as the watchdog's keep_alive does
+        second = watchdog._FaultHandlerArm._timer_threads
+        assert len(first) == len(second) == 1
+        assert first != second  # a new thread for the new arm
+        assert not (second & python_threads)  # faulthandler's, not one Python lists
+        assert second <= helper_threads.system_threads()
+        helper_threads._before_fork()
+        helper_threads._after_fork_in_parent()
+        assert waited == [set(second)]
+    finally:
+        arm.stop()
+    assert watchdog._FaultHandlerArm._timer_threads == frozenset()
+
+
 def test_forking_under_a_runner_the_helpers_step_aside_and_come_back(reports: Reports) -> None:
     diagnostics.configure(block_threshold=0.1)
     seen: dict[str, object] = {}

@@ -153,7 +153,7 @@ def until_one_ends(threads: set[int]) -> None:
     """Wait up to ``GONE_TIMEOUT`` until one of ``threads`` has ended.
 
     Also for a thread that is not Python's (faulthandler's timer, which ``fork()``'s warning
-    counts just the same), told to stop and known only as one of the threads there were.
+    counts just the same), told to stop and known only by its system id.
     """
     if not threads:
         return

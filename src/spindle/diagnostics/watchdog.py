@@ -130,6 +130,10 @@ class _FaultHandlerArm:
     _last_after = 0.0  # the delay last armed, to arm the timer again after a fork
     # When the armed timer fires (time.monotonic()); 0.0: not armed (its thread is not there).
     _fires_at = 0.0
+    # The system thread(s) that appeared when the timer was last armed: faulthandler starts a
+    # new thread at every arm, and a fork waits for that one to end.  (Usually one id; two if
+    # another thread started at the same instant.  Empty where the system does not say.)
+    _timer_threads: frozenset[int] = frozenset()
 
     def __init__(self, after: float) -> None:
         self.after = after
@@ -156,7 +160,9 @@ class _FaultHandlerArm:
         _FaultHandlerArm._last_after = after
         # No usable stderr: nothing to print to.
         with contextlib.suppress(ValueError, OSError, RuntimeError):
+            before = system_threads()
             faulthandler.dump_traceback_later(after, repeat=False, file=stream)
+            _FaultHandlerArm._timer_threads = frozenset(system_threads() - before)
             _FaultHandlerArm._fires_at = time.monotonic() + after
 
     @staticmethod
@@ -164,9 +170,11 @@ class _FaultHandlerArm:
         if _FaultHandlerArm._users > 0:
             # The timer's thread acknowledges the cancel a moment before it ends: 3.12's
             # fork() warning, which counts system threads, would still count it.  (Not armed,
-            # or fired already: there is no thread to wait for.)
+            # or fired already: there is no thread to wait for.)  The thread waited for is the
+            # one this arm started, not any of the process's: the timer an arm replaced may
+            # still be ending too, and its end says nothing of the new one's.
             running = _FaultHandlerArm._fires_at > time.monotonic()
-            threads = system_threads() if running else set()
+            threads = set(_FaultHandlerArm._timer_threads) if running else set()
             _FaultHandlerArm._cancel()
             if threads:
                 until_one_ends(threads)
@@ -181,6 +189,7 @@ class _FaultHandlerArm:
         # The parent's watchdog threads did not come along: nobody uses the timer here yet.
         _FaultHandlerArm._users = 0
         _FaultHandlerArm._fires_at = 0.0
+        _FaultHandlerArm._timer_threads = frozenset()
         _FaultHandlerArm._lock = threading.Lock()
 
     def stop(self) -> None:
@@ -195,6 +204,7 @@ class _FaultHandlerArm:
     def _cancel() -> None:
         faulthandler.cancel_dump_traceback_later()
         _FaultHandlerArm._fires_at = 0.0
+        _FaultHandlerArm._timer_threads = frozenset()
 
 
 # After the watchdogs have stopped for the fork: one in its last round may arm the timer.
