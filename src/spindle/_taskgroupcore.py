@@ -41,7 +41,7 @@ import enum
 import sys
 import types
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from spindle._core.native import from_none, mypyc_attr
 from spindle._core.taskcore import add_bookkeeping_callback
@@ -79,7 +79,7 @@ def _close(coro: object) -> None:
         coro.close()
 
 
-_ENTERED = GroupState.ENTERED
+_ENTERED: Final = GroupState.ENTERED
 
 # Where the running Python's TaskGroup withdraws its own cancellation of the parent task (see
 # _aexit), and whether it re-requests an outside cancellation when raising errors: 3.13.

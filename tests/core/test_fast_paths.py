@@ -225,7 +225,7 @@ def test_a_task_starts_with_the_fields_future_init_sets() -> None:
 
 @pytest.mark.parametrize("debug", [False, True])
 def test_create_future_makes_what_the_future_class_makes(debug: bool) -> None:
-    # loop.create_future allocates the Future and runs FutureCore.__init__ directly.
+    # loop.create_future allocates the Future and sets FutureCore's fields directly.
     loop = spindle.new_event_loop()
     loop.set_debug(debug)
     try:

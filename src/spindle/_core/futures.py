@@ -78,6 +78,9 @@ class FutureState(enum.Enum):
     FINISHED = "FINISHED"
 
 
+# Final: compiled, a static read directly (a plain global is a dict look-up per await).
+_await_future: Final = await_future
+
 _PENDING: Final = FutureState.PENDING
 _CANCELLED: Final = FutureState.CANCELLED
 _FINISHED: Final = FutureState.FINISHED
@@ -159,6 +162,15 @@ class FutureCore:
         self._log_traceback = False  # first: _finalize reads it even if __init__ fails
         if loop is None:
             loop = current.current_loop("Future()")
+        FutureCore._init_future(self, loop, as_scheduler(loop))
+
+    def _init_future(self, loop: Any, scheduler: Scheduler | None) -> None:
+        """``__init__``'s fields, for ``loop`` (``scheduler``: the same loop if spindle's).
+
+        ``loop.create_future()`` calls it with itself as both: it knows it is spindle's, where
+        ``as_scheduler`` would check the loop's class against ``Scheduler`` twice.
+        """
+        self._log_traceback = False
         self._loop = loop
         self._state = _PENDING
         self._result = None
@@ -170,7 +182,7 @@ class FutureCore:
         self._cancel_message = None
         self._cancelled_exc = None
         self._asyncio_future_blocking = False
-        self._scheduler = scheduler = as_scheduler(loop)
+        self._scheduler = scheduler
         self._source_traceback = (
             None
             if (scheduler is not None and scheduler._plain) or not loop.get_debug()
@@ -407,11 +419,11 @@ class FutureCore:
     # -- awaiting ------------------------------------------------------------------------
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return await_future(self)
+        return _await_future(self)
 
     def __iter__(self) -> Generator[Any, None, Any]:
         """``yield from future`` in generator-based coroutines: the same as awaiting it."""
-        return await_future(self)
+        return _await_future(self)
 
     # -- reporting -----------------------------------------------------------------------
 

@@ -43,6 +43,8 @@ EXECUTOR_SHUTDOWN_TIMEOUT: Final = 300.0
 
 _getframe: Final = sys._getframe
 _allocate_future: Final = Future.__new__
+# Final: compiled, a static read directly (a plain global is a dict look-up per use).
+_Future: Final = Future
 _Task: Final = tasks.Task
 _allocate_task: Final = tasks.Task.__new__
 
@@ -133,11 +135,11 @@ class BaseLoop(Scheduler):
         # spindle's Future speaks asyncio's protocol but is not asyncio's class; the
         # ignore tells the type checker so, at no run-time cost (this is a hot path).
         # FAST PATH: Future(loop=self), in two calls that skip the keyword parsing of a
-        # call through the class: allocate, then FutureCore's __init__ called directly (a C
-        # call in the compiled build).  tests/core/test_fast_paths.py holds it to the plain
-        # call.
-        future = _allocate_future(Future)
-        FutureCore.__init__(future, loop=self)
+        # call through the class: allocate, then FutureCore's fields set directly (a C call
+        # in the compiled build), with this loop as the scheduler it is.
+        # tests/core/test_fast_paths.py holds it to the plain call.
+        future = _allocate_future(_Future)
+        FutureCore._init_future(future, self, self)
         return future  # type: ignore[return-value]
 
     def create_task(
@@ -153,10 +155,10 @@ class BaseLoop(Scheduler):
         if self._task_factory is None:
             # FAST PATH: tasks.Task(coro, loop=self, name=name, context=context), in two
             # calls that skip the keyword parsing of a call through the class: allocate, then
-            # TaskCore's __init__ called directly (a C call in the compiled build).
-            # tests/core/test_fast_paths.py holds it to the plain call.
+            # TaskCore's fields set directly (a C call in the compiled build), with this loop
+            # as the scheduler it is.  tests/core/test_fast_paths.py holds it to the plain call.
             task: Any = _allocate_task(_Task)
-            TaskCore.__init__(task, coro, loop=self, name=name, context=context)
+            TaskCore._init_task(task, coro, self, self, name, context, False)
         else:
             if context is None:
                 task = self._task_factory(self, coro)

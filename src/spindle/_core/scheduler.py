@@ -513,8 +513,10 @@ class Scheduler:
         if not self._plain:  # debug mode or instruments: phases 3-5, observed
             self._run_once_observed(timeout)
             return
-        # 3. poll: the I/O layer queues the handlers of ready file descriptors.
-        if timeout != 0.0 or self._poll_when_busy:
+        # 3. poll: the I/O layer queues the handlers of ready file descriptors.  (``timeout
+        # is None or`` first: compiled, it narrows the float to compare it unboxed; a boxed
+        # ``!=`` is a generic rich comparison, some 150 instructions a pass.)
+        if timeout is None or timeout != 0.0 or self._poll_when_busy:
             waiter = self._io_waiter
             if waiter is not None:
                 # FAST PATH: what self._poll(timeout) would call, called directly (IOWaiter
@@ -617,7 +619,7 @@ class Scheduler:
     def _run_once_observed(self, timeout: float | None) -> None:
         """``_run_once``'s last phases, telling the instruments (if any) what happens."""
         hooks = self._instruments
-        polls = timeout != 0.0 or self._poll_when_busy  # as in _run_once
+        polls = timeout is None or timeout != 0.0 or self._poll_when_busy  # as in _run_once
         if hooks is not None and hooks.wants_io:
             hooks.before_io_wait(timeout)
             if polls:

@@ -80,6 +80,9 @@ _next: Final[Callable[[Iterator[Any]], Any]] = next
 _held_elsewhere: Final[set[TaskCore]] = set()
 _NOT_HELD: Final = -1
 _HELD_ELSEWHERE: Final = -2
+# Final: compiled, statics read directly (a plain global is a dict look-up per use).
+_Future: Final = Future
+_COROUTINES: Final = _COROUTINE_TYPES
 
 
 class _Hooks:
@@ -189,7 +192,24 @@ class TaskCore(FutureCore):
         self._log_traceback = False
         if loop is None:
             loop = current.current_loop("Task()")
-        if not isinstance(coro, _COROUTINE_TYPES):
+        TaskCore._init_task(self, coro, loop, as_scheduler(loop), name, context, eager_start)
+
+    def _init_task(
+        self,
+        coro: Any,
+        loop: Any,
+        scheduler: Scheduler | None,
+        name: object,
+        context: contextvars.Context | None,
+        eager_start: bool,
+    ) -> None:
+        """``__init__`` once the loop is known (``scheduler``: the same loop if spindle's).
+
+        ``loop.create_task()`` calls it with itself as both (see ``FutureCore._init_future``).
+        """
+        self._log_destroy_pending = False
+        self._log_traceback = False
+        if not isinstance(coro, _COROUTINES):
             raise TypeError(f"a coroutine was expected, got {coro!r}")
         # FAST PATH: Future.__init__'s fields, set here directly: creating tasks is a hot
         # path, and this saves a call per task (tests/core/test_fast_paths.py holds the two
@@ -206,7 +226,7 @@ class TaskCore(FutureCore):
         self._cancelled_exc = None
         self._asyncio_future_blocking = False
         # spindle's own loop, open and not debugging: the common case, with shortcuts below.
-        self._scheduler = scheduler = as_scheduler(loop)
+        self._scheduler = scheduler
         plain = scheduler if scheduler is not None and scheduler._plain else None
         self._source_traceback = (
             None
@@ -399,7 +419,7 @@ class TaskCore(FutureCore):
                 # A future: sleep until it is done.
                 kind = type(result)
                 own: FutureCore | None = (
-                    result if kind is Future or kind is _hooks.plain_task_class else None
+                    result if kind is _Future or kind is _hooks.plain_task_class else None
                 )
                 if (
                     own is not None
