@@ -502,21 +502,24 @@ class Scheduler:
         # 1. purge: drop dead timers when they are most of the heap.
         if timers.cancelled_count >= PURGE_MIN_CANCELLED:
             timers.purge_if_worthwhile()
-        # 2. poll timeout.
+        # 2. poll timeout, and whether to poll at all: a pass with nothing to wait for polls
+        # only if the I/O layer asks it to (see _poll_when_busy).
         if self._ready or self._stopping:
             # FAST PATH: poll_timeout(True, ...) is 0.0; most passes of a busy loop end here,
             # without a call (tests/core/test_fast_paths.py holds the two together).
             timeout: float | None = 0.0
+            polls = self._poll_when_busy
         else:
             next_deadline = timers.next_deadline() if self._timer_entries else None
             timeout = poll_timeout(False, next_deadline, self._clock)
+            # ``timeout is None or`` first: compiled, it narrows the float to compare it
+            # unboxed (a boxed ``!=`` is a generic rich comparison, 150 instructions a pass).
+            polls = timeout is None or timeout != 0.0 or self._poll_when_busy
         if not self._plain:  # debug mode or instruments: phases 3-5, observed
             self._run_once_observed(timeout)
             return
-        # 3. poll: the I/O layer queues the handlers of ready file descriptors.  (``timeout
-        # is None or`` first: compiled, it narrows the float to compare it unboxed; a boxed
-        # ``!=`` is a generic rich comparison, some 150 instructions a pass.)
-        if timeout is None or timeout != 0.0 or self._poll_when_busy:
+        # 3. poll: the I/O layer queues the handlers of ready file descriptors.
+        if polls:
             waiter = self._io_waiter
             if waiter is not None:
                 # FAST PATH: what self._poll(timeout) would call, called directly (IOWaiter
