@@ -262,7 +262,7 @@ def test_instruments_can_be_added_from_inside_the_program() -> None:
 
 
 def test_without_instruments_the_loop_runs_its_plain_pass(monkeypatch: pytest.MonkeyPatch) -> None:
-    def observed(self: Scheduler, timeout: float | None) -> None:
+    def observed(self: Scheduler, timeout: float | None, polls: bool) -> None:
         raise AssertionError("the observed pass ran without an instrument")
 
     monkeypatch.setattr(Scheduler, "_run_once_observed", observed)

@@ -516,7 +516,7 @@ class Scheduler:
             # unboxed (a boxed ``!=`` is a generic rich comparison, 150 instructions a pass).
             polls = timeout is None or timeout != 0.0 or self._poll_when_busy
         if not self._plain:  # debug mode or instruments: phases 3-5, observed
-            self._run_once_observed(timeout)
+            self._run_once_observed(timeout, polls)
             return
         # 3. poll: the I/O layer queues the handlers of ready file descriptors.
         if polls:
@@ -619,10 +619,12 @@ class Scheduler:
 
     # -- the observed pass (debug mode, instruments) -------------------------------------
 
-    def _run_once_observed(self, timeout: float | None) -> None:
-        """``_run_once``'s last phases, telling the instruments (if any) what happens."""
+    def _run_once_observed(self, timeout: float | None, polls: bool) -> None:
+        """``_run_once``'s last phases, telling the instruments (if any) what happens.
+
+        ``timeout`` and ``polls`` are phase 2's: how long to wait, and whether to poll at all.
+        """
         hooks = self._instruments
-        polls = timeout is None or timeout != 0.0 or self._poll_when_busy  # as in _run_once
         if hooks is not None and hooks.wants_io:
             hooks.before_io_wait(timeout)
             if polls:
