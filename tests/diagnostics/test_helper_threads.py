@@ -205,6 +205,48 @@ def test_a_fork_waits_for_the_timer_thread_the_last_arm_started_and_no_other(
     assert watchdog._FaultHandlerArm._timer_threads == frozenset()
 
 
+@pytest.mark.skipif(not helper_threads.system_threads(), reason="needs /proc/self/task")
+def test_two_watchdogs_arming_at_once_note_the_timer_that_stays_armed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two loops' watchdogs share faulthandler's one timer.  When both re-arm it in the same
+    # moment, the thread noted must be the timer of the arm that came last (the other one was
+    # cancelled by it): a fork waits for the noted thread to end.  The listing of the process's
+    # threads is slowed down here, to open the window between an arm and its note.
+    real_listing = helper_threads.system_threads
+
+    def slow_listing() -> set[int]:
+        threads = real_listing()
+        time.sleep(0.005)
+        return threads
+
+    monkeypatch.setattr(watchdog, "system_threads", slow_listing)
+    python_threads = {t.native_id for t in threading.enumerate()}
+
+    def arm_at_once(together: threading.Barrier) -> None:
+        together.wait()
+        watchdog._FaultHandlerArm._arm(60.0)
+
+    arm = watchdog._FaultHandlerArm(60.0)
+    arm.start()
+    try:
+        for _ in range(5):
+            together = threading.Barrier(2)
+            armers = [threading.Thread(target=arm_at_once, args=(together,)) for _ in range(2)]
+            for armer in armers:
+                armer.start()
+            for armer in armers:
+                armer.join()
+            # The cancelled timers end a moment after their cancel: then one timer is left.
+            deadline = time.monotonic() + 5.0
+            while len(others := real_listing() - python_threads) > 1:
+                assert time.monotonic() < deadline, others
+                time.sleep(0.001)
+            assert watchdog._FaultHandlerArm._timer_threads == others
+    finally:
+        arm.stop()
+
+
 def test_forking_under_a_runner_the_helpers_step_aside_and_come_back(reports: Reports) -> None:
     diagnostics.configure(block_threshold=0.1)
     seen: dict[str, object] = {}

@@ -157,13 +157,17 @@ class _FaultHandlerArm:
         stream = sys.__stderr__
         if stream is None:
             return
-        _FaultHandlerArm._last_after = after
-        # No usable stderr: nothing to print to.
-        with contextlib.suppress(ValueError, OSError, RuntimeError):
-            before = system_threads()
-            faulthandler.dump_traceback_later(after, repeat=False, file=stream)
-            _FaultHandlerArm._timer_threads = frozenset(system_threads() - before)
-            _FaultHandlerArm._fires_at = time.monotonic() + after
+        # Under the lock: two loops' watchdogs re-arming at once would each note the threads
+        # that appeared while either armed, and the noted one could be the timer the other
+        # arm cancelled.
+        with _FaultHandlerArm._lock:
+            _FaultHandlerArm._last_after = after
+            # No usable stderr: nothing to print to.
+            with contextlib.suppress(ValueError, OSError, RuntimeError):
+                before = system_threads()
+                faulthandler.dump_traceback_later(after, repeat=False, file=stream)
+                _FaultHandlerArm._timer_threads = frozenset(system_threads() - before)
+                _FaultHandlerArm._fires_at = time.monotonic() + after
 
     @staticmethod
     def _before_fork() -> None:
@@ -173,9 +177,10 @@ class _FaultHandlerArm:
             # or fired already: there is no thread to wait for.)  The thread waited for is the
             # one this arm started, not any of the process's: the timer an arm replaced may
             # still be ending too, and its end says nothing of the new one's.
-            running = _FaultHandlerArm._fires_at > time.monotonic()
-            threads = set(_FaultHandlerArm._timer_threads) if running else set()
-            _FaultHandlerArm._cancel()
+            with _FaultHandlerArm._lock:
+                running = _FaultHandlerArm._fires_at > time.monotonic()
+                threads = set(_FaultHandlerArm._timer_threads) if running else set()
+                _FaultHandlerArm._cancel()
             if threads:
                 until_one_ends(threads)
 
