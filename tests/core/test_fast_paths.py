@@ -633,6 +633,157 @@ def test_a_call_site_that_calls_the_runtime_and_then_the_program_names_the_call(
     ]
 
 
+def test_a_tasks_own_coroutine_creating_tasks_is_looked_at_first_and_named_the_same() -> None:
+    # In the compiled build, a task whose own coroutine created two tasks in a row at one call
+    # becomes the owner of the site (taskcore._hooks): while it runs, its frame at that call
+    # is the origin, read without sys._getframe.  The lines must be the long way's: several
+    # calls of its own in turn, through the runtime or not, and a coroutine it awaits that
+    # creates tasks while the owner's frame sits at an await.
+    from spindle._core import loop as loop_module
+
+    hooks = loop_module._task_hooks
+    loop = spindle.new_event_loop()
+    loop._track_task_origins = True  # type: ignore[attr-defined]
+    made: list[tuple[asyncio.Future[Any], int, str]] = []
+    owners: list[object] = []
+
+    async def nothing() -> None:
+        pass
+
+    def line() -> int:
+        return sys._getframe(1).f_lineno  # the caller's line
+
+    async def helper() -> None:
+        for _ in range(3):
+            made.append((loop.create_task(nothing()), line(), "helper"))
+            await asyncio.sleep(0)
+
+    async def main() -> None:
+        for _ in range(4):
+            made.append((loop.create_task(nothing()), line(), "main"))
+            owners.append(hooks.origin_owner)
+            await asyncio.sleep(0)
+        for _ in range(4):
+            made.append((asyncio.create_task(nothing()), line(), "main"))
+            await made[-1][0]  # woken by the task's wake-up handle, not queued as itself
+            made.append((loop.create_task(nothing()), line(), "main"))
+        await helper()
+        for _ in range(3):
+            made.append((loop.create_task(nothing()), line(), "main"))
+            await asyncio.sleep(0)
+        for task in await asyncio.gather(*[asyncio.sleep(0, n) for n in range(3)]):
+            assert task in range(3)
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    for task, at, function in made:
+        assert origin_of(task) == (__file__, at, function), task
+    main_task = owners[-1]
+    if spindle.COMPILED:
+        assert isinstance(main_task, spindle.Task)
+        assert owners[0] is None  # the first creation makes no owner; the second does
+        assert owners[1:] == [main_task] * 3
+    else:
+        assert owners == [None] * 4  # the pure build has no owner
+    assert hooks.origin_owner is None  # let go of when it ended
+
+
+def test_the_owner_of_the_site_and_its_locals_are_let_go_of_when_it_ends() -> None:
+    # The owner's coroutine frame is held while the owner runs: when the owner ends, its frame
+    # (and the locals the frame took over when the coroutine returned) must go at once.
+    from spindle._core import loop as loop_module
+
+    hooks = loop_module._task_hooks
+    loop = spindle.new_event_loop()
+    loop._track_task_origins = True  # type: ignore[attr-defined]
+
+    class Local:
+        pass
+
+    seen: list[weakref.ref[Local]] = []
+
+    async def nothing() -> None:
+        pass
+
+    async def creator() -> None:
+        local = Local()
+        seen.append(weakref.ref(local))
+        for _ in range(3):
+            await loop.create_task(nothing())
+
+    async def main() -> None:
+        task = loop.create_task(creator())
+        await task
+        assert hooks.origin_owner is None
+        assert seen[0]() is None  # the creator's local is gone with its frame
+
+    try:
+        gc.disable()  # freed by reference counting, not by a collection
+        loop.run_until_complete(main())
+    finally:
+        gc.enable()
+        loop.close()
+
+
+def test_a_loop_that_closes_with_the_owner_pending_lets_go_of_it() -> None:
+    from spindle._core import loop as loop_module
+
+    hooks = loop_module._task_hooks
+    loop = spindle.new_event_loop()
+    loop._track_task_origins = True  # type: ignore[attr-defined]
+    release = loop.create_future()
+
+    async def nothing() -> None:
+        pass
+
+    async def creator() -> None:
+        for _ in range(3):
+            await loop.create_task(nothing())
+        await release
+
+    task = loop.create_task(creator())
+    loop.run_until_complete(asyncio.sleep(0.01))
+    assert hooks.origin_owner is (task if spindle.COMPILED else None)
+    loop.close()
+    assert hooks.origin_owner is None
+    task._coro.close()  # type: ignore[attr-defined]  # never finished: not a pending warning
+
+
+def test_only_a_call_in_progress_is_a_site_the_owner_keeps() -> None:
+    # A frame at an await runs whatever it awaits, the program's code too: _is_call tells a call
+    # in progress (its inline cache, on 3.11 and 3.12) from an await, on each Python.
+    from spindle._core.loop import _is_call
+
+    seen: dict[str, bool] = {}
+
+    def look(what: str, out: int = 2) -> None:
+        frame = sys._getframe(out)  # the frame that made the call, or the await
+        seen[what] = _is_call(frame.f_code, frame.f_lasti)
+
+    def plain(*args: object, **kwargs: object) -> None:
+        look("call")
+
+    async def awaited() -> None:
+        look("await")  # outer's frame, at its await
+
+    async def outer() -> None:
+        plain()
+        plain(*())
+        plain(x=1)
+        await awaited()
+
+    def calls() -> None:
+        look("direct call", out=1)
+
+    coro = outer()
+    with pytest.raises(StopIteration):
+        coro.send(None)
+    calls()
+    assert seen == {"call": True, "await": False, "direct call": True}
+
+
 def test_resume_steps_a_coroutine_as_send_and_throw_do() -> None:
     # The compiled build steps tasks through resuming.resume (TaskCore._step's FAST PATH):
     # what a coroutine yields comes back as it is, its return as Returned, its errors raised.

@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
+import dis
 import sys
 import threading
 import types
@@ -27,10 +28,11 @@ from spindle._core.build import COMPILED
 from spindle._core.clock import Clock
 from spindle._core.faces import Future
 from spindle._core.futures import FutureCore, isfuture, wrap_concurrent_future
-from spindle._core.handles import RUNTIME_FILES
+from spindle._core.handles import RUNTIME_FILES, Handle
 from spindle._core.native import mypyc_attr
 from spindle._core.scheduler import LoopState, Scheduler, logger
 from spindle._core.taskcore import TaskCore, forget_tasks_of
+from spindle._core.taskcore import _hooks as taskcore_hooks
 from spindle._core.timers import refuse_nan
 
 __all__ = ["BaseLoop"]
@@ -172,7 +174,7 @@ class BaseLoop(Scheduler):
             return factory_task
         if self._track_task_origins:
             # Through TaskCore's type: native stores in the compiled build.
-            _origins.note(task)
+            _origins.note(task, self._running)
         result: asyncio.Task[T] = task
         return result
 
@@ -200,6 +202,11 @@ class BaseLoop(Scheduler):
         """Run passes until ``stop()``."""
         self._check_can_run()
         self._set_origin_tracking(self._debug)
+        if self._track_task_origins:
+            # The site a task made before the loop ran (``run_until_complete(main())``) lies
+            # below the loop, in the frame that called it: no task of the running loop comes
+            # from there, and looked at first it would name their origins as that call.
+            _origins.forget_site()
         saved_hooks = sys.get_asyncgen_hooks()
         self._move_to(LoopState.RUNNING)
         self._thread_id = threading.get_ident()
@@ -422,6 +429,19 @@ class _Origins:
 
     Code objects are compared by identity: pointer comparisons in the compiled build, where
     comparing them by value would read their contents.
+
+    In the compiled build, one more, before all of them: the *owner* (``taskcore._hooks``), a
+    task whose own coroutine (not one it awaits) has been the site of two creations in a row,
+    is held with its coroutine's frame.  While that task's step runs (the loop's
+    ``_running``), a frame at the same instruction as the last creation is the same call, in
+    progress: the origin is that instruction, read with the frame's one attribute,
+    ``f_lasti``, and no ``sys._getframe`` (with its audit event) nor ``f_code`` at all
+    (``bench`` ``create_task`` with diagnostics on: 17.7 -> 17.3 thousand instructions a task).
+    The instruction is a call (``_is_call``): at an await, the frame runs what it awaits,
+    the program's own code too.  The same limit as the site's holds.  The owner is let go of
+    when it ends or its loop closes, so no frame (and no local of one) outlives its task; a
+    task created inside another one's step (an eager start) runs under the owner's
+    ``_running`` but at another instruction of the owner's frame, and goes the long way.
     """
 
     def __init__(self) -> None:
@@ -436,9 +456,46 @@ class _Origins:
         self._runtime_2: types.CodeType | None = None
         self._runtime_3: types.CodeType | None = None
         self._next_slot = 0
+        # id() of the task whose step made the last creation that was not the owner's: a
+        # second creation in a row by one task is when it may become the owner (ids only
+        # decide when to look, not what is recorded).
+        self._last_creator = 0
+        # id() of the frame last looked at for it (and found not to be its coroutine's): the
+        # remembered site's branch of ``note`` does not call ``_own`` again for it.
+        self._looked_at = 0
+        self._owner_moved_to = -1  # the owner's frame's instruction at its last creation there
 
-    def note(self, task: TaskCore) -> None:
-        """Record ``task``'s origin; called by create_task, so its caller is the creator."""
+    def forget_site(self) -> None:
+        self._site_code = None
+        self._site_lasti = -1
+        self._site_getframe_arg = _CALLER_DEPTH
+        self._site_is_caller = True
+
+    def note(self, task: TaskCore, running: object) -> None:
+        """Record ``task``'s origin; called by create_task, so its caller is the creator.
+
+        ``running``: what the loop is running (``Scheduler._running``), the creator's task
+        when its step is running.
+        """
+        hooks = _task_hooks
+        owner = hooks.origin_owner
+        if (
+            COMPILED
+            and owner is not None
+            # The owner's step: queued as itself, or the wake-up it gives the futures it awaits.
+            and (
+                running is owner
+                or (isinstance(running, Handle) and running._callback is owner._wakeup_method)
+            )
+        ):
+            owned: Any = hooks.origin_frame
+            at: int = owned.f_lasti
+            # The same call in progress, or create_task called by the owner's frame itself,
+            # from another line (the innermost frame: this one is native, and has none).
+            if at == hooks.origin_lasti or _getframe(_CALLER_DEPTH) is owned:
+                task._origin_code = hooks.origin_code
+                task._origin_lasti = at
+                return
         try:
             frame: Any = _getframe(self._site_getframe_arg)
         except ValueError:  # the stack is not that deep now
@@ -448,19 +505,23 @@ class _Origins:
             if self._site_is_caller or lasti == self._site_lasti:
                 task._origin_code = self._site_code
                 task._origin_lasti = lasti
+                if COMPILED and id(frame) != self._looked_at:
+                    self._own(running, frame, lasti)
                 return
         if frame is None or not self._site_is_caller:
             frame = _getframe(_CALLER_DEPTH)  # else the frame looked at is the caller's already
-        self._walk(task, frame)
+        site = self._walk(task, frame)
+        if COMPILED and site is not None:
+            self._own(running, site, self._site_lasti)
 
-    def _walk(self, task: TaskCore, frame: Any) -> None:
-        """Walk out from ``frame``, create_task's caller, to the program's frame."""
+    def _walk(self, task: TaskCore, frame: Any) -> Any:
+        """Walk out from ``frame``, create_task's caller, to the program's frame (returned)."""
         depth = 0
         code = frame.f_code
         while self._is_runtime(code):
             frame = frame.f_back
             if frame is None:
-                return
+                return None
             depth += 1
             code = frame.f_code
         lasti: int = frame.f_lasti
@@ -470,6 +531,54 @@ class _Origins:
         self._site_lasti = lasti
         self._site_getframe_arg = _CALLER_DEPTH + depth
         self._site_is_caller = depth == 0
+        return frame
+
+    def _own(self, running: object, frame: Any, lasti: int) -> None:
+        """(Compiled build.)  ``running``'s task owns the site if ``frame`` is its coroutine's."""
+        hooks = _task_hooks
+        if running is None:
+            return
+        # The creator's task, known by what the loop runs: the task (queued as itself) or the
+        # wake-up it gives the futures it awaits (the same bound method for all its waits).
+        key = running._callback if isinstance(running, Handle) else running
+        owner = hooks.origin_owner
+        if owner is not None and (key is owner or key is owner._wakeup_method):
+            # The owner's: at another instruction of its frame (through the runtime, which the
+            # fast path does not follow), or a frame its coroutine awaits.  Twice in a row at
+            # the same other call of its frame: that call is the one looked at first now.
+            if frame is not hooks.origin_frame:
+                self._looked_at = id(frame)  # not to be looked at again while it is the site
+                return
+            code = hooks.origin_code
+            if lasti != self._owner_moved_to:
+                self._owner_moved_to = lasti
+            elif code is not None and _is_call(code, lasti):
+                hooks.origin_lasti = lasti
+            return
+        creator = id(key)
+        if creator != self._last_creator:
+            self._last_creator = creator  # its first creation lately: not worth a look yet
+            self._looked_at = 0
+            return
+        looked_at = id(frame)
+        if looked_at == self._looked_at:
+            return  # looked at already, for this creator: not its coroutine's frame
+        self._looked_at = looked_at
+        task = getattr(key, "__self__", None) if key is not running else running
+        if not isinstance(task, TaskCore) or (key is not task and key is not task._wakeup_method):
+            return  # a callback's creation, not a task's
+        coro = task._coro
+        if type(coro) is not _CoroutineType or coro.cr_frame is not frame:
+            return
+        code = self._site_code  # the frame's
+        if code is None or not _is_call(code, lasti):
+            # An await (a coroutine of the runtime's that created the task): what runs below it
+            # later, in the same task, can be the program's own code.
+            return
+        hooks.origin_owner = task
+        hooks.origin_frame = frame
+        hooks.origin_code = code
+        hooks.origin_lasti = lasti
 
     def _is_runtime(self, code: types.CodeType) -> bool:
         """``code`` is the runtime's (spindle's or asyncio's); remembered if so."""
@@ -499,5 +608,21 @@ class _Origins:
 # the compiled build, where create_task and note are native (no frames of their own); two out
 # in the pure build, past note's frame and create_task's.
 _CALLER_DEPTH: Final = 0 if COMPILED else 2
+# The instructions of a call (3.11-3.13), in the code objects' co_code.
+_CALL_NAMES: Final = ("CALL", "CALL_FUNCTION_EX", "CALL_KW")
 
+
+def _is_call(code: types.CodeType, lasti: int) -> bool:
+    """Whether the instruction at ``lasti`` (a frame's ``f_lasti``) is a call."""
+    instructions = code.co_code
+    at = lasti
+    while at > 0 and instructions[at] == _CACHE:  # a call in progress shows its inline cache
+        at -= 2
+    return at >= 0 and instructions[at] in _CALLS
+
+
+_CACHE: Final = dis.opmap["CACHE"]
+_CALLS: Final = frozenset(dis.opmap[name] for name in _CALL_NAMES if name in dis.opmap)
 _origins: Final = _Origins()
+_task_hooks: Final = taskcore_hooks
+_CoroutineType: Final = types.CoroutineType

@@ -92,7 +92,15 @@ class _Hooks:
     field of a C variable in the compiled build rather than a look-up in the module's dict.
     """
 
-    __slots__ = ("hide_frames", "observer", "plain_task_class")
+    __slots__ = (
+        "hide_frames",
+        "observer",
+        "origin_code",
+        "origin_frame",
+        "origin_lasti",
+        "origin_owner",
+        "plain_task_class",
+    )
 
     def __init__(self) -> None:
         # The exact class of spindle's own tasks (``tasks.Task``, which registers itself).  A
@@ -106,6 +114,21 @@ class _Hooks:
         # (``_hide_runtime_frames``); SPINDLE_SHOW_INTERNAL_FRAMES=1 keeps them, for
         # debugging spindle itself.
         self.hide_frames = True
+        # The task whose own coroutine created tasks lately, its coroutine's frame, and the
+        # instruction of that frame the creating call is at (its code object, for the origin):
+        # task origins look there first (``loop._Origins``; compiled build only).  Held while
+        # that task runs, and let go of when it ends (``TaskCore._let_go``) or its loop
+        # closes (``forget_tasks_of``).
+        self.origin_owner: TaskCore | None = None
+        self.origin_frame: Any = None
+        self.origin_code: types.CodeType | None = None
+        self.origin_lasti = -1
+
+    def forget_origin_owner(self) -> None:
+        self.origin_owner = None
+        self.origin_frame = None
+        self.origin_code = None
+        self.origin_lasti = -1
 
 
 _hooks: Final = _Hooks()
@@ -441,7 +464,12 @@ class TaskCore(FutureCore):
                     (result._loop if isinstance(result, FutureCore) else _loop_of(result)) is loop
                 ):
                     result._asyncio_future_blocking = False
-                    result.add_done_callback(self._wakeup, context=self._context)
+                    # The same bound method for every wait (made once, as above): the loop's
+                    # running wake-up tells whose step it is (task origins, loop._Origins).
+                    wakeup = self._wakeup_method
+                    if wakeup is None:
+                        wakeup = self._wakeup_method = self._wakeup
+                    result.add_done_callback(wakeup, context=self._context)
                 else:
                     self._bad_yield(result)
                     return
@@ -481,6 +509,8 @@ class TaskCore(FutureCore):
         each, and the list's bookkeeping, a dozen bytecodes, cost a task more than the cache
         misses it saves (1.4 thousand instructions, 3% of a task).
         """
+        if _hooks.origin_owner is self:
+            _hooks.forget_origin_owner()  # its frame, and the locals the frame now holds
         at = self._held_at
         if at < 0:
             if at == _HELD_ELSEWHERE:
@@ -726,6 +756,9 @@ def add_bookkeeping_callback(
 
 def forget_tasks_of(loop: object) -> None:
     """Drop the strong references to ``loop``'s pending tasks (the loop is closing)."""
+    owner = _hooks.origin_owner
+    if owner is not None and owner._loop is loop:
+        _hooks.forget_origin_owner()
     scheduler = as_scheduler(loop)
     if scheduler is not None:
         held: list[TaskCore] = scheduler._held_tasks
