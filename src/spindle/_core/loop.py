@@ -479,15 +479,7 @@ class _Origins:
         """
         hooks = _task_hooks
         owner = hooks.origin_owner
-        if (
-            COMPILED
-            and owner is not None
-            # The owner's step: queued as itself, or the wake-up it gives the futures it awaits.
-            and (
-                running is owner
-                or (isinstance(running, Handle) and running._callback is owner._wakeup_method)
-            )
-        ):
+        if COMPILED and owner is not None and _is_step_of(running, owner):
             owned: Any = hooks.origin_frame
             at: int = owned.f_lasti
             # The same call in progress, or create_task called by the owner's frame itself,
@@ -538,11 +530,8 @@ class _Origins:
         hooks = _task_hooks
         if running is None:
             return
-        # The creator's task, known by what the loop runs: the task (queued as itself) or the
-        # wake-up it gives the futures it awaits (the same bound method for all its waits).
-        key = running._callback if isinstance(running, Handle) else running
         owner = hooks.origin_owner
-        if owner is not None and (key is owner or key is owner._wakeup_method):
+        if owner is not None and _is_step_of(running, owner):
             # The owner's: at another instruction of its frame (through the runtime, which the
             # fast path does not follow), or a frame its coroutine awaits.  Twice in a row at
             # the same other call of its frame: that call is the one looked at first now.
@@ -555,6 +544,8 @@ class _Origins:
             elif code is not None and _is_call(code, lasti):
                 hooks.origin_lasti = lasti
             return
+        # The creator's task, known by what the loop runs (see _is_step_of).
+        key = running._callback if isinstance(running, Handle) else running
         creator = id(key)
         if creator != self._last_creator:
             self._last_creator = creator  # its first creation lately: not worth a look yet
@@ -565,7 +556,7 @@ class _Origins:
             return  # looked at already, for this creator: not its coroutine's frame
         self._looked_at = looked_at
         task = getattr(key, "__self__", None) if key is not running else running
-        if not isinstance(task, TaskCore) or (key is not task and key is not task._wakeup_method):
+        if not isinstance(task, TaskCore) or not _is_step_of(running, task):
             return  # a callback's creation, not a task's
         coro = task._coro
         if type(coro) is not _CoroutineType or coro.cr_frame is not frame:
@@ -610,6 +601,17 @@ class _Origins:
 _CALLER_DEPTH: Final = 0 if COMPILED else 2
 # The instructions of a call (3.11-3.13), in the code objects' co_code.
 _CALL_NAMES: Final = ("CALL", "CALL_FUNCTION_EX", "CALL_KW")
+
+
+def _is_step_of(running: object, task: TaskCore) -> bool:
+    """Whether ``running`` (what the loop runs) is ``task``'s step.
+
+    A task's step is the task itself, queued as itself, or the wake-up it gives the futures it
+    awaits: one bound method for all its waits (``TaskCore._wakeup_method``).
+    """
+    if running is task:
+        return True
+    return isinstance(running, Handle) and running._callback is task._wakeup_method
 
 
 def _is_call(code: types.CodeType, lasti: int) -> bool:

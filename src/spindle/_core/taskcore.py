@@ -444,6 +444,11 @@ class TaskCore(FutureCore):
                 own: FutureCore | None = (
                     result if kind is _Future or kind is _hooks.plain_task_class else None
                 )
+                # The same bound method for every wait, made once: the loop's running wake-up
+                # tells whose step it is (task origins, loop._Origins).
+                wakeup = self._wakeup_method
+                if wakeup is None:
+                    wakeup = self._wakeup_method = self._wakeup
                 if (
                     own is not None
                     and own._callback0 is None
@@ -454,9 +459,6 @@ class TaskCore(FutureCore):
                     # The commonest wait: one of spindle's own futures with no callback
                     # yet.  add_done_callback's work, written out (the first-callback slots).
                     own._asyncio_future_blocking = False
-                    wakeup = self._wakeup_method
-                    if wakeup is None:
-                        wakeup = self._wakeup_method = self._wakeup
                     own._callback0 = wakeup
                     own._context0 = self._context
                 elif getattr(result, "_asyncio_future_blocking", None) and result is not self and (
@@ -464,11 +466,6 @@ class TaskCore(FutureCore):
                     (result._loop if isinstance(result, FutureCore) else _loop_of(result)) is loop
                 ):
                     result._asyncio_future_blocking = False
-                    # The same bound method for every wait (made once, as above): the loop's
-                    # running wake-up tells whose step it is (task origins, loop._Origins).
-                    wakeup = self._wakeup_method
-                    if wakeup is None:
-                        wakeup = self._wakeup_method = self._wakeup
                     result.add_done_callback(wakeup, context=self._context)
                 else:
                     self._bad_yield(result)
