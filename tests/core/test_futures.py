@@ -158,6 +158,48 @@ def test_await_a_future(impl: Impl) -> None:
     assert impl.run(main()) == "done"
 
 
+def test_a_future_s_iterator_steps_as_asyncio_s(impl: Impl) -> None:
+    # What a coroutine's ``await`` does with the iterator, one step at a time.  spindle reads
+    # the future's fields where asyncio's C future does (Future.__await__, outcome_of).
+    pending = impl.Future(loop=impl.loop)
+    steps = pending.__await__()
+    assert next(steps) is pending
+    assert pending._asyncio_future_blocking
+    pending.set_result("later")
+    with pytest.raises(StopIteration) as stop:
+        next(steps)
+    assert stop.value.value == "later"
+
+    done = impl.Future(loop=impl.loop)
+    done.set_result(("a", "tuple"))  # returned whole, not taken apart as StopIteration args
+    with pytest.raises(StopIteration) as stop:
+        next(done.__await__())
+    assert stop.value.value == ("a", "tuple")
+    assert not done._asyncio_future_blocking  # never yielded
+
+    failed = impl.Future(loop=impl.loop)
+    failed.set_exception(KeyError("failed"))
+    with pytest.raises(KeyError, match="failed"):
+        next(failed.__await__())
+    cancelled = impl.Future(loop=impl.loop)
+    cancelled.cancel("the reason")
+    with pytest.raises(asyncio.CancelledError, match="the reason"):
+        next(iter(cancelled))
+
+    resumed_too_soon = impl.Future(loop=impl.loop)
+    steps = resumed_too_soon.__await__()
+    next(steps)
+    with pytest.raises(RuntimeError, match="await wasn't used with future"):
+        next(steps)
+
+    class Uninitialized(impl.Future):  # type: ignore[name-defined, misc]
+        def __init__(self) -> None:
+            pass  # no super().__init__()
+
+    with pytest.raises(RuntimeError, match="not initialized"):
+        Uninitialized().__await__()
+
+
 def test_unretrieved_exception_is_reported_to_the_exception_handler(impl: Impl) -> None:
     fut = impl.Future(loop=impl.loop)
     fut.set_exception(ZeroDivisionError("lost"))

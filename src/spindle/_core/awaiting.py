@@ -8,11 +8,17 @@ compiled iterator instead ends by raising StopIteration, and every exception lea
 code costs a traceback entry made on the spot (a code object and a frame: thousands of
 instructions per ``await``).  And a compiled generator's ``throw()`` drops the traceback of
 the exception thrown in, and accepts arguments CPython refuses; this one is CPython's own.
+
+The generator does as little as it can in Python.  ``Future.__await__`` (compiled) has already
+looked at the future: it passes ``pending`` and, for a pending future, has set
+``_asyncio_future_blocking``; and the outcome is read by ``outcome``, a compiled function
+(``futures.outcome_of``).  From interpreted code a native object's field costs as much as a
+call (a generic attribute look-up through its Python subclass), so the generator reads none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,15 +27,14 @@ if TYPE_CHECKING:
 __all__ = ["await_future"]
 
 
-def await_future(future: FutureCore) -> Generator[Any, None, Any]:
+def await_future(
+    future: FutureCore, pending: bool, outcome: Callable[[FutureCore], Any]
+) -> Generator[Any, None, Any]:
     """The steps of ``await future`` (see the module docstring)."""
     try:
-        if not future.done():
-            future._asyncio_future_blocking = True
+        if pending:
             yield future  # the Task running us suspends until the future is done
-        if not future.done():
-            raise RuntimeError("await wasn't used with future")
-        return future.result()
+        return outcome(future)
     finally:
         # An exception leaving here keeps this frame in its traceback; still holding the
         # future, which holds the exception (a failed task), the frame would close a cycle

@@ -93,6 +93,28 @@ STORE_STOP_ITERATION_AS_RUNTIME_ERROR: Final = sys.version_info >= (3, 13)
 _NOT_INITIALIZED: Final = "Future.__init__ was not called"
 
 
+def outcome_of(future: FutureCore) -> Any:
+    """What ``await future`` gives once the future is done: its result, or what it raises.
+
+    Called by the ``await`` generator (``_core/awaiting.py``) when the task resumes it."""
+    state = future._state
+    if state is _FINISHED and future._exception is None:
+        return future._result
+    if state is _PENDING:
+        raise RuntimeError("await wasn't used with future")
+    try:
+        return future.result()  # raises its exception, or CancelledError
+    except BaseException:
+        # Interpreted, this frame is in the traceback of the exception: holding the future,
+        # which holds the exception, it would make a cycle (see result()).
+        del future
+        raise
+
+
+# Final: compiled, a static read (``Future.__await__`` passes it to the generator).
+_outcome_of: Final = outcome_of
+
+
 def isfuture(obj: object) -> bool:
     """True for objects that speak asyncio's future protocol (spindle's and asyncio's)."""
     return hasattr(obj.__class__, "_asyncio_future_blocking") and (
@@ -419,11 +441,21 @@ class FutureCore:
     # -- awaiting ------------------------------------------------------------------------
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return _await_future(self)
+        """``await future``: an interpreted generator (``_core/awaiting.py`` says why) that
+        yields the future until it is done, then returns its result.  The future's fields are
+        read here and in ``outcome_of``, compiled, as asyncio's C future iterator reads them."""
+        try:
+            pending = self._state is _PENDING
+        except AttributeError:  # a subclass that skipped __init__ (as asyncio's C future)
+            error = RuntimeError("Future object is not initialized.")
+            raise from_none(error)  # noqa: B904 (mypyc drops "from": see _core/native.py)
+        if pending:
+            self._asyncio_future_blocking = True
+        return _await_future(self, pending, _outcome_of)
 
     def __iter__(self) -> Generator[Any, None, Any]:
         """``yield from future`` in generator-based coroutines: the same as awaiting it."""
-        return _await_future(self)
+        return self.__await__()
 
     # -- reporting -----------------------------------------------------------------------
 
