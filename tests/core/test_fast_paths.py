@@ -448,6 +448,40 @@ def test_a_task_woken_by_a_spindle_future_goes_on_as_woken_by_any_future(outcome
         assert value[-1] is None  # not chained to the KeyError handled two frames up
 
 
+@pytest.mark.parametrize("outcome", ["result", "none", "tuple", "error", "cancelled"])
+def test_the_await_outcome_is_what_result_gives(outcome: str) -> None:
+    # outcome_of (what ``await future`` returns or raises once the future is done) reads a
+    # result's field directly (FAST PATH); everything else goes through result().  Either
+    # way it is what result() gives: the same value, the same exception, marked retrieved.
+    from spindle._core.futures import outcome_of
+
+    loop = spindle.new_event_loop()
+    try:
+        seen = []
+        for read in (outcome_of, lambda fut: fut.result()):
+            fut = loop.create_future()
+            if outcome == "result":
+                fut.set_result(42)
+            elif outcome == "none":
+                fut.set_result(None)
+            elif outcome == "tuple":
+                fut.set_result((1, 2))
+            elif outcome == "error":
+                fut.set_exception(KeyError("failed"))
+            else:
+                fut.cancel("the reason")
+            try:
+                seen.append(("value", read(fut)))
+            except BaseException as exc:
+                seen.append(("raised", type(exc), exc.args))
+            assert not fut._log_traceback
+        assert seen[0] == seen[1]
+        with pytest.raises(RuntimeError, match="await wasn't used with future"):
+            outcome_of(loop.create_future())
+    finally:
+        loop.close()
+
+
 # -- fast paths: the loop's attributes, task origins -----------------------------------------
 
 

@@ -99,6 +99,9 @@ def outcome_of(future: FutureCore) -> Any:
     Called by the ``await`` generator (``_core/awaiting.py``) when the task resumes it."""
     state = future._state
     if state is _FINISHED and future._exception is None:
+        # FAST PATH: result() for a result, read here: from the awaiting generator, a call of
+        # the method would go through the future's Python subclass.  The path of every
+        # ``await``; tests/core/test_fast_paths.py holds it to result().
         return future._result
     if state is _PENDING:
         raise RuntimeError("await wasn't used with future")
