@@ -211,6 +211,66 @@ def test_unretrieved_exception_is_reported_to_the_exception_handler(impl: Impl) 
     assert isinstance(context["exception"], ZeroDivisionError)
 
 
+def drop_while_raising(last_reference: list[Any]) -> None:
+    """Let go of the object in ``last_reference`` while KeyError is on its way up.
+
+    The object is taken out onto the interpreter's stack (the first item of a tuple being
+    built), and the second item raises: the interpreter drops what its stack holds as it
+    unwinds the frame, with the exception already set.  (A local variable would not do: the
+    traceback keeps the frame, and its variables, until the exception has been handled.)
+    """
+    _ = (last_reference.pop(), _raise_key_error())
+
+
+def _raise_key_error() -> None:
+    raise KeyError("on its way up")
+
+
+@pytest.mark.parametrize("made_by", ["create_future", "the class"])
+def test_a_future_dropped_while_an_exception_is_raised_reports_and_the_exception_goes_on(
+    impl: Impl, made_by: str
+) -> None:
+    # Its finalizer must neither lose the exception on its way up nor fail on it (compiled,
+    # mypyc's finalizer does not set it aside; FinalReport does), and must still report the
+    # exception nobody retrieved.
+    fut = impl.loop.create_future() if made_by == "create_future" else impl.Future(loop=impl.loop)
+    fut.set_exception(ZeroDivisionError("lost"))
+    last_reference = [fut]
+    del fut
+    with pytest.raises(KeyError, match="on its way up"):
+        drop_while_raising(last_reference)
+    assert [c["message"] for c in impl.handler_calls] == ["Future exception was never retrieved"]
+    assert isinstance(impl.handler_calls[0]["exception"], ZeroDivisionError)
+    assert impl.handler_calls[0]["future"].done()  # the report shows the future itself
+
+
+def test_a_future_that_fails_its_own_construction_raises_the_construction_s_error(
+    impl: Impl,
+) -> None:
+    # Future(42) dies as __init__'s argument check raises: before __init__ set anything.
+    with pytest.raises(TypeError):
+        impl.Future(42)
+    with pytest.raises(TypeError):
+        impl.Future(loop=impl.loop, colour="red")
+    gc.collect()
+    assert impl.handler_calls == []
+
+
+def test_an_uninitialized_future_dropped_while_an_exception_is_raised_reports_nothing(
+    impl: Impl,
+) -> None:
+    class Uninitialized(impl.Future):  # type: ignore[name-defined, misc]
+        def __init__(self) -> None:
+            pass  # no super().__init__()
+
+    for make in (lambda: impl.Future.__new__(impl.Future), Uninitialized):
+        last_reference = [make()]
+        with pytest.raises(KeyError, match="on its way up"):
+            drop_while_raising(last_reference)
+    gc.collect()
+    assert impl.handler_calls == []
+
+
 def test_retrieved_exception_is_not_reported(impl: Impl) -> None:
     fut = impl.Future(loop=impl.loop)
     fut.set_exception(ZeroDivisionError("seen"))

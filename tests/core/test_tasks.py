@@ -15,6 +15,7 @@ import pytest
 
 import spindle
 from tests.core.impls import Impl
+from tests.core.test_futures import drop_while_raising
 
 
 def test_task_requires_a_coroutine(impl: Impl) -> None:
@@ -308,6 +309,61 @@ def test_task_destroyed_while_pending_is_reported() -> None:
     loop.close()  # forgets the pending task: nothing keeps it alive now
     gc.collect()
     assert [c["message"] for c in calls] == ["Task was destroyed but it is pending!"]
+
+
+def test_tasks_dropped_while_an_exception_is_raised_report_and_the_exception_goes_on() -> None:
+    # As for futures (test_futures.py): a task's finalizer runs while the exception that
+    # unwinds the frame holding its last reference is set.
+    loop = spindle.new_event_loop()
+    calls: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda loop, ctx: calls.append(ctx))
+
+    async def fail() -> None:
+        raise ValueError("nobody looked")
+
+    async def forever() -> None:
+        await loop.create_future()
+
+    async def main() -> list[Any]:
+        tasks = [loop.create_task(fail()), loop.create_task(forever())]
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return tasks
+
+    failed, pending = loop.run_until_complete(main())
+    loop.close()  # forgets the pending task: only our names keep the two alive now
+    last_reference = [failed]
+    del failed
+    with pytest.raises(KeyError, match="on its way up"):
+        drop_while_raising(last_reference)
+    assert [c["message"] for c in calls] == ["Task exception was never retrieved"]
+    # A pending task refers to itself (compiled, through the runner of its coroutine; and
+    # through the future it waits on, whose callback it is): only the garbage collector
+    # frees it, and it never runs with an exception on its way up.
+    del pending
+    gc.collect()
+    assert [c["message"] for c in calls] == [
+        "Task exception was never retrieved",
+        "Task was destroyed but it is pending!",
+    ]
+
+
+def test_an_uninitialized_task_dropped_while_an_exception_is_raised_reports_nothing() -> None:
+    # Task() and Task(42) die as __init__'s checks raise, before it set anything; so does a
+    # task made with __new__ alone, dropped as an exception goes up.
+    loop = spindle.new_event_loop()
+    calls: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda loop, ctx: calls.append(ctx))
+    with pytest.raises(TypeError):
+        spindle.Task()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="coroutine was expected"):
+        spindle.Task(42, loop=loop)  # type: ignore[arg-type]
+    last_reference = [spindle.Task.__new__(spindle.Task)]
+    with pytest.raises(KeyError, match="on its way up"):
+        drop_while_raising(last_reference)
+    loop.close()
+    gc.collect()
+    assert calls == []
 
 
 class _Marker:

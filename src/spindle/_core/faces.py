@@ -5,14 +5,18 @@ in the compiled build.  Native classes cannot offer weak references safely (mypy
 clear them when an object dies: mypyc issue 1102), yet asyncio code takes them: a
 ``WeakValueDictionary`` of pending requests, a ``weakref.ref(waiter)`` checked for leaks,
 asyncio's own task set.  This ordinary Python subclass adds the interpreter's weak-reference
-slot and nothing else, and the interpreter clears it when the future dies.  ``Task`` is built
-on it the same way (``tasks.Task``), so ``isinstance(task, Future)`` holds.
+slot, and the interpreter clears it when the future dies.  ``Task`` is built on it the same
+way (``tasks.Task``), so ``isinstance(task, Future)`` holds.  In the compiled build it also
+sets the finalizer's flag as the future is allocated (``__new__``, below).
 
 This module is deliberately not compiled (it is not in ``compiled_modules.txt``).
 """
 
 from __future__ import annotations
 
+from typing import Any, Final, Self
+
+from spindle._core.build import COMPILED
 from spindle._core.futures import FutureCore
 
 __all__ = ["Future"]
@@ -26,9 +30,19 @@ class Future(FutureCore):
     # attributes of the caller's own (proxy.py tags each task it creates with ``_work_id``).
     __slots__ = ("__dict__", "__weakref__")
 
-    # The finalizer, under a name of its own.  Inherited as ``__del__``, the native class's
-    # finalizer would run without saving the exception the interpreter may be raising at
-    # that moment (a mypyc limitation: ``Future(42)`` would then fail with SystemError, not
-    # TypeError).  A method named ``__del__`` in a Python class makes the interpreter wrap
-    # the call in its own finalizer, which saves and restores that exception.
-    __del__ = FutureCore._finalize
+    if COMPILED:
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+            # The finalizer's flag, set before anything can fail.  The finalizer (compiled:
+            # FutureCore.__del__, inherited) reads it and nothing else, and must not raise
+            # while an exception may be on its way up: ``Future(42)`` dies as __init__'s
+            # argument check raises TypeError, before __init__ has set anything.  A field
+            # never set would make the read raise AttributeError in its place (and the
+            # interpreter then report SystemError).  The loop's create_future allocates
+            # through FutureCore.__new__ and sets the flag first thing, without this call.
+            future = _allocate(cls)
+            future._log_traceback = False
+            return future
+
+
+_allocate: Final = FutureCore.__new__

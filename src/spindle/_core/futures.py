@@ -56,6 +56,7 @@ from spindle._core.scheduler import Scheduler, as_scheduler
 from spindle.exceptions import CancelledError, InvalidStateError
 
 __all__ = [
+    "FinalReport",
     "FutureCore",
     "FutureState",
     "isfuture",
@@ -463,10 +464,19 @@ class FutureCore:
     # -- reporting -----------------------------------------------------------------------
 
     def __del__(self) -> None:
-        self._finalize()  # virtual: TaskCore's reports more
+        # The finalizer of every future (``faces.Future`` inherits it; TaskCore has its own).
+        # Compiled, the interpreter may call it while an exception is on its way up (a frame
+        # that held the future's last reference is being unwound) and mypyc's finalizer does
+        # not set that exception aside: so this only reads the flag.  The report, which calls
+        # Python code, runs in ``FinalReport``'s finalizer, which does set it aside.
+        try:
+            if self._log_traceback:
+                FinalReport(self)
+        except AttributeError:  # never initialized (``__new__`` alone): nothing to report
+            pass
 
     def _finalize(self) -> None:
-        """Report an exception nobody retrieved (``__del__``'s work; see ``faces.Future``)."""
+        """Report an exception nobody retrieved (the report ``FinalReport`` makes)."""
         try:
             if not self._log_traceback:
                 return  # the common case: nothing to report
@@ -500,6 +510,30 @@ class FutureCore:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {' '.join(self._repr_fields())}>"
+
+
+class FinalReport:
+    """A dying future's report (``_finalize``), made where an exception in flight is safe.
+
+    A future's finalizer (``FutureCore.__del__``, ``TaskCore.__del__``) may run while an
+    exception is on its way up: the interpreter is unwinding a frame that held the future's
+    last reference.  Calling Python code then would lose that exception, or fail on it.  The
+    interpreter's finalizer of a Python class sets it aside first; compiled, mypyc's finalizer
+    of a native class does not, but the deallocator of a native class does, around the
+    finalizer it calls.  So the future's finalizer only reads its flags, and, when there is
+    something to report, makes one of these and lets it go at once: this object's finalizer
+    makes the report, with the exception in flight set aside, and the future is still whole
+    (the report can show it, as asyncio's does).  The common case, a future with nothing to
+    report, calls nothing at all.
+    """
+
+    __slots__ = ("future",)
+
+    def __init__(self, future: FutureCore) -> None:
+        self.future = future
+
+    def __del__(self) -> None:
+        self.future._finalize()  # virtual: TaskCore's reports more
 
 
 def note_owner(fut: object, owner: object) -> None:

@@ -44,11 +44,14 @@ Ts = TypeVarTuple("Ts")
 EXECUTOR_SHUTDOWN_TIMEOUT: Final = 300.0
 
 _getframe: Final = sys._getframe
-_allocate_future: Final = Future.__new__
+# The allocators of the native halves, not the classes' own ``__new__`` (which, compiled, set
+# the finalizer's flags first: see faces.Future.__new__); create_future and create_task set
+# them first thing.
+_allocate_future: Final = FutureCore.__new__
 # Final: compiled, a static read directly (a plain global is a dict look-up per use).
 _Future: Final = Future
 _Task: Final = tasks.Task
-_allocate_task: Final = tasks.Task.__new__
+_allocate_task: Final = TaskCore.__new__
 
 
 # A loop's register of live async generators sweeps out the dead when it has grown to twice

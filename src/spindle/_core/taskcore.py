@@ -29,7 +29,14 @@ from spindle._core import current
 from spindle._core.build import COMPILED
 from spindle._core.coroutines import _COROUTINE_TYPES
 from spindle._core.faces import Future
-from spindle._core.futures import _CANCELLED, _FINISHED, _PENDING, FutureCore, FutureState
+from spindle._core.futures import (
+    _CANCELLED,
+    _FINISHED,
+    _PENDING,
+    FinalReport,
+    FutureCore,
+    FutureState,
+)
 from spindle._core.handles import capture_source_traceback, is_spindle_file, report_step_error
 from spindle._core.native import mypyc_attr
 from spindle._core.observers import TaskObserver
@@ -662,12 +669,21 @@ class TaskCore(FutureCore):
             TaskCore._finish(self, _CANCELLED)
         TaskCore._let_go(self)
 
+    def __del__(self) -> None:
+        # The finalizer of every task: as FutureCore.__del__, it only reads the task's own
+        # fields (the common case, finished and its result retrieved, calls nothing), and
+        # leaves the report to a FinalReport.  _log_destroy_pending is True only once the task
+        # is whole, so _state is there to read when it is.
+        try:
+            if self._log_traceback or (self._log_destroy_pending and self._state is _PENDING):
+                FinalReport(self)
+        except AttributeError:  # never initialized (``__new__`` alone): nothing to report
+            pass
+
     def _finalize(self) -> None:
         """Report a task destroyed while pending, or whose exception nobody retrieved.
 
-        ``Task.__del__`` (see ``faces.Future`` for why it is this method).  It runs for every
-        task: the common case (finished, result retrieved) returns after two reads of the
-        task's own fields, calling nothing.
+        The report ``FinalReport`` makes for a task (``__del__`` says why there).
         """
         try:
             destroyed_pending = self._log_destroy_pending and self._state is _PENDING

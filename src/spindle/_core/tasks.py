@@ -87,9 +87,10 @@ import sys
 import traceback
 import types
 from collections.abc import Callable, Coroutine
-from typing import IO, Any, Generic, TypeVar
+from typing import IO, Any, Final, Generic, Self, TypeVar
 
 from spindle._core import current
+from spindle._core.build import COMPILED
 from spindle._core.coroutines import iscoroutine, iscoroutinefunction
 from spindle._core.faces import Future
 from spindle._core.futures import _PENDING, isfuture
@@ -122,6 +123,8 @@ __all__ = [
 
 T = TypeVar("T")
 
+_allocate_task: Final = TaskCore.__new__
+
 
 # The interpreter does not count a base whose only slots are __weakref__ and __dict__ (Future)
 # as a layout of its own, so the native TaskCore and Future combine.
@@ -132,8 +135,16 @@ class Task(TaskCore, Future, Generic[T]):
     # users hold (``faces.py`` says why they are there and not in the native halves).
     __slots__ = ()
 
-    # The task's finalizer, named ``__del__`` here for the reason faces.Future gives.
-    __del__ = TaskCore._finalize
+    if COMPILED:
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+            # The finalizer's two flags, set before anything can fail (faces.Future.__new__
+            # says why; the finalizer is TaskCore.__del__).  The loop's create_task
+            # allocates through TaskCore.__new__ and sets them first thing.
+            task = _allocate_task(cls)
+            task._log_destroy_pending = False
+            task._log_traceback = False
+            return task
 
     # -- introspection -------------------------------------------------------------------
 
