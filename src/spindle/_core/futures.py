@@ -185,7 +185,7 @@ class FutureCore:
     _asyncio_future_blocking: bool
 
     def __init__(self, *, loop: Any = None) -> None:
-        self._log_traceback = False  # first: _finalize reads it even if __init__ fails
+        self._log_traceback = False  # first: __del__ reads it even if __init__ fails
         if loop is None:
             loop = current.current_loop("Future()")
         FutureCore._init_future(self, loop, as_scheduler(loop))
@@ -476,12 +476,11 @@ class FutureCore:
             pass
 
     def _finalize(self) -> None:
-        """Report an exception nobody retrieved (the report ``FinalReport`` makes)."""
-        try:
-            if not self._log_traceback:
-                return  # the common case: nothing to report
-        except AttributeError:  # a subclass whose __init__ never called ours: no fields
-            return
+        """Report the exception nobody retrieved: the report ``FinalReport`` makes.
+
+        Called only once ``__del__`` (or ``TaskCore._finalize``) has read ``_log_traceback``
+        and found it set: the common case, nothing to report, never gets here.
+        """
         context: dict[str, Any] = {
             "message": f"{type(self).__name__} exception was never retrieved",
             "exception": self._exception,

@@ -216,8 +216,8 @@ class TaskCore(FutureCore):
         context: contextvars.Context | None = None,
         eager_start: bool = False,
     ) -> None:
-        # First, so that _finalize finds its two flags even when the checks below raise (see
-        # _finalize); _log_destroy_pending becomes True at the end, once the task is whole.
+        # First, so that __del__ finds its two flags even when the checks below raise (see
+        # __del__); _log_destroy_pending becomes True at the end, once the task is whole.
         self._log_destroy_pending = False
         self._log_traceback = False
         if loop is None:
@@ -683,13 +683,11 @@ class TaskCore(FutureCore):
     def _finalize(self) -> None:
         """Report a task destroyed while pending, or whose exception nobody retrieved.
 
-        The report ``FinalReport`` makes for a task (``__del__`` says why there).
+        The report ``FinalReport`` makes for a task (``__del__`` says why there), once
+        ``__del__`` has read these fields and found one of the two to report.
         """
-        try:
-            destroyed_pending = self._log_destroy_pending and self._state is _PENDING
-            unretrieved = self._log_traceback
-        except AttributeError:  # created with __new__ alone: nothing to report
-            return
+        destroyed_pending = self._log_destroy_pending and self._state is _PENDING
+        unretrieved = self._log_traceback
         if destroyed_pending:
             context: dict[str, Any] = {
                 "task": self,
